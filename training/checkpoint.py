@@ -1,0 +1,118 @@
+"""Atomic, resumable checkpoints split into small chunks.
+
+One current checkpoint per run folder. The whole state (weights, optimiser, schedule, RNG
+states) is serialised once in full precision, so ``--resume`` continues bit for bit, and
+the bytes are split into chunks of at most 15 MiB (``ckpt-<generation>.NNN``) listed in
+``checkpoint.json`` with their SHA-256. Small chunks can be committed comfortably and
+carried back from a GPU machine, whose returned files are limited to 16 MiB each.
+
+Atomicity: a new generation's chunks are written and fsynced first, then the manifest is
+replaced with ``os.replace``, then the previous generation's chunks are deleted. A kill at
+any moment leaves either the old or the new checkpoint complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+MANIFEST = "checkpoint.json"
+CHUNK_BYTES = 15 * 1024 * 1024
+# Format of the first session's runs (weights.pt + optimizer.pt with bf16 moments); read only.
+LEGACY_WEIGHTS = "weights.pt"
+LEGACY_OPTIMIZER = "optimizer.pt"
+
+
+def _fsync_write(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def save_checkpoint(run: Path, state: dict) -> None:
+    run = Path(run)
+    run.mkdir(parents=True, exist_ok=True)
+    state = dict(state)
+    state["model"] = {k: v.detach().cpu() for k, v in state["model"].items()}
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    data = buf.getvalue()
+    old = _read_manifest(run)
+    generation = (old["generation"] + 1) if old else 1
+    chunks = []
+    for i, start in enumerate(range(0, len(data), CHUNK_BYTES)):
+        piece = data[start : start + CHUNK_BYTES]
+        name = f"ckpt-{generation}.{i:03d}"
+        _fsync_write(run / name, piece)
+        chunks.append({"file": name, "bytes": len(piece), "sha256": hashlib.sha256(piece).hexdigest()})
+    manifest = {
+        "generation": generation,
+        "iteration": state.get("iteration"),
+        "wall_seconds": state.get("wall_seconds"),
+        "chunks": chunks,
+    }
+    tmp = run / (MANIFEST + ".tmp")
+    _fsync_write(tmp, (json.dumps(manifest, indent=2) + "\n").encode())
+    os.replace(tmp, run / MANIFEST)
+    keep = {c["file"] for c in chunks}
+    for p in run.glob("ckpt-*.*"):
+        if p.name not in keep:
+            p.unlink()
+    for legacy in (LEGACY_WEIGHTS, LEGACY_OPTIMIZER):
+        (run / legacy).unlink(missing_ok=True)
+
+
+def _read_manifest(run: Path) -> Optional[dict]:
+    path = Path(run) / MANIFEST
+    if not path.exists():
+        return None
+    return json.loads(path.read_text())
+
+
+def _load_chunked(run: Path, manifest: dict, map_location) -> dict:
+    parts = []
+    for c in manifest["chunks"]:
+        piece = (run / c["file"]).read_bytes()
+        if hashlib.sha256(piece).hexdigest() != c["sha256"]:
+            raise ValueError(f"{run / c['file']}: checksum mismatch (corrupt or partial checkpoint)")
+        parts.append(piece)
+    return torch.load(io.BytesIO(b"".join(parts)), map_location=map_location)
+
+
+def _load_legacy(run: Path, map_location) -> dict:
+    state = torch.load(run / LEGACY_WEIGHTS, map_location=map_location)
+    opt = torch.load(run / LEGACY_OPTIMIZER, map_location=map_location)
+    state["optimizer"] = {
+        "param_groups": opt["param_groups"],
+        "state": {
+            k: {n: (t.float() if torch.is_tensor(t) and t.dtype == torch.bfloat16 else t) for n, t in v.items()}
+            for k, v in opt["state"].items()
+        },
+    }
+    return state
+
+
+def load_checkpoint(run: Path, map_location="cpu") -> Optional[dict]:
+    """The run's current checkpoint, or None when the folder has none."""
+    run = Path(run)
+    manifest = _read_manifest(run)
+    if manifest is not None:
+        return _load_chunked(run, manifest, map_location)
+    if (run / LEGACY_WEIGHTS).exists() and (run / LEGACY_OPTIMIZER).exists():
+        return _load_legacy(run, map_location)
+    return None
+
+
+def load_model_weights(path: Path, map_location="cpu"):
+    """(config dict, state_dict, run state) from a run folder."""
+    state = load_checkpoint(Path(path), map_location)
+    if state is None:
+        raise FileNotFoundError(f"no checkpoint in {path}")
+    return state["config"], state["model"], state

@@ -1,0 +1,216 @@
+"""Export CMSC to ONNX, one file per number of cascade stages, and write the model card.
+
+``/usr/bin/python3 -m training.export --checkpoint training/checkpoints/cmsc --name cmsc --out models``
+
+Each stage prefix is its own file (``<name>-s1.onnx``, ``<name>-s2.onnx``, ``<name>.onnx``
+with all stages): onnxruntime executes every node of a graph whatever outputs are
+requested, so a separate file is the way for the app's fast/balanced presets to really
+skip work. Every file is checked against PyTorch in onnxruntime-node (the runtime the app
+ships) on a random 96x80 input: max abs difference <= 1e-4 or the export fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+
+from .checkpoint import load_model_weights
+from .model import CMSC, NAMED_CONFIGS, CMSCConfig, StagePrefix, count_parameters, flops_per_pixel
+
+INPUT_NAME = "lr_y"
+OUTPUT_NAME = "sr_y"
+OPSET = 17
+PARITY_TOLERANCE = 1e-4
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def export_onnx(model: CMSC, stages: int, path: Path) -> None:
+    wrapper = StagePrefix(model, stages).eval()
+    dummy = torch.rand(1, 1, 48, 40)
+    torch.onnx.export(
+        wrapper,
+        dummy,
+        str(path),
+        input_names=[INPUT_NAME],
+        output_names=[OUTPUT_NAME],
+        dynamic_axes={INPUT_NAME: {0: "batch", 2: "height", 3: "width"}, OUTPUT_NAME: {0: "batch", 2: "height", 3: "width"}},
+        opset_version=OPSET,
+        do_constant_folding=True,
+    )
+
+
+def run_onnxruntime_node(path: Path, x: np.ndarray) -> np.ndarray:
+    """Run ``path`` in onnxruntime-node on x (N, 1, H, W) float32."""
+    if shutil.which("node") is None:
+        raise RuntimeError("node is not on PATH: parity needs onnxruntime-node (run npm ci first)")
+    if not (REPO_ROOT / "node_modules" / "onnxruntime-node").exists():
+        raise RuntimeError("node_modules/onnxruntime-node missing: run npm ci before exporting")
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "in.f32", Path(tmp) / "out.f32"
+        x.astype(np.float32).tofile(src)
+        n, _, h, w = x.shape
+        subprocess.run(
+            ["node", str(REPO_ROOT / "training" / "onnx_parity.mjs"), str(path), str(src), str(dst), str(n), str(h), str(w)],
+            check=True, capture_output=True, cwd=REPO_ROOT,
+        )
+        return np.fromfile(dst, dtype=np.float32).reshape(x.shape)
+
+
+def parity(model: CMSC, stages: int, path: Path, seed: int = 0) -> float:
+    """Max abs difference between PyTorch and onnxruntime-node on a random 96x80 input."""
+    rng = np.random.default_rng(seed)
+    x = rng.random((1, 1, 96, 80), dtype=np.float32)
+    with torch.no_grad():
+        ref = StagePrefix(model, stages).eval()(torch.from_numpy(x)).numpy()
+    got = run_onnxruntime_node(path, x)
+    return float(np.max(np.abs(ref - got)))
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def variant_file(name: str, stages: int, total: int) -> str:
+    return f"{name}.onnx" if stages == total else f"{name}-s{stages}.onnx"
+
+
+def export_model(
+    model: CMSC,
+    name: str,
+    out_dir: Path,
+    display_name: str,
+    description: str,
+    training_info: dict,
+    evaluation: Optional[dict] = None,
+) -> dict:
+    """Export every stage prefix, check parity, write ``<name>.json``; returns the card."""
+    model = model.eval()
+    cfg = model.cfg
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stage_counts = list(range(1, cfg.stages + 1)) if cfg.cascaded_supervision else [cfg.stages]
+    variants = []
+    for k in stage_counts:
+        path = out_dir / variant_file(name, k, cfg.stages)
+        export_onnx(model, k, path)
+        diff = parity(model, k, path)
+        if diff > PARITY_TOLERANCE:
+            raise RuntimeError(f"{path}: onnxruntime differs from PyTorch by {diff:.2e} > {PARITY_TOLERANCE}")
+        variants.append({
+            "stages": k,
+            "file": path.name,
+            "sha256": sha256(path),
+            "bytes": path.stat().st_size,
+            "flopsPerPixel": flops_per_pixel(cfg, k),
+            "parityMaxAbsDiff": diff,
+        })
+        print(f"exported {path} ({path.stat().st_size / 1e6:.2f} MB), parity max |diff| = {diff:.2e}", flush=True)
+    card = {
+        "schemaVersion": 1,
+        "name": name,
+        "displayName": display_name,
+        "description": description,
+        "input": {"name": INPUT_NAME, "channels": 1, "colorSpace": "bt601-y", "range": [0, 1]},
+        "output": {"name": OUTPUT_NAME},
+        "receptiveFieldRadius": cfg.receptive_field_radius,
+        "scales": [2, 3, 4],
+        "parameters": count_parameters(model),
+        "flopsPerPixel": flops_per_pixel(cfg),
+        "architecture": {
+            "S": cfg.stages,
+            "M": cfg.modules_per_stage,
+            "channels": cfg.channels,
+            "kernels": list(cfg.kernels),
+            "depth": cfg.depth,
+            "residualFeatures": cfg.residual_features,
+            "cascadedSupervision": cfg.cascaded_supervision,
+            "sharedReconstruction": cfg.shared_reconstruction,
+            "stageWeights": [float(w) for w in model.stage_weights.detach()],
+        },
+        "opset": OPSET,
+        "variants": variants,
+        "evaluation": evaluation or {"protocol": "not evaluated", "results": []},
+        "training": training_info,
+    }
+    card_path = out_dir / f"{name}.json"
+    card_path.write_text(json.dumps(card, indent=2) + "\n")
+    print(f"wrote {card_path}", flush=True)
+    return card
+
+
+def tiny_fixture(seed: int = 7) -> CMSC:
+    """Random-weight S=1, M=1, 8-channel CMSC whose output stays near its input.
+
+    Reconstruction weights are scaled down so the fixture produces a plausible image
+    (input plus a small learned-looking residual), and BN statistics are randomised so
+    the export exercises the BN path, not an identity.
+    """
+    torch.manual_seed(seed)
+    model = CMSC(NAMED_CONFIGS["tiny"])
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.1, 0.1)
+                m.running_var.uniform_(0.5, 1.5)
+        for r in model.reconstruction:
+            r.weight.mul_(0.02)
+            r.bias.zero_()
+    return model.eval()
+
+
+def main(argv: Optional[list] = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--checkpoint", help="run folder of a trained model")
+    ap.add_argument("--tiny-fixture", action="store_true", help="export the random-weight test fixture instead")
+    ap.add_argument("--name", required=True)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--display-name", default=None)
+    ap.add_argument("--description", default="")
+    ap.add_argument("--evaluate", default="", help="comma-separated dataset folders to evaluate into the card")
+    ap.add_argument("--scales", default="2,3,4")
+    ap.add_argument("--threads", type=int, default=None)
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    if args.tiny_fixture:
+        model = tiny_fixture()
+        training_info = {"note": "random weights (seed 7); a test fixture, not a trained model"}
+    else:
+        cfg_dict, weights, state = load_model_weights(Path(args.checkpoint))
+        model = CMSC(CMSCConfig.from_dict(cfg_dict))
+        model.load_state_dict(weights)
+        training_info = {
+            "data": "291 images (T91 + BSD200) as 8-bit BT.601 Y; down-scales 1/0.7/0.5; flips and rotations; scales 2/3/4 mixed; 41x41 patches",
+            "recipe": state.get("recipe"),
+            "iterations": state.get("iteration"),
+            "patchesSeen": state.get("iteration", 0) * (state.get("recipe") or {}).get("batch", 0),
+            "wallSeconds": round(state.get("wall_seconds", 0.0)),
+            "device": state.get("device"),
+            "torch": state.get("torch_version"),
+        }
+    evaluation = None
+    if args.evaluate:
+        from .evaluate import evaluate_model_on
+
+        scales = [int(s) for s in args.scales.split(",")]
+        evaluation = evaluate_model_on(model, [Path(d) for d in args.evaluate.split(",")], scales)
+    export_model(model, args.name, args.out, args.display_name or args.name, args.description, training_info, evaluation)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
