@@ -83,12 +83,14 @@ def _load_chunked(run: Path, manifest: dict, map_location) -> dict:
         if hashlib.sha256(piece).hexdigest() != c["sha256"]:
             raise ValueError(f"{run / c['file']}: checksum mismatch (corrupt or partial checkpoint)")
         parts.append(piece)
-    return torch.load(io.BytesIO(b"".join(parts)), map_location=map_location)
+    # Our own files hold RNG states (numpy, python) besides tensors; PyTorch >= 2.6 defaults to
+    # weights_only=True, which refuses them.
+    return torch.load(io.BytesIO(b"".join(parts)), map_location=map_location, weights_only=False)
 
 
 def _load_legacy(run: Path, map_location) -> dict:
-    state = torch.load(run / LEGACY_WEIGHTS, map_location=map_location)
-    opt = torch.load(run / LEGACY_OPTIMIZER, map_location=map_location)
+    state = torch.load(run / LEGACY_WEIGHTS, map_location=map_location, weights_only=False)
+    opt = torch.load(run / LEGACY_OPTIMIZER, map_location=map_location, weights_only=False)
     state["optimizer"] = {
         "param_groups": opt["param_groups"],
         "state": {

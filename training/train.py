@@ -234,6 +234,8 @@ def main(argv: Optional[list] = None) -> int:
         )
         print(f"checkpoint ({reason}) at iteration {iteration}, {fmt_duration(wall)} trained", flush=True)
 
+    # fp16 autocast (CUDA without bf16) needs loss scaling; bf16 and fp32 do not.
+    scaler = torch.cuda.amp.GradScaler(enabled=device.type == "cuda" and recipe.bf16 and not torch.cuda.is_bf16_supported())
     session_start = time.time()
     last_ckpt = session_start
     budget_s = None if args.budget_minutes is None else args.budget_minutes * 60.0
@@ -259,10 +261,12 @@ def main(argv: Optional[list] = None) -> int:
         final = final.float()
         loss = cascaded_loss(final, preds, y, recipe.loss)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        scaler.scale(loss).backward()
         if recipe.clip_value > 0:
+            scaler.unscale_(opt)
             torch.nn.utils.clip_grad_value_(model.parameters(), recipe.clip_value)
-        opt.step()
+        scaler.step(opt)
+        scaler.update()
         iteration += 1
 
         # Cheap progress signal: PSNR gain over the bicubic input on this batch, per scale.
