@@ -1,0 +1,154 @@
+/**
+ * Bicubic resizing with MATLAB `imresize` semantics, the definition the training package
+ * uses to make the model's input (training/imresize.py): Keys cubic kernel (a = -0.5),
+ * antialiased when down-scaling (the kernel is stretched by 1/scale), symmetric (mirror)
+ * border extension, separable. Accumulation is in float64.
+ *
+ * Resizing works on a rectangular region of the output so that tiled inference never
+ * holds a whole-image upscaled plane: memory stays bounded by the tile size.
+ */
+
+/** The input samples and weights that make each output sample along one axis. */
+export interface AxisWeights {
+  outLength: number;
+  taps: number;
+  /** outLength × taps source indices (0-based, already mirrored into range). */
+  indices: Int32Array;
+  /** outLength × taps weights, each row summing to 1. */
+  weights: Float64Array;
+}
+
+export function cubicKernel(x: number): number {
+  const ax = Math.abs(x);
+  const ax2 = ax * ax;
+  const ax3 = ax2 * ax;
+  if (ax <= 1) return 1.5 * ax3 - 2.5 * ax2 + 1;
+  if (ax <= 2) return -0.5 * ax3 + 2.5 * ax2 - 4 * ax + 2;
+  return 0;
+}
+
+/** MATLAB imresize's `contributions` for one axis; `scale` is out/in. */
+export function axisWeights(inLength: number, outLength: number, scale: number): AxisWeights {
+  const antialias = scale < 1;
+  const kernelWidth = antialias ? 4 / scale : 4;
+  const taps = Math.ceil(kernelWidth) + 2;
+  const indices = new Int32Array(outLength * taps);
+  const weights = new Float64Array(outLength * taps);
+  const period = 2 * inLength;
+  for (let x = 0; x < outLength; x++) {
+    // MATLAB's 1-based coordinates: output sample x+1 maps to input position u.
+    const u = (x + 1) / scale + 0.5 * (1 - 1 / scale);
+    const left = Math.floor(u - kernelWidth / 2);
+    let sum = 0;
+    for (let t = 0; t < taps; t++) {
+      const source = left + t; // 1-based
+      const distance = u - source;
+      const w = antialias ? scale * cubicKernel(scale * distance) : cubicKernel(distance);
+      weights[x * taps + t] = w;
+      sum += w;
+      // Symmetric extension: aux = [1..in, in..1], indexed cyclically.
+      const cyclic = (((source - 1) % period) + period) % period;
+      indices[x * taps + t] = cyclic < inLength ? cyclic : period - 1 - cyclic;
+    }
+    for (let t = 0; t < taps; t++) weights[x * taps + t]! /= sum;
+  }
+  return { outLength, taps, indices, weights };
+}
+
+/** A rectangle [x, x+width) × [y, y+height) in some image's pixel grid. */
+export interface Rect {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+/** Precomputed weights for resizing one plane size to another, reused across tiles and planes. */
+export interface ResizePlan {
+  inWidth: number;
+  inHeight: number;
+  outWidth: number;
+  outHeight: number;
+  horizontal: AxisWeights;
+  vertical: AxisWeights;
+}
+
+export function planResize(
+  inWidth: number,
+  inHeight: number,
+  outWidth: number,
+  outHeight: number,
+  scale?: number,
+): ResizePlan {
+  return {
+    inWidth,
+    inHeight,
+    outWidth,
+    outHeight,
+    horizontal: axisWeights(inWidth, outWidth, scale ?? outWidth / inWidth),
+    vertical: axisWeights(inHeight, outHeight, scale ?? outHeight / inHeight),
+  };
+}
+
+/**
+ * Resizes the part of `plane` (inWidth × inHeight, row-major) that lands in `region` of the
+ * output. Resizing the whole output is `region = {0, 0, outWidth, outHeight}`.
+ */
+export function resizeRegion(plane: Float32Array, plan: ResizePlan, region: Rect): Float32Array {
+  const { inWidth, horizontal: hw, vertical: vw } = plan;
+  // Input rows that any output row of the region reads.
+  let rowMin = Infinity;
+  let rowMax = -Infinity;
+  for (let oy = region.y; oy < region.y + region.height; oy++) {
+    for (let t = 0; t < vw.taps; t++) {
+      if (vw.weights[oy * vw.taps + t] === 0) continue;
+      const row = vw.indices[oy * vw.taps + t]!;
+      if (row < rowMin) rowMin = row;
+      if (row > rowMax) rowMax = row;
+    }
+  }
+  const rowCount = rowMax - rowMin + 1;
+  // Horizontal pass on those rows, for the region's columns only.
+  const horizontalPass = new Float64Array(rowCount * region.width);
+  for (let r = 0; r < rowCount; r++) {
+    const rowOffset = (rowMin + r) * inWidth;
+    for (let ox = 0; ox < region.width; ox++) {
+      const base = (region.x + ox) * hw.taps;
+      let acc = 0;
+      for (let t = 0; t < hw.taps; t++) {
+        acc += hw.weights[base + t]! * plane[rowOffset + hw.indices[base + t]!]!;
+      }
+      horizontalPass[r * region.width + ox] = acc;
+    }
+  }
+  // Vertical pass, accumulated in float64 like the horizontal one.
+  const out = new Float32Array(region.width * region.height);
+  const rowAccumulator = new Float64Array(region.width);
+  for (let oy = 0; oy < region.height; oy++) {
+    const base = (region.y + oy) * vw.taps;
+    rowAccumulator.fill(0);
+    for (let t = 0; t < vw.taps; t++) {
+      const w = vw.weights[base + t]!;
+      if (w === 0) continue;
+      const srcOffset = (vw.indices[base + t]! - rowMin) * region.width;
+      for (let ox = 0; ox < region.width; ox++) {
+        rowAccumulator[ox]! += w * horizontalPass[srcOffset + ox]!;
+      }
+    }
+    out.set(rowAccumulator, oy * region.width);
+  }
+  return out;
+}
+
+/** Resizes a whole plane. */
+export function resizePlane(
+  plane: Float32Array,
+  inWidth: number,
+  inHeight: number,
+  outWidth: number,
+  outHeight: number,
+  scale?: number,
+): Float32Array {
+  const plan = planResize(inWidth, inHeight, outWidth, outHeight, scale);
+  return resizeRegion(plane, plan, { x: 0, y: 0, width: outWidth, height: outHeight });
+}

@@ -1,0 +1,364 @@
+/**
+ * The engine: everything between a photo on disk and a bigger photo on disk, behind one
+ * object that the Electron main process, the web server, the batch queue and the CLI share.
+ * It owns one inference worker (one long-lived ONNX Runtime session per model file).
+ */
+import { stat } from 'node:fs/promises';
+import { availableParallelism, freemem } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { concreteFormat } from '../../shared/outputNaming.ts';
+import { resolveTargetSize } from '../../shared/targetSize.ts';
+import type {
+  Device,
+  ModelSummary,
+  ProviderReport,
+  UpscaleOptions,
+  UpscaleProgress,
+  UpscaleResult,
+} from '../../shared/upscaleOptions.ts';
+import type { Rect } from './bicubic.ts';
+import { rgbToYcbcr } from './color.ts';
+import { type DecodedImage, decodeImage, DEFAULT_MAX_INPUT_PIXELS } from './imageDecode.ts';
+import { encodeImage, supportsSixteenBit } from './imageEncode.ts';
+import { InferenceClient } from './inferenceClient.ts';
+import { ModelRegistry, type ResolvedVariant } from './modelRegistry.ts';
+import { writeAtomically } from './outputFile.ts';
+import { OutputRaster } from './outputRaster.ts';
+import { type LowResImage, type PlaneModel, upscaleTiled } from './tiledUpscale.ts';
+import { chooseTileSize } from './tileSizing.ts';
+
+export interface EngineConfig {
+  /** Folders with model cards; default: the repository's `models/`. */
+  modelsDirs?: string[];
+  device?: Device;
+  /** Inference threads; 0 lets ONNX Runtime use one per core. Default: all cores. */
+  threads?: number;
+  /** The inference worker's entry file, for bundled builds (see InferenceClient). */
+  workerUrl?: URL;
+  /** Decompression-bomb guard on decoded input pixels. */
+  maxInputPixels?: number;
+  /** Largest output the engine will allocate. */
+  maxOutputPixels?: number;
+  /** Context pixels around each tile; default: min(receptive-field radius, DEFAULT_MAX_OVERLAP). */
+  overlap?: number;
+}
+
+export interface UpscaleHooks {
+  onProgress?: (progress: UpscaleProgress) => void;
+  signal?: AbortSignal;
+}
+
+/** 8-bit RGBA pixels, ready for a canvas. */
+export interface RgbaImage {
+  width: number;
+  height: number;
+  data: Uint8Array;
+}
+
+export interface RegionResult {
+  /** The requested crop, in input pixels (clipped to the image). */
+  inputRegion: Rect;
+  /** The same area in output pixels. */
+  outputRegion: Rect;
+  outputWidth: number;
+  outputHeight: number;
+  input: RgbaImage;
+  output: RgbaImage;
+}
+
+export interface Engine {
+  upscaleFile(
+    inputPath: string,
+    outputPath: string,
+    options: UpscaleOptions,
+    hooks?: UpscaleHooks,
+  ): Promise<UpscaleResult>;
+  /** Upscales only `region` (input pixels) of a photo, with the context the model needs. */
+  upscaleRegion(
+    inputPath: string,
+    region: Rect,
+    options: UpscaleOptions,
+    hooks?: UpscaleHooks,
+  ): Promise<RegionResult>;
+  listModels(): ModelSummary[];
+  /** Which execution provider runs, and why the others were skipped (opens the default model). */
+  providers(): Promise<ProviderReport>;
+  close(): Promise<void>;
+}
+
+/**
+ * Context pixels around each tile by default. The CMSC receptive field is far wider than
+ * its effective one; this bound keeps tiled output within one grey level of untiled
+ * (test/engine/tiledInference.test.ts) while repeating little work.
+ */
+export const DEFAULT_MAX_OVERLAP = 24;
+export const DEFAULT_MAX_OUTPUT_PIXELS = 400_000_000;
+
+const REPOSITORY_MODELS_DIR = fileURLToPath(new URL('../../../models', import.meta.url));
+
+export async function createEngine(config: EngineConfig = {}): Promise<Engine> {
+  const registry = await ModelRegistry.load(config.modelsDirs ?? [REPOSITORY_MODELS_DIR]);
+  const client = new InferenceClient(
+    { device: config.device ?? 'auto', threads: config.threads ?? availableParallelism() },
+    config.workerUrl,
+  );
+  return new UpscaleEngine(registry, client, config);
+}
+
+interface DecodedCacheEntry {
+  key: string;
+  image: DecodedImage;
+}
+
+class UpscaleEngine implements Engine {
+  private readonly reports = new Map<string, ProviderReport>();
+  /** The last decoded photo, so repeated Compare crops of one photo decode it once. */
+  private lastDecoded: DecodedCacheEntry | null = null;
+
+  constructor(
+    private readonly registry: ModelRegistry,
+    private readonly client: InferenceClient,
+    private readonly config: EngineConfig,
+  ) {}
+
+  listModels(): ModelSummary[] {
+    return this.registry.summaries();
+  }
+
+  async providers(): Promise<ProviderReport> {
+    const first = this.reports.values().next();
+    if (!first.done) return first.value;
+    const variant = await this.registry.resolve(undefined, 'fast');
+    return this.openSession(variant);
+  }
+
+  async upscaleFile(
+    inputPath: string,
+    outputPath: string,
+    options: UpscaleOptions,
+    hooks: UpscaleHooks = {},
+  ): Promise<UpscaleResult> {
+    const started = performance.now();
+    if (path.resolve(inputPath) === path.resolve(outputPath)) {
+      throw new Error(
+        `${inputPath}: the output would replace the input; inputs are never modified`,
+      );
+    }
+    const decoded = await this.decode(inputPath);
+    hooks.signal?.throwIfAborted();
+    const target = this.outputSize(inputPath, decoded, options);
+    const variant = await this.registry.resolve(options.model, options.quality);
+    const report = await this.openSession(variant);
+    const format = concreteFormat(options.format, inputPath);
+    const bitDepth = decoded.bitDepth === 16 && supportsSixteenBit(format) ? 16 : 8;
+    const raster = new OutputRaster(target.width, target.height, decoded.alpha !== null, bitDepth);
+    const tileSize = this.tileSize(variant, options);
+    const stats = await upscaleTiled(toLowRes(decoded), {
+      outWidth: target.width,
+      outHeight: target.height,
+      tileSize,
+      overlap: this.overlap(variant),
+      selfEnsemble: options.selfEnsemble,
+      model: this.planeModel(variant.path),
+      sink: (tile) => raster.write(tile),
+      onTileDone: progressReporter(started, hooks.onProgress),
+      ...(hooks.signal ? { signal: hooks.signal } : {}),
+    });
+    await writeAtomically(outputPath, async (tempPath) => {
+      hooks.signal?.throwIfAborted();
+      await encodeImage(
+        {
+          width: target.width,
+          height: target.height,
+          channels: raster.channels,
+          pixels: raster.pixels,
+          format,
+          quality: options.encodeQuality,
+          iccProfile: options.keepMetadata ? decoded.rgbIccProfile : null,
+          xmp: options.keepMetadata ? decoded.xmp : null,
+        },
+        tempPath,
+      );
+      hooks.signal?.throwIfAborted();
+    });
+    return {
+      inputPath,
+      outputPath,
+      inputWidth: decoded.width,
+      inputHeight: decoded.height,
+      outputWidth: target.width,
+      outputHeight: target.height,
+      model: variant.model.card.name,
+      stages: variant.variant.stages,
+      provider: report.active,
+      tiles: stats.tiles,
+      tileSize: stats.tileSize,
+      elapsedMs: performance.now() - started,
+      inferenceMs: stats.inferenceMs,
+    };
+  }
+
+  async upscaleRegion(
+    inputPath: string,
+    region: Rect,
+    options: UpscaleOptions,
+    hooks: UpscaleHooks = {},
+  ): Promise<RegionResult> {
+    const started = performance.now();
+    const decoded = await this.decode(inputPath);
+    const target = this.outputSize(inputPath, decoded, options);
+    const inputRegion = clipRect(region, decoded);
+    if (inputRegion.width <= 0 || inputRegion.height <= 0) {
+      throw new RangeError(
+        `region ${JSON.stringify(region)} lies outside the ${decoded.width}x${decoded.height} image`,
+      );
+    }
+    const sx = target.width / decoded.width;
+    const sy = target.height / decoded.height;
+    const x0 = Math.floor(inputRegion.x * sx);
+    const y0 = Math.floor(inputRegion.y * sy);
+    const outputRegion = {
+      x: x0,
+      y: y0,
+      width: Math.min(target.width, Math.ceil((inputRegion.x + inputRegion.width) * sx)) - x0,
+      height: Math.min(target.height, Math.ceil((inputRegion.y + inputRegion.height) * sy)) - y0,
+    };
+    const variant = await this.registry.resolve(options.model, options.quality);
+    await this.openSession(variant);
+    const raster = new OutputRaster(outputRegion.width, outputRegion.height, true, 8);
+    await upscaleTiled(toLowRes(decoded), {
+      outWidth: target.width,
+      outHeight: target.height,
+      region: outputRegion,
+      tileSize: this.tileSize(variant, options),
+      overlap: this.overlap(variant),
+      selfEnsemble: options.selfEnsemble,
+      model: this.planeModel(variant.path),
+      sink: (tile) => raster.write(tile, outputRegion),
+      onTileDone: progressReporter(started, hooks.onProgress),
+      ...(hooks.signal ? { signal: hooks.signal } : {}),
+    });
+    return {
+      inputRegion,
+      outputRegion,
+      outputWidth: target.width,
+      outputHeight: target.height,
+      input: cropRgba(decoded, inputRegion),
+      output: {
+        width: outputRegion.width,
+        height: outputRegion.height,
+        data: raster.pixels as Uint8Array,
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+
+  private async decode(inputPath: string): Promise<DecodedImage> {
+    const info = await stat(inputPath).catch(() => null);
+    const key = info ? `${path.resolve(inputPath)}:${info.size}:${info.mtimeMs}` : '';
+    if (key && this.lastDecoded?.key === key) return this.lastDecoded.image;
+    const image = await decodeImage(inputPath, {
+      maxInputPixels: this.config.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS,
+    });
+    this.lastDecoded = key ? { key, image } : null;
+    return image;
+  }
+
+  private outputSize(inputPath: string, decoded: DecodedImage, options: UpscaleOptions) {
+    const target = resolveTargetSize(decoded, options.target);
+    const limit = this.config.maxOutputPixels ?? DEFAULT_MAX_OUTPUT_PIXELS;
+    if (target.width * target.height > limit) {
+      throw new RangeError(
+        `${inputPath}: output ${target.width}x${target.height} exceeds the limit of ${limit.toLocaleString('en')} pixels`,
+      );
+    }
+    return target;
+  }
+
+  private async openSession(resolved: ResolvedVariant): Promise<ProviderReport> {
+    const known = this.reports.get(resolved.path);
+    if (known) return known;
+    const { card } = resolved.model;
+    const report = await this.client.open(resolved.path, {
+      input: card.input.name,
+      output: card.output.name,
+    });
+    this.reports.set(resolved.path, report);
+    return report;
+  }
+
+  private overlap(resolved: ResolvedVariant): number {
+    return (
+      this.config.overlap ?? Math.min(resolved.model.card.receptiveFieldRadius, DEFAULT_MAX_OVERLAP)
+    );
+  }
+
+  private tileSize(resolved: ResolvedVariant, options: UpscaleOptions): number {
+    if (options.tileSize !== undefined) return options.tileSize;
+    const channels = resolved.model.card.architecture.channels;
+    return chooseTileSize({
+      freeMemoryBytes: freemem(),
+      channels: typeof channels === 'number' ? channels : 64,
+      batch: options.selfEnsemble ? 4 : 1,
+      overlap: this.overlap(resolved),
+    });
+  }
+
+  private planeModel(modelPath: string): PlaneModel {
+    return async (input, batch, height, width) =>
+      (await this.client.run(modelPath, input, batch, height, width)).output;
+  }
+}
+
+function toLowRes(decoded: DecodedImage): LowResImage {
+  const ycbcr = rgbToYcbcr(decoded.rgb);
+  return {
+    width: decoded.width,
+    height: decoded.height,
+    y: ycbcr.c0,
+    cb: ycbcr.c1,
+    cr: ycbcr.c2,
+    alpha: decoded.alpha,
+  };
+}
+
+function progressReporter(started: number, onProgress: UpscaleHooks['onProgress']) {
+  const tilesStarted = performance.now();
+  return (tilesDone: number, tilesTotal: number): void => {
+    if (!onProgress) return;
+    const now = performance.now();
+    const perTile = (now - tilesStarted) / tilesDone;
+    onProgress({
+      tilesDone,
+      tilesTotal,
+      elapsedMs: now - started,
+      etaMs: perTile * (tilesTotal - tilesDone),
+    });
+  };
+}
+
+function clipRect(region: Rect, size: { width: number; height: number }): Rect {
+  const x0 = Math.max(0, Math.floor(region.x));
+  const y0 = Math.max(0, Math.floor(region.y));
+  const x1 = Math.min(size.width, Math.ceil(region.x + region.width));
+  const y1 = Math.min(size.height, Math.ceil(region.y + region.height));
+  return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
+}
+
+function cropRgba(decoded: DecodedImage, region: Rect): RgbaImage {
+  const data = new Uint8Array(region.width * region.height * 4);
+  const planes = [decoded.rgb.c0, decoded.rgb.c1, decoded.rgb.c2];
+  for (let row = 0; row < region.height; row++) {
+    for (let col = 0; col < region.width; col++) {
+      const source = (region.y + row) * decoded.width + region.x + col;
+      const target = (row * region.width + col) * 4;
+      for (let c = 0; c < 3; c++) data[target + c] = Math.round(planes[c]![source]! * 255);
+      data[target + 3] = decoded.alpha ? Math.round(decoded.alpha[source]! * 255) : 255;
+    }
+  }
+  return { width: region.width, height: region.height, data };
+}

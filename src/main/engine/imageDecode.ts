@@ -1,0 +1,154 @@
+/**
+ * Decoding a photo into float planes with sharp: EXIF orientation baked in, 8- or 16-bit,
+ * grey expanded to RGB, alpha kept, CMYK and other colour spaces converted to sRGB. The
+ * original ICC profile and XMP are returned for the encoder to put back on request.
+ */
+import { open, stat } from 'node:fs/promises';
+import sharp, { type Metadata, type OutputInfo } from 'sharp';
+import type { ColorPlanes } from './color.ts';
+import { classifyDecodeFailure, ImageInputError } from './imageInputError.ts';
+
+export interface DecodedImage {
+  width: number;
+  height: number;
+  /** R, G, B in [0, 1]. */
+  rgb: ColorPlanes;
+  /** Alpha in [0, 1], or null when the image is opaque. */
+  alpha: Float32Array | null;
+  bitDepth: 8 | 16;
+  /** sharp's name for the input format (jpeg, png, webp, tiff, heif, gif, ...). */
+  format: string;
+  /** The input's ICC profile when it describes RGB data (kept for output on request). */
+  rgbIccProfile: Buffer | null;
+  xmp: Buffer | null;
+}
+
+export interface DecodeLimits {
+  /** Refuse images with more pixels than this (decompression-bomb guard). */
+  maxInputPixels: number;
+}
+
+export const DEFAULT_MAX_INPUT_PIXELS = 100_000_000;
+
+export async function decodeImage(
+  filePath: string,
+  limits: DecodeLimits = { maxInputPixels: DEFAULT_MAX_INPUT_PIXELS },
+): Promise<DecodedImage> {
+  const head = await readHead(filePath);
+  const image = sharp(filePath, {
+    autoOrient: true,
+    limitInputPixels: limits.maxInputPixels,
+    // Truncated or damaged pixel data fails instead of decoding to grey.
+    failOn: 'error',
+    sequentialRead: true,
+  });
+  let metadata: Metadata;
+  try {
+    metadata = await image.metadata();
+  } catch (error) {
+    throw classifyDecodeFailure(filePath, head, error);
+  }
+  const { width, height } = metadata.autoOrient;
+  if (width * height > limits.maxInputPixels) {
+    throw new ImageInputError(
+      filePath,
+      'too-many-pixels',
+      `image has too many pixels (${width}x${height} = ${(width * height).toLocaleString('en')} > limit ${limits.maxInputPixels.toLocaleString('en')}, decompression-bomb guard)`,
+    );
+  }
+  const bitDepth = isSixteenBit(metadata.depth) ? 16 : 8;
+  let raw: { data: Buffer; info: OutputInfo };
+  try {
+    raw = await image
+      .toColourspace(bitDepth === 16 ? 'rgb16' : 'srgb')
+      .raw({ depth: bitDepth === 16 ? 'ushort' : 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+  } catch (error) {
+    throw classifyDecodeFailure(filePath, head, error);
+  }
+  const { info } = raw;
+  if (info.channels !== 3 && info.channels !== 4) {
+    throw new ImageInputError(
+      filePath,
+      'unsupported-format',
+      `unsupported channel layout (${info.channels} channels after conversion to RGB)`,
+    );
+  }
+  const samples =
+    bitDepth === 16
+      ? new Uint16Array(raw.data.buffer, raw.data.byteOffset, raw.data.byteLength / 2)
+      : new Uint8Array(raw.data.buffer, raw.data.byteOffset, raw.data.byteLength);
+  const planes = deinterleave(
+    samples,
+    info.width * info.height,
+    info.channels,
+    bitDepth === 16 ? 65535 : 255,
+  );
+  return {
+    width: info.width,
+    height: info.height,
+    rgb: { c0: planes[0]!, c1: planes[1]!, c2: planes[2]! },
+    alpha: info.channels === 4 ? planes[3]! : null,
+    bitDepth,
+    format: metadata.format,
+    rgbIccProfile: metadata.icc && iccDescribesRgb(metadata.icc) ? metadata.icc : null,
+    xmp: metadata.xmp ?? null,
+  };
+}
+
+async function readHead(filePath: string): Promise<Buffer> {
+  let size: number;
+  try {
+    const info = await stat(filePath);
+    if (!info.isFile()) throw new ImageInputError(filePath, 'unreadable', 'not a regular file');
+    size = info.size;
+  } catch (error) {
+    if (error instanceof ImageInputError) throw error;
+    throw new ImageInputError(
+      filePath,
+      'unreadable',
+      `cannot read file (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
+    );
+  }
+  if (size === 0) throw new ImageInputError(filePath, 'empty', 'empty file (0 bytes)');
+  const handle = await open(filePath, 'r');
+  try {
+    const head = Buffer.alloc(Math.min(size, 32));
+    await handle.read(head, 0, head.length, 0);
+    return head;
+  } finally {
+    await handle.close();
+  }
+}
+
+function isSixteenBit(depth: string | undefined): boolean {
+  return (
+    depth === 'ushort' ||
+    depth === 'short' ||
+    depth === 'uint' ||
+    depth === 'int' ||
+    depth === 'float' ||
+    depth === 'double'
+  );
+}
+
+/** Interleaved samples → one float plane per channel, scaled to [0, 1]. */
+function deinterleave(
+  samples: Uint8Array | Uint16Array,
+  pixels: number,
+  channels: number,
+  maxValue: number,
+): Float32Array[] {
+  const planes = Array.from({ length: channels }, () => new Float32Array(pixels));
+  const inverse = 1 / maxValue;
+  for (let c = 0; c < channels; c++) {
+    const plane = planes[c]!;
+    for (let i = 0, s = c; i < pixels; i++, s += channels) plane[i] = samples[s]! * inverse;
+  }
+  return planes;
+}
+
+/** ICC header bytes 16..19 name the profile's data colour space. */
+function iccDescribesRgb(icc: Buffer): boolean {
+  return icc.length >= 20 && icc.subarray(16, 20).toString('latin1') === 'RGB ';
+}

@@ -1,0 +1,12 @@
+/**
+ * Public API of the upscaling engine. Callers (batch queue, web server, Electron main, CLI)
+ * import from here only.
+ */
+export { createEngine, DEFAULT_MAX_OVERLAP, DEFAULT_MAX_OUTPUT_PIXELS } from './engine.ts';
+export type { Engine, EngineConfig, RegionResult, RgbaImage, UpscaleHooks } from './engine.ts';
+export type { Rect } from './bicubic.ts';
+export { ImageInputError, type ImageInputProblem } from './imageInputError.ts';
+export { DEFAULT_MAX_INPUT_PIXELS } from './imageDecode.ts';
+export { applyOverwritePolicy, writeAtomically } from './outputFile.ts';
+export { ModelCardError } from './modelCard.ts';
+export { psnrY, ssimY, type YPlane } from './metrics.ts';

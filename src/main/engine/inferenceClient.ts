@@ -1,0 +1,127 @@
+/** The main-thread side of the inference worker: one request at a time per message id. */
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { ProviderReport } from '../../shared/upscaleOptions.ts';
+import { AllocationFailure } from './allocationFailure.ts';
+import type { InferenceRequest, InferenceResponse, WorkerStartData } from './inferenceProtocol.ts';
+import type { ModelIoNames, SessionSettings } from './onnxSession.ts';
+
+type PendingRequest = {
+  resolve: (response: InferenceResponse & { ok: true }) => void;
+  reject: (error: Error) => void;
+};
+
+type RequestBody =
+  | { kind: 'open'; modelPath: string; io: ModelIoNames }
+  | {
+      kind: 'run';
+      modelPath: string;
+      input: Float32Array;
+      batch: number;
+      height: number;
+      width: number;
+    }
+  | { kind: 'close' };
+
+export interface InferenceOutput {
+  output: Float32Array;
+  elapsedMs: number;
+}
+
+export class InferenceClient {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, PendingRequest>();
+  private nextId = 1;
+  private failure: Error | null = null;
+
+  /**
+   * @param workerUrl where the worker entry lives; a bundled build passes its emitted file,
+   *   the default is the sibling source file (run through tsx when it is TypeScript).
+   */
+  constructor(settings: SessionSettings, workerUrl: URL = defaultWorkerUrl()) {
+    const workerData: WorkerStartData = { settings };
+    this.worker = new Worker(workerUrl, {
+      workerData,
+      execArgv: workerUrl.pathname.endsWith('.ts') ? ['--import', tsxLoaderUrl()] : [],
+    });
+    this.worker.on('message', (response: InferenceResponse) => this.settle(response));
+    this.worker.on('error', (error) => this.failAll(error));
+    this.worker.on('exit', (code) => {
+      if (code !== 0) this.failAll(new Error(`inference worker exited with code ${code}`));
+    });
+  }
+
+  async open(modelPath: string, io: ModelIoNames): Promise<ProviderReport> {
+    const response = await this.request({ kind: 'open', modelPath, io });
+    if (response.kind !== 'open') throw new Error('inference worker answered out of turn');
+    return response.report;
+  }
+
+  /** Runs a batch; the input buffer is transferred to the worker and unusable afterwards. */
+  async run(
+    modelPath: string,
+    input: Float32Array,
+    batch: number,
+    height: number,
+    width: number,
+  ): Promise<InferenceOutput> {
+    const response = await this.request({ kind: 'run', modelPath, input, batch, height, width }, [
+      input.buffer as ArrayBuffer,
+    ]);
+    if (response.kind !== 'run') throw new Error('inference worker answered out of turn');
+    return { output: response.output, elapsedMs: response.elapsedMs };
+  }
+
+  async close(): Promise<void> {
+    if (!this.failure) {
+      await this.request({ kind: 'close' }).catch(() => undefined);
+    }
+    await this.worker.terminate();
+  }
+
+  private request(
+    body: RequestBody,
+    transfer: ArrayBuffer[] = [],
+  ): Promise<InferenceResponse & { ok: true }> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    const message = { ...body, id } as InferenceRequest;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage(message, transfer);
+    });
+  }
+
+  private settle(response: InferenceResponse): void {
+    const pending = this.pending.get(response.id);
+    if (!pending) return;
+    this.pending.delete(response.id);
+    if (response.ok) pending.resolve(response);
+    else
+      pending.reject(
+        response.allocationFailure
+          ? new AllocationFailure(response.message)
+          : new Error(response.message),
+      );
+  }
+
+  private failAll(error: Error): void {
+    this.failure = error;
+    for (const pending of this.pending.values()) pending.reject(error);
+    this.pending.clear();
+  }
+}
+
+function defaultWorkerUrl(): URL {
+  const sourceIsTypeScript = import.meta.url.endsWith('.ts');
+  return new URL(
+    sourceIsTypeScript ? './inferenceWorker.ts' : './inferenceWorker.js',
+    import.meta.url,
+  );
+}
+
+/** tsx's ESM loader, resolved from this package so it works from any working directory. */
+function tsxLoaderUrl(): string {
+  return pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+}

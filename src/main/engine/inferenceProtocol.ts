@@ -1,0 +1,26 @@
+/** Messages between the engine (main thread) and the inference worker thread. */
+import type { ProviderReport } from '../../shared/upscaleOptions.ts';
+import type { ModelIoNames, SessionSettings } from './onnxSession.ts';
+
+export interface WorkerStartData {
+  settings: SessionSettings;
+}
+
+export type InferenceRequest =
+  | { id: number; kind: 'open'; modelPath: string; io: ModelIoNames }
+  | {
+      id: number;
+      kind: 'run';
+      modelPath: string;
+      input: Float32Array;
+      batch: number;
+      height: number;
+      width: number;
+    }
+  | { id: number; kind: 'close' };
+
+export type InferenceResponse =
+  | { id: number; ok: true; kind: 'open'; report: ProviderReport }
+  | { id: number; ok: true; kind: 'run'; output: Float32Array; elapsedMs: number }
+  | { id: number; ok: true; kind: 'close' }
+  | { id: number; ok: false; message: string; allocationFailure: boolean };

@@ -1,0 +1,154 @@
+/**
+ * The model card (`models/<name>.json`) written by the training package's exporter, and a
+ * hand-written validator that names the first wrong field.
+ */
+
+export interface ModelVariant {
+  /** Number of cascade stages this file runs. */
+  stages: number;
+  /** File name, relative to the card's folder. */
+  file: string;
+  sha256: string;
+  bytes: number;
+  flopsPerPixel: number;
+}
+
+export interface EvaluationResult {
+  dataset: string;
+  scale: number;
+  stages: number;
+  psnr: number;
+  ssim: number;
+}
+
+export interface ModelCard {
+  schemaVersion: 1;
+  name: string;
+  displayName: string;
+  description: string;
+  input: { name: string; channels: 1; colorSpace: 'bt601-y'; range: [number, number] };
+  output: { name: string };
+  /** Exact receptive-field radius in pixels: an overlap this wide makes tiled == untiled. */
+  receptiveFieldRadius: number;
+  scales: number[];
+  parameters: number;
+  flopsPerPixel: number;
+  architecture: Record<string, unknown>;
+  variants: ModelVariant[];
+  evaluation: { protocol: string; results: EvaluationResult[] };
+}
+
+export class ModelCardError extends Error {
+  override readonly name = 'ModelCardError';
+}
+
+type Json = unknown;
+
+/** Validates parsed JSON as a model card; `source` names the file in error messages. */
+export function parseModelCard(json: Json, source: string): ModelCard {
+  const fail = (field: string, expected: string): never => {
+    throw new ModelCardError(`${source}: ${field} must be ${expected}`);
+  };
+  const card = objectAt(json, 'the card', fail);
+  if (card.schemaVersion !== 1) fail('schemaVersion', '1');
+  const input = objectAt(card.input, 'input', fail);
+  const output = objectAt(card.output, 'output', fail);
+  const range =
+    card.input && Array.isArray(input.range)
+      ? input.range
+      : fail('input.range', 'an array [min, max]');
+  if (range.length !== 2 || !range.every(isFiniteNumber)) fail('input.range', 'two numbers');
+  if (input.channels !== 1) fail('input.channels', '1');
+  if (input.colorSpace !== 'bt601-y') fail('input.colorSpace', '"bt601-y"');
+  const scales = Array.isArray(card.scales) ? card.scales : fail('scales', 'an array of numbers');
+  if (!scales.every(isFiniteNumber)) fail('scales', 'an array of numbers');
+  const variantsJson = Array.isArray(card.variants) ? card.variants : fail('variants', 'an array');
+  if (variantsJson.length === 0) fail('variants', 'a non-empty array');
+  const variants = variantsJson.map((entry, index): ModelVariant => {
+    const at = `variants[${index}]`;
+    const variant = objectAt(entry, at, fail);
+    const file = stringAt(variant.file, `${at}.file`, fail);
+    if (file.includes('/') || file.includes('\\'))
+      fail(`${at}.file`, 'a file name without folders');
+    const sha256 = stringAt(variant.sha256, `${at}.sha256`, fail);
+    if (!/^[0-9a-f]{64}$/.test(sha256)) fail(`${at}.sha256`, 'a 64-digit lowercase hex string');
+    return {
+      stages: positiveInteger(variant.stages, `${at}.stages`, fail),
+      file,
+      sha256,
+      bytes: positiveInteger(variant.bytes, `${at}.bytes`, fail),
+      flopsPerPixel: numberAt(variant.flopsPerPixel, `${at}.flopsPerPixel`, fail),
+    };
+  });
+  const stageCounts = variants.map((v) => v.stages);
+  if (new Set(stageCounts).size !== stageCounts.length)
+    fail('variants', 'one entry per number of stages');
+  const evaluation = objectAt(card.evaluation, 'evaluation', fail);
+  const resultsJson = Array.isArray(evaluation.results)
+    ? evaluation.results
+    : fail('evaluation.results', 'an array');
+  const results = resultsJson.map((entry, index): EvaluationResult => {
+    const at = `evaluation.results[${index}]`;
+    const result = objectAt(entry, at, fail);
+    return {
+      dataset: stringAt(result.dataset, `${at}.dataset`, fail),
+      scale: numberAt(result.scale, `${at}.scale`, fail),
+      stages: numberAt(result.stages, `${at}.stages`, fail),
+      psnr: numberAt(result.psnr, `${at}.psnr`, fail),
+      ssim: numberAt(result.ssim, `${at}.ssim`, fail),
+    };
+  });
+  return {
+    schemaVersion: 1,
+    name: nameAt(card.name, fail),
+    displayName: stringAt(card.displayName, 'displayName', fail),
+    description: stringAt(card.description, 'description', fail),
+    input: {
+      name: stringAt(input.name, 'input.name', fail),
+      channels: 1,
+      colorSpace: 'bt601-y',
+      range: [range[0] as number, range[1] as number],
+    },
+    output: { name: stringAt(output.name, 'output.name', fail) },
+    receptiveFieldRadius: positiveInteger(card.receptiveFieldRadius, 'receptiveFieldRadius', fail),
+    scales: scales as number[],
+    parameters: positiveInteger(card.parameters, 'parameters', fail),
+    flopsPerPixel: numberAt(card.flopsPerPixel, 'flopsPerPixel', fail),
+    architecture: objectAt(card.architecture, 'architecture', fail),
+    variants: [...variants].sort((a, b) => a.stages - b.stages),
+    evaluation: { protocol: stringAt(evaluation.protocol, 'evaluation.protocol', fail), results },
+  };
+}
+
+type Fail = (field: string, expected: string) => never;
+
+function objectAt(value: Json, field: string, fail: Fail): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return fail(field, 'an object');
+  return value as Record<string, unknown>;
+}
+
+function stringAt(value: Json, field: string, fail: Fail): string {
+  return typeof value === 'string' ? value : fail(field, 'a string');
+}
+
+function nameAt(value: Json, fail: Fail): string {
+  const name = stringAt(value, 'name', fail);
+  return /^[a-z0-9][a-z0-9._-]*$/.test(name)
+    ? name
+    : fail('name', 'lowercase letters, digits, ".", "_" or "-"');
+}
+
+function isFiniteNumber(value: Json): value is number {
+  return typeof value === 'number' && Number.isFinite(value);
+}
+
+function numberAt(value: Json, field: string, fail: Fail): number {
+  return isFiniteNumber(value) ? value : fail(field, 'a number');
+}
+
+function positiveInteger(value: Json, field: string, fail: Fail): number {
+  return Number.isInteger(value) && (value as number) > 0
+    ? (value as number)
+    : fail(field, 'a positive integer');
+}

@@ -1,0 +1,167 @@
+/**
+ * The only module that imports onnxruntime-node: execution-provider selection, session
+ * creation and tensor I/O live here so that the native runtime has one owner. It is loaded
+ * by the inference worker thread, never by the main thread.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import type {
+  Device,
+  ExecutionProvider,
+  ProviderAttempt,
+  ProviderReport,
+} from '../../shared/upscaleOptions.ts';
+
+/** `auto` tries the fastest provider first. */
+const AUTO_ORDER: readonly ExecutionProvider[] = ['cuda', 'webgpu', 'cpu'];
+
+export interface SessionSettings {
+  device: Device;
+  /** Intra-op threads for the CPU provider; 0 lets ONNX Runtime choose (one per core). */
+  threads: number;
+}
+
+export interface ModelIoNames {
+  input: string;
+  output: string;
+}
+
+/** One long-lived ONNX Runtime session for one model file. */
+export class OnnxModelSession {
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    readonly io: ModelIoNames,
+    readonly report: ProviderReport,
+  ) {}
+
+  /**
+   * Opens `modelPath` on the requested device and checks that the graph has the input and
+   * output names its model card promises.
+   */
+  static async open(
+    modelPath: string,
+    io: ModelIoNames,
+    settings: SessionSettings,
+  ): Promise<OnnxModelSession> {
+    const candidates = settings.device === 'auto' ? AUTO_ORDER : [settings.device];
+    const attempts: ProviderAttempt[] = [];
+    for (const provider of candidates) {
+      const unavailable = providerUnavailableReason(provider);
+      if (unavailable) {
+        attempts.push({ provider, ok: false, reason: unavailable });
+        continue;
+      }
+      let session: ort.InferenceSession;
+      try {
+        session = await ort.InferenceSession.create(modelPath, sessionOptions(provider, settings));
+      } catch (error) {
+        attempts.push({ provider, ok: false, reason: firstLine(error) });
+        continue;
+      }
+      const missing = missingNames(session, io);
+      if (missing) {
+        await session.release();
+        throw new Error(`${path.basename(modelPath)}: ${missing}`);
+      }
+      attempts.push({ provider, ok: true, reason: '' });
+      return new OnnxModelSession(session, io, {
+        requested: settings.device,
+        active: provider,
+        attempts,
+      });
+    }
+    const reasons = attempts.map((a) => `${a.provider}: ${a.reason}`).join('; ');
+    throw new Error(
+      settings.device === 'auto'
+        ? `no execution provider could run ${path.basename(modelPath)} (${reasons})`
+        : `device ${settings.device} is not available (${reasons})`,
+    );
+  }
+
+  /** Runs a [n, 1, height, width] float32 batch and returns the output plane(s). */
+  async run(
+    input: Float32Array,
+    batch: number,
+    height: number,
+    width: number,
+  ): Promise<Float32Array> {
+    const feeds = { [this.io.input]: new ort.Tensor('float32', input, [batch, 1, height, width]) };
+    const results = await this.session.run(feeds);
+    const output = results[this.io.output];
+    if (!output || output.type !== 'float32') {
+      throw new Error(`model output ${this.io.output} is missing or not float32`);
+    }
+    const dims = output.dims;
+    if (dims.length !== 4 || dims[0] !== batch || dims[2] !== height || dims[3] !== width) {
+      throw new Error(
+        `model output ${this.io.output} has shape [${dims.join(', ')}], expected [${batch}, 1, ${height}, ${width}]`,
+      );
+    }
+    return output.data as Float32Array;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+/** Providers compiled into this onnxruntime-node build, for reporting before any session exists. */
+export function installedProviders(): ExecutionProvider[] {
+  return AUTO_ORDER.filter((provider) => providerUnavailableReason(provider) === null);
+}
+
+function sessionOptions(
+  provider: ExecutionProvider,
+  settings: SessionSettings,
+): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: [provider],
+    graphOptimizationLevel: 'all',
+    // Tile shapes vary at the image edges; the arena would keep the largest ones alive.
+    enableCpuMemArena: false,
+    logSeverityLevel: 3,
+    ...(settings.threads > 0 ? { intraOpNumThreads: settings.threads, interOpNumThreads: 1 } : {}),
+  };
+}
+
+/** A reason a provider cannot work on this machine, found without creating a session. */
+function providerUnavailableReason(provider: ExecutionProvider): string | null {
+  const backend = ort.listSupportedBackends().find((b) => b.name === provider);
+  if (!backend) return `not compiled into onnxruntime-node on ${process.platform}/${process.arch}`;
+  if (provider === 'cuda' && !backend.bundled && !cudaLibrariesInstalled()) {
+    return 'CUDA provider libraries are not installed (run `npm run setup:cuda` on a machine with an NVIDIA GPU and CUDA 12)';
+  }
+  return null;
+}
+
+function cudaLibrariesInstalled(): boolean {
+  const require = createRequire(import.meta.url);
+  const packageRoot = path.resolve(path.dirname(require.resolve('onnxruntime-node')), '..');
+  const binRoot = path.join(packageRoot, 'bin');
+  if (!existsSync(binRoot)) return false;
+  const library =
+    process.platform === 'win32'
+      ? 'onnxruntime_providers_cuda.dll'
+      : 'libonnxruntime_providers_cuda.so';
+  return readdirSync(binRoot).some((napi) =>
+    existsSync(path.join(binRoot, napi, process.platform, process.arch, library)),
+  );
+}
+
+function missingNames(session: ort.InferenceSession, io: ModelIoNames): string | null {
+  const problems: string[] = [];
+  if (!session.inputNames.includes(io.input)) {
+    problems.push(`input "${io.input}" not in graph inputs [${session.inputNames.join(', ')}]`);
+  }
+  if (!session.outputNames.includes(io.output)) {
+    problems.push(`output "${io.output}" not in graph outputs [${session.outputNames.join(', ')}]`);
+  }
+  return problems.length ? `does not match its model card: ${problems.join('; ')}` : null;
+}
+
+function firstLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split('\n')[0]!.trim();
+}

@@ -1,0 +1,27 @@
+/**
+ * Choosing the tile size from free memory. The estimate is deliberately rough: the tiler
+ * retries smaller tiles when an allocation still fails.
+ */
+
+export interface TileSizeInputs {
+  freeMemoryBytes: number;
+  /** Feature channels of the model (live activations scale with it). */
+  channels: number;
+  /** Batch run per tile (8 with self-ensemble, 1 otherwise). */
+  batch: number;
+  overlap: number;
+}
+
+/** Feature maps alive at once per channel and pixel (multi-scale branches, residuals, I/O). */
+const LIVE_MAPS_PER_CHANNEL = 6;
+/** Share of free memory one tile may use; the rest is for the output buffer and everything else. */
+const MEMORY_SHARE = 0.25;
+export const MIN_TILE_SIZE = 96;
+export const MAX_TILE_SIZE = 1024;
+
+export function chooseTileSize(inputs: TileSizeInputs): number {
+  const bytesPerPixel = 4 * Math.max(1, inputs.channels) * LIVE_MAPS_PER_CHANNEL * inputs.batch;
+  const side = Math.floor(Math.sqrt((inputs.freeMemoryBytes * MEMORY_SHARE) / bytesPerPixel));
+  const rounded = Math.floor(side / 32) * 32;
+  return Math.max(MIN_TILE_SIZE, 2 * inputs.overlap + 32, Math.min(MAX_TILE_SIZE, rounded));
+}

@@ -1,0 +1,101 @@
+/**
+ * Splitting an output region into tiles whose model input carries `overlap` pixels of
+ * context on every side. Only each tile's core is kept, so with an overlap at least the
+ * model's receptive-field radius the tiled result equals the untiled one; a smaller overlap
+ * trades a bounded difference (measured in the tests) for less repeated work.
+ */
+import type { Rect } from './bicubic.ts';
+
+export interface Tile {
+  /** Output pixels this tile produces. */
+  core: Rect;
+  /** What the model sees: the core plus context, clipped to the image. */
+  padded: Rect;
+}
+
+export interface Size {
+  width: number;
+  height: number;
+}
+
+/**
+ * Tiles covering `region` of an image of size `image`. `tileSize` bounds the padded side
+ * (what the model sees, hence memory); cores are spread evenly so no tile is a thin sliver.
+ */
+export function planTiles(region: Rect, image: Size, tileSize: number, overlap: number): Tile[] {
+  const coreSide = tileSize - 2 * overlap;
+  if (coreSide < 8) {
+    throw new RangeError(
+      `tile size ${tileSize} leaves no room beside an overlap of ${overlap} px (need at least ${2 * overlap + 8})`,
+    );
+  }
+  const columns = splitEvenly(region.x, region.width, coreSide);
+  const rows = splitEvenly(region.y, region.height, coreSide);
+  const tiles: Tile[] = [];
+  for (const [y, height] of rows) {
+    for (const [x, width] of columns) {
+      const core = { x, y, width, height };
+      tiles.push({ core, padded: padRect(core, overlap, image) });
+    }
+  }
+  return tiles;
+}
+
+/** The core expanded by `overlap` on each side, clipped to the image. */
+export function padRect(core: Rect, overlap: number, image: Size): Rect {
+  const x0 = Math.max(0, core.x - overlap);
+  const y0 = Math.max(0, core.y - overlap);
+  const x1 = Math.min(image.width, core.x + core.width + overlap);
+  const y1 = Math.min(image.height, core.y + core.height + overlap);
+  return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
+}
+
+/** Splits a tile's core into four quarters (for the retry after an allocation failure). */
+export function splitTile(tile: Tile, overlap: number, image: Size): Tile[] {
+  const { core } = tile;
+  const halfWidth = Math.ceil(core.width / 2);
+  const halfHeight = Math.ceil(core.height / 2);
+  const quarters: Rect[] = [
+    { x: core.x, y: core.y, width: halfWidth, height: halfHeight },
+    { x: core.x + halfWidth, y: core.y, width: core.width - halfWidth, height: halfHeight },
+    { x: core.x, y: core.y + halfHeight, width: halfWidth, height: core.height - halfHeight },
+    {
+      x: core.x + halfWidth,
+      y: core.y + halfHeight,
+      width: core.width - halfWidth,
+      height: core.height - halfHeight,
+    },
+  ];
+  return quarters
+    .filter((q) => q.width > 0 && q.height > 0)
+    .map((q) => ({ core: q, padded: padRect(q, overlap, image) }));
+}
+
+/** Copies `core` (absolute coordinates) out of a plane covering `padded`. */
+export function cropToCore(plane: Float32Array, padded: Rect, core: Rect): Float32Array {
+  if (
+    padded.x === core.x &&
+    padded.y === core.y &&
+    padded.width === core.width &&
+    padded.height === core.height
+  )
+    return plane;
+  const out = new Float32Array(core.width * core.height);
+  const dx = core.x - padded.x;
+  for (let row = 0; row < core.height; row++) {
+    const start = (core.y - padded.y + row) * padded.width + dx;
+    out.set(plane.subarray(start, start + core.width), row * core.width);
+  }
+  return out;
+}
+
+function splitEvenly(start: number, length: number, maxPart: number): [number, number][] {
+  const parts = Math.max(1, Math.ceil(length / maxPart));
+  const spans: [number, number][] = [];
+  for (let i = 0; i < parts; i++) {
+    const from = start + Math.floor((i * length) / parts);
+    const to = start + Math.floor(((i + 1) * length) / parts);
+    spans.push([from, to - from]);
+  }
+  return spans;
+}

@@ -1,0 +1,114 @@
+/**
+ * Settings and result types for one upscale, shared by the engine, the batch queue, the CLI,
+ * the web server and the renderer. Pure TypeScript: no Node or Electron imports.
+ */
+
+/** Output encodings the engine writes; `same` keeps the input's format where it can be written. */
+export const EXPORT_FORMATS = ['same', 'png', 'jpeg', 'webp', 'avif', 'tiff'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+/** What to do when the output file already exists. */
+export const OVERWRITE_POLICIES = ['skip', 'rename', 'overwrite'] as const;
+export type OverwritePolicy = (typeof OVERWRITE_POLICIES)[number];
+
+/** Execution provider request; `auto` tries CUDA, then WebGPU, then CPU. */
+export const DEVICES = ['auto', 'cuda', 'webgpu', 'cpu'] as const;
+export type Device = (typeof DEVICES)[number];
+export type ExecutionProvider = Exclude<Device, 'auto'>;
+
+/** Quality presets map onto the cascade: fast = stage 1, balanced = stage 2, best = all stages. */
+export const QUALITY_PRESETS = ['fast', 'balanced', 'best'] as const;
+export type QualityPreset = (typeof QUALITY_PRESETS)[number];
+
+/** The output size: a scale factor in [1, 4] (non-integer allowed), or one side in pixels. */
+export type TargetSize =
+  | { kind: 'scale'; scale: number }
+  | { kind: 'width'; width: number }
+  | { kind: 'height'; height: number };
+
+export const MIN_SCALE = 1;
+export const MAX_SCALE = 4;
+
+export interface UpscaleOptions {
+  target: TargetSize;
+  /** Model card name (e.g. `cmsc`); undefined picks the default model. */
+  model?: string;
+  quality: QualityPreset;
+  /** Self-ensemble: average the 8 flips/rotations (8x slower, slightly sharper). */
+  selfEnsemble: boolean;
+  format: ExportFormat;
+  /** Encoder quality 1..100 for jpeg, webp, avif (ignored by png and tiff). */
+  encodeQuality: number;
+  /** Keep the ICC profile and XMP of the input (pixels are converted back to its profile). */
+  keepMetadata: boolean;
+  /** Tile side in output pixels; undefined chooses from free memory. */
+  tileSize?: number;
+}
+
+export const DEFAULT_UPSCALE_OPTIONS: Readonly<UpscaleOptions> = Object.freeze({
+  target: Object.freeze({ kind: 'scale', scale: 2 }) as TargetSize,
+  quality: 'best',
+  selfEnsemble: false,
+  format: 'same',
+  encodeQuality: 90,
+  keepMetadata: true,
+});
+
+export interface UpscaleProgress {
+  tilesDone: number;
+  tilesTotal: number;
+  /** Milliseconds since the image started (decode included). */
+  elapsedMs: number;
+  /** Estimated milliseconds left for this image, from the mean tile time; null before the first tile. */
+  etaMs: number | null;
+}
+
+export interface ProviderAttempt {
+  provider: ExecutionProvider;
+  ok: boolean;
+  /** Why it was skipped or failed; empty when ok. */
+  reason: string;
+}
+
+export interface ProviderReport {
+  requested: Device;
+  /** The provider that actually runs inference. */
+  active: ExecutionProvider;
+  attempts: ProviderAttempt[];
+}
+
+export interface UpscaleResult {
+  inputPath: string;
+  outputPath: string;
+  inputWidth: number;
+  inputHeight: number;
+  outputWidth: number;
+  outputHeight: number;
+  model: string;
+  stages: number;
+  provider: ExecutionProvider;
+  tiles: number;
+  tileSize: number;
+  /** Wall time of the whole image, decode to rename. */
+  elapsedMs: number;
+  /** Time spent inside inference calls. */
+  inferenceMs: number;
+}
+
+/** What the UI lists for a model and its quality presets. */
+export interface ModelSummary {
+  name: string;
+  displayName: string;
+  description: string;
+  parameters: number;
+  presets: PresetSummary[];
+}
+
+export interface PresetSummary {
+  preset: QualityPreset;
+  stages: number;
+  file: string;
+  flopsPerPixel: number;
+  /** PSNR on Set5 from the model card, by scale; empty when the card has no measurement. */
+  set5Psnr: Partial<Record<number, number>>;
+}
