@@ -44,7 +44,8 @@ export async function decodeImage(
   });
   let metadata: Metadata;
   try {
-    metadata = await image.metadata();
+    // Header only, without the pixel limit, so a decompression bomb is reported with its size.
+    metadata = await sharp(filePath, { autoOrient: true, limitInputPixels: false }).metadata();
   } catch (error) {
     throw classifyDecodeFailure(filePath, head, error);
   }

@@ -1,6 +1,4 @@
 /** The main-thread side of the inference worker: one request at a time per message id. */
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { ProviderReport } from '../../shared/upscaleOptions.ts';
 import { AllocationFailure } from './allocationFailure.ts';
@@ -37,14 +35,11 @@ export class InferenceClient {
 
   /**
    * @param workerUrl where the worker entry lives; a bundled build passes its emitted file,
-   *   the default is the sibling source file (run through tsx when it is TypeScript).
+   *   the default is the sibling worker (registering tsx first when running from source).
    */
   constructor(settings: SessionSettings, workerUrl: URL = defaultWorkerUrl()) {
     const workerData: WorkerStartData = { settings };
-    this.worker = new Worker(workerUrl, {
-      workerData,
-      execArgv: workerUrl.pathname.endsWith('.ts') ? ['--import', tsxLoaderUrl()] : [],
-    });
+    this.worker = new Worker(workerUrl, { workerData });
     this.worker.on('message', (response: InferenceResponse) => this.settle(response));
     this.worker.on('error', (error) => this.failAll(error));
     this.worker.on('exit', (code) => {
@@ -116,12 +111,7 @@ export class InferenceClient {
 function defaultWorkerUrl(): URL {
   const sourceIsTypeScript = import.meta.url.endsWith('.ts');
   return new URL(
-    sourceIsTypeScript ? './inferenceWorker.ts' : './inferenceWorker.js',
+    sourceIsTypeScript ? './inferenceWorkerFromSource.js' : './inferenceWorker.js',
     import.meta.url,
   );
-}
-
-/** tsx's ESM loader, resolved from this package so it works from any working directory. */
-function tsxLoaderUrl(): string {
-  return pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 }
