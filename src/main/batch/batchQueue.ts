@@ -1,0 +1,764 @@
+/**
+ * The batch queue: jobs in order, one image at a time, every state change persisted before it
+ * matters, so that a crash or kill at any moment resumes where it stopped. Plain Node (no
+ * Electron): the desktop app, the web server and the command line drive the same class.
+ */
+import { randomBytes } from 'node:crypto';
+import { rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import sharp from 'sharp';
+import { cloneSettings, parseExportSettings, type ExportSettings } from '../../shared/exportSettings.ts';
+import type {
+  BatchEvent,
+  BatchEventType,
+  FileReason,
+  Job,
+  JobFile,
+  JobInputs,
+  JobProgress,
+  JobState,
+  PreflightEstimate,
+} from '../../shared/jobs.ts';
+import { resolveTargetSize } from '../../shared/targetSize.ts';
+import type { ExecutionProvider } from '../../shared/upscaleOptions.ts';
+import { syncDirectory, syncFile } from './atomicWrite.ts';
+import { BatchEventHub, type BatchListener, type Unsubscribe } from './batchEvents.ts';
+import { finishOutput, toUpscaleOptions } from './exportOptions.ts';
+import { InputRejected, type ImageUpscaler } from './imageUpscaler.ts';
+import { isFileReason, normalizeExtension, readImageHeader, scanInputs } from './inputScan.ts';
+import { buildReport, summarizeJob, writeReport } from './jobReport.ts';
+import { readSourceMetadata } from './metadataTransfer.ts';
+import {
+  chooseOutputPath,
+  commitOutput,
+  defaultOutputFolder,
+  deleteTemporaryOutputs,
+  planOutputName,
+  prepareOutputFolder,
+  temporaryOutputPath,
+} from './outputPlan.ts';
+import { estimateJob, type PreflightFile } from './preflight.ts';
+import { QueueStore } from './queueStore.ts';
+import { ThroughputLog } from './throughputLog.ts';
+
+export interface BatchQueueOptions {
+  /** Folder for the queue file, throughput measurements and fallback reports. */
+  stateDir: string;
+  upscaler: ImageUpscaler;
+  /** Start working through the queue as soon as it opens or a job arrives (default true). */
+  autoStart?: boolean;
+}
+
+export interface AddJobRequest {
+  inputs: JobInputs;
+  settings: ExportSettings;
+}
+
+/** Thrown by `addJob` when the pre-flight says the outputs would not fit. */
+export class PreflightRefusal extends Error {
+  override readonly name = 'PreflightRefusal';
+  constructor(readonly estimate: PreflightEstimate) {
+    super(estimate.refusal ?? 'the job was refused by its pre-flight check');
+  }
+}
+
+/** Why the running file is being aborted: decides where the file goes next. */
+type AbortCause = 'cancel' | 'pause' | 'shutdown';
+
+interface RunningFile {
+  jobId: string;
+  fileId: number;
+  controller: AbortController;
+  cause: AbortCause | null;
+  tilesDone: number;
+  tilesTotal: number;
+  /** The engine's own estimate for the rest of this image. */
+  imageEtaMs: number | null;
+}
+
+const TERMINAL_FILE_STATES: ReadonlySet<JobFile['state']> = new Set(['done', 'skipped', 'failed', 'cancelled']);
+const ACTIVE_JOB_STATES: ReadonlySet<JobState> = new Set(['queued', 'running']);
+
+export async function createBatchQueue(options: BatchQueueOptions): Promise<BatchQueue> {
+  return BatchQueue.open(options);
+}
+
+export class BatchQueue {
+  private readonly events = new BatchEventHub();
+  private readonly store: QueueStore;
+  private readonly throughput: ThroughputLog;
+  private readonly upscaler: ImageUpscaler;
+  private jobList: Job[] = [];
+  private running: RunningFile | null = null;
+  private loop: Promise<void> | null = null;
+  private started: boolean;
+  private closed = false;
+  private idleWaiters: (() => void)[] = [];
+  /** Output paths a job must never write over (its inputs and its finished outputs), per job. */
+  private readonly reservedPaths = new Map<string, Set<string>>();
+  private lastProvider: ExecutionProvider | null = null;
+  /** Problems found while loading the persisted queue. */
+  readonly loadWarnings: string[] = [];
+
+  private constructor(private readonly options: BatchQueueOptions) {
+    this.store = new QueueStore(options.stateDir);
+    this.throughput = new ThroughputLog(options.stateDir);
+    this.upscaler = options.upscaler;
+    this.started = options.autoStart ?? true;
+  }
+
+  static async open(options: BatchQueueOptions): Promise<BatchQueue> {
+    const queue = new BatchQueue(options);
+    await queue.recover();
+    if (queue.started) queue.kick();
+    return queue;
+  }
+
+  // ---- reading -------------------------------------------------------------------------
+
+  /** Deep copies of every job, in queue order. */
+  jobs(): Job[] {
+    return this.jobList.map((job) => structuredClone(job));
+  }
+
+  job(jobId: string): Job | null {
+    const job = this.jobList.find((j) => j.id === jobId);
+    return job ? structuredClone(job) : null;
+  }
+
+  progress(jobId: string): JobProgress | null {
+    const job = this.jobList.find((j) => j.id === jobId);
+    return job ? this.computeProgress(job) : null;
+  }
+
+  on<T extends BatchEventType>(type: T, listener: BatchListener<T>): Unsubscribe {
+    return this.events.on(type, listener);
+  }
+
+  onAny(listener: (event: BatchEvent) => void): Unsubscribe {
+    return this.events.onAny(listener);
+  }
+
+  /** Resolves when nothing is left to run (every job finished, cancelled or paused). */
+  whenIdle(): Promise<void> {
+    if (!this.loop && !this.hasWork()) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  // ---- adding --------------------------------------------------------------------------
+
+  async preflight(request: AddJobRequest): Promise<PreflightEstimate> {
+    const { estimate } = await this.scanAndEstimate(request);
+    return estimate;
+  }
+
+  /**
+   * Scans the inputs, checks the pre-flight and queues the job with a snapshot of `settings`.
+   * Throws PreflightRefusal when the outputs would not fit on the destination volume.
+   */
+  async addJob(request: AddJobRequest): Promise<Job> {
+    this.assertOpen();
+    const { estimate, files, settings, outputFolder, inputs } = await this.scanAndEstimate(request);
+    if (!estimate.fitsOnDisk) throw new PreflightRefusal(estimate);
+    const job: Job = {
+      id: newJobId(),
+      createdAt: new Date().toISOString(),
+      inputs,
+      settings,
+      outputFolder,
+      state: 'queued',
+      files: files.map((file, id) => ({
+        id,
+        inputPath: file.inputPath,
+        relativePath: file.relativePath,
+        inputBytes: file.bytes,
+        inputWidth: file.header?.width ?? 0,
+        inputHeight: file.header?.height ?? 0,
+        state: 'queued',
+        reason: null,
+        outputPath: null,
+        outputBytes: null,
+        outputWidth: null,
+        outputHeight: null,
+        elapsedMs: null,
+        provider: null,
+        attempts: 0,
+      })),
+      summary: null,
+    };
+    this.jobList.push(job);
+    await this.persist();
+    this.emit({ type: 'job-added', job: structuredClone(job) });
+    this.kick();
+    return structuredClone(job);
+  }
+
+  // ---- control -------------------------------------------------------------------------
+
+  /** Starts (or restarts after `stop`) working through the queue. */
+  start(): void {
+    this.assertOpen();
+    this.started = true;
+    this.kick();
+  }
+
+  /** Pauses a job; its running image is abandoned and starts over on resume. */
+  async pauseJob(jobId: string): Promise<void> {
+    const job = this.requireJob(jobId);
+    if (!ACTIVE_JOB_STATES.has(job.state)) return;
+    await this.setJobState(job, 'paused');
+    await this.abortRunning(jobId, null, 'pause');
+  }
+
+  async resumeJob(jobId: string): Promise<void> {
+    const job = this.requireJob(jobId);
+    if (job.state !== 'paused') return;
+    await this.setJobState(job, 'queued');
+    this.kick();
+  }
+
+  /** Cancels the job's remaining files (the running one is abandoned) and writes its report. */
+  async cancelJob(jobId: string): Promise<void> {
+    const job = this.requireJob(jobId);
+    if (job.state === 'finished' || job.state === 'cancelled') return;
+    const wasRunningHere = this.running?.jobId === jobId;
+    job.state = 'cancelled';
+    for (const file of job.files) {
+      if (file.state === 'queued') this.setFileOutcome(job, file, 'cancelled', { code: 'cancelled', message: 'the job was cancelled' });
+    }
+    this.emit({ type: 'job-state', jobId, state: 'cancelled' });
+    await this.persist();
+    if (wasRunningHere) await this.abortRunning(jobId, null, 'cancel');
+    else await this.finalizeJob(job, 'cancelled');
+  }
+
+  /** Cancels one file: a queued one never runs, a running one is abandoned. */
+  async cancelFile(jobId: string, fileId: number): Promise<void> {
+    const job = this.requireJob(jobId);
+    const file = this.requireFile(job, fileId);
+    if (file.state === 'queued') {
+      this.setFileOutcome(job, file, 'cancelled', { code: 'cancelled', message: 'cancelled by the user' });
+      await this.persist();
+      this.kick();
+    } else if (file.state === 'running') {
+      await this.abortRunning(jobId, fileId, 'cancel');
+    }
+  }
+
+  /** Queues the job's failed files again; returns how many. */
+  async retryFailed(jobId: string): Promise<number> {
+    const job = this.requireJob(jobId);
+    let count = 0;
+    for (const file of job.files) {
+      if (file.state !== 'failed') continue;
+      file.state = 'queued';
+      file.reason = null;
+      file.outputPath = null;
+      this.emit({ type: 'file-state', jobId, file: structuredClone(file) });
+      count++;
+    }
+    if (count > 0 && (job.state === 'finished' || job.state === 'cancelled')) {
+      job.state = 'queued';
+      job.summary = null;
+      this.emit({ type: 'job-state', jobId, state: 'queued' });
+    }
+    await this.persist();
+    this.kick();
+    return count;
+  }
+
+  /** Moves a job that is not running to `index` in the queue order. */
+  async moveJob(jobId: string, index: number): Promise<void> {
+    const job = this.requireJob(jobId);
+    if (job.state === 'running') throw new Error('a running job cannot be moved; pause it first');
+    if (!Number.isInteger(index) || index < 0 || index >= this.jobList.length) {
+      throw new RangeError(`queue position ${index} is outside 0..${this.jobList.length - 1}`);
+    }
+    this.jobList.splice(this.jobList.indexOf(job), 1);
+    this.jobList.splice(index, 0, job);
+    await this.persist();
+    this.emit({ type: 'queue-order', jobIds: this.jobList.map((j) => j.id) });
+  }
+
+  /** Removes a job that is not running from the queue (its outputs and report stay on disk). */
+  async removeJob(jobId: string): Promise<void> {
+    const job = this.requireJob(jobId);
+    if (job.state === 'running' || this.running?.jobId === jobId) {
+      throw new Error('a running job cannot be removed; cancel or pause it first');
+    }
+    this.jobList.splice(this.jobList.indexOf(job), 1);
+    this.reservedPaths.delete(jobId);
+    await this.persist();
+    this.emit({ type: 'job-removed', jobId });
+  }
+
+  /**
+   * Stops working: the running image is abandoned (it restarts at the next open) and the state
+   * is flushed. The upscaler stays open; its owner closes it.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.running) this.abort(this.running, 'shutdown');
+    await this.loop;
+    await this.persist();
+  }
+
+  // ---- recovery ------------------------------------------------------------------------
+
+  private async recover(): Promise<void> {
+    const loaded = await this.store.load();
+    this.loadWarnings.push(...loaded.warnings);
+    await this.throughput.load();
+    this.jobList = loaded.jobs;
+    for (const job of this.jobList) {
+      if (job.state === 'finished' || job.state === 'cancelled') continue;
+      // Temporary outputs are only ever half-written work of a crashed run.
+      await deleteTemporaryOutputs(job.outputFolder);
+      if (job.state === 'running') job.state = 'queued';
+      for (const file of job.files) {
+        // An interrupted image starts over; its planned path is kept so a completed rename
+        // before the crash is recognised instead of written a second time.
+        if (file.state === 'running') file.state = 'queued';
+        if (file.state === 'done' && !(await this.outputIsIntact(file))) {
+          file.state = 'queued';
+          file.outputPath = null;
+          this.loadWarnings.push(`${job.id}: the output of ${file.inputPath} is missing or damaged; it will be made again`);
+        }
+      }
+    }
+    await this.persist();
+  }
+
+  private async outputIsIntact(file: JobFile): Promise<boolean> {
+    if (!file.outputPath) return false;
+    try {
+      const metadata = await sharp(file.outputPath).metadata();
+      return metadata.width === file.outputWidth && metadata.height === file.outputHeight;
+    } catch {
+      return false;
+    }
+  }
+
+  // ---- the work loop -------------------------------------------------------------------
+
+  private kick(): void {
+    if (this.loop || this.closed || !this.started) return;
+    this.loop = this.workLoop().finally(() => {
+      this.loop = null;
+      if (!this.closed && this.hasWork()) this.kick();
+      else this.settleIdle();
+    });
+  }
+
+  private async workLoop(): Promise<void> {
+    while (!this.closed) {
+      const next = await this.nextFile();
+      if (!next) return;
+      await this.processFile(next.job, next.file);
+    }
+  }
+
+  private hasWork(): boolean {
+    return this.jobList.some((job) => ACTIVE_JOB_STATES.has(job.state) && job.files.some((f) => f.state === 'queued'));
+  }
+
+  private settleIdle(): void {
+    this.emit({ type: 'queue-idle' });
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  /** The first queued file of the first active job; finishes jobs that have nothing left. */
+  private async nextFile(): Promise<{ job: Job; file: JobFile } | null> {
+    for (const job of this.jobList) {
+      if (!ACTIVE_JOB_STATES.has(job.state)) continue;
+      const file = job.files.find((f) => f.state === 'queued');
+      if (file) return { job, file };
+      await this.finalizeJob(job, 'finished');
+    }
+    return null;
+  }
+
+  private async processFile(job: Job, file: JobFile): Promise<void> {
+    const running: RunningFile = {
+      jobId: job.id,
+      fileId: file.id,
+      controller: new AbortController(),
+      cause: null,
+      tilesDone: 0,
+      tilesTotal: 0,
+      imageEtaMs: null,
+    };
+    this.running = running;
+    if (job.state !== 'running') await this.setJobState(job, 'running');
+    file.state = 'running';
+    file.reason = null;
+    file.attempts++;
+    await this.persist();
+    this.emitFile(job, file);
+    this.emitProgress(job);
+    const started = performance.now();
+    try {
+      await this.upscaleOne(job, file, running);
+    } catch (error) {
+      const elapsed = performance.now() - started;
+      if (running.controller.signal.aborted) {
+        if (running.cause === 'cancel') {
+          this.setFileOutcome(job, file, 'cancelled', { code: 'cancelled', message: 'cancelled by the user' });
+        } else {
+          // Paused or shutting down: the image starts over later.
+          file.state = 'queued';
+          this.emitFile(job, file);
+        }
+      } else {
+        file.elapsedMs = elapsed;
+        this.setFileOutcome(job, file, 'failed', failureReason(error));
+      }
+    } finally {
+      this.running = null;
+    }
+    await this.persist();
+    this.emitProgress(job);
+    if (job.state === 'cancelled') await this.finalizeJob(job, 'cancelled');
+  }
+
+  /** One image from input to committed output; throws on failure, returns after recording the outcome otherwise. */
+  private async upscaleOne(job: Job, file: JobFile, running: RunningFile): Promise<void> {
+    const { settings } = job;
+    const signal = running.controller.signal;
+    const started = performance.now();
+    const header = await readImageHeader(file.inputPath);
+    if (isFileReason(header)) throw new InputRejected(header);
+    let size;
+    try {
+      size = resolveTargetSize(header, settings.target);
+    } catch (error) {
+      throw new InputRejected({ code: 'scale-out-of-range', message: (error as Error).message });
+    }
+    const reserved = this.reservedFor(job);
+
+    // A run killed after its rename but before recording it left a complete output at the
+    // planned path (which was free when planned under skip/rename): take it, do not redo it.
+    if (file.outputPath && settings.overwrite !== 'overwrite' && (await this.isExpectedOutput(file.outputPath, size))) {
+      await this.markDone(job, file, file.outputPath, size, performance.now() - started, file.provider);
+      return;
+    }
+
+    const planned = planOutputName(settings, job.outputFolder, {
+      inputPath: file.inputPath,
+      relativePath: file.relativePath,
+      outputWidth: size.width,
+      outputHeight: size.height,
+      scale: size.scale,
+      model: settings.model ?? this.upscaler.listModels()[0]?.name ?? 'cmsc',
+      createdAt: job.createdAt,
+    });
+    try {
+      await prepareOutputFolder(job.outputFolder, planned.folder);
+    } catch (error) {
+      throw new InputRejected({ code: 'output-not-writable', message: `cannot create the output folder ${planned.folder} (${errorText(error)})` });
+    }
+    let finalPath = await chooseOutputPath(planned, settings.overwrite, reserved);
+    if (finalPath === null) {
+      this.setFileOutcome(job, file, 'skipped', {
+        code: 'output-exists',
+        message: `${path.join(planned.folder, planned.fileName)} already exists (overwrite policy: skip)`,
+      });
+      return;
+    }
+    file.outputPath = finalPath;
+    await this.persist();
+
+    const tempPath = temporaryOutputPath(finalPath, job.id, file.id);
+    try {
+      const source = settings.metadata === 'keep' ? await readSourceMetadata(file.inputPath) : null;
+      const result = await this.upscaler.upscaleFile(
+        file.inputPath,
+        tempPath,
+        toUpscaleOptions(settings, planned.format),
+        settings.device,
+        {
+          signal,
+          onProgress: (progress) => {
+            running.tilesDone = progress.tilesDone;
+            running.tilesTotal = progress.tilesTotal;
+            running.imageEtaMs = progress.etaMs;
+            this.emitProgress(job);
+          },
+        },
+      ).catch((error: unknown) => {
+        throw isWriteError(error)
+          ? new InputRejected({ code: 'output-not-writable', message: `cannot write in ${planned.folder} (${errorText(error)})` })
+          : error;
+      });
+      file.provider = result.provider;
+      this.lastProvider = result.provider;
+      await finishOutput(tempPath, planned.format, settings, { width: result.outputWidth, height: result.outputHeight }, source);
+      await syncFile(tempPath);
+      signal.throwIfAborted();
+      // Under skip/rename a name can be taken between choosing and committing: choose again.
+      while (!(await commitOutput(tempPath, finalPath, settings.overwrite))) {
+        finalPath = await chooseOutputPath(planned, settings.overwrite, reserved);
+        if (finalPath === null) {
+          this.setFileOutcome(job, file, 'skipped', { code: 'output-exists', message: `${path.join(planned.folder, planned.fileName)} appeared while the image was processed (overwrite policy: skip)` });
+          return;
+        }
+        file.outputPath = finalPath;
+      }
+      await syncDirectory(path.dirname(finalPath));
+      const elapsed = performance.now() - started;
+      await this.markDone(job, file, finalPath, size, elapsed, result.provider);
+      await this.throughput.record(
+        { provider: result.provider, model: result.model, quality: settings.qualityPreset, selfEnsemble: settings.selfEnsemble },
+        (result.outputWidth * result.outputHeight) / 1e6,
+        elapsed,
+      );
+    } finally {
+      await rm(tempPath, { force: true });
+    }
+  }
+
+  private async isExpectedOutput(outputPath: string, size: { width: number; height: number }): Promise<boolean> {
+    try {
+      const metadata = await sharp(outputPath).metadata();
+      return metadata.width === size.width && metadata.height === size.height;
+    } catch {
+      return false;
+    }
+  }
+
+  private async markDone(
+    job: Job,
+    file: JobFile,
+    outputPath: string,
+    size: { width: number; height: number },
+    elapsedMs: number,
+    provider: ExecutionProvider | null,
+  ): Promise<void> {
+    file.outputPath = outputPath;
+    file.outputBytes = (await stat(outputPath)).size;
+    file.outputWidth = size.width;
+    file.outputHeight = size.height;
+    file.elapsedMs = elapsedMs;
+    file.provider = provider;
+    this.reservedFor(job).add(outputPath);
+    this.setFileOutcome(job, file, 'done', null);
+  }
+
+  private reservedFor(job: Job): Set<string> {
+    let reserved = this.reservedPaths.get(job.id);
+    if (!reserved) {
+      reserved = new Set(job.files.map((f) => f.inputPath));
+      for (const file of job.files) if (file.state === 'done' && file.outputPath) reserved.add(file.outputPath);
+      this.reservedPaths.set(job.id, reserved);
+    }
+    return reserved;
+  }
+
+  private async finalizeJob(job: Job, state: 'finished' | 'cancelled'): Promise<void> {
+    if (job.summary) return;
+    job.state = state;
+    const report = buildReport(job, state, new Date());
+    const written = await writeReport(report, path.join(this.options.stateDir, 'reports'));
+    job.summary = {
+      ...summarizeJob(job, state),
+      reportJsonPath: written.jsonPath,
+      reportCsvPath: written.csvPath,
+      reportError: written.error,
+    };
+    await this.persist();
+    this.emit({ type: 'job-state', jobId: job.id, state });
+    this.emit({ type: 'job-summary', summary: structuredClone(job.summary) });
+  }
+
+  // ---- helpers -------------------------------------------------------------------------
+
+  private async abortRunning(jobId: string, fileId: number | null, cause: AbortCause): Promise<void> {
+    const running = this.running;
+    if (!running || running.jobId !== jobId || (fileId !== null && running.fileId !== fileId)) return;
+    this.abort(running, cause);
+    // Wait for the loop to record the outcome, so the caller sees a settled state.
+    while (this.running === running) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+
+  private abort(running: RunningFile, cause: AbortCause): void {
+    if (running.cause === null) running.cause = cause;
+    running.controller.abort(new Error(`batch: ${cause}`));
+  }
+
+  private setFileOutcome(job: Job, file: JobFile, state: JobFile['state'], reason: FileReason | null): void {
+    file.state = state;
+    file.reason = reason;
+    if (state !== 'done') {
+      // Nothing was written under the planned name (the temporary file is removed on every failure).
+      file.outputPath = null;
+      file.outputBytes = null;
+    }
+    this.emitFile(job, file);
+  }
+
+  private async setJobState(job: Job, state: JobState): Promise<void> {
+    if (job.state === state) return;
+    job.state = state;
+    await this.persist();
+    this.emit({ type: 'job-state', jobId: job.id, state });
+  }
+
+  private computeProgress(job: Job): JobProgress {
+    let totalPixels = 0;
+    let donePixels = 0;
+    let remainingPixels = 0;
+    let filesFinished = 0;
+    const running = this.running?.jobId === job.id ? this.running : null;
+    for (const file of job.files) {
+      const pixels = expectedOutputPixels(job.settings, file);
+      totalPixels += pixels;
+      if (TERMINAL_FILE_STATES.has(file.state)) {
+        filesFinished++;
+        if (file.state === 'done') donePixels += pixels;
+      } else if (running && running.fileId === file.id) {
+        const fraction = running.tilesTotal > 0 ? running.tilesDone / running.tilesTotal : 0;
+        donePixels += pixels * fraction;
+        remainingPixels += pixels * (1 - fraction);
+      } else {
+        remainingPixels += pixels;
+      }
+    }
+    const megapixelsPerSecond = this.measuredThroughput(job.settings);
+    return {
+      jobId: job.id,
+      filesTotal: job.files.length,
+      filesFinished,
+      currentFile: running ? { fileId: running.fileId, tilesDone: running.tilesDone, tilesTotal: running.tilesTotal } : null,
+      outputMegapixelsDone: donePixels / 1e6,
+      outputMegapixelsTotal: totalPixels / 1e6,
+      megapixelsPerSecond,
+      etaMs: megapixelsPerSecond === null ? null : Math.round((remainingPixels / 1e6 / megapixelsPerSecond) * 1000),
+    };
+  }
+
+  private measuredThroughput(settings: ExportSettings): number | null {
+    const providers: ExecutionProvider[] = [];
+    const preferred = this.lastProvider ?? this.upscaler.activeProvider(settings.device);
+    if (preferred) providers.push(preferred);
+    if (settings.device !== 'auto') providers.push(settings.device);
+    providers.push('cpu');
+    const model = settings.model ?? this.upscaler.listModels()[0]?.name ?? 'cmsc';
+    return this.throughput.find({ model, quality: settings.qualityPreset, selfEnsemble: settings.selfEnsemble }, providers);
+  }
+
+  private async scanAndEstimate(request: AddJobRequest) {
+    const settings = cloneSettings(parseExportSettings(request.settings));
+    const inputs = validateInputs(request.inputs);
+    const pickedFolders: string[] = [];
+    for (const inputPath of inputs.paths) {
+      const info = await stat(inputPath).catch(() => null);
+      if (!info) throw new Error(`${inputPath} does not exist`);
+      if (info.isDirectory()) pickedFolders.push(inputPath);
+    }
+    const outputFolder = settings.outputFolder ?? defaultOutputFolder(inputs.paths, pickedFolders);
+    const scanned = await scanInputs(inputs, [outputFolder]);
+    const files: (PreflightFile & { relativePath: string; bytes: number })[] = [];
+    for (const file of scanned) {
+      const header = await readImageHeader(file.inputPath);
+      files.push({
+        ...file,
+        header: isFileReason(header) ? null : header,
+        problem: isFileReason(header) ? header : null,
+      });
+    }
+    const provider = this.lastProvider ?? this.upscaler.activeProvider(settings.device) ?? (settings.device === 'auto' ? 'cpu' : settings.device);
+    const estimate = await estimateJob({
+      files,
+      settings,
+      outputFolder,
+      measuredMegapixelsPerSecond: this.measuredThroughput(settings),
+      provider,
+      models: this.upscaler.listModels(),
+    });
+    return { estimate, files, settings, outputFolder, inputs };
+  }
+
+  private requireJob(jobId: string): Job {
+    const job = this.jobList.find((j) => j.id === jobId);
+    if (!job) throw new Error(`no job ${jobId} in the queue`);
+    return job;
+  }
+
+  private requireFile(job: Job, fileId: number): JobFile {
+    const file = job.files[fileId];
+    if (!file || file.id !== fileId) throw new Error(`job ${job.id} has no file ${fileId}`);
+    return file;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('the batch queue is closed');
+  }
+
+  private persist(): Promise<void> {
+    return this.store.save(this.jobList);
+  }
+
+  private emit(event: BatchEvent): void {
+    this.events.emit(event);
+  }
+
+  private emitFile(job: Job, file: JobFile): void {
+    this.emit({ type: 'file-state', jobId: job.id, file: structuredClone(file) });
+  }
+
+  private emitProgress(job: Job): void {
+    this.emit({ type: 'progress', progress: this.computeProgress(job) });
+  }
+}
+
+function expectedOutputPixels(settings: ExportSettings, file: JobFile): number {
+  if (file.outputWidth !== null && file.outputHeight !== null) return file.outputWidth * file.outputHeight;
+  if (file.inputWidth === 0 || file.inputHeight === 0) return 0;
+  try {
+    const size = resolveTargetSize({ width: file.inputWidth, height: file.inputHeight }, settings.target);
+    return size.width * size.height;
+  } catch {
+    return 0;
+  }
+}
+
+function validateInputs(value: JobInputs): JobInputs {
+  if (!Array.isArray(value.paths) || value.paths.length === 0) throw new TypeError('a job needs at least one file or folder');
+  for (const p of value.paths) {
+    if (typeof p !== 'string' || !path.isAbsolute(p)) throw new TypeError(`input paths must be absolute: ${String(p)}`);
+  }
+  const extensions = (list: unknown, name: string): string[] => {
+    if (!Array.isArray(list) || list.some((e) => typeof e !== 'string')) throw new TypeError(`${name} must be a list of extensions`);
+    return (list as string[]).map(normalizeExtension).filter((e) => e !== '');
+  };
+  return {
+    paths: value.paths.map((p) => path.resolve(p)),
+    recursive: value.recursive === true,
+    includeExtensions: extensions(value.includeExtensions, 'includeExtensions'),
+    excludeExtensions: extensions(value.excludeExtensions, 'excludeExtensions'),
+  };
+}
+
+function failureReason(error: unknown): FileReason {
+  if (error instanceof InputRejected) return error.reason;
+  if (isWriteError(error)) return { code: 'output-not-writable', message: errorText(error) };
+  return { code: 'upscale-failed', message: errorText(error) };
+}
+
+function isWriteError(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  return code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || code === 'ENOSPC' || code === 'ENOTDIR' ||
+    /EACCES|EPERM|EROFS|ENOSPC|Permission denied|Read-only file system|Operation not permitted|No space left/i.test(errorText(error));
+}
+
+function errorText(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split('\n')[0]!.trim();
+}
+
+function newJobId(): string {
+  return `job-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+}
+

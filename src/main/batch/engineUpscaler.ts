@@ -1,0 +1,83 @@
+/**
+ * The real engine behind the batch queue's `ImageUpscaler` port. The engine picks its device
+ * when it is created, while each job carries its own device setting: one engine per requested
+ * device, created on first use; switching device closes the previous one so only one inference
+ * worker holds memory at a time.
+ */
+import { createEngine, ImageInputError, type Engine, type EngineConfig, type ImageInputProblem } from '../engine/index.ts';
+import type { FileReason } from '../../shared/jobs.ts';
+import type { Device, ExecutionProvider, ModelSummary, UpscaleOptions, UpscaleResult } from '../../shared/upscaleOptions.ts';
+import { InputRejected, type ImageUpscaler, type UpscaleControl } from './imageUpscaler.ts';
+
+export type EngineUpscalerConfig = Omit<EngineConfig, 'device'>;
+
+export async function createEngineUpscaler(config: EngineUpscalerConfig = {}, initialDevice: Device = 'auto'): Promise<ImageUpscaler> {
+  const engine = await createEngine({ ...config, device: initialDevice });
+  return new EngineUpscaler(config, initialDevice, engine);
+}
+
+class EngineUpscaler implements ImageUpscaler {
+  private readonly providers = new Map<Device, ExecutionProvider>();
+  private readonly models: ModelSummary[];
+
+  constructor(
+    private readonly config: EngineUpscalerConfig,
+    private device: Device,
+    private engine: Engine,
+  ) {
+    this.models = engine.listModels();
+  }
+
+  async upscaleFile(
+    inputPath: string,
+    outputPath: string,
+    options: UpscaleOptions,
+    device: Device,
+    control: UpscaleControl,
+  ): Promise<UpscaleResult> {
+    const engine = await this.engineFor(device);
+    try {
+      const result = await engine.upscaleFile(inputPath, outputPath, options, control);
+      this.providers.set(device, result.provider);
+      return result;
+    } catch (error) {
+      if (error instanceof ImageInputError) throw new InputRejected(reasonFor(error.problem, error.reason));
+      throw error;
+    }
+  }
+
+  listModels(): ModelSummary[] {
+    return this.models;
+  }
+
+  activeProvider(device: Device): ExecutionProvider | null {
+    return this.providers.get(device) ?? null;
+  }
+
+  async close(): Promise<void> {
+    await this.engine.close();
+  }
+
+  private async engineFor(device: Device): Promise<Engine> {
+    if (device === this.device) return this.engine;
+    await this.engine.close();
+    this.engine = await createEngine({ ...this.config, device });
+    this.device = device;
+    return this.engine;
+  }
+}
+
+function reasonFor(problem: ImageInputProblem, message: string): FileReason {
+  switch (problem) {
+    case 'empty':
+      return { code: 'empty-file', message };
+    case 'not-an-image':
+    case 'unsupported-format':
+      return { code: 'not-an-image', message };
+    case 'truncated':
+    case 'corrupt':
+    case 'too-many-pixels':
+    case 'unreadable':
+      return { code: 'decode-failed', message };
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * The pre-flight estimate: how many files, how many megapixels in and out, how many bytes and
+ * how long, and whether the output volume has room. Bytes per pixel are deliberately on the
+ * high side: refusing a job that would have fitted is cheaper than filling a disk.
+ */
+import { statfs } from 'node:fs/promises';
+import path from 'node:path';
+import type { ExportSettings } from '../../shared/exportSettings.ts';
+import type { PreflightEstimate, PreflightFileProblem } from '../../shared/jobs.ts';
+import { concreteFormat, type ConcreteFormat } from '../../shared/outputNaming.ts';
+import { resolveTargetSize } from '../../shared/targetSize.ts';
+import type { ExecutionProvider, ModelSummary } from '../../shared/upscaleOptions.ts';
+import type { ImageHeader } from './inputScan.ts';
+import { pathExists } from './outputPlan.ts';
+
+/**
+ * Assumed speed before anything was measured, in model FLOPs per second actually achieved
+ * (ONNX Runtime on a few laptop cores reaches a few GFLOP/s on these small convolutions once
+ * tiling overhead is counted; a GPU far more). Conservative on purpose.
+ */
+const ASSUMED_FLOPS_PER_SECOND: Readonly<Record<ExecutionProvider, number>> = {
+  cpu: 4e9,
+  webgpu: 1e11,
+  cuda: 2e11,
+};
+/** Decode, colour conversion, bicubic resize and encode, per output megapixel, on a slow machine. */
+const ASSUMED_PIPELINE_SECONDS_PER_MEGAPIXEL = 0.5;
+/** When the model card is unknown: a large CMSC on a CPU. */
+const FALLBACK_MEGAPIXELS_PER_SECOND = 0.02;
+const SELF_ENSEMBLE_PASSES = 8;
+
+export interface PreflightFile {
+  inputPath: string;
+  header: ImageHeader | null;
+  problem: PreflightFileProblem['reason'] | null;
+}
+
+export interface PreflightInputs {
+  files: readonly PreflightFile[];
+  settings: ExportSettings;
+  outputFolder: string;
+  /** Measured output megapixels per second for this setup, or null. */
+  measuredMegapixelsPerSecond: number | null;
+  provider: ExecutionProvider;
+  models: readonly ModelSummary[];
+}
+
+export async function estimateJob(inputs: PreflightInputs): Promise<PreflightEstimate> {
+  const { settings } = inputs;
+  let inputPixels = 0;
+  let outputPixels = 0;
+  let outputBytes = 0;
+  const problems: PreflightFileProblem[] = [];
+  for (const file of inputs.files) {
+    if (file.problem || !file.header) {
+      if (file.problem) problems.push({ path: file.inputPath, reason: file.problem });
+      continue;
+    }
+    let size;
+    try {
+      size = resolveTargetSize(file.header, settings.target);
+    } catch (error) {
+      problems.push({ path: file.inputPath, reason: { code: 'scale-out-of-range', message: (error as Error).message } });
+      continue;
+    }
+    inputPixels += file.header.width * file.header.height;
+    const pixels = size.width * size.height;
+    outputPixels += pixels;
+    const format = concreteFormat(settings.format, file.inputPath);
+    outputBytes += pixels * bytesPerOutputPixel(format, settings, file.header);
+  }
+  const measured = inputs.measuredMegapixelsPerSecond;
+  const megapixelsPerSecond = measured ?? assumedMegapixelsPerSecond(settings, inputs.provider, inputs.models);
+  const outputMegapixels = outputPixels / 1e6;
+  const freeBytes = await freeBytesAt(inputs.outputFolder);
+  const estimatedOutputBytes = Math.ceil(outputBytes);
+  const fitsOnDisk = estimatedOutputBytes <= freeBytes;
+  return {
+    filesFound: inputs.files.length,
+    problems,
+    inputMegapixels: inputPixels / 1e6,
+    outputMegapixels,
+    estimatedOutputBytes,
+    estimatedMs: Math.round((outputMegapixels / megapixelsPerSecond) * 1000),
+    throughputBasis: measured === null ? 'assumed' : 'measured',
+    megapixelsPerSecond,
+    outputFolder: inputs.outputFolder,
+    freeBytes,
+    fitsOnDisk,
+    refusal: fitsOnDisk
+      ? null
+      : `Not enough free space in ${inputs.outputFolder}: the outputs need about ${formatBytes(estimatedOutputBytes)}, ` +
+        `but only ${formatBytes(freeBytes)} is free. Free some space, pick another output folder, or choose a smaller size or a more compact format.`,
+  };
+}
+
+/** Encoded bytes per output pixel, erring high (photos upscaled 2-4x compress better than this). */
+export function bytesPerOutputPixel(
+  format: ConcreteFormat,
+  settings: ExportSettings,
+  header: Pick<ImageHeader, 'channels' | 'sixteenBit'>,
+): number {
+  const channels = header.channels === 2 || header.channels === 4 ? 4 : 3;
+  const bytesPerSample = header.sixteenBit && settings.bitDepth === 'auto' ? 2 : 1;
+  switch (format) {
+    case 'png':
+      return channels * bytesPerSample * 0.8;
+    case 'tiff':
+      return channels * bytesPerSample * (settings.encoding.tiffCompression === 'none' ? 1 : 0.9);
+    case 'jpeg':
+      return lossyBytesPerPixel(settings.encoding.jpegQuality, 0.25, 0.9);
+    case 'webp':
+      return lossyBytesPerPixel(settings.encoding.webpQuality, 0.2, 0.8);
+    case 'avif':
+      return lossyBytesPerPixel(settings.encoding.avifQuality, 0.12, 0.6);
+  }
+}
+
+/** Linear between quality 50 (`low`) and 100 (`high`). */
+function lossyBytesPerPixel(quality: number, low: number, high: number): number {
+  const t = Math.min(1, Math.max(0, (quality - 50) / 50));
+  return low + (high - low) * t;
+}
+
+export function assumedMegapixelsPerSecond(
+  settings: ExportSettings,
+  provider: ExecutionProvider,
+  models: readonly ModelSummary[],
+): number {
+  const model = settings.model === null ? models[0] : models.find((m) => m.name === settings.model);
+  const preset = model?.presets.find((p) => p.preset === settings.qualityPreset);
+  if (!preset) return FALLBACK_MEGAPIXELS_PER_SECOND;
+  const passes = settings.selfEnsemble ? SELF_ENSEMBLE_PASSES : 1;
+  const secondsPerMegapixel =
+    (preset.flopsPerPixel * 1e6 * passes) / ASSUMED_FLOPS_PER_SECOND[provider] + ASSUMED_PIPELINE_SECONDS_PER_MEGAPIXEL;
+  return 1 / secondsPerMegapixel;
+}
+
+/** Free bytes for an unprivileged writer on the volume of `folder` (or its nearest existing parent). */
+export async function freeBytesAt(folder: string): Promise<number> {
+  let existing = path.resolve(folder);
+  while (!(await pathExists(existing)) && existing !== path.dirname(existing)) existing = path.dirname(existing);
+  const stats = await statfs(existing);
+  return stats.bavail * stats.bsize;
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['bytes', 'KB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return unit === 0 ? `${value} bytes` : `${value.toFixed(1)} ${units[unit]}`;
+}

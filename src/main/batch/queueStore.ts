@@ -1,0 +1,191 @@
+/**
+ * The queue on disk: one JSON file in the state folder, replaced atomically after every change
+ * of job or file state, so that a crash at any moment leaves the last complete state. Loading
+ * validates the shape; an unreadable file is moved aside (never deleted) and the queue starts empty.
+ */
+import { mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { migrateSettings } from '../../shared/exportSettings.ts';
+import {
+  FILE_REASON_CODES,
+  FILE_STATES,
+  JOB_STATES,
+  type FileReason,
+  type Job,
+  type JobFile,
+  type JobInputs,
+} from '../../shared/jobs.ts';
+import { ATOMIC_TEMP_MARKER, writeFileAtomic } from './atomicWrite.ts';
+
+export const QUEUE_FILE_NAME = 'queue.json';
+const QUEUE_SCHEMA_VERSION = 1;
+
+interface QueueFile {
+  schemaVersion: typeof QUEUE_SCHEMA_VERSION;
+  /** In queue order. */
+  jobs: Job[];
+}
+
+export interface LoadedQueue {
+  jobs: Job[];
+  /** Problems found while loading, for the log; the queue still opens. */
+  warnings: string[];
+}
+
+export class QueueStore {
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(readonly stateDir: string) {}
+
+  get queuePath(): string {
+    return path.join(this.stateDir, QUEUE_FILE_NAME);
+  }
+
+  async load(): Promise<LoadedQueue> {
+    await mkdir(this.stateDir, { recursive: true });
+    await this.deleteStaleTemporaries();
+    let text: string;
+    try {
+      text = await readFile(this.queuePath, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { jobs: [], warnings: [] };
+      throw error;
+    }
+    const warnings: string[] = [];
+    try {
+      const jobs = parseQueueFile(JSON.parse(text), warnings);
+      return { jobs, warnings };
+    } catch (error) {
+      const aside = `${this.queuePath}.unreadable-${Date.now()}`;
+      await rename(this.queuePath, aside);
+      warnings.push(`${this.queuePath} could not be read (${(error as Error).message}); moved to ${aside}, starting with an empty queue`);
+      return { jobs: [], warnings };
+    }
+  }
+
+  /**
+   * Writes `jobs` durably. Calls are serialised, so the file always ends with the latest state
+   * even when callers do not await each other.
+   */
+  save(jobs: readonly Job[]): Promise<void> {
+    const content: QueueFile = { schemaVersion: QUEUE_SCHEMA_VERSION, jobs: [...jobs] };
+    const text = `${JSON.stringify(content, null, 1)}\n`;
+    const write = this.writing.then(() => writeFileAtomic(this.queuePath, text));
+    this.writing = write.catch(() => undefined);
+    return write;
+  }
+
+  private async deleteStaleTemporaries(): Promise<void> {
+    for (const name of await readdir(this.stateDir)) {
+      if (name.startsWith(ATOMIC_TEMP_MARKER)) await rm(path.join(this.stateDir, name), { force: true });
+    }
+  }
+}
+
+function parseQueueFile(value: unknown, warnings: string[]): Job[] {
+  if (!isRecord(value) || value.schemaVersion !== QUEUE_SCHEMA_VERSION || !Array.isArray(value.jobs)) {
+    throw new Error(`not a version ${QUEUE_SCHEMA_VERSION} queue file`);
+  }
+  return value.jobs.map((job, index) => parseJob(job, `jobs[${index}]`, warnings));
+}
+
+function parseJob(value: unknown, where: string, warnings: string[]): Job {
+  const job = expectRecord(value, where);
+  const { settings, warnings: settingsWarnings } = migrateSettings(job.settings);
+  warnings.push(...settingsWarnings.map((warning) => `${where}.settings: ${warning}`));
+  const files = expectArray(job.files, `${where}.files`).map((file, index) => parseFile(file, `${where}.files[${index}]`));
+  return {
+    id: expectString(job.id, `${where}.id`),
+    createdAt: expectString(job.createdAt, `${where}.createdAt`),
+    inputs: parseInputs(job.inputs, `${where}.inputs`),
+    settings,
+    outputFolder: expectString(job.outputFolder, `${where}.outputFolder`),
+    state: expectEnum(job.state, JOB_STATES, `${where}.state`),
+    files,
+    // A summary is recomputed when the job finishes again; an old one is only display data.
+    summary: isRecord(job.summary) ? (job.summary as unknown as Job['summary']) : null,
+  };
+}
+
+function parseInputs(value: unknown, where: string): JobInputs {
+  const inputs = expectRecord(value, where);
+  return {
+    paths: expectArray(inputs.paths, `${where}.paths`).map((p, i) => expectString(p, `${where}.paths[${i}]`)),
+    recursive: expectBoolean(inputs.recursive, `${where}.recursive`),
+    includeExtensions: expectArray(inputs.includeExtensions, `${where}.includeExtensions`).map((e, i) =>
+      expectString(e, `${where}.includeExtensions[${i}]`),
+    ),
+    excludeExtensions: expectArray(inputs.excludeExtensions, `${where}.excludeExtensions`).map((e, i) =>
+      expectString(e, `${where}.excludeExtensions[${i}]`),
+    ),
+  };
+}
+
+function parseFile(value: unknown, where: string): JobFile {
+  const file = expectRecord(value, where);
+  return {
+    id: expectNumber(file.id, `${where}.id`),
+    inputPath: expectString(file.inputPath, `${where}.inputPath`),
+    relativePath: expectString(file.relativePath, `${where}.relativePath`),
+    inputBytes: expectNumber(file.inputBytes, `${where}.inputBytes`),
+    inputWidth: expectNumber(file.inputWidth, `${where}.inputWidth`),
+    inputHeight: expectNumber(file.inputHeight, `${where}.inputHeight`),
+    state: expectEnum(file.state, FILE_STATES, `${where}.state`),
+    reason: file.reason === null ? null : parseReason(file.reason, `${where}.reason`),
+    outputPath: nullable(file.outputPath, expectString, `${where}.outputPath`),
+    outputBytes: nullable(file.outputBytes, expectNumber, `${where}.outputBytes`),
+    outputWidth: nullable(file.outputWidth, expectNumber, `${where}.outputWidth`),
+    outputHeight: nullable(file.outputHeight, expectNumber, `${where}.outputHeight`),
+    elapsedMs: nullable(file.elapsedMs, expectNumber, `${where}.elapsedMs`),
+    provider: nullable(file.provider, (v, w) => expectEnum(v, ['cuda', 'webgpu', 'cpu'] as const, w), `${where}.provider`),
+    attempts: expectNumber(file.attempts, `${where}.attempts`),
+  };
+}
+
+function parseReason(value: unknown, where: string): FileReason {
+  const reason = expectRecord(value, where);
+  return {
+    code: expectEnum(reason.code, FILE_REASON_CODES, `${where}.code`),
+    message: expectString(reason.message, `${where}.message`),
+  };
+}
+
+function nullable<T>(value: unknown, read: (value: unknown, where: string) => T, where: string): T | null {
+  return value === null || value === undefined ? null : read(value, where);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function expectRecord(value: unknown, where: string): Record<string, unknown> {
+  if (!isRecord(value)) throw new Error(`${where} is not an object`);
+  return value;
+}
+
+function expectArray(value: unknown, where: string): unknown[] {
+  if (!Array.isArray(value)) throw new Error(`${where} is not an array`);
+  return value;
+}
+
+function expectString(value: unknown, where: string): string {
+  if (typeof value !== 'string') throw new Error(`${where} is not a string`);
+  return value;
+}
+
+function expectNumber(value: unknown, where: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new Error(`${where} is not a number`);
+  return value;
+}
+
+function expectBoolean(value: unknown, where: string): boolean {
+  if (typeof value !== 'boolean') throw new Error(`${where} is not a boolean`);
+  return value;
+}
+
+function expectEnum<T extends string>(value: unknown, allowed: readonly T[], where: string): T {
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    throw new Error(`${where} is not one of ${allowed.join(', ')}`);
+  }
+  return value as T;
+}

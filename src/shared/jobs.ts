@@ -1,0 +1,161 @@
+/**
+ * Batch jobs as every process sees them: the job and per-file records the queue persists, the
+ * events it emits, the pre-flight estimate and the final summary. Plain JSON-able data, so the
+ * same objects cross IPC, server-sent events and the queue's state file unchanged.
+ */
+import type { ExportSettings } from './exportSettings.ts';
+import type { ExecutionProvider } from './upscaleOptions.ts';
+
+/** What the user picked: files and folders, and how folders are walked. */
+export interface JobInputs {
+  /** Absolute paths of files and folders. */
+  paths: string[];
+  recursive: boolean;
+  /** Lower-case extensions without the dot (`jpg`); empty = every supported image extension. */
+  includeExtensions: string[];
+  /** Lower-case extensions without the dot, removed after `includeExtensions`. */
+  excludeExtensions: string[];
+}
+
+export const FILE_STATES = ['queued', 'running', 'done', 'skipped', 'failed', 'cancelled'] as const;
+export type FileState = (typeof FILE_STATES)[number];
+
+export const JOB_STATES = ['queued', 'running', 'paused', 'finished', 'cancelled'] as const;
+/** `finished`: every file reached done, skipped or failed; `cancelled`: the user cancelled the rest. */
+export type JobState = (typeof JOB_STATES)[number];
+
+/**
+ * Why a file did not become `done`, as a stable code for the UI plus a sentence for people.
+ * - `output-exists`: skipped under the `skip` overwrite policy.
+ * - `input-missing`: the file was gone (deleted or moved) when its turn came.
+ * - `empty-file`: zero bytes.
+ * - `not-an-image`: no decoder recognises the content (e.g. a text file named .png).
+ * - `decode-failed`: a recognised image that cannot be decoded (e.g. a truncated JPEG).
+ * - `scale-out-of-range`: the width/height target means a scale outside 1..4 for this image.
+ * - `output-not-writable`: the output folder cannot be created or written.
+ * - `upscale-failed`: inference or encoding failed.
+ * - `cancelled`: the user cancelled this file or its job.
+ */
+export const FILE_REASON_CODES = [
+  'output-exists',
+  'input-missing',
+  'empty-file',
+  'not-an-image',
+  'decode-failed',
+  'scale-out-of-range',
+  'output-not-writable',
+  'upscale-failed',
+  'cancelled',
+] as const;
+export type FileReasonCode = (typeof FILE_REASON_CODES)[number];
+
+export interface FileReason {
+  code: FileReasonCode;
+  message: string;
+}
+
+export interface JobFile {
+  /** Index in the job's file list; stable for the life of the job. */
+  id: number;
+  inputPath: string;
+  /** Path below the input folder it was found in (`2024/a.jpg`), mirrored under the output folder. */
+  relativePath: string;
+  inputBytes: number;
+  /** From the image header at scan time; 0 when the header could not be read. */
+  inputWidth: number;
+  inputHeight: number;
+  state: FileState;
+  /** Set for skipped, failed and cancelled files. */
+  reason: FileReason | null;
+  /** The planned output once the file has started; the final output once done. */
+  outputPath: string | null;
+  outputBytes: number | null;
+  outputWidth: number | null;
+  outputHeight: number | null;
+  /** Wall time of the last attempt. */
+  elapsedMs: number | null;
+  provider: ExecutionProvider | null;
+  attempts: number;
+}
+
+export interface Job {
+  id: string;
+  /** ISO time the job was queued; `{date}` in names comes from it. */
+  createdAt: string;
+  inputs: JobInputs;
+  /** The settings snapshot taken when the job was queued; later changes never reach it. */
+  settings: ExportSettings;
+  /** The folder outputs go to (the resolved `settings.outputFolder` or the default sibling). */
+  outputFolder: string;
+  state: JobState;
+  files: JobFile[];
+  /** Set once the job finished or was cancelled. */
+  summary: JobSummary | null;
+}
+
+/** Live progress of one job; `etaMs` is null until throughput has been measured. */
+export interface JobProgress {
+  jobId: string;
+  filesTotal: number;
+  /** Files in a final state (done, skipped, failed, cancelled). */
+  filesFinished: number;
+  currentFile: { fileId: number; tilesDone: number; tilesTotal: number } | null;
+  outputMegapixelsDone: number;
+  outputMegapixelsTotal: number;
+  /** Output megapixels per second on this device, measured over finished images. */
+  megapixelsPerSecond: number | null;
+  etaMs: number | null;
+}
+
+export interface JobSummary {
+  jobId: string;
+  state: 'finished' | 'cancelled';
+  counts: Record<FileState, number>;
+  inputBytes: number;
+  outputBytes: number;
+  /** Sum of the per-file wall times. */
+  processingMs: number;
+  /** Where the reports were written; null when the output folder could not take them. */
+  reportJsonPath: string | null;
+  reportCsvPath: string | null;
+  reportError: string | null;
+}
+
+export type BatchEvent =
+  | { type: 'job-added'; job: Job }
+  | { type: 'job-removed'; jobId: string }
+  | { type: 'queue-order'; jobIds: string[] }
+  | { type: 'job-state'; jobId: string; state: JobState }
+  | { type: 'file-state'; jobId: string; file: JobFile }
+  | { type: 'progress'; progress: JobProgress }
+  | { type: 'job-summary'; summary: JobSummary }
+  /** Nothing left to run (every job finished, cancelled or paused). */
+  | { type: 'queue-idle' };
+
+export type BatchEventType = BatchEvent['type'];
+export type BatchEventOf<T extends BatchEventType> = Extract<BatchEvent, { type: T }>;
+
+export interface PreflightFileProblem {
+  path: string;
+  reason: FileReason;
+}
+
+/** What a job would do, computed before it is queued. */
+export interface PreflightEstimate {
+  filesFound: number;
+  /** Files whose header could not be read; they will end as failed. */
+  problems: PreflightFileProblem[];
+  inputMegapixels: number;
+  outputMegapixels: number;
+  estimatedOutputBytes: number;
+  estimatedMs: number;
+  /** `measured`: from images this device finished; `assumed`: a conservative default. */
+  throughputBasis: 'measured' | 'assumed';
+  megapixelsPerSecond: number;
+  outputFolder: string;
+  /** Free bytes on the volume holding the output folder (or its nearest existing parent). */
+  freeBytes: number;
+  /** False when the estimate exceeds the free space; `refusal` then says so in words. */
+  fitsOnDisk: boolean;
+  refusal: string | null;
+}
