@@ -84,7 +84,7 @@ export const EXAMPLE_NAMING_VALUES: Readonly<NamingValues> = Object.freeze({
 
 /**
  * A live example for the settings panel: `IMG_0042_x2.png`, or the reason the template is
- * rejected. `outputExtension` is the extension the chosen format writes.
+ * rejected. `outputExtension` is the extension the chosen format writes, with or without its dot.
  */
 export function namingExample(
   template: string,
@@ -92,7 +92,7 @@ export function namingExample(
   values: NamingValues = EXAMPLE_NAMING_VALUES,
 ): { ok: true; fileName: string } | { ok: false; error: string } {
   const result = expandNamingTemplate(template, values);
-  return result.ok ? { ok: true, fileName: `${result.baseName}.${outputExtension}` } : result;
+  return result.ok ? { ok: true, fileName: `${result.baseName}.${outputExtension.replace(/^\./, '')}` } : result;
 }
 
 /** Scale as a file name shows it: 2, 1.5, 3.333 (at most three decimals, no trailing zeros). */

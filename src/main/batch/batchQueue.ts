@@ -333,7 +333,7 @@ export class BatchQueue {
   private async outputIsIntact(file: JobFile): Promise<boolean> {
     if (!file.outputPath) return false;
     try {
-      const metadata = await sharp(file.outputPath).metadata();
+      const metadata = await sharp(file.outputPath, { limitInputPixels: false }).metadata();
       return metadata.width === file.outputWidth && metadata.height === file.outputHeight;
     } catch {
       return false;
@@ -522,7 +522,7 @@ export class BatchQueue {
 
   private async isExpectedOutput(outputPath: string, size: { width: number; height: number }): Promise<boolean> {
     try {
-      const metadata = await sharp(outputPath).metadata();
+      const metadata = await sharp(outputPath, { limitInputPixels: false }).metadata();
       return metadata.width === size.width && metadata.height === size.height;
     } catch {
       return false;

@@ -66,7 +66,7 @@ export async function finishOutput(
   source: SourceMetadata | null,
 ): Promise<FinishedOutput> {
   await reencodeLosslessIfNeeded(tempPath, format, settings);
-  const written = await sharp(tempPath).metadata();
+  const written = await sharp(tempPath, { limitInputPixels: false }).metadata();
   if (written.width !== expected.width || written.height !== expected.height) {
     throw new Error(
       `the encoded output is ${written.width}x${written.height}, expected ${expected.width}x${expected.height}`,
@@ -80,7 +80,7 @@ export async function finishOutput(
       })
     : { exif: false, iptc: false };
   // Read the final bytes back: splicing must not have broken the file.
-  const final = await sharp(tempPath).metadata();
+  const final = await sharp(tempPath, { limitInputPixels: false }).metadata();
   if (final.width !== expected.width || final.height !== expected.height) {
     throw new Error('the output became unreadable after adding its metadata');
   }
@@ -89,7 +89,7 @@ export async function finishOutput(
 
 async function reencodeLosslessIfNeeded(tempPath: string, format: ConcreteFormat, settings: ExportSettings): Promise<void> {
   if (format !== 'png' && format !== 'tiff') return;
-  const current = await sharp(tempPath).metadata();
+  const current = await sharp(tempPath, { limitInputPixels: false }).metadata();
   const reduceDepth = settings.bitDepth === '8' && (current.depth === 'ushort' || current.depth === 'short');
   const compressionDiffers =
     format === 'png'
@@ -97,7 +97,7 @@ async function reencodeLosslessIfNeeded(tempPath: string, format: ConcreteFormat
       : settings.encoding.tiffCompression !== ENGINE_TIFF_COMPRESSION;
   if (!reduceDepth && !compressionDiffers) return;
   // Decode fully before writing: sharp streams from the file, which is replaced below.
-  let image = sharp(await sharp(tempPath).keepMetadata().toBuffer({ resolveWithObject: false }), {
+  let image = sharp(await sharp(tempPath, { limitInputPixels: false }).keepMetadata().toBuffer({ resolveWithObject: false }), {
     limitInputPixels: false,
   }).keepMetadata();
   if (reduceDepth) image = image.toColourspace('srgb');

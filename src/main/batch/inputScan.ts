@@ -126,7 +126,8 @@ export async function readImageHeader(filePath: string): Promise<ImageHeader | F
   }
   if (bytes === 0) return { code: 'empty-file', message: 'the file is empty (0 bytes)' };
   try {
-    const metadata = await sharp(filePath).metadata();
+    // Only the header is read: the pixel limit is the engine's to enforce when it decodes.
+    const metadata = await sharp(filePath, { limitInputPixels: false }).metadata();
     const { width, height } = metadata.autoOrient;
     if (!width || !height) return { code: 'not-an-image', message: 'the image has no dimensions' };
     return {

@@ -37,7 +37,7 @@ const TYPE_SHORT = 3;
 const TYPE_LONG = 4;
 
 export async function readSourceMetadata(inputPath: string): Promise<SourceMetadata> {
-  const metadata = await sharp(inputPath).metadata();
+  const metadata = await sharp(inputPath, { limitInputPixels: false }).metadata();
   const exif = metadata.exif && metadata.exif.length > 8 ? stripPrefix(metadata.exif, EXIF_HEADER) : null;
   const iptc = metadata.iptc && metadata.iptc.length > 0 ? stripPrefix(metadata.iptc, PHOTOSHOP_HEADER) : null;
   return { exif, iptc };
