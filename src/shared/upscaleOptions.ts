@@ -98,6 +98,8 @@ export interface UpscaleResult {
 /** What the UI lists for a model and its quality presets. */
 export interface ModelSummary {
   name: string;
+  /** The model used when a job names none. */
+  isDefault: boolean;
   displayName: string;
   description: string;
   parameters: number;

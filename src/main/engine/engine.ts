@@ -19,7 +19,13 @@ import type {
 } from '../../shared/upscaleOptions.ts';
 import type { Rect } from './bicubic.ts';
 import { rgbToYcbcr } from './color.ts';
-import { type DecodedImage, decodeImage, DEFAULT_MAX_INPUT_PIXELS } from './imageDecode.ts';
+import {
+  type DecodedImage,
+  decodeImage,
+  DEFAULT_MAX_INPUT_PIXELS,
+  type ImageHeader,
+  probeImage,
+} from './imageDecode.ts';
 import { encodeImage, supportsSixteenBit } from './imageEncode.ts';
 import { InferenceClient } from './inferenceClient.ts';
 import { ModelRegistry, type ResolvedVariant } from './modelRegistry.ts';
@@ -81,6 +87,8 @@ export interface Engine {
     options: UpscaleOptions,
     hooks?: UpscaleHooks,
   ): Promise<RegionResult>;
+  /** Reads the header only (size after EXIF orientation, format); throws ImageInputError for bad files. */
+  probe(inputPath: string): Promise<ImageHeader>;
   listModels(): ModelSummary[];
   /** Which execution provider runs, and why the others were skipped (opens the default model). */
   providers(): Promise<ProviderReport>;
@@ -124,6 +132,10 @@ class UpscaleEngine implements Engine {
 
   listModels(): ModelSummary[] {
     return this.registry.summaries();
+  }
+
+  probe(inputPath: string): Promise<ImageHeader> {
+    return probeImage(inputPath, this.decodeLimits());
   }
 
   async providers(): Promise<ProviderReport> {
@@ -261,11 +273,13 @@ class UpscaleEngine implements Engine {
     const info = await stat(inputPath).catch(() => null);
     const key = info ? `${path.resolve(inputPath)}:${info.size}:${info.mtimeMs}` : '';
     if (key && this.lastDecoded?.key === key) return this.lastDecoded.image;
-    const image = await decodeImage(inputPath, {
-      maxInputPixels: this.config.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS,
-    });
+    const image = await decodeImage(inputPath, this.decodeLimits());
     this.lastDecoded = key ? { key, image } : null;
     return image;
+  }
+
+  private decodeLimits() {
+    return { maxInputPixels: this.config.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS };
   }
 
   private outputSize(inputPath: string, decoded: DecodedImage, options: UpscaleOptions) {

@@ -30,18 +30,30 @@ export interface DecodeLimits {
 
 export const DEFAULT_MAX_INPUT_PIXELS = 100_000_000;
 
-export async function decodeImage(
+/** What the header says, checked against the pixel limit, before any pixel is decoded. */
+export interface ImageHeader {
+  /** Size after EXIF orientation. */
+  width: number;
+  height: number;
+  format: string;
+}
+
+/**
+ * Reads and checks the header only: empty, non-image, unsupported and oversized files fail
+ * here with an ImageInputError; damage further in shows in `decodeImage`.
+ */
+export async function probeImage(
   filePath: string,
   limits: DecodeLimits = { maxInputPixels: DEFAULT_MAX_INPUT_PIXELS },
-): Promise<DecodedImage> {
+): Promise<ImageHeader> {
+  return (await readCheckedHeader(filePath, limits)).header;
+}
+
+async function readCheckedHeader(
+  filePath: string,
+  limits: DecodeLimits,
+): Promise<{ header: ImageHeader; metadata: Metadata; head: Buffer }> {
   const head = await readHead(filePath);
-  const image = sharp(filePath, {
-    autoOrient: true,
-    limitInputPixels: limits.maxInputPixels,
-    // Truncated or damaged pixel data fails instead of decoding to grey.
-    failOn: 'error',
-    sequentialRead: true,
-  });
   let metadata: Metadata;
   try {
     // Header only, without the pixel limit, so a decompression bomb is reported with its size.
@@ -57,6 +69,21 @@ export async function decodeImage(
       `image has too many pixels (${width}x${height} = ${(width * height).toLocaleString('en')} > limit ${limits.maxInputPixels.toLocaleString('en')}, decompression-bomb guard)`,
     );
   }
+  return { header: { width, height, format: metadata.format }, metadata, head };
+}
+
+export async function decodeImage(
+  filePath: string,
+  limits: DecodeLimits = { maxInputPixels: DEFAULT_MAX_INPUT_PIXELS },
+): Promise<DecodedImage> {
+  const { metadata, head } = await readCheckedHeader(filePath, limits);
+  const image = sharp(filePath, {
+    autoOrient: true,
+    limitInputPixels: limits.maxInputPixels,
+    // Truncated or damaged pixel data fails instead of decoding to grey.
+    failOn: 'error',
+    sequentialRead: true,
+  });
   const bitDepth = isSixteenBit(metadata.depth) ? 16 : 8;
   let raw: { data: Buffer; info: OutputInfo };
   try {

@@ -87,8 +87,10 @@ export class ModelRegistry {
   }
 
   summaries(): ModelSummary[] {
+    const defaultName = this.defaultModel()?.card.name;
     return this.models.map(({ card }) => ({
       name: card.name,
+      isDefault: card.name === defaultName,
       displayName: card.displayName,
       description: card.description,
       parameters: card.parameters,

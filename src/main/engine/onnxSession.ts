@@ -130,6 +130,10 @@ function sessionOptions(
 function providerUnavailableReason(provider: ExecutionProvider): string | null {
   const backend = ort.listSupportedBackends().find((b) => b.name === provider);
   if (!backend) return `not compiled into onnxruntime-node on ${process.platform}/${process.arch}`;
+  if (provider === 'webgpu' && process.platform === 'linux' && !vulkanLoaderInstalled()) {
+    // Dawn (ORT's WebGPU) needs Vulkan on Linux; without the loader it only prints warnings.
+    return 'the Vulkan loader (libvulkan.so.1) is not installed, and WebGPU on Linux runs on Vulkan';
+  }
   if (provider === 'cuda' && !backend.bundled && !cudaLibrariesInstalled()) {
     return 'CUDA provider libraries are not installed (run `npm run setup:cuda` on a machine with an NVIDIA GPU and CUDA 12)';
   }
@@ -148,6 +152,20 @@ function cudaLibrariesInstalled(): boolean {
   return readdirSync(binRoot).some((napi) =>
     existsSync(path.join(binRoot, napi, process.platform, process.arch, library)),
   );
+}
+
+/** Whether the dynamic linker can find libvulkan.so.1 in the usual library folders. */
+function vulkanLoaderInstalled(): boolean {
+  const folders = [
+    ...(process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean),
+    '/usr/lib',
+    '/usr/lib64',
+    '/lib',
+    '/lib64',
+    `/usr/lib/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`,
+    `/lib/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`,
+  ];
+  return folders.some((folder) => existsSync(path.join(folder, 'libvulkan.so.1')));
 }
 
 function missingNames(session: ort.InferenceSession, io: ModelIoNames): string | null {

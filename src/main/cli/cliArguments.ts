@@ -1,0 +1,164 @@
+/** Parsing and validating `cmsc-upscale` arguments into engine options. */
+import { parseArgs } from 'node:util';
+import { DEFAULT_NAMING_TEMPLATE, validateNamingTemplate } from '../../shared/namingTemplate.ts';
+import {
+  DEVICES,
+  EXPORT_FORMATS,
+  MAX_SCALE,
+  MIN_SCALE,
+  OVERWRITE_POLICIES,
+  QUALITY_PRESETS,
+  type Device,
+  type OverwritePolicy,
+  type UpscaleOptions,
+} from '../../shared/upscaleOptions.ts';
+
+export const USAGE = `Usage: cmsc-upscale [options] <file|folder>...
+
+Upscales photos with CMSC. Inputs are never modified; outputs are written to a
+temporary name and renamed when complete.
+
+Size (one of; default --scale 2):
+  --scale <1..4>          scale factor, non-integer allowed (e.g. 2.5)
+  --width <px>            output width, height in proportion
+  --height <px>           output height, width in proportion
+Output:
+  --out <folder>          output folder (default: next to each input)
+  --name <template>       file name template (default "${DEFAULT_NAMING_TEMPLATE}");
+                          fields {name} {ext} {scale} {width} {height} {model} {date}
+  --format <fmt>          same|png|jpeg|webp|avif|tiff (default: same as input)
+  --quality <1..100>      jpeg/webp/avif quality (default 90)
+  --overwrite <policy>    skip|rename|overwrite when the output exists (default rename)
+  --keep-metadata         keep the input's ICC profile and XMP
+Model and device:
+  --preset <preset>       fast|balanced|best: 1, 2 or all cascade stages (default best)
+  --model <name>          model card name (default: cmsc when installed)
+  --models <folder>       folder with model cards (default: the app's models/)
+  --tta                   self-ensemble: average 8 flips/rotations (8x slower)
+  --tile <px>             tile size (default: chosen from free memory)
+  --device <device>       auto|cuda|webgpu|cpu (default auto)
+  --threads <n>           inference threads (default: all cores)
+Folders:
+  -r, --recursive         include sub-folders
+  -h, --help              show this help
+`;
+
+export interface CliSettings {
+  inputs: string[];
+  recursive: boolean;
+  outFolder: string | null;
+  nameTemplate: string;
+  overwrite: OverwritePolicy;
+  options: UpscaleOptions;
+  device: Device;
+  threads: number | undefined;
+  modelsDir: string | null;
+}
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export type ParsedCommand = { kind: 'help' } | { kind: 'run'; settings: CliSettings };
+
+export function parseCliArguments(argv: readonly string[]): ParsedCommand {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        scale: { type: 'string' },
+        width: { type: 'string' },
+        height: { type: 'string' },
+        out: { type: 'string' },
+        name: { type: 'string' },
+        format: { type: 'string' },
+        quality: { type: 'string' },
+        overwrite: { type: 'string' },
+        'keep-metadata': { type: 'boolean' },
+        preset: { type: 'string' },
+        model: { type: 'string' },
+        models: { type: 'string' },
+        tta: { type: 'boolean' },
+        tile: { type: 'string' },
+        device: { type: 'string' },
+        threads: { type: 'string' },
+        recursive: { type: 'boolean', short: 'r' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return { kind: 'help' };
+  if (positionals.length === 0) throw new UsageError('no input files or folders given');
+
+  const sizeFlags = (['scale', 'width', 'height'] as const).filter(
+    (flag) => values[flag] !== undefined,
+  );
+  if (sizeFlags.length > 1)
+    throw new UsageError(
+      `give only one of --scale, --width, --height (got ${sizeFlags.map((f) => `--${f}`).join(', ')})`,
+    );
+  const target: UpscaleOptions['target'] =
+    values.width !== undefined
+      ? { kind: 'width', width: integerFlag('width', values.width, 1, 65535) }
+      : values.height !== undefined
+        ? { kind: 'height', height: integerFlag('height', values.height, 1, 65535) }
+        : { kind: 'scale', scale: numberFlag('scale', values.scale ?? '2', MIN_SCALE, MAX_SCALE) };
+
+  const nameTemplate = values.name ?? DEFAULT_NAMING_TEMPLATE;
+  const templateProblem = validateNamingTemplate(nameTemplate);
+  if (templateProblem) throw new UsageError(`--name: ${templateProblem}`);
+
+  const options: UpscaleOptions = {
+    target,
+    quality: choiceFlag('preset', values.preset ?? 'best', QUALITY_PRESETS),
+    selfEnsemble: values.tta ?? false,
+    format: choiceFlag('format', values.format ?? 'same', EXPORT_FORMATS),
+    encodeQuality: integerFlag('quality', values.quality ?? '90', 1, 100),
+    keepMetadata: values['keep-metadata'] ?? false,
+    ...(values.model !== undefined ? { model: values.model } : {}),
+    ...(values.tile !== undefined ? { tileSize: integerFlag('tile', values.tile, 64, 8192) } : {}),
+  };
+  return {
+    kind: 'run',
+    settings: {
+      inputs: positionals,
+      recursive: values.recursive ?? false,
+      outFolder: values.out ?? null,
+      nameTemplate,
+      overwrite: choiceFlag('overwrite', values.overwrite ?? 'rename', OVERWRITE_POLICIES),
+      options,
+      device: choiceFlag('device', values.device ?? 'auto', DEVICES),
+      threads:
+        values.threads !== undefined ? integerFlag('threads', values.threads, 0, 1024) : undefined,
+      modelsDir: values.models ?? null,
+    },
+  };
+}
+
+function numberFlag(flag: string, text: string, min: number, max: number): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || value < min || value > max) {
+    throw new UsageError(`--${flag} must be a number from ${min} to ${max} (got "${text}")`);
+  }
+  return value;
+}
+
+function integerFlag(flag: string, text: string, min: number, max: number): number {
+  const value = numberFlag(flag, text, min, max);
+  if (!Number.isInteger(value))
+    throw new UsageError(`--${flag} must be a whole number (got "${text}")`);
+  return value;
+}
+
+function choiceFlag<T extends string>(flag: string, text: string, choices: readonly T[]): T {
+  if (!(choices as readonly string[]).includes(text)) {
+    throw new UsageError(`--${flag} must be one of ${choices.join(', ')} (got "${text}")`);
+  }
+  return text as T;
+}

@@ -1,0 +1,129 @@
+import { execFile } from 'node:child_process';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { promisify } from 'node:util';
+import sharp from 'sharp';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runCli } from '../../src/main/cli/runCli.ts';
+import { FIXTURE_MODELS_DIR, makeTempDir, writeTexturedImage } from '../helpers/testImages.ts';
+
+const repoRoot = path.resolve(import.meta.dirname, '../..');
+let temp: Awaited<ReturnType<typeof makeTempDir>>;
+beforeEach(async () => {
+  temp = await makeTempDir();
+});
+afterEach(async () => temp.remove());
+
+async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const chunks = { out: '', err: '' };
+  stdout.on('data', (d: Buffer) => (chunks.out += d.toString()));
+  stderr.on('data', (d: Buffer) => (chunks.err += d.toString()));
+  const code = await runCli(
+    [...args, '--models', FIXTURE_MODELS_DIR, '--device', 'cpu', '--threads', '1'],
+    { stdout, stderr },
+  );
+  return { code, ...chunks };
+}
+
+describe('cmsc-upscale', () => {
+  it('upscales a folder recursively, reports a bad file, goes on, and exits non-zero', async () => {
+    const photos = path.join(temp.dir, 'photos');
+    await mkdir(path.join(photos, 'trip'), { recursive: true });
+    const a = await writeTexturedImage(path.join(photos, 'a.png'), 12, 10);
+    const b = await writeTexturedImage(path.join(photos, 'trip', 'b.jpg'), 10, 8, {
+      format: 'jpeg',
+    });
+    const good = await readFile(a);
+    await writeFile(path.join(photos, 'broken.png'), good.subarray(0, 60));
+    await writeFile(path.join(photos, 'notes.txt'), 'not an image');
+    const inputBytes = await readFile(b);
+    const out = path.join(temp.dir, 'out');
+
+    const result = await cli(photos, '-r', '--out', out, '--scale', '2', '--format', 'png');
+
+    expect(result.code).toBe(1);
+    const lines = result.out.trim().split('\n');
+    expect(lines.filter((l) => l.startsWith('ok   '))).toHaveLength(2);
+    expect(lines.filter((l) => l.startsWith('FAIL '))).toEqual([
+      expect.stringMatching(/^FAIL .*broken\.png: (truncated file|corrupt image data)/),
+    ]);
+    expect(lines.at(-1)).toMatch(/^2 upscaled, 0 skipped, 1 failed in \d+\.\d s$/);
+    expect((await readdir(out)).sort()).toEqual(['a_x2.png', 'b_x2.png']);
+    expect((await sharp(path.join(out, 'b_x2.png')).metadata()).width).toBe(20);
+    expect(await readFile(b)).toEqual(inputBytes);
+  });
+
+  it('applies the name template and the overwrite policies', async () => {
+    const input = await writeTexturedImage(path.join(temp.dir, 'cat.png'), 10, 10);
+    const first = await cli(input, '--width', '25', '--name', '{name}-{width}w');
+    expect(first.code).toBe(0);
+    const skipped = await cli(
+      input,
+      '--width',
+      '25',
+      '--name',
+      '{name}-{width}w',
+      '--overwrite',
+      'skip',
+    );
+    expect(skipped.out).toContain(`skip ${input}: output exists (--overwrite skip)`);
+    expect(skipped.out).toMatch(/0 upscaled, 1 skipped, 0 failed/);
+    const renamed = await cli(
+      input,
+      '--width',
+      '25',
+      '--name',
+      '{name}-{width}w',
+      '--overwrite',
+      'rename',
+    );
+    expect(renamed.code).toBe(0);
+    expect((await readdir(temp.dir)).sort()).toEqual(['cat-25w (1).png', 'cat-25w.png', 'cat.png']);
+  });
+
+  it('rejects bad arguments with exit code 2 and a one-line reason', async () => {
+    const scale = await cli('x.png', '--scale', '7');
+    expect([scale.code, scale.err.split('\n')[0]]).toEqual([
+      2,
+      'cmsc-upscale: --scale must be a number from 1 to 4 (got "7")',
+    ]);
+    const both = await cli('x.png', '--scale', '2', '--width', '100');
+    expect(both.err.split('\n')[0]).toBe(
+      'cmsc-upscale: give only one of --scale, --width, --height (got --scale, --width)',
+    );
+    const template = await cli('x.png', '--name', '{nme}');
+    expect(template.code).toBe(2);
+    expect(template.err).toContain('--name:');
+  });
+
+  it('runs as the package bin with plain lines when not on a terminal', async () => {
+    const input = await writeTexturedImage(path.join(temp.dir, 'p.png'), 8, 8);
+    await writeFile(path.join(temp.dir, 'empty.png'), '');
+    const run = promisify(execFile)(
+      process.execPath,
+      [
+        path.join(repoRoot, 'bin/cmsc-upscale.js'),
+        input,
+        path.join(temp.dir, 'empty.png'),
+        '--models',
+        FIXTURE_MODELS_DIR,
+        '--device',
+        'cpu',
+      ],
+      { cwd: temp.dir },
+    );
+    const failure = await run.then(
+      () => null,
+      (error: { code: number; stdout: string }) => error,
+    );
+    expect(failure?.code).toBe(1);
+    expect(failure?.stdout).toContain(
+      `FAIL ${path.join(temp.dir, 'empty.png')}: empty file (0 bytes)`,
+    );
+    expect(failure?.stdout).toContain('1 upscaled, 0 skipped, 1 failed');
+    expect(failure?.stdout).not.toContain('\r');
+  });
+});
