@@ -1,0 +1,61 @@
+import { realpath } from 'node:fs/promises';
+import path from 'node:path';
+import { InvalidArgument, PathNotAllowed } from './validate.ts';
+
+/**
+ * The folders the user chose (dialog, drag and drop, web folder browser). Every path a request
+ * names must lie inside one of them, after symlinks are resolved, so a request cannot reach
+ * files the user never pointed the app at.
+ */
+export class AllowedFolders {
+  private readonly roots = new Set<string>();
+
+  /** Adds a folder (or a single file's exact path) the user chose; returns its resolved path. */
+  async add(chosenPath: string): Promise<string> {
+    const resolved = await resolveReal(assertAbsolute(chosenPath));
+    this.roots.add(resolved);
+    return resolved;
+  }
+
+  list(): string[] {
+    return [...this.roots].sort();
+  }
+
+  /** The resolved path when it is inside an allowed folder; throws PathNotAllowed otherwise. */
+  async check(requestedPath: string): Promise<string> {
+    const resolved = await resolveReal(assertAbsolute(requestedPath));
+    for (const root of this.roots) {
+      if (isInside(root, resolved)) return resolved;
+    }
+    throw new PathNotAllowed(`${requestedPath} is outside the folders you added`);
+  }
+}
+
+export function isInside(root: string, candidate: string): boolean {
+  const relative = path.relative(root, candidate);
+  return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative));
+}
+
+function assertAbsolute(candidate: string): string {
+  if (!path.isAbsolute(candidate)) throw new InvalidArgument(`${candidate} is not an absolute path`);
+  return path.resolve(candidate);
+}
+
+/**
+ * realpath of the path, or of its nearest existing ancestor joined with the rest: output
+ * folders may not exist yet, yet a symlinked ancestor must still be followed.
+ */
+async function resolveReal(absolutePath: string): Promise<string> {
+  const missingTail: string[] = [];
+  let current = absolutePath;
+  for (;;) {
+    try {
+      return path.join(await realpath(current), ...missingTail.reverse());
+    } catch {
+      const parent = path.dirname(current);
+      if (parent === current) return absolutePath;
+      missingTail.push(path.basename(current));
+      current = parent;
+    }
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * Builds the main-process services the UI talks to (engine, batch queue, settings store) and
+ * adapts them to `AppServices`. Electron main and the web server both start exactly this, so
+ * the two transports serve the same behaviour.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { ExportSettings } from '../../shared/exportSettings.ts';
+import type { BatchSnapshot } from '../../shared/ipc.ts';
+import type { BatchEvent, JobProgress } from '../../shared/jobs.ts';
+import type { ExecutionProvider } from '../../shared/upscaleOptions.ts';
+import { createBatchQueue, type BatchQueue } from '../batch/batchQueue.ts';
+import { createEngineUpscaler } from '../batch/engineUpscaler.ts';
+import { createEngine } from '../engine/index.ts';
+import type { AllowedFolders } from './allowedFolders.ts';
+import { createEngineService } from './engineService.ts';
+import type { AppServices, BatchService, ServiceEvent } from './services.ts';
+import { createFileSettingsStore } from './settingsStore.ts';
+
+export interface AppServicesConfig {
+  version: string;
+  /** Per-user folder: settings, the batch queue's state, throughput measurements. */
+  dataDir: string;
+  modelsDirs?: string[];
+  /** Inference threads per engine; default lets the engine decide. */
+  threads?: number;
+  /** The inference worker's entry for bundled builds (see the engine's InferenceClient). */
+  workerUrl?: URL;
+  /** Folders the UI may read and write; job inputs and outputs are added as jobs appear. */
+  allowedFolders: AllowedFolders;
+}
+
+/** Progress events arrive per tile; the UI needs a few per second, so they are coalesced. */
+export const PROGRESS_INTERVAL_MS = 150;
+
+export async function createAppServices(config: AppServicesConfig): Promise<AppServices> {
+  const engineConfig = {
+    ...(config.modelsDirs ? { modelsDirs: config.modelsDirs } : {}),
+    ...(config.threads !== undefined ? { threads: config.threads } : {}),
+    ...(config.workerUrl ? { workerUrl: config.workerUrl } : {}),
+  };
+  const settings = createFileSettingsStore(path.join(config.dataDir, 'settings.json'));
+  const initialSettings = await settings.load();
+  // Compare previews get their own engine so a crop never waits behind a batch image.
+  const compareEngine = await createEngine({ ...engineConfig, device: initialSettings.device });
+  const upscaler = await createEngineUpscaler(engineConfig, initialSettings.device);
+  const queue = await createBatchQueue({ stateDir: path.join(config.dataDir, 'queue'), upscaler });
+
+  // Folders the user chose in an earlier session stay usable: the output folder in the
+  // settings and every persisted job's inputs and outputs.
+  await allowSettingsFolder(config.allowedFolders, initialSettings);
+  for (const job of queue.jobs()) await allowJobFolders(config.allowedFolders, job.inputs.paths, job.outputFolder);
+
+  const engine = createEngineService(compareEngine, {
+    model: async () => (await settings.load()).model ?? undefined,
+    availableProviders: [],
+  });
+
+  return {
+    version: config.version,
+    batch: createBatchService(queue, config.allowedFolders),
+    engine: {
+      ...engine,
+      async devices() {
+        const info = await engine.devices();
+        return { ...info, available: detectedProviders(info.active?.attempts ?? []) };
+      },
+    },
+    settings,
+    subscribe: (listener) => subscribeCoalesced(queue, listener),
+    async close() {
+      await queue.close();
+      await upscaler.close();
+      await compareEngine.close();
+    },
+  };
+}
+
+function createBatchService(queue: BatchQueue, allowedFolders: AllowedFolders): BatchService {
+  const requireJob = (jobId: string) => {
+    const job = queue.job(jobId);
+    if (!job) throw new Error(`no job ${jobId}`);
+    return job;
+  };
+  return {
+    preflight: (inputs, settings) => queue.preflight({ inputs, settings }),
+    async add(inputs, settings) {
+      const job = await queue.addJob({ inputs, settings });
+      await allowJobFolders(allowedFolders, job.inputs.paths, job.outputFolder);
+      return job;
+    },
+    snapshot(): BatchSnapshot {
+      const jobs = queue.jobs();
+      const progress: Record<string, JobProgress> = {};
+      for (const job of jobs) {
+        const current = queue.progress(job.id);
+        if (current) progress[job.id] = current;
+      }
+      return { jobs, progress };
+    },
+    pause: (jobId) => queue.pauseJob(requireJob(jobId).id),
+    resume: (jobId) => queue.resumeJob(requireJob(jobId).id),
+    cancel: (jobId) => queue.cancelJob(requireJob(jobId).id),
+    async retryFailed(jobId) {
+      await queue.retryFailed(requireJob(jobId).id);
+    },
+    remove: (jobId) => queue.removeJob(requireJob(jobId).id),
+    async report(jobId) {
+      const summary = requireJob(jobId).summary;
+      const reportPath = summary?.reportCsvPath ?? summary?.reportJsonPath;
+      if (!reportPath) throw new Error(summary?.reportError ?? 'this job has no report yet');
+      return { path: reportPath, text: await readFile(reportPath, 'utf8') };
+    },
+    job: requireJob,
+  };
+}
+
+async function allowJobFolders(allowedFolders: AllowedFolders, inputs: string[], outputFolder: string): Promise<void> {
+  for (const folder of [...inputs, outputFolder]) await allowedFolders.add(folder);
+}
+
+async function allowSettingsFolder(allowedFolders: AllowedFolders, settings: ExportSettings): Promise<void> {
+  if (settings.outputFolder) await allowedFolders.add(settings.outputFolder);
+}
+
+/** Providers that opened a session here; CPU always works. */
+function detectedProviders(attempts: { provider: ExecutionProvider; ok: boolean }[]): ExecutionProvider[] {
+  const found = attempts.filter((attempt) => attempt.ok).map((attempt) => attempt.provider);
+  return [...new Set<ExecutionProvider>([...found, 'cpu'])];
+}
+
+/**
+ * Forwards queue events in order, keeping only the latest progress per job within each
+ * interval; any other event first flushes the progress it follows, so order is preserved.
+ */
+function subscribeCoalesced(queue: BatchQueue, listener: (event: ServiceEvent) => void): () => void {
+  const pending = new Map<string, BatchEvent>();
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  const send = (payload: BatchEvent): void => listener({ channel: 'batch:event', payload });
+  const flush = (): void => {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    for (const event of pending.values()) send(event);
+    pending.clear();
+  };
+  const unsubscribe = queue.onAny((event) => {
+    if (event.type === 'progress') {
+      pending.set(event.progress.jobId, event);
+      timer ??= setTimeout(flush, PROGRESS_INTERVAL_MS);
+      return;
+    }
+    flush();
+    send(event);
+  });
+  return () => {
+    unsubscribe();
+    if (timer) clearTimeout(timer);
+  };
+}

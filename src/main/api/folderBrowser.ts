@@ -1,0 +1,38 @@
+/** The server-side folder browser of web mode: folder names and image counts, never file contents. */
+import { readdir } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { FolderEntry, FolderListing } from '../../shared/ipc.ts';
+import { InvalidArgument } from './validate.ts';
+
+const IMAGE_EXTENSION = /\.(png|jpe?g|webp|avif|tiff?|gif|heic|heif|bmp)$/i;
+const MAX_FOLDERS_LISTED = 2000;
+
+export async function listFolder(folder: string): Promise<FolderListing> {
+  if (!path.isAbsolute(folder)) throw new InvalidArgument(`${folder} is not an absolute path`);
+  const resolved = path.resolve(folder);
+  let entries;
+  try {
+    entries = await readdir(resolved, { withFileTypes: true });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    throw new InvalidArgument(`cannot open folder ${resolved} (${code})`);
+  }
+  const folders = entries
+    .filter((entry) => entry.isDirectory() && !entry.name.startsWith('.'))
+    .map((entry) => ({ name: entry.name, path: path.join(resolved, entry.name) }))
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .slice(0, MAX_FOLDERS_LISTED);
+  const imageCount = entries.filter((entry) => entry.isFile() && IMAGE_EXTENSION.test(entry.name)).length;
+  const parent = path.dirname(resolved);
+  return { path: resolved, parent: parent === resolved ? null : parent, folders, imageCount, places: places() };
+}
+
+function places(): FolderEntry[] {
+  const home = os.homedir();
+  const root = path.parse(home).root;
+  return [
+    { name: 'Home', path: home },
+    { name: root, path: root },
+  ];
+}

@@ -1,0 +1,225 @@
+/**
+ * The transport-independent request handlers: Electron IPC (src/main/electron/ipcRegistration.ts)
+ * and HTTP (src/main/server/webServer.ts) both call `handle(channel, args)`. Every argument is
+ * checked here, once, before a service sees it; paths must lie inside the folders the user
+ * added. Errors come back as an `ErrorAnswer`, never as a crash of main.
+ */
+import os from 'node:os';
+import type { ErrorAnswer, InvokeArgs, InvokeChannel, InvokeResult } from '../../shared/ipc.ts';
+import { isInvokeChannel } from '../../shared/ipc.ts';
+import type { JobInputs } from '../../shared/jobs.ts';
+import { QUALITY_PRESETS } from '../../shared/upscaleOptions.ts';
+import type { AllowedFolders } from './allowedFolders.ts';
+import { listFolder } from './folderBrowser.ts';
+import type { AppServices, PlatformActions } from './services.ts';
+import {
+  expectArgCount,
+  expectArray,
+  expectBoolean,
+  expectInteger,
+  expectList,
+  expectNumber,
+  expectOneOf,
+  expectPattern,
+  expectRecord,
+  expectString,
+  InvalidArgument,
+  PathNotAllowed,
+} from './validate.ts';
+
+/** Thrown when the current transport cannot do what was asked (e.g. a native dialog in web mode). */
+export class Unavailable extends Error {
+  override readonly name = 'Unavailable';
+}
+
+export const MAX_INPUTS_PER_REQUEST = 1000;
+export const MAX_THUMBNAIL_SIDE = 1024;
+/** The crop box's largest side in input pixels: keeps one preview well under a second on CPU. */
+export const MAX_CROP_SIDE = 512;
+export const MAX_INPUT_SIDE = 65_535;
+
+type ChannelHandler<C extends InvokeChannel> = (args: readonly unknown[]) => Promise<InvokeResult<C>>;
+type HandlerTable = { [C in InvokeChannel]: ChannelHandler<C> };
+
+export type HandlerAnswer<C extends InvokeChannel> =
+  | { ok: true; value: InvokeResult<C> }
+  | { ok: false; error: ErrorAnswer };
+
+export interface RequestHandlers {
+  /** Runs one request; unknown channels and bad arguments answer with an error. */
+  handle(channel: string, args: unknown): Promise<HandlerAnswer<InvokeChannel>>;
+}
+
+export function createRequestHandlers(
+  services: AppServices,
+  allowedFolders: AllowedFolders,
+  platform: PlatformActions,
+): RequestHandlers {
+  const jobId = (args: readonly unknown[]): string => {
+    expectArgCount(args, 1);
+    return expectString(args[0], 'job id', 200);
+  };
+  const jobInputs = async (value: unknown): Promise<JobInputs> => {
+    const inputs = expectRecord(value, 'inputs');
+    const extensions = (field: string): string[] =>
+      inputs[field] === undefined
+        ? []
+        : expectList(inputs[field], `inputs.${field}`, 50, (element, what) =>
+            expectPattern(element, what, /^[a-z0-9]{1,10}$/, 'a lower-case extension without the dot'),
+          );
+    const paths = expectArray(inputs.paths, 'inputs.paths', MAX_INPUTS_PER_REQUEST, (element, what) =>
+      expectString(element, what),
+    );
+    return {
+      paths: await Promise.all(paths.map((candidate) => allowedFolders.check(candidate))),
+      recursive: expectBoolean(inputs.recursive, 'inputs.recursive'),
+      includeExtensions: extensions('includeExtensions'),
+      excludeExtensions: extensions('excludeExtensions'),
+    };
+  };
+  const requirePlatform = <T>(action: T | undefined, what: string): T => {
+    if (action === undefined) throw new Unavailable(`${what} is not available in ${platform.mode} mode`);
+    return action;
+  };
+  const addChosen = async (paths: string[]): Promise<string[]> => Promise.all(paths.map((chosen) => allowedFolders.add(chosen)));
+
+  const table: HandlerTable = {
+    'app:info': async (args) => {
+      expectArgCount(args, 0);
+      return { version: services.version, mode: platform.mode, platform: process.platform };
+    },
+    'engine:devices': async (args) => {
+      expectArgCount(args, 0);
+      return services.engine.devices();
+    },
+    'engine:models': async (args) => {
+      expectArgCount(args, 0);
+      return services.engine.models();
+    },
+    'settings:get': async (args) => {
+      expectArgCount(args, 0);
+      return services.settings.load();
+    },
+    'settings:set': async (args) => {
+      expectArgCount(args, 1);
+      const candidate = expectRecord(args[0], 'settings');
+      // The output folder is a path like any other: only one the user picked may be written to.
+      if (typeof candidate.outputFolder === 'string' && candidate.outputFolder !== '') {
+        await allowedFolders.check(candidate.outputFolder);
+      }
+      return services.settings.save(candidate);
+    },
+    'settings:reset': async (args) => {
+      expectArgCount(args, 0);
+      return services.settings.reset();
+    },
+    'dialog:pickInputs': async (args) => {
+      expectArgCount(args, 1);
+      const kind = expectOneOf(args[0], 'kind', ['folders', 'files'] as const);
+      const picked = await requirePlatform(platform.pickInputs, 'a native file dialog')(kind);
+      return addChosen(picked);
+    },
+    'dialog:pickOutputFolder': async (args) => {
+      expectArgCount(args, 0);
+      const picked = await requirePlatform(platform.pickOutputFolder, 'a native folder dialog')();
+      return picked === null ? null : allowedFolders.add(picked);
+    },
+    'paths:dropped': async (args) => {
+      expectArgCount(args, 1);
+      if (platform.mode !== 'desktop') throw new Unavailable('dropped paths come from the desktop app only');
+      const paths = expectArray(args[0], 'paths', MAX_INPUTS_PER_REQUEST, (element, what) => expectString(element, what));
+      return addChosen(paths);
+    },
+    'browse:list': async (args) => {
+      expectArgCount(args, 1);
+      if (platform.mode !== 'web') throw new Unavailable('the folder browser is for web mode; use the dialog');
+      const folder = args[0] === null ? os.homedir() : expectString(args[0], 'folder');
+      return listFolder(folder);
+    },
+    'browse:choose': async (args) => {
+      expectArgCount(args, 1);
+      if (platform.mode !== 'web') throw new Unavailable('the folder browser is for web mode; use the dialog');
+      return allowedFolders.add(expectString(args[0], 'folder'));
+    },
+    'image:thumbnail': async (args) => {
+      expectArgCount(args, 2);
+      const imagePath = await allowedFolders.check(expectString(args[0], 'path'));
+      const maxSide = expectInteger(args[1], 'maxSide', 16, MAX_THUMBNAIL_SIDE);
+      return services.engine.thumbnail(imagePath, maxSide);
+    },
+    'compare:crop': async (args) => {
+      expectArgCount(args, 1);
+      const request = expectRecord(args[0], 'crop request');
+      const rect = expectRecord(request.rect, 'rect');
+      const width = expectInteger(rect.width, 'rect.width', 1, MAX_CROP_SIDE);
+      const height = expectInteger(rect.height, 'rect.height', 1, MAX_CROP_SIDE);
+      return services.engine.crop({
+        inputPath: await allowedFolders.check(expectString(request.inputPath, 'inputPath')),
+        rect: {
+          x: expectInteger(rect.x, 'rect.x', 0, MAX_INPUT_SIDE - width),
+          y: expectInteger(rect.y, 'rect.y', 0, MAX_INPUT_SIDE - height),
+          width,
+          height,
+        },
+        scale: expectNumber(request.scale, 'scale', 1, 4),
+        quality: expectOneOf(request.quality, 'quality', QUALITY_PRESETS),
+      });
+    },
+    'batch:preflight': async (args) => {
+      expectArgCount(args, 1);
+      return services.batch.preflight(await jobInputs(args[0]), await services.settings.load());
+    },
+    'batch:add': async (args) => {
+      expectArgCount(args, 1);
+      return services.batch.add(await jobInputs(args[0]), await services.settings.load());
+    },
+    'batch:list': async (args) => {
+      expectArgCount(args, 0);
+      return services.batch.snapshot();
+    },
+    'batch:pause': async (args) => services.batch.pause(jobId(args)),
+    'batch:resume': async (args) => services.batch.resume(jobId(args)),
+    'batch:cancel': async (args) => services.batch.cancel(jobId(args)),
+    'batch:retryFailed': async (args) => services.batch.retryFailed(jobId(args)),
+    'batch:remove': async (args) => services.batch.remove(jobId(args)),
+    'batch:report': async (args) => services.batch.report(jobId(args)),
+    'shell:openFolder': async (args) => {
+      const folder = services.batch.job(jobId(args)).outputFolder;
+      if (!platform.openFolder) return { opened: false, path: folder };
+      await platform.openFolder(folder);
+      return { opened: true, path: folder };
+    },
+  };
+
+  return {
+    async handle(channel, args) {
+      try {
+        if (!isInvokeChannel(channel)) throw new InvalidArgument(`unknown channel ${channel}`);
+        if (!Array.isArray(args)) throw new InvalidArgument('arguments must be a list');
+        const value = await (table[channel] as ChannelHandler<InvokeChannel>)(args);
+        return { ok: true, value };
+      } catch (error) {
+        return { ok: false, error: toErrorAnswer(error) };
+      }
+    },
+  };
+}
+
+/** Typed convenience for callers inside main (tests, the Electron shell). */
+export async function invoke<C extends InvokeChannel>(
+  handlers: RequestHandlers,
+  channel: C,
+  ...args: InvokeArgs<C>
+): Promise<InvokeResult<C>> {
+  const answer = await handlers.handle(channel, args);
+  if (!answer.ok) throw new Error(`${answer.error.code}: ${answer.error.message}`);
+  return answer.value as InvokeResult<C>;
+}
+
+export function toErrorAnswer(error: unknown): ErrorAnswer {
+  const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof InvalidArgument) return { code: 'invalid-argument', message };
+  if (error instanceof PathNotAllowed) return { code: 'forbidden', message };
+  if (error instanceof Unavailable) return { code: 'unavailable', message };
+  return { code: 'failed', message };
+}

@@ -1,0 +1,67 @@
+/**
+ * What the request handlers need from the main-process services. The batch queue and the
+ * engine keep their own richer APIs; `appServices.ts` adapts them to these shapes, which are the
+ * views the UI renders (src/shared/ipc.ts).
+ */
+import type { ExportSettings } from '../../shared/exportSettings.ts';
+import type {
+  BatchSnapshot,
+  CropRequest,
+  CropResult,
+  DeviceInfo,
+  EventChannels,
+  ReportView,
+  Thumbnail,
+} from '../../shared/ipc.ts';
+import type { Job, JobInputs, PreflightEstimate } from '../../shared/jobs.ts';
+import type { ModelSummary } from '../../shared/upscaleOptions.ts';
+
+export interface BatchService {
+  preflight(inputs: JobInputs, settings: ExportSettings): Promise<PreflightEstimate>;
+  add(inputs: JobInputs, settings: ExportSettings): Promise<Job>;
+  snapshot(): BatchSnapshot;
+  pause(jobId: string): Promise<void>;
+  resume(jobId: string): Promise<void>;
+  cancel(jobId: string): Promise<void>;
+  retryFailed(jobId: string): Promise<void>;
+  remove(jobId: string): Promise<void>;
+  report(jobId: string): Promise<ReportView>;
+  /** Throws for an unknown id. */
+  job(jobId: string): Job;
+}
+
+export interface EngineService {
+  devices(): Promise<DeviceInfo>;
+  models(): Promise<ModelSummary[]>;
+  crop(request: CropRequest): Promise<CropResult>;
+  thumbnail(path: string, maxSide: number): Promise<Thumbnail>;
+}
+
+export interface SettingsStore {
+  load(): Promise<ExportSettings>;
+  /** Validates (throws on bad input), persists and answers what was stored. */
+  save(candidate: unknown): Promise<ExportSettings>;
+  reset(): Promise<ExportSettings>;
+}
+
+/** Things only one transport can do; absent members answer `unavailable`. */
+export interface PlatformActions {
+  mode: 'desktop' | 'web';
+  pickInputs?: (kind: 'folders' | 'files') => Promise<string[]>;
+  pickOutputFolder?: () => Promise<string | null>;
+  openFolder?: (folder: string) => Promise<void>;
+}
+
+export type ServiceEvent = {
+  [C in keyof EventChannels]: { channel: C; payload: EventChannels[C] };
+}[keyof EventChannels];
+
+export interface AppServices {
+  version: string;
+  batch: BatchService;
+  engine: EngineService;
+  settings: SettingsStore;
+  /** Subscribes to everything main pushes to the UI; returns the unsubscribe function. */
+  subscribe(listener: (event: ServiceEvent) => void): () => void;
+  close(): Promise<void>;
+}

@@ -1,0 +1,33 @@
+/**
+ * The one interface the UI talks to. Two transports implement it: the Electron preload bridge
+ * and HTTP + server-sent events (web mode); screens never know which one they have.
+ */
+import type {
+  ErrorAnswer,
+  EventChannel,
+  EventChannels,
+  InvokeAnswer,
+  InvokeArgs,
+  InvokeChannel,
+  InvokeResult,
+} from '../../../shared/ipc.ts';
+
+export interface Backend {
+  readonly mode: 'desktop' | 'web';
+  invoke<C extends InvokeChannel>(channel: C, ...args: InvokeArgs<C>): Promise<InvokeResult<C>>;
+  on<E extends EventChannel>(channel: E, listener: (payload: EventChannels[E]) => void): () => void;
+  /** Paths of files dropped on the window; empty in web mode, where pages cannot see paths. */
+  pathsOfDroppedFiles(files: readonly File[]): string[];
+}
+
+export class BackendError extends Error {
+  override readonly name = 'BackendError';
+  constructor(readonly answer: ErrorAnswer) {
+    super(answer.message);
+  }
+}
+
+export function unwrap<C extends InvokeChannel>(answer: InvokeAnswer<C>): InvokeResult<C> {
+  if (!answer.ok) throw new BackendError(answer.error);
+  return answer.value;
+}

@@ -1,0 +1,207 @@
+/**
+ * The one channel map between the UI and the main-process services. Preload (Electron IPC),
+ * main (ipcMain handlers) and the web server (HTTP + server-sent events) are all typed from it,
+ * so a channel cannot exist on one side only. Channels are named `domain:verb`.
+ *
+ * Argument lists are named tuples: they document themselves in editor hints on both sides.
+ * Every argument is validated again in main (src/main/api/handlers.ts); these types are a
+ * promise the renderer makes, not a guarantee main relies on.
+ */
+import type { ExportSettings } from './exportSettings.ts';
+import type { BatchEvent, Job, JobInputs, JobProgress, PreflightEstimate } from './jobs.ts';
+import type { ExecutionProvider, ModelSummary, ProviderReport, QualityPreset } from './upscaleOptions.ts';
+
+/** An encoded picture for an <img>: PNG or JPEG bytes plus the pixel size they decode to. */
+export interface EncodedImage {
+  mime: 'image/png' | 'image/jpeg';
+  bytes: Uint8Array;
+  width: number;
+  height: number;
+}
+
+export interface Thumbnail {
+  image: EncodedImage;
+  /** The photo's own size, upright (EXIF orientation applied, as the engine sees it). */
+  sourceWidth: number;
+  sourceHeight: number;
+}
+
+export interface AppInfo {
+  version: string;
+  /** `desktop`: Electron with native dialogs; `web`: browser with the server-side folder browser. */
+  mode: 'desktop' | 'web';
+  platform: string;
+}
+
+export interface DeviceInfo {
+  /** Providers this build of ONNX Runtime can try on this machine, best first. */
+  available: ExecutionProvider[];
+  /** What `auto` picked when the engine last opened a model; null before the first use. */
+  active: ProviderReport | null;
+}
+
+export interface FolderEntry {
+  name: string;
+  path: string;
+}
+
+export interface FolderListing {
+  path: string;
+  /** null at a file-system root. */
+  parent: string | null;
+  folders: FolderEntry[];
+  /** How many images sit directly in this folder (shown so people pick the right one). */
+  imageCount: number;
+  /** Starting points: home folder, drives / mount roots. */
+  places: FolderEntry[];
+}
+
+/** A rectangle in input-image pixels. */
+export interface PixelRect {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+export interface CropRequest {
+  inputPath: string;
+  rect: PixelRect;
+  /** Output pixels per input pixel for the crop (the job's scale). */
+  scale: number;
+  /** `fast` runs stage 1 only: the quick preview shown first on slow devices. */
+  quality: QualityPreset;
+}
+
+export interface CropResult {
+  /** The input crop at its own size: the "nearest neighbour" view is this, scaled pixelated. */
+  input: EncodedImage;
+  /** The input crop resized with bicubic to the output size (the model's own starting point). */
+  bicubic: EncodedImage;
+  /** The upscaled crop. */
+  upscaled: EncodedImage;
+  quality: QualityPreset;
+  stages: number;
+  provider: ExecutionProvider;
+  /** Time the upscale took in main (context read, inference, encode). */
+  elapsedMs: number;
+  /** True when this answer came from the crop cache. */
+  cached: boolean;
+}
+
+/** Everything the Batch screen shows at start-up; later changes arrive as `batch:event`. */
+export interface BatchSnapshot {
+  /** In queue order. */
+  jobs: Job[];
+  /** Live progress of jobs that have started, by job id. */
+  progress: Record<string, JobProgress>;
+}
+
+export interface ReportView {
+  path: string;
+  text: string;
+}
+
+/** Request/response channels: `invoke(channel, ...args)` resolves with `result`. */
+export interface InvokeChannels {
+  'app:info': { args: []; result: AppInfo };
+  'engine:devices': { args: []; result: DeviceInfo };
+  'engine:models': { args: []; result: ModelSummary[] };
+  'settings:get': { args: []; result: ExportSettings };
+  'settings:set': { args: [settings: ExportSettings]; result: ExportSettings };
+  'settings:reset': { args: []; result: ExportSettings };
+  /** Desktop only: native pickers; what the user picks becomes an allowed folder. */
+  'dialog:pickInputs': { args: [kind: 'folders' | 'files']; result: string[] };
+  'dialog:pickOutputFolder': { args: []; result: string | null };
+  /** Desktop only: files and folders dropped on the window (paths resolved by the preload). */
+  'paths:dropped': { args: [paths: string[]]; result: string[] };
+  /** Web only: the server-side folder browser; `null` lists the home folder. */
+  'browse:list': { args: [folder: string | null]; result: FolderListing };
+  /** Web only: the user chose this folder in the browser; it becomes an allowed folder. */
+  'browse:choose': { args: [folder: string]; result: string };
+  'image:thumbnail': { args: [path: string, maxSide: number]; result: Thumbnail };
+  'compare:crop': { args: [request: CropRequest]; result: CropResult };
+  /** What a job of these inputs would do with the current settings (files, bytes, disk, time). */
+  'batch:preflight': { args: [inputs: JobInputs]; result: PreflightEstimate };
+  /** Queues a job with a snapshot of the current settings; it starts when the queue reaches it. */
+  'batch:add': { args: [inputs: JobInputs]; result: Job };
+  'batch:list': { args: []; result: BatchSnapshot };
+  'batch:pause': { args: [jobId: string]; result: void };
+  'batch:resume': { args: [jobId: string]; result: void };
+  'batch:cancel': { args: [jobId: string]; result: void };
+  'batch:retryFailed': { args: [jobId: string]; result: void };
+  'batch:remove': { args: [jobId: string]; result: void };
+  'batch:report': { args: [jobId: string]; result: ReportView };
+  /** Desktop: opens the folder in the file manager. Web: answers the path to show. */
+  'shell:openFolder': { args: [jobId: string]; result: { opened: boolean; path: string } };
+}
+
+export type InvokeChannel = keyof InvokeChannels;
+export type InvokeArgs<C extends InvokeChannel> = InvokeChannels[C]['args'];
+export type InvokeResult<C extends InvokeChannel> = InvokeChannels[C]['result'];
+
+/** Channels main pushes to the UI (IPC `webContents.send`, or SSE events of the same name). */
+export interface EventChannels {
+  /** The batch queue's own events, unchanged (progress throttled in main). */
+  'batch:event': BatchEvent;
+}
+
+export type EventChannel = keyof EventChannels;
+
+export const INVOKE_CHANNELS = [
+  'app:info',
+  'engine:devices',
+  'engine:models',
+  'settings:get',
+  'settings:set',
+  'settings:reset',
+  'dialog:pickInputs',
+  'dialog:pickOutputFolder',
+  'paths:dropped',
+  'browse:list',
+  'browse:choose',
+  'image:thumbnail',
+  'compare:crop',
+  'batch:preflight',
+  'batch:add',
+  'batch:list',
+  'batch:pause',
+  'batch:resume',
+  'batch:cancel',
+  'batch:retryFailed',
+  'batch:remove',
+  'batch:report',
+  'shell:openFolder',
+] as const satisfies readonly InvokeChannel[];
+
+export const EVENT_CHANNELS = ['batch:event'] as const satisfies readonly EventChannel[];
+
+/** Compile-time check that INVOKE_CHANNELS lists every channel of the map. */
+type MissingChannels = Exclude<InvokeChannel, (typeof INVOKE_CHANNELS)[number]>;
+export const INVOKE_CHANNELS_COMPLETE: MissingChannels extends never ? true : false = true;
+
+export function isInvokeChannel(name: string): name is InvokeChannel {
+  return (INVOKE_CHANNELS as readonly string[]).includes(name);
+}
+
+/** What a transport answers when a handler refuses or fails: never a stack trace. */
+export interface ErrorAnswer {
+  /** `invalid-argument` (bad input), `forbidden` (path outside allowed folders), `unavailable`, `failed`. */
+  code: 'invalid-argument' | 'forbidden' | 'unavailable' | 'failed';
+  message: string;
+}
+
+/** What every transport answers for one invoke: the value, or why not. */
+export type InvokeAnswer<C extends InvokeChannel> = { ok: true; value: InvokeResult<C> } | { ok: false; error: ErrorAnswer };
+
+/**
+ * The preload bridge (`window.cmscBridge`): one function per channel, an event subscription,
+ * and the path of a dropped file (Electron hides it from web pages; the preload may ask).
+ */
+export interface BridgeApi {
+  invoke: { [C in InvokeChannel]: (...args: InvokeArgs<C>) => Promise<InvokeAnswer<C>> };
+  on<E extends EventChannel>(channel: E, listener: (payload: EventChannels[E]) => void): () => void;
+  pathForFile(file: File): string;
+}
+
+export const BRIDGE_GLOBAL = 'cmscBridge';

@@ -1,0 +1,56 @@
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startWebMode, writeSyntheticPhotos, type WebModeSession } from './webModeHarness.ts';
+
+describe('batch in the browser UI', () => {
+  let session: WebModeSession;
+  beforeAll(async () => {
+    session = await startWebMode('batch');
+  });
+  afterAll(async () => {
+    await session?.close();
+  });
+
+  it('upscales a folder of photos to PNG files named by the template, showing per-file progress', async () => {
+    const { page } = session;
+    const photos = path.join(session.workDir, 'holiday');
+    await writeSyntheticPhotos(photos, 4, 320, 240);
+
+    await page.goto(session.url);
+    await page.getByRole('button', { name: 'Export settings' }).click();
+    await page.getByLabel('File format').selectOption('png');
+    await page.getByLabel('File name template').fill('{name}-big-x{scale}');
+    await expect.poll(() => page.getByTestId('naming-example').textContent()).toContain('IMG_0042-big-x2.png');
+    await expect.poll(() => page.getByTestId('settings-status').textContent()).toBe('Saved');
+
+    await page.getByRole('button', { name: 'Batch', exact: true }).click();
+    await page.getByRole('button', { name: 'Add folder…' }).click();
+    const browser = page.getByRole('dialog', { name: 'Add a folder of photos' });
+    await browser.getByRole('button', { name: '📁 holiday' }).click();
+    await expect.poll(() => browser.textContent()).toContain('4 images directly in');
+    await session.screenshot('1-folder-browser');
+    await browser.getByRole('button', { name: 'Choose this folder' }).click();
+
+    await expect.poll(() => page.getByTestId('preflight-files').textContent()).toBe('4');
+    await session.screenshot('2-preflight');
+    await page.getByRole('button', { name: 'Start batch' }).click();
+
+    const rows = page.getByTestId('file-row');
+    await expect.poll(() => rows.count()).toBe(4);
+    // Per-file progress: some photo is seen running (or already done) before the job ends.
+    await page.waitForSelector('[data-file-state="running"], [data-file-state="done"]');
+    await session.screenshot('3-running');
+    await page.waitForSelector('[data-testid="job-state"]:text("Finished")', { timeout: 90_000 });
+    await expect.poll(() => page.locator('[data-file-state="done"]').count()).toBe(4);
+    await expect.poll(() => page.getByTestId('job-counts').textContent()).toBe('4 of 4 done');
+    await session.screenshot('4-finished');
+
+    const outputFolder = `${photos}-upscaled`;
+    const outputs = (await readdir(outputFolder)).filter((name) => name.endsWith('.png')).sort();
+    expect(outputs).toEqual(['photo-1-big-x2.png', 'photo-2-big-x2.png', 'photo-3-big-x2.png', 'photo-4-big-x2.png']);
+    const metadata = await sharp(path.join(outputFolder, 'photo-1-big-x2.png')).metadata();
+    expect([metadata.format, metadata.width, metadata.height]).toEqual(['png', 640, 480]);
+  });
+});
