@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { DEFAULT_EXPORT_SETTINGS, cloneSettings, type ExportSettings } from '../../src/shared/exportSettings.ts';
 import type { JobInputs } from '../../src/shared/jobs.ts';
 import { createEngineUpscaler } from '../../src/main/batch/engineUpscaler.ts';
@@ -50,11 +50,11 @@ export function gradientPixels(width: number, height: number, channels: 1 | 3 | 
   return pixels;
 }
 
-export function rawImage(width: number, height: number, channels: 1 | 3 | 4): sharp.Sharp {
+export function rawImage(width: number, height: number, channels: 1 | 3 | 4): Sharp {
   return sharp(gradientPixels(width, height, channels), { raw: { width, height, channels } });
 }
 
-export async function writeImage(filePath: string, image: sharp.Sharp): Promise<string> {
+export async function writeImage(filePath: string, image: Sharp): Promise<string> {
   await mkdir(path.dirname(filePath), { recursive: true });
   await image.toFile(filePath);
   return filePath;

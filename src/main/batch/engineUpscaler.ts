@@ -11,9 +11,27 @@ import { InputRejected, type ImageUpscaler, type UpscaleControl } from './imageU
 
 export type EngineUpscalerConfig = Omit<EngineConfig, 'device'>;
 
-export async function createEngineUpscaler(config: EngineUpscalerConfig = {}, initialDevice: Device = 'auto'): Promise<ImageUpscaler> {
+export interface EngineUpscalerSharing {
+  /**
+   * An engine created elsewhere (e.g. for the Compare screen), used for jobs whose device is
+   * `initialDevice`, so both share one inference worker. It is never closed here.
+   */
+  engine: Engine;
+}
+
+export async function createEngineUpscaler(
+  config: EngineUpscalerConfig = {},
+  initialDevice: Device = 'auto',
+  sharing?: EngineUpscalerSharing,
+): Promise<ImageUpscaler> {
+  if (sharing) return new EngineUpscaler(config, { device: initialDevice, engine: sharing.engine }, null);
   const engine = await createEngine({ ...config, device: initialDevice });
-  return new EngineUpscaler(config, initialDevice, engine);
+  return new EngineUpscaler(config, null, { device: initialDevice, engine });
+}
+
+interface DeviceEngine {
+  device: Device;
+  engine: Engine;
 }
 
 class EngineUpscaler implements ImageUpscaler {
@@ -22,10 +40,10 @@ class EngineUpscaler implements ImageUpscaler {
 
   constructor(
     private readonly config: EngineUpscalerConfig,
-    private device: Device,
-    private engine: Engine,
+    private readonly shared: DeviceEngine | null,
+    private owned: DeviceEngine | null,
   ) {
-    this.models = engine.listModels();
+    this.models = (shared ?? owned)!.engine.listModels();
   }
 
   async upscaleFile(
@@ -55,15 +73,18 @@ class EngineUpscaler implements ImageUpscaler {
   }
 
   async close(): Promise<void> {
-    await this.engine.close();
+    await this.owned?.engine.close();
+    this.owned = null;
   }
 
+  /** The engine for `device`; an owned engine for another device is closed first, so one worker holds memory. */
   private async engineFor(device: Device): Promise<Engine> {
-    if (device === this.device) return this.engine;
-    await this.engine.close();
-    this.engine = await createEngine({ ...this.config, device });
-    this.device = device;
-    return this.engine;
+    if (this.shared?.device === device) return this.shared.engine;
+    if (this.owned?.device === device) return this.owned.engine;
+    await this.owned?.engine.close();
+    this.owned = null;
+    this.owned = { device, engine: await createEngine({ ...this.config, device }) };
+    return this.owned.engine;
   }
 }
 
