@@ -1,0 +1,164 @@
+/**
+ * `npm run bench:quality -- --dataset ../shared/datasets/Set5 --scales 2,3,4 [--model cmsc]`
+ *
+ * The paper's protocol through the TypeScript pipeline and ONNX Runtime: HR decoded with
+ * sharp and converted to Y (BT.601), cropped to a multiple of the scale; LR by MATLAB-style
+ * bicubic down-scaling; the LR bicubic-upscaled and run through CMSC in tiles in the
+ * inference worker; PSNR and SSIM on 8-bit Y with `scale` border pixels removed. Printed
+ * beside the paper's Table III, the Python evaluation in the model card, and bicubic.
+ * Any folder of HR images works as a dataset.
+ */
+import { existsSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { DEFAULT_MAX_OVERLAP } from '../src/main/engine/index.ts';
+import { InferenceClient } from '../src/main/engine/inferenceClient.ts';
+import { psnrY, ssimY } from '../src/main/engine/metrics.ts';
+import { ModelRegistry, type ResolvedVariant } from '../src/main/engine/modelRegistry.ts';
+import { upscaleTiled } from '../src/main/engine/tiledUpscale.ts';
+import { QUALITY_PRESETS } from '../src/shared/upscaleOptions.ts';
+import { REPO_ROOT } from './benchModel.ts';
+import { bicubicBaseline, degrade, loadHr, PYTHON_BICUBIC } from './srProtocol.ts';
+import { fixed, formatTable } from './table.ts';
+
+/** The paper's Table III (PSNR dB), only the entries we have verified; others print n/a. */
+const PAPER_TABLE: Record<string, Record<string, Record<number, number>>> = {
+  'Bicubic (paper)': {
+    Set5: { 2: 33.68, 3: 30.4, 4: 28.43 },
+    Set14: { 2: 30.24, 3: 27.54, 4: 26.0 },
+  },
+  'CMSC (paper)': { Set5: { 2: 37.89, 3: 34.24, 4: 31.91 } },
+};
+const IMAGE_EXTENSIONS = new Set(['.png', '.bmp', '.jpg', '.jpeg', '.tif', '.tiff', '.webp']);
+const TILE_SIZE = 512;
+
+const { values } = parseArgs({
+  options: {
+    dataset: { type: 'string', default: path.resolve(REPO_ROOT, '../shared/datasets/Set5') },
+    scales: { type: 'string', default: '2,3,4' },
+    model: { type: 'string', default: 'cmsc' },
+    models: { type: 'string', default: path.join(REPO_ROOT, 'models') },
+    threads: { type: 'string', default: String(availableParallelism()) },
+  },
+});
+const dataset = path.resolve(values.dataset);
+const datasetName = path.basename(dataset);
+const scales = values.scales.split(',').map(Number);
+if (!existsSync(dataset)) {
+  console.error(
+    `dataset folder ${dataset} does not exist (the benchmark sets live in ../shared/datasets)`,
+  );
+  process.exit(1);
+}
+const files = (await readdir(dataset))
+  .filter((f) => IMAGE_EXTENSIONS.has(path.extname(f).toLowerCase()))
+  .sort();
+if (files.length === 0) {
+  console.error(`no images in ${dataset}`);
+  process.exit(1);
+}
+
+const registry = await ModelRegistry.load([values.models]);
+const registered = registry.models.find((m) => m.card.name === values.model);
+const variants: ResolvedVariant[] = [];
+if (registered) {
+  const stageCounts = new Set<number>();
+  for (const preset of QUALITY_PRESETS) {
+    const resolved = await registry.resolve(values.model, preset);
+    if (!stageCounts.has(resolved.variant.stages)) variants.push(resolved);
+    stageCounts.add(resolved.variant.stages);
+  }
+} else {
+  console.log(
+    `${path.join(values.models, `${values.model}.json`)} is not installed: only the bicubic rows are measured.\n`,
+  );
+}
+const client = new InferenceClient({ device: 'cpu', threads: Number(values.threads) });
+for (const v of variants)
+  await client.open(v.path, { input: v.model.card.input.name, output: v.model.card.output.name });
+
+/** method → scale → [psnr sum, ssim sum]. */
+const sums = new Map<string, Map<number, [number, number]>>();
+const add = (method: string, scale: number, psnr: number, ssim: number) => {
+  const byScale = sums.get(method) ?? new Map<number, [number, number]>();
+  const [p, s] = byScale.get(scale) ?? [0, 0];
+  byScale.set(scale, [p + psnr, s + ssim]);
+  sums.set(method, byScale);
+};
+
+for (const file of files) {
+  const hr = await loadHr(path.join(dataset, file));
+  for (const scale of scales) {
+    const { hrY, lr } = degrade(hr, scale);
+    const { width, height } = hrY;
+    const bicubic = bicubicBaseline(lr, hrY);
+    add('Bicubic (TypeScript)', scale, psnrY(hrY, bicubic, scale), ssimY(hrY, bicubic, scale));
+    for (const variant of variants) {
+      const sr = new Float32Array(width * height);
+      await upscaleTiled(lr, {
+        outWidth: width,
+        outHeight: height,
+        tileSize: TILE_SIZE,
+        overlap: Math.min(variant.model.card.receptiveFieldRadius, DEFAULT_MAX_OVERLAP),
+        selfEnsemble: false,
+        model: async (input, batch, h, w) =>
+          (await client.run(variant.path, input, batch, h, w)).output,
+        sink: (tile) => {
+          for (let row = 0; row < tile.core.height; row++) {
+            sr.set(
+              tile.y.subarray(row * tile.core.width, (row + 1) * tile.core.width),
+              (tile.core.y + row) * width + tile.core.x,
+            );
+          }
+        },
+      });
+      const output = { width, height, data: sr };
+      add(methodName(variant), scale, psnrY(hrY, output, scale), ssimY(hrY, output, scale));
+    }
+  }
+  process.stderr.write(`  ${file} done\n`);
+}
+await client.close();
+
+function methodName(variant: ResolvedVariant): string {
+  return `${variant.model.card.name} ${variant.variant.stages} stage(s) (TypeScript + ORT)`;
+}
+
+const header = ['method', ...scales.flatMap((s) => [`x${s} PSNR`, `x${s} SSIM`])];
+const rows: string[][] = [];
+for (const [method, table] of Object.entries(PAPER_TABLE)) {
+  const byScale = table[datasetName];
+  if (byScale) rows.push([method, ...scales.flatMap((s) => [fixed(byScale[s], 2), 'n/a'])]);
+}
+const pythonBicubic = PYTHON_BICUBIC[datasetName];
+if (pythonBicubic)
+  rows.push([
+    'Bicubic (Python, training.evaluate)',
+    ...scales.flatMap((s) => [fixed(pythonBicubic[s], 2), 'n/a']),
+  ]);
+for (const variant of variants) {
+  const results = variant.model.card.evaluation.results.filter(
+    (r) => r.dataset === datasetName && r.stages === variant.variant.stages,
+  );
+  if (results.length === 0) continue;
+  const at = (s: number) => results.find((r) => r.scale === s);
+  rows.push([
+    `${variant.model.card.name} ${variant.variant.stages} stage(s) (Python, model card)`,
+    ...scales.flatMap((s) => [fixed(at(s)?.psnr, 2), fixed(at(s)?.ssim, 4)]),
+  ]);
+}
+for (const [method, byScale] of sums) {
+  rows.push([
+    method,
+    ...scales.flatMap((s) => {
+      const [p, q] = byScale.get(s) ?? [NaN, NaN];
+      return [fixed(p / files.length, 2), fixed(q / files.length, 4)];
+    }),
+  ]);
+}
+console.log(
+  `${datasetName}: ${files.length} images; HR cropped to a multiple of the scale, LR by bicubic down then up, PSNR/SSIM on 8-bit Y with \`scale\` border pixels removed\n`,
+);
+console.log(formatTable(header, rows));

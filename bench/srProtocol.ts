@@ -1,0 +1,66 @@
+/**
+ * The super-resolution evaluation protocol of the paper (after VDSR), in one place for the
+ * quality benchmark and its test: HR Y (BT.601) cropped to a multiple of the scale, LR by
+ * MATLAB-style bicubic down-scaling (Y, Cb and Cr), metrics on 8-bit Y with `scale` border
+ * pixels removed (see src/main/engine/metrics.ts).
+ */
+import { resizePlane } from '../src/main/engine/bicubic.ts';
+import { rgbToYcbcr } from '../src/main/engine/color.ts';
+import { decodeImage } from '../src/main/engine/imageDecode.ts';
+import type { YPlane } from '../src/main/engine/metrics.ts';
+import type { LowResImage } from '../src/main/engine/tiledUpscale.ts';
+
+/** training.evaluate's bicubic rows on the same data (Set5 printed by it at 4 decimals; Set14 from ../shared/datasets/README.md). */
+export const PYTHON_BICUBIC: Record<string, Record<number, number>> = {
+  Set5: { 2: 33.6556, 3: 30.3901, 4: 28.4197 },
+  Set14: { 2: 30.31, 3: 27.62, 4: 26.09 },
+};
+
+export interface HrImage {
+  width: number;
+  height: number;
+  y: Float32Array;
+  cb: Float32Array;
+  cr: Float32Array;
+}
+
+/** Decodes a benchmark image with the app's decoder and converts it to Y, Cb, Cr. */
+export async function loadHr(file: string): Promise<HrImage> {
+  const decoded = await decodeImage(file);
+  const ycbcr = rgbToYcbcr(decoded.rgb);
+  return { width: decoded.width, height: decoded.height, y: ycbcr.c0, cb: ycbcr.c1, cr: ycbcr.c2 };
+}
+
+/** The HR Y cropped to a multiple of `scale` and its bicubic-down-scaled LR image. */
+export function degrade(hr: HrImage, scale: number): { hrY: YPlane; lr: LowResImage } {
+  const width = hr.width - (hr.width % scale);
+  const height = hr.height - (hr.height % scale);
+  const crop = (plane: Float32Array) => {
+    const out = new Float32Array(width * height);
+    for (let y = 0; y < height; y++)
+      out.set(plane.subarray(y * hr.width, y * hr.width + width), y * width);
+    return out;
+  };
+  const down = (plane: Float32Array) =>
+    resizePlane(crop(plane), width, height, width / scale, height / scale, 1 / scale);
+  return {
+    hrY: { width, height, data: crop(hr.y) },
+    lr: {
+      width: width / scale,
+      height: height / scale,
+      y: down(hr.y),
+      cb: down(hr.cb),
+      cr: down(hr.cr),
+      alpha: null,
+    },
+  };
+}
+
+/** The bicubic baseline: the LR Y up-scaled back to the HR size. */
+export function bicubicBaseline(lr: LowResImage, hrY: YPlane): YPlane {
+  return {
+    width: hrY.width,
+    height: hrY.height,
+    data: resizePlane(lr.y, lr.width, lr.height, hrY.width, hrY.height),
+  };
+}
