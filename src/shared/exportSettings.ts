@@ -150,7 +150,11 @@ export function migrateSettings(input: unknown): MigrationResult {
     metadata: field('metadata', (v) => readEnum(v, METADATA_POLICIES), fresh.metadata),
     tileSize: field('tileSize', readTileSize, fresh.tileSize),
     device: field('device', (v) => readEnum(v, DEVICES), fresh.device),
-    selfEnsemble: field('selfEnsemble', (v) => (typeof v === 'boolean' ? v : undefined), fresh.selfEnsemble),
+    selfEnsemble: field(
+      'selfEnsemble',
+      (v) => (typeof v === 'boolean' ? v : undefined),
+      fresh.selfEnsemble,
+    ),
     qualityPreset: field('qualityPreset', (v) => readEnum(v, QUALITY_PRESETS), fresh.qualityPreset),
     model: field('model', readModel, fresh.model),
   };
@@ -174,7 +178,10 @@ export function cloneSettings(settings: Readonly<ExportSettings>): ExportSetting
 }
 
 /** Maps the unversioned `UpscaleOptions`-shaped record onto current field names. */
-function upgradeUnversioned(input: Record<string, unknown>, warnings: string[]): Record<string, unknown> {
+function upgradeUnversioned(
+  input: Record<string, unknown>,
+  warnings: string[],
+): Record<string, unknown> {
   const upgraded: Record<string, unknown> = { ...input };
   if (typeof input.encodeQuality === 'number') {
     const quality = input.encodeQuality;
@@ -192,7 +199,9 @@ function upgradeUnversioned(input: Record<string, unknown>, warnings: string[]):
   if (!('tileSize' in input) || input.tileSize === undefined || input.tileSize === null) {
     upgraded.tileSize = 'auto';
   }
-  warnings.push(`settings had no schemaVersion; upgraded to version ${EXPORT_SETTINGS_SCHEMA_VERSION}`);
+  warnings.push(
+    `settings had no schemaVersion; upgraded to version ${EXPORT_SETTINGS_SCHEMA_VERSION}`,
+  );
   return upgraded;
 }
 
@@ -214,7 +223,8 @@ function readEncoding(
   const quality = (name: 'jpegQuality' | 'webpQuality' | 'avifQuality'): void => {
     if (!(name in value)) return;
     const read = readInteger(value[name], 1, 100);
-    if (read === undefined) warnings.push(`encoding.${name}: invalid value ${describe(value[name])}, using the default`);
+    if (read === undefined)
+      warnings.push(`encoding.${name}: invalid value ${describe(value[name])}, using the default`);
     else encoding[name] = read;
   };
   quality('jpegQuality');
@@ -223,13 +233,17 @@ function readEncoding(
   if ('pngCompressionLevel' in value) {
     const level = readInteger(value.pngCompressionLevel, 0, 9);
     if (level === undefined) {
-      warnings.push(`encoding.pngCompressionLevel: invalid value ${describe(value.pngCompressionLevel)}, using the default`);
+      warnings.push(
+        `encoding.pngCompressionLevel: invalid value ${describe(value.pngCompressionLevel)}, using the default`,
+      );
     } else encoding.pngCompressionLevel = level;
   }
   if ('tiffCompression' in value) {
     const compression = readEnum(value.tiffCompression, TIFF_COMPRESSIONS);
     if (compression === undefined) {
-      warnings.push(`encoding.tiffCompression: invalid value ${describe(value.tiffCompression)}, using the default`);
+      warnings.push(
+        `encoding.tiffCompression: invalid value ${describe(value.tiffCompression)}, using the default`,
+      );
     } else encoding.tiffCompression = compression;
   }
   return encoding;
@@ -240,7 +254,10 @@ function readTarget(value: unknown): TargetSize | undefined {
   switch (value.kind) {
     case 'scale': {
       const scale = value.scale;
-      return typeof scale === 'number' && Number.isFinite(scale) && scale >= MIN_SCALE && scale <= MAX_SCALE
+      return typeof scale === 'number' &&
+        Number.isFinite(scale) &&
+        scale >= MIN_SCALE &&
+        scale <= MAX_SCALE
         ? { kind: 'scale', scale }
         : undefined;
     }
@@ -276,11 +293,15 @@ function readModel(value: unknown): string | null | undefined {
 }
 
 function readInteger(value: unknown, min: number, max: number): number | undefined {
-  return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max ? value : undefined;
+  return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max
+    ? value
+    : undefined;
 }
 
 function readEnum<T extends string>(value: unknown, allowed: readonly T[]): T | undefined {
-  return typeof value === 'string' && (allowed as readonly string[]).includes(value) ? (value as T) : undefined;
+  return typeof value === 'string' && (allowed as readonly string[]).includes(value)
+    ? (value as T)
+    : undefined;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -45,7 +45,8 @@ export function validateNamingTemplate(template: string): string | null {
     return `unknown token ${unknown.map((token) => `{${token}}`).join(', ')}; use ${NAMING_TOKENS.map((token) => `{${token}}`).join(' ')}`;
   }
   const literal = template.replace(TOKEN_PATTERN, '');
-  if (literal.includes('{') || literal.includes('}')) return 'unbalanced { or } in the naming template';
+  if (literal.includes('{') || literal.includes('}'))
+    return 'unbalanced { or } in the naming template';
   if (FORBIDDEN_CHARACTERS.test(literal)) {
     return 'the naming template may not contain / \\ : * ? " < > | or control characters';
   }
@@ -60,13 +61,19 @@ export function expandNamingTemplate(template: string, values: NamingValues): Na
     tokenValue(token as NamingToken, values),
   );
   if (FORBIDDEN_CHARACTERS.test(baseName)) {
-    return { ok: false, error: `the expanded name "${baseName}" contains a character files cannot hold` };
+    return {
+      ok: false,
+      error: `the expanded name "${baseName}" contains a character files cannot hold`,
+    };
   }
   if (baseName === '.' || baseName === '..' || baseName.trim() === '') {
     return { ok: false, error: `the expanded name "${baseName}" is not a file name` };
   }
   if (baseName.length > MAX_BASE_NAME_LENGTH) {
-    return { ok: false, error: `the expanded name is longer than ${MAX_BASE_NAME_LENGTH} characters` };
+    return {
+      ok: false,
+      error: `the expanded name is longer than ${MAX_BASE_NAME_LENGTH} characters`,
+    };
   }
   return { ok: true, baseName };
 }
@@ -92,7 +99,9 @@ export function namingExample(
   values: NamingValues = EXAMPLE_NAMING_VALUES,
 ): { ok: true; fileName: string } | { ok: false; error: string } {
   const result = expandNamingTemplate(template, values);
-  return result.ok ? { ok: true, fileName: `${result.baseName}.${outputExtension.replace(/^\./, '')}` } : result;
+  return result.ok
+    ? { ok: true, fileName: `${result.baseName}.${outputExtension.replace(/^\./, '')}` }
+    : result;
 }
 
 /** Scale as a file name shows it: 2, 1.5, 3.333 (at most three decimals, no trailing zeros). */

@@ -4,7 +4,11 @@ import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp, { type Sharp } from 'sharp';
-import { DEFAULT_EXPORT_SETTINGS, cloneSettings, type ExportSettings } from '../../src/shared/exportSettings.ts';
+import {
+  DEFAULT_EXPORT_SETTINGS,
+  cloneSettings,
+  type ExportSettings,
+} from '../../src/shared/exportSettings.ts';
 import type { JobInputs } from '../../src/shared/jobs.ts';
 import { createEngineUpscaler } from '../../src/main/batch/engineUpscaler.ts';
 import type { ImageUpscaler } from '../../src/main/batch/imageUpscaler.ts';
@@ -26,7 +30,12 @@ export function fixtureUpscaler(): Promise<ImageUpscaler> {
 }
 
 export function testSettings(overrides: Partial<ExportSettings> = {}): ExportSettings {
-  return { ...cloneSettings(DEFAULT_EXPORT_SETTINGS), device: 'cpu', qualityPreset: 'fast', ...overrides };
+  return {
+    ...cloneSettings(DEFAULT_EXPORT_SETTINGS),
+    device: 'cpu',
+    qualityPreset: 'fast',
+    ...overrides,
+  };
 }
 
 export function jobInputs(paths: string[], overrides: Partial<JobInputs> = {}): JobInputs {
@@ -61,7 +70,9 @@ export async function writeImage(filePath: string, image: Sharp): Promise<string
 }
 
 export async function sha256(filePath: string): Promise<string> {
-  return createHash('sha256').update(await readFile(filePath)).digest('hex');
+  return createHash('sha256')
+    .update(await readFile(filePath))
+    .digest('hex');
 }
 
 /** Every file below `dir`, relative, sorted. */

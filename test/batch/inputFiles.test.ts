@@ -48,15 +48,27 @@ describe('a recursive job over every kind of input', () => {
     photos = path.join(root, 'photos');
     await writeImage(path.join(photos, 'a.png'), rawImage(24, 16, 3).png());
     await writeImage(path.join(photos, '2024/b.jpg'), rawImage(20, 18, 3).jpeg({ quality: 90 }));
-    await writeImage(path.join(photos, '2024/deep/c.webp'), rawImage(16, 16, 3).webp({ quality: 90 }));
+    await writeImage(
+      path.join(photos, '2024/deep/c.webp'),
+      rawImage(16, 16, 3).webp({ quality: 90 }),
+    );
     await writeImage(path.join(photos, '2024/d.tiff'), rawImage(18, 12, 3).tiff());
-    await writeImage(path.join(photos, 'sixteen.png'), rawImage(20, 16, 3).toColourspace('rgb16').png());
+    await writeImage(
+      path.join(photos, 'sixteen.png'),
+      rawImage(20, 16, 3).toColourspace('rgb16').png(),
+    );
     await writeImage(path.join(photos, 'gray.jpg'), rawImage(16, 20, 1).jpeg({ quality: 90 }));
     await writeImage(path.join(photos, 'alpha.png'), rawImage(16, 16, 4).png());
-    await writeImage(path.join(photos, 'cmyk.jpg'), rawImage(20, 16, 3).toColourspace('cmyk').jpeg({ quality: 90 }));
+    await writeImage(
+      path.join(photos, 'cmyk.jpg'),
+      rawImage(20, 16, 3).toColourspace('cmyk').jpeg({ quality: 90 }),
+    );
     await writeFile(path.join(photos, 'empty.jpg'), Buffer.alloc(0));
     const jpeg = await rawImage(32, 32, 3).jpeg({ quality: 95 }).toBuffer();
-    await writeFile(path.join(photos, 'truncated.jpg'), jpeg.subarray(0, Math.floor(jpeg.length / 2)));
+    await writeFile(
+      path.join(photos, 'truncated.jpg'),
+      jpeg.subarray(0, Math.floor(jpeg.length / 2)),
+    );
     await writeFile(path.join(photos, 'notes.png'), 'this is a text file, not a PNG\n');
     await writeFile(path.join(photos, 'readme.txt'), 'not an image extension: never scanned\n');
 
@@ -123,11 +135,18 @@ describe('a recursive job over every kind of input', () => {
 
   it('keeps 16 bits per sample for a 16-bit PNG', async () => {
     const m = await sharp(output('sixteen.png')).metadata();
-    expect([m.depth, m.width, m.height, file('sixteen.png').state]).toEqual(['ushort', 40, 32, 'done']);
+    expect([m.depth, m.width, m.height, file('sixteen.png').state]).toEqual([
+      'ushort',
+      40,
+      32,
+      'done',
+    ]);
   });
 
   it('upscales a grayscale JPEG to a neutral image', async () => {
-    const { data, info } = await sharp(output('gray.jpg')).raw().toBuffer({ resolveWithObject: true });
+    const { data, info } = await sharp(output('gray.jpg'))
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     expect([info.width, info.height]).toEqual([32, 40]);
     let maxSpread = 0;
     for (let i = 0; i < data.length; i += info.channels) {
@@ -146,7 +165,13 @@ describe('a recursive job over every kind of input', () => {
   it('converts a CMYK JPEG to an RGB JPEG', async () => {
     const input = await sharp(path.join(photos, 'cmyk.jpg')).metadata();
     const m = await sharp(output('cmyk.jpg')).metadata();
-    expect([input.space, m.space, m.channels, m.width, m.height]).toEqual(['cmyk', 'srgb', 3, 40, 32]);
+    expect([input.space, m.space, m.channels, m.width, m.height]).toEqual([
+      'cmyk',
+      'srgb',
+      3,
+      40,
+      32,
+    ]);
   });
 
   it('fails the zero-byte file, the truncated JPEG and the text file named .png, with reasons', () => {
@@ -154,14 +179,27 @@ describe('a recursive job over every kind of input', () => {
     expect(outcome('empty.jpg')).toEqual(['failed', 'empty-file', null]);
     expect(outcome('truncated.jpg')).toEqual(['failed', 'decode-failed', null]);
     expect(outcome('notes.png')).toEqual(['failed', 'not-an-image', null]);
-    expect(job.summary?.counts).toEqual({ queued: 0, running: 0, done: 8, skipped: 0, failed: 3, cancelled: 0 });
+    expect(job.summary?.counts).toEqual({
+      queued: 0,
+      running: 0,
+      done: 8,
+      skipped: 0,
+      failed: 3,
+      cancelled: 0,
+    });
   });
 
   it('writes a JSON and a CSV report with one row per file', async () => {
     const report = JSON.parse(await readFile(job.summary!.reportJsonPath!, 'utf8')) as {
       files: { input: string; state: string; error: string | null; device: string | null }[];
     };
-    expect(report.files.map((row) => [path.relative(photos, row.input), row.state, row.error?.split(':')[0] ?? null])).toEqual([
+    expect(
+      report.files.map((row) => [
+        path.relative(photos, row.input),
+        row.state,
+        row.error?.split(':')[0] ?? null,
+      ]),
+    ).toEqual([
       ['2024/b.jpg', 'done', null],
       ['2024/d.tiff', 'done', null],
       ['2024/deep/c.webp', 'done', null],
@@ -174,16 +212,22 @@ describe('a recursive job over every kind of input', () => {
       ['sixteen.png', 'done', null],
       ['truncated.jpg', 'failed', 'decode-failed'],
     ]);
-    expect(report.files.filter((row) => row.state === 'done').every((row) => row.device === 'cpu')).toBe(true);
+    expect(
+      report.files.filter((row) => row.state === 'done').every((row) => row.device === 'cpu'),
+    ).toBe(true);
     const csv = (await readFile(job.summary!.reportCsvPath!, 'utf8')).split('\r\n');
-    expect(csv[0]).toBe('input,output,state,inputBytes,outputBytes,inputWidth,inputHeight,outputWidth,outputHeight,timeMs,device,error');
+    expect(csv[0]).toBe(
+      'input,output,state,inputBytes,outputBytes,inputWidth,inputHeight,outputWidth,outputHeight,timeMs,device,error',
+    );
     expect(csv.length).toBe(1 + 11 + 1);
   });
 
   it('leaves every input byte for byte unchanged and no temporary file anywhere', async () => {
     expect(await hashAll(inputPaths)).toEqual(hashesBefore);
     const everything = await listFiles(root);
-    expect(everything.filter((f) => f.includes('.cmsc-partial.') || f.includes('.cmsc-atomic.'))).toEqual([]);
+    expect(
+      everything.filter((f) => f.includes('.cmsc-partial.') || f.includes('.cmsc-atomic.')),
+    ).toEqual([]);
   });
 
   it('never scans an output folder placed inside the input tree', async () => {

@@ -28,19 +28,36 @@ import {
 const IMAGE_COUNT = 8;
 const RUNNER = path.join(REPO_ROOT, 'src/main/batch/runBatch.ts');
 
-function startRunner(stateDir: string, extraArgs: string[]): { child: ChildProcess; events: AsyncIterable<string> } {
+function startRunner(
+  stateDir: string,
+  extraArgs: string[],
+): { child: ChildProcess; events: AsyncIterable<string> } {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', RUNNER, '--state', stateDir, '--models-dir', FIXTURE_MODELS_DIR, '--threads', '1', ...extraArgs],
+    [
+      '--import',
+      'tsx',
+      RUNNER,
+      '--state',
+      stateDir,
+      '--models-dir',
+      FIXTURE_MODELS_DIR,
+      '--threads',
+      '1',
+      ...extraArgs,
+    ],
     { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   child.stderr!.on('data', (chunk: Buffer) => process.stderr.write(chunk));
   return { child, events: createInterface({ input: child.stdout! }) };
 }
 
-function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+function exitOf(
+  child: ChildProcess,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve({ code: child.exitCode, signal: child.signalCode });
+    if (child.exitCode !== null || child.signalCode !== null)
+      resolve({ code: child.exitCode, signal: child.signalCode });
     else child.once('exit', (code, signal) => resolve({ code, signal }));
   });
 }
@@ -61,12 +78,20 @@ describe('SIGKILL of a batch worker in the middle of an image, then resume', () 
     stateDir = path.join(root, 'state');
     inputPaths = [];
     for (let index = 1; index <= IMAGE_COUNT; index++) {
-      inputPaths.push(await writeImage(path.join(inputDir, `scan-${index}.png`), rawImage(64 + index, 48, 3).png()));
+      inputPaths.push(
+        await writeImage(
+          path.join(inputDir, `scan-${index}.png`),
+          rawImage(64 + index, 48, 3).png(),
+        ),
+      );
     }
     hashesBefore = await hashAll(inputPaths);
     const request = path.join(root, 'request.json');
     // 32-pixel tiles: each image takes several inference calls, so the kill lands inside one.
-    await writeFile(request, JSON.stringify({ inputs: jobInputs([inputDir]), settings: testSettings({ tileSize: 32 }) }));
+    await writeFile(
+      request,
+      JSON.stringify({ inputs: jobInputs([inputDir]), settings: testSettings({ tileSize: 32 }) }),
+    );
 
     const first = startRunner(stateDir, ['--add', request]);
     doneBeforeKill = 0;
@@ -74,14 +99,21 @@ describe('SIGKILL of a batch worker in the middle of an image, then resume', () 
       const event = JSON.parse(line) as BatchEvent;
       if (event.type === 'file-state' && event.file.state === 'done') doneBeforeKill++;
       const current = event.type === 'progress' ? event.progress.currentFile : null;
-      if (doneBeforeKill >= 2 && current && current.tilesDone >= 1 && current.tilesDone < current.tilesTotal) {
+      if (
+        doneBeforeKill >= 2 &&
+        current &&
+        current.tilesDone >= 1 &&
+        current.tilesDone < current.tilesTotal
+      ) {
         first.child.kill('SIGKILL');
         break;
       }
     }
     const firstExit = await exitOf(first.child);
     expect(firstExit.signal).toBe('SIGKILL');
-    persistedAtKill = (JSON.parse(await readFile(path.join(stateDir, 'queue.json'), 'utf8')) as { jobs: Job[] }).jobs[0]!;
+    persistedAtKill = (
+      JSON.parse(await readFile(path.join(stateDir, 'queue.json'), 'utf8')) as { jobs: Job[] }
+    ).jobs[0]!;
 
     const second = startRunner(stateDir, []);
     for await (const _line of second.events) {
@@ -103,14 +135,18 @@ describe('SIGKILL of a batch worker in the middle of an image, then resume', () 
 
   it('the second run finishes the job: every input exactly one output, no temporary file', async () => {
     expect(secondExit).toEqual({ code: 0, signal: null });
-    const job = (JSON.parse(await readFile(path.join(stateDir, 'queue.json'), 'utf8')) as { jobs: Job[] }).jobs[0]!;
+    const job = (
+      JSON.parse(await readFile(path.join(stateDir, 'queue.json'), 'utf8')) as { jobs: Job[] }
+    ).jobs[0]!;
     expect(job.state).toBe('finished');
     expect(job.files.map((f) => f.state)).toEqual(Array(IMAGE_COUNT).fill('done'));
     // Files finished before the kill were not redone.
     for (const before of persistedAtKill.files.filter((f) => f.state === 'done')) {
       expect(job.files[before.id]!.attempts).toBe(1);
     }
-    expect(job.files.find((f) => persistedAtKill.files[f.id]!.state === 'running')!.attempts).toBe(2);
+    expect(job.files.find((f) => persistedAtKill.files[f.id]!.state === 'running')!.attempts).toBe(
+      2,
+    );
     const outputs = await listFiles(job.outputFolder);
     expect(outputs).toEqual(
       [
@@ -121,7 +157,12 @@ describe('SIGKILL of a batch worker in the middle of an image, then resume', () 
       ].sort(),
     );
     const everything = await listFiles(root);
-    expect(everything.filter((f) => f.includes('.cmsc-partial.') || f.includes('.cmsc-atomic.') || f.includes('.partial'))).toEqual([]);
+    expect(
+      everything.filter(
+        (f) =>
+          f.includes('.cmsc-partial.') || f.includes('.cmsc-atomic.') || f.includes('.partial'),
+      ),
+    ).toEqual([]);
   });
 
   it('every output equals an uninterrupted upscale of its input, and no input changed', async () => {
@@ -131,9 +172,18 @@ describe('SIGKILL of a batch worker in the middle of an image, then resume', () 
       await mkdir(referenceDir);
       for (const [index, inputPath] of inputPaths.entries()) {
         const reference = path.join(referenceDir, `scan-${index + 1}.png`);
-        await upscaler.upscaleFile(inputPath, reference, toUpscaleOptions(testSettings({ tileSize: 32 }), 'png'), 'cpu', {});
+        await upscaler.upscaleFile(
+          inputPath,
+          reference,
+          toUpscaleOptions(testSettings({ tileSize: 32 }), 'png'),
+          'cpu',
+          {},
+        );
         const produced = path.join(root, 'scans-upscaled', `scan-${index + 1}_x2.png`);
-        const [expected, actual] = await Promise.all([sharp(reference).raw().toBuffer(), sharp(produced).raw().toBuffer()]);
+        const [expected, actual] = await Promise.all([
+          sharp(reference).raw().toBuffer(),
+          sharp(produced).raw().toBuffer(),
+        ]);
         expect(actual.equals(expected)).toBe(true);
       }
     } finally {

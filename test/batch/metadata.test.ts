@@ -11,7 +11,15 @@ import { createBatchQueue, type BatchQueue } from '../../src/main/batch/batchQue
 import type { ImageUpscaler } from '../../src/main/batch/imageUpscaler.ts';
 import { readExif, type ExifIfds } from '../../src/main/batch/metadataTransfer.ts';
 import type { ExportSettings } from '../../src/shared/exportSettings.ts';
-import { fixtureUpscaler, hashAll, jobInputs, makeTempDir, removeDir, sha256, testSettings } from './batchFixtures.ts';
+import {
+  fixtureUpscaler,
+  hashAll,
+  jobInputs,
+  makeTempDir,
+  removeDir,
+  sha256,
+  testSettings,
+} from './batchFixtures.ts';
 
 const XMP = `<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:creator><rdf:Seq><rdf:li>CMSC test photographer</rdf:li></rdf:Seq></dc:creator></rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>`;
 const TAG_ORIENTATION = 0x0112;
@@ -27,7 +35,10 @@ const GPS_LONGITUDE = 4;
 /** An IPTC-IIM caption (record 2, dataset 120) inside a Photoshop 8BIM resource, as APP13 holds it. */
 function iptcCaptionResource(caption: string): Buffer {
   const text = Buffer.from(caption, 'latin1');
-  const dataset = Buffer.concat([Buffer.from([0x1c, 0x02, 0x78, text.length >> 8, text.length & 0xff]), text]);
+  const dataset = Buffer.concat([
+    Buffer.from([0x1c, 0x02, 0x78, text.length >> 8, text.length & 0xff]),
+    text,
+  ]);
   const header = Buffer.alloc(12);
   header.write('8BIM', 0, 'latin1');
   header.writeUInt16BE(0x0404, 4); // IPTC-NAA resource; an empty (even-padded) name follows
@@ -68,7 +79,8 @@ describe('metadata of a rotated JPEG with GPS tags', () => {
     // Stored 32x24, top half red, bottom half blue; orientation 6 shows it turned 90° clockwise
     // (24x32, red on the right).
     const stored = Buffer.alloc(32 * 24 * 3);
-    for (let i = 0; i < 32 * 24; i++) stored.set(i < 32 * 12 ? [220, 30, 30] : [30, 30, 220], i * 3);
+    for (let i = 0; i < 32 * 24; i++)
+      stored.set(i < 32 * 12 ? [220, 30, 30] : [30, 30, 220], i * 3);
     const jpeg = await sharp(stored, { raw: { width: 32, height: 24, channels: 3 } })
       .withIccProfile('p3')
       .withMetadata({ orientation: 6 })
@@ -102,9 +114,13 @@ describe('metadata of a rotated JPEG with GPS tags', () => {
 
   it('the input really carries what the test claims', async () => {
     const metadata = await sharp(inputPath).metadata();
-    expect([metadata.orientation, metadata.width, metadata.height, metadata.hasProfile, metadata.iptc !== undefined]).toEqual([
-      6, 32, 24, true, true,
-    ]);
+    expect([
+      metadata.orientation,
+      metadata.width,
+      metadata.height,
+      metadata.hasProfile,
+      metadata.iptc !== undefined,
+    ]).toEqual([6, 32, 24, true, true]);
     expect(inputExif.gps.get(GPS_LATITUDE_REF)).toBe('N');
     expect(inputExif.ifd0.get(TAG_MAKE)).toBe('CMSC Labs');
   });
@@ -113,22 +129,35 @@ describe('metadata of a rotated JPEG with GPS tags', () => {
     it(`${format}: orientation baked in and reset, EXIF with GPS, ICC and XMP kept, dimensions right`, async () => {
       const outputPath = await run({ format, metadata: 'keep' }, `keep-${format}`);
       const metadata = await sharp(outputPath).metadata();
-      expect([metadata.format, metadata.width, metadata.height, metadata.orientation]).toEqual([format, 48, 64, 1]);
+      expect([metadata.format, metadata.width, metadata.height, metadata.orientation]).toEqual([
+        format,
+        48,
+        64,
+        1,
+      ]);
       const exif = readExif(metadata.exif!)!;
       expect(exif.ifd0.get(TAG_ORIENTATION)).toBe(1);
-      expect([exif.ifd0.get(TAG_MAKE), exif.ifd0.get(TAG_MODEL)]).toEqual(['CMSC Labs', 'Test Camera 1']);
+      expect([exif.ifd0.get(TAG_MAKE), exif.ifd0.get(TAG_MODEL)]).toEqual([
+        'CMSC Labs',
+        'Test Camera 1',
+      ]);
       expect([exif.exif.get(TAG_PIXEL_X), exif.exif.get(TAG_PIXEL_Y)]).toEqual([48, 64]);
       expect(Object.fromEntries(exif.gps)).toEqual(Object.fromEntries(inputExif.gps));
-      expect([exif.gps.get(GPS_LATITUDE), exif.gps.get(GPS_LONGITUDE_REF), exif.gps.get(GPS_LONGITUDE)]).toEqual([
-        [51, 30, 12.34],
-        'W',
-        [0, 7, 39],
-      ]);
+      expect([
+        exif.gps.get(GPS_LATITUDE),
+        exif.gps.get(GPS_LONGITUDE_REF),
+        exif.gps.get(GPS_LONGITUDE),
+      ]).toEqual([[51, 30, 12.34], 'W', [0, 7, 39]]);
       expect(metadata.icc?.equals((await sharp(inputPath).metadata()).icc!)).toBe(true);
       expect(metadata.xmp?.toString('utf8')).toContain('CMSC test photographer');
       // Red ended on the right, blue on the left: the rotation is in the pixels.
-      const { data } = await sharp(outputPath).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-      const at = (x: number, y: number) => [...data.subarray((y * 48 + x) * 3, (y * 48 + x) * 3 + 3)];
+      const { data } = await sharp(outputPath)
+        .removeAlpha()
+        .raw()
+        .toBuffer({ resolveWithObject: true });
+      const at = (x: number, y: number) => [
+        ...data.subarray((y * 48 + x) * 3, (y * 48 + x) * 3 + 3),
+      ];
       expect(at(40, 32)[0]! > 150 && at(40, 32)[2]! < 100).toBe(true);
       expect(at(8, 32)[2]! > 150 && at(8, 32)[0]! < 100).toBe(true);
     });
@@ -136,7 +165,10 @@ describe('metadata of a rotated JPEG with GPS tags', () => {
 
   it('jpeg: IPTC kept byte for byte', async () => {
     const outputPath = await run({ format: 'jpeg', metadata: 'keep' }, 'keep-iptc');
-    const [input, output] = await Promise.all([sharp(inputPath).metadata(), sharp(outputPath).metadata()]);
+    const [input, output] = await Promise.all([
+      sharp(inputPath).metadata(),
+      sharp(outputPath).metadata(),
+    ]);
     expect(output.iptc?.equals(input.iptc!)).toBe(true);
     expect(output.iptc?.toString('latin1')).toContain('Harbour at dawn');
   });
@@ -144,15 +176,15 @@ describe('metadata of a rotated JPEG with GPS tags', () => {
   it('strip: no EXIF, ICC, XMP or IPTC, and the pixels still upright', async () => {
     const outputPath = await run({ format: 'jpeg', metadata: 'strip' }, 'strip');
     const metadata = await sharp(outputPath).metadata();
-    expect([metadata.width, metadata.height, metadata.exif, metadata.icc, metadata.xmp, metadata.iptc, metadata.orientation]).toEqual([
-      48,
-      64,
-      undefined,
-      undefined,
-      undefined,
-      undefined,
-      undefined,
-    ]);
+    expect([
+      metadata.width,
+      metadata.height,
+      metadata.exif,
+      metadata.icc,
+      metadata.xmp,
+      metadata.iptc,
+      metadata.orientation,
+    ]).toEqual([48, 64, undefined, undefined, undefined, undefined, undefined]);
   });
 
   it('leaves the input unchanged', async () => {

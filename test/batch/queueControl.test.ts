@@ -58,7 +58,9 @@ async function runToEnd(job: Job): Promise<Job> {
 
 /** Every temporary file of ours below `root`. */
 async function temporaries(): Promise<string[]> {
-  return (await listFiles(root)).filter((f) => f.includes('.cmsc-partial.') || f.includes('.cmsc-atomic.') || f.includes('.partial'));
+  return (await listFiles(root)).filter(
+    (f) => f.includes('.cmsc-partial.') || f.includes('.cmsc-atomic.') || f.includes('.partial'),
+  );
 }
 
 describe('overwrite policies on an existing output name', () => {
@@ -82,9 +84,15 @@ describe('overwrite policies on an existing output name', () => {
 
   it('skip: the file is skipped with a reason, the existing file untouched', async () => {
     const file = await run('skip');
-    expect([file.state, file.reason?.code, file.outputPath]).toEqual(['skipped', 'output-exists', null]);
+    expect([file.state, file.reason?.code, file.outputPath]).toEqual([
+      'skipped',
+      'output-exists',
+      null,
+    ]);
     expect(await sha256(existing)).toBe(existingHash);
-    expect((await listFiles(path.join(root, 'out'))).filter((f) => f.endsWith('.png'))).toEqual(['a_x2.png']);
+    expect((await listFiles(path.join(root, 'out'))).filter((f) => f.endsWith('.png'))).toEqual([
+      'a_x2.png',
+    ]);
   });
 
   it('rename: a counter is added, the existing file untouched', async () => {
@@ -100,17 +108,25 @@ describe('overwrite policies on an existing output name', () => {
     expect(await sha256(existing)).not.toBe(existingHash);
     const metadata = await sharp(existing).metadata();
     expect([metadata.width, metadata.height]).toEqual([48, 32]);
-    expect((await listFiles(path.join(root, 'out'))).filter((f) => f.endsWith('.png'))).toEqual(['a_x2.png']);
+    expect((await listFiles(path.join(root, 'out'))).filter((f) => f.endsWith('.png'))).toEqual([
+      'a_x2.png',
+    ]);
   });
 
   it('two inputs of one job that map to one name never overwrite each other, even under overwrite', async () => {
     await writeImage(path.join(root, 'in', 'a.jpg'), rawImage(20, 20, 3).jpeg());
     const job = await queue.addJob({
       inputs: jobInputs([path.join(root, 'in')]),
-      settings: testSettings({ overwrite: 'overwrite', format: 'png', outputFolder: path.join(root, 'fresh') }),
+      settings: testSettings({
+        overwrite: 'overwrite',
+        format: 'png',
+        outputFolder: path.join(root, 'fresh'),
+      }),
     });
     const done = await runToEnd(job);
-    expect(done.files.map((f) => [path.basename(f.inputPath), path.basename(f.outputPath!)])).toEqual([
+    expect(
+      done.files.map((f) => [path.basename(f.inputPath), path.basename(f.outputPath!)]),
+    ).toEqual([
       ['a.jpg', 'a_x2.png'],
       ['a.png', 'a_x2-1.png'],
     ]);
@@ -119,9 +135,13 @@ describe('overwrite policies on an existing output name', () => {
 
 it('a file deleted between scan and processing fails with input-missing; the others are done', async () => {
   const inputs = [];
-  for (const name of ['one', 'two', 'three']) inputs.push(await writeImage(path.join(root, 'in', `${name}.png`), rawImage(16, 16, 3).png()));
+  for (const name of ['one', 'two', 'three'])
+    inputs.push(await writeImage(path.join(root, 'in', `${name}.png`), rawImage(16, 16, 3).png()));
   await openQueue(false);
-  const job = await queue.addJob({ inputs: jobInputs([path.join(root, 'in')]), settings: testSettings() });
+  const job = await queue.addJob({
+    inputs: jobInputs([path.join(root, 'in')]),
+    settings: testSettings(),
+  });
   await rm(path.join(root, 'in', 'three.png'));
   queue.start();
   const done = await runToEnd(job);
@@ -152,7 +172,12 @@ describe('cancel and pause in the middle of an image', () => {
     new Promise<{ tilesDone: number; tilesTotal: number }>((resolve) => {
       const off = queue.on('progress', ({ progress }) => {
         const current = progress.currentFile;
-        if (current && current.fileId === 0 && current.tilesDone >= 1 && current.tilesDone < current.tilesTotal) {
+        if (
+          current &&
+          current.fileId === 0 &&
+          current.tilesDone >= 1 &&
+          current.tilesDone < current.tilesTotal
+        ) {
           off();
           resolve({ tilesDone: current.tilesDone, tilesTotal: current.tilesTotal });
         }
@@ -163,45 +188,85 @@ describe('cancel and pause in the middle of an image', () => {
 
   it('cancel one file: it ends cancelled with no output and no temporary file; the next file is done', async () => {
     const reached = midImage();
-    const job = await queue.addJob({ inputs: jobInputs([path.join(root, 'in')]), settings: settings() });
+    const job = await queue.addJob({
+      inputs: jobInputs([path.join(root, 'in')]),
+      settings: settings(),
+    });
     const at = await reached;
     await queue.cancelFile(job.id, 0);
     const done = await runToEnd(job);
     expect(at.tilesDone).toBeLessThan(at.tilesTotal);
-    expect(done.files.map((f) => [f.relativePath, f.state, f.reason?.code ?? null, f.outputPath === null])).toEqual([
+    expect(
+      done.files.map((f) => [
+        f.relativePath,
+        f.state,
+        f.reason?.code ?? null,
+        f.outputPath === null,
+      ]),
+    ).toEqual([
       ['big.png', 'cancelled', 'cancelled', true],
       ['small.png', 'done', null, false],
     ]);
-    expect(await listFiles(done.outputFolder)).toEqual(['.cmsc-upscaler-output', `cmsc-report-${job.id}.csv`, `cmsc-report-${job.id}.json`, 'small_x2.png']);
+    expect(await listFiles(done.outputFolder)).toEqual([
+      '.cmsc-upscaler-output',
+      `cmsc-report-${job.id}.csv`,
+      `cmsc-report-${job.id}.json`,
+      'small_x2.png',
+    ]);
     expect(await temporaries()).toEqual([]);
     expect(await hashAll(inputs)).toEqual(hashes);
   });
 
   it('cancel the job: the running and queued files end cancelled, the job reports', async () => {
     const reached = midImage();
-    const job = await queue.addJob({ inputs: jobInputs([path.join(root, 'in')]), settings: settings() });
+    const job = await queue.addJob({
+      inputs: jobInputs([path.join(root, 'in')]),
+      settings: settings(),
+    });
     await reached;
     await queue.cancelJob(job.id);
     const done = await runToEnd(job);
-    expect([done.state, ...done.files.map((f) => f.state)]).toEqual(['cancelled', 'cancelled', 'cancelled']);
+    expect([done.state, ...done.files.map((f) => f.state)]).toEqual([
+      'cancelled',
+      'cancelled',
+      'cancelled',
+    ]);
     expect(done.summary?.counts.cancelled).toBe(2);
-    const report = JSON.parse(await readFile(done.summary!.reportJsonPath!, 'utf8')) as { state: string; files: { state: string }[] };
-    expect([report.state, ...report.files.map((row) => row.state)]).toEqual(['cancelled', 'cancelled', 'cancelled']);
+    const report = JSON.parse(await readFile(done.summary!.reportJsonPath!, 'utf8')) as {
+      state: string;
+      files: { state: string }[];
+    };
+    expect([report.state, ...report.files.map((row) => row.state)]).toEqual([
+      'cancelled',
+      'cancelled',
+      'cancelled',
+    ]);
     expect(await temporaries()).toEqual([]);
   });
 
   it('pause abandons the running image and keeps it queued; resume redoes it', async () => {
     const reached = midImage();
-    const job = await queue.addJob({ inputs: jobInputs([path.join(root, 'in')]), settings: settings() });
+    const job = await queue.addJob({
+      inputs: jobInputs([path.join(root, 'in')]),
+      settings: settings(),
+    });
     await reached;
     await queue.pauseJob(job.id);
     await queue.whenIdle();
     const paused = queue.job(job.id)!;
-    expect([paused.state, ...paused.files.map((f) => f.state)]).toEqual(['paused', 'queued', 'queued']);
+    expect([paused.state, ...paused.files.map((f) => f.state)]).toEqual([
+      'paused',
+      'queued',
+      'queued',
+    ]);
     expect(await temporaries()).toEqual([]);
     await queue.resumeJob(job.id);
     const done = await runToEnd(job);
-    expect([done.state, ...done.files.map((f) => `${f.state}/${f.attempts}`)]).toEqual(['finished', 'done/2', 'done/1']);
+    expect([done.state, ...done.files.map((f) => `${f.state}/${f.attempts}`)]).toEqual([
+      'finished',
+      'done/2',
+      'done/1',
+    ]);
   });
 });
 
@@ -211,13 +276,20 @@ it('retry failed: a file that failed is processed again once fixed', async () =>
   await mkdir(path.dirname(broken), { recursive: true });
   await writeFile(broken, 'not yet a picture');
   await openQueue();
-  const job = await queue.addJob({ inputs: jobInputs([path.join(root, 'in')]), settings: testSettings() });
+  const job = await queue.addJob({
+    inputs: jobInputs([path.join(root, 'in')]),
+    settings: testSettings(),
+  });
   const first = await runToEnd(job);
   expect(first.files.map((f) => f.state)).toEqual(['done', 'failed']);
   await writeImage(broken, rawImage(16, 12, 3).png());
   expect(await queue.retryFailed(job.id)).toBe(1);
   const second = await runToEnd(job);
-  expect([second.state, ...second.files.map((f) => `${f.state}/${f.attempts}`)]).toEqual(['finished', 'done/1', 'done/2']);
+  expect([second.state, ...second.files.map((f) => `${f.state}/${f.attempts}`)]).toEqual([
+    'finished',
+    'done/1',
+    'done/2',
+  ]);
   expect(second.summary?.counts.done).toBe(2);
 });
 
@@ -225,8 +297,14 @@ it('reorder runs the moved job first; remove takes a finished job off the queue'
   await writeImage(path.join(root, 'first', 'a.png'), rawImage(16, 16, 3).png());
   await writeImage(path.join(root, 'second', 'b.png'), rawImage(16, 16, 3).png());
   await openQueue(false);
-  const first = await queue.addJob({ inputs: jobInputs([path.join(root, 'first')]), settings: testSettings() });
-  const second = await queue.addJob({ inputs: jobInputs([path.join(root, 'second')]), settings: testSettings() });
+  const first = await queue.addJob({
+    inputs: jobInputs([path.join(root, 'first')]),
+    settings: testSettings(),
+  });
+  const second = await queue.addJob({
+    inputs: jobInputs([path.join(root, 'second')]),
+    settings: testSettings(),
+  });
   await queue.moveJob(second.id, 0);
   expect(queue.jobs().map((j) => j.id)).toEqual([second.id, first.id]);
   queue.start();
@@ -264,12 +342,13 @@ describe('a read-only output folder', () => {
   // that writing really fails.
   beforeEach(async () => {
     readOnly = path.join(root, 'read-only');
-      await mkdir(readOnly);
+    await mkdir(readOnly);
     await chmod(readOnly, 0o555);
     if (process.getuid?.() === 0 && (await isWritable(readOnly))) {
       spawnSync('chattr', ['+i', readOnly]);
       if (await isWritable(readOnly)) {
-        mountedTmpfs = spawnSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=64k', 'tmpfs', readOnly]).status === 0;
+        mountedTmpfs =
+          spawnSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=64k', 'tmpfs', readOnly]).status === 0;
       }
     }
   });
@@ -288,13 +367,18 @@ describe('a read-only output folder', () => {
     ];
     const hashes = await hashAll(inputs);
     await openQueue();
-    const job = await queue.addJob({ inputs: jobInputs([path.join(root, 'in')]), settings: testSettings({ outputFolder: readOnly }) });
+    const job = await queue.addJob({
+      inputs: jobInputs([path.join(root, 'in')]),
+      settings: testSettings({ outputFolder: readOnly }),
+    });
     const done = await runToEnd(job);
     expect(done.files.map((f) => [f.state, f.reason?.code])).toEqual([
       ['failed', 'output-not-writable'],
       ['failed', 'output-not-writable'],
     ]);
-    expect(done.summary?.reportJsonPath).toBe(path.join(root, 'state', 'reports', `cmsc-report-${job.id}.json`));
+    expect(done.summary?.reportJsonPath).toBe(
+      path.join(root, 'state', 'reports', `cmsc-report-${job.id}.json`),
+    );
     expect(done.summary?.reportError).toMatch(/^the output folder could not take the report/);
     expect(await listFiles(readOnly)).toEqual([]);
     expect(await hashAll(inputs)).toEqual(hashes);
@@ -315,7 +399,9 @@ async function isWritable(dir: string): Promise<boolean> {
 it('a kill between renaming an output into place and recording it: the output is adopted, not made twice', async () => {
   await writeImage(path.join(root, 'in', 'a.png'), rawImage(16, 16, 3).png());
   await openQueue();
-  const job = await runToEnd(await queue.addJob({ inputs: jobInputs([path.join(root, 'in')]), settings: testSettings() }));
+  const job = await runToEnd(
+    await queue.addJob({ inputs: jobInputs([path.join(root, 'in')]), settings: testSettings() }),
+  );
   await queue.close();
   // Rewrite the state as the kill would have left it: file running with its planned path, job running.
   const statePath = path.join(root, 'state', 'queue.json');
@@ -323,14 +409,25 @@ it('a kill between renaming an output into place and recording it: the output is
   const crashed = state.jobs[0]!;
   crashed.state = 'running';
   crashed.summary = null;
-  Object.assign(crashed.files[0]!, { state: 'running', outputBytes: null, outputWidth: null, outputHeight: null });
+  Object.assign(crashed.files[0]!, {
+    state: 'running',
+    outputBytes: null,
+    outputWidth: null,
+    outputHeight: null,
+  });
   await writeFile(statePath, JSON.stringify(state));
   // and a temporary output of a second attempt that was in flight
   const leftover = path.join(job.outputFolder, `.cmsc-partial.${job.id}.0.a_x2.png`);
   await copyFile(job.files[0]!.outputPath!, leftover);
   await openQueue();
   const recovered = await runToEnd(crashed);
-  expect([recovered.state, recovered.files[0]!.state, recovered.files[0]!.outputPath]).toEqual(['finished', 'done', job.files[0]!.outputPath]);
-  expect((await listFiles(job.outputFolder)).filter((f) => f.endsWith('.png'))).toEqual(['a_x2.png']);
+  expect([recovered.state, recovered.files[0]!.state, recovered.files[0]!.outputPath]).toEqual([
+    'finished',
+    'done',
+    job.files[0]!.outputPath,
+  ]);
+  expect((await listFiles(job.outputFolder)).filter((f) => f.endsWith('.png'))).toEqual([
+    'a_x2.png',
+  ]);
   expect(await temporaries()).toEqual([]);
 });

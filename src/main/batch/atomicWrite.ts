@@ -12,7 +12,10 @@ export const ATOMIC_TEMP_MARKER = '.cmsc-atomic.';
 
 export async function writeFileAtomic(filePath: string, data: string | Uint8Array): Promise<void> {
   const dir = path.dirname(filePath);
-  const tempPath = path.join(dir, `${ATOMIC_TEMP_MARKER}${path.basename(filePath)}.${randomBytes(4).toString('hex')}`);
+  const tempPath = path.join(
+    dir,
+    `${ATOMIC_TEMP_MARKER}${path.basename(filePath)}.${randomBytes(4).toString('hex')}`,
+  );
   try {
     const handle = await open(tempPath, 'wx');
     try {

@@ -7,7 +7,11 @@ import { randomBytes } from 'node:crypto';
 import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
-import { cloneSettings, parseExportSettings, type ExportSettings } from '../../shared/exportSettings.ts';
+import {
+  cloneSettings,
+  parseExportSettings,
+  type ExportSettings,
+} from '../../shared/exportSettings.ts';
 import type {
   BatchEvent,
   BatchEventType,
@@ -24,7 +28,7 @@ import type { ExecutionProvider } from '../../shared/upscaleOptions.ts';
 import { syncDirectory, syncFile } from './atomicWrite.ts';
 import { BatchEventHub, type BatchListener, type Unsubscribe } from './batchEvents.ts';
 import { finishOutput, toUpscaleOptions } from './exportOptions.ts';
-import { InputRejected, type ImageUpscaler } from './imageUpscaler.ts';
+import { InputRejected, resolveModel, type ImageUpscaler } from './imageUpscaler.ts';
 import { isFileReason, normalizeExtension, readImageHeader, scanInputs } from './inputScan.ts';
 import { buildReport, summarizeJob, writeReport } from './jobReport.ts';
 import { readSourceMetadata } from './metadataTransfer.ts';
@@ -76,7 +80,12 @@ interface RunningFile {
   imageEtaMs: number | null;
 }
 
-const TERMINAL_FILE_STATES: ReadonlySet<JobFile['state']> = new Set(['done', 'skipped', 'failed', 'cancelled']);
+const TERMINAL_FILE_STATES: ReadonlySet<JobFile['state']> = new Set([
+  'done',
+  'skipped',
+  'failed',
+  'cancelled',
+]);
 const ACTIVE_JOB_STATES: ReadonlySet<JobState> = new Set(['queued', 'running']);
 
 export async function createBatchQueue(options: BatchQueueOptions): Promise<BatchQueue> {
@@ -224,7 +233,11 @@ export class BatchQueue {
     const wasRunningHere = this.running?.jobId === jobId;
     job.state = 'cancelled';
     for (const file of job.files) {
-      if (file.state === 'queued') this.setFileOutcome(job, file, 'cancelled', { code: 'cancelled', message: 'the job was cancelled' });
+      if (file.state === 'queued')
+        this.setFileOutcome(job, file, 'cancelled', {
+          code: 'cancelled',
+          message: 'the job was cancelled',
+        });
     }
     this.emit({ type: 'job-state', jobId, state: 'cancelled' });
     await this.persist();
@@ -237,7 +250,10 @@ export class BatchQueue {
     const job = this.requireJob(jobId);
     const file = this.requireFile(job, fileId);
     if (file.state === 'queued') {
-      this.setFileOutcome(job, file, 'cancelled', { code: 'cancelled', message: 'cancelled by the user' });
+      this.setFileOutcome(job, file, 'cancelled', {
+        code: 'cancelled',
+        message: 'cancelled by the user',
+      });
       await this.persist();
       this.kick();
     } else if (file.state === 'running') {
@@ -320,24 +336,24 @@ export class BatchQueue {
         // An interrupted image starts over; its planned path is kept so a completed rename
         // before the crash is recognised instead of written a second time.
         if (file.state === 'running') file.state = 'queued';
-        if (file.state === 'done' && !(await this.outputIsIntact(file))) {
+        if (
+          file.state === 'done' &&
+          !(await isExpectedOutput(
+            file.outputPath,
+            file.outputWidth,
+            file.outputHeight,
+            file.outputBytes,
+          ))
+        ) {
           file.state = 'queued';
           file.outputPath = null;
-          this.loadWarnings.push(`${job.id}: the output of ${file.inputPath} is missing or damaged; it will be made again`);
+          this.loadWarnings.push(
+            `${job.id}: the output of ${file.inputPath} is missing or damaged; it will be made again`,
+          );
         }
       }
     }
     await this.persist();
-  }
-
-  private async outputIsIntact(file: JobFile): Promise<boolean> {
-    if (!file.outputPath) return false;
-    try {
-      const metadata = await sharp(file.outputPath, { limitInputPixels: false }).metadata();
-      return metadata.width === file.outputWidth && metadata.height === file.outputHeight;
-    } catch {
-      return false;
-    }
   }
 
   // ---- the work loop -------------------------------------------------------------------
@@ -360,7 +376,9 @@ export class BatchQueue {
   }
 
   private hasWork(): boolean {
-    return this.jobList.some((job) => ACTIVE_JOB_STATES.has(job.state) && job.files.some((f) => f.state === 'queued'));
+    return this.jobList.some(
+      (job) => ACTIVE_JOB_STATES.has(job.state) && job.files.some((f) => f.state === 'queued'),
+    );
   }
 
   private settleIdle(): void {
@@ -406,7 +424,10 @@ export class BatchQueue {
       const elapsed = performance.now() - started;
       if (running.controller.signal.aborted) {
         if (running.cause === 'cancel') {
-          this.setFileOutcome(job, file, 'cancelled', { code: 'cancelled', message: 'cancelled by the user' });
+          this.setFileOutcome(job, file, 'cancelled', {
+            code: 'cancelled',
+            message: 'cancelled by the user',
+          });
         } else {
           // Paused or shutting down: the image starts over later.
           file.state = 'queued';
@@ -441,8 +462,18 @@ export class BatchQueue {
 
     // A run killed after its rename but before recording it left a complete output at the
     // planned path (which was free when planned under skip/rename): take it, do not redo it.
-    if (file.outputPath && settings.overwrite !== 'overwrite' && (await this.isExpectedOutput(file.outputPath, size))) {
-      await this.markDone(job, file, file.outputPath, size, performance.now() - started, file.provider);
+    if (
+      settings.overwrite !== 'overwrite' &&
+      (await isExpectedOutput(file.outputPath, size.width, size.height))
+    ) {
+      await this.markDone(
+        job,
+        file,
+        file.outputPath!,
+        size,
+        performance.now() - started,
+        file.provider,
+      );
       return;
     }
 
@@ -452,13 +483,17 @@ export class BatchQueue {
       outputWidth: size.width,
       outputHeight: size.height,
       scale: size.scale,
-      model: settings.model ?? this.upscaler.listModels()[0]?.name ?? 'cmsc',
+      model:
+        resolveModel(this.upscaler.listModels(), settings.model)?.name ?? settings.model ?? 'cmsc',
       createdAt: job.createdAt,
     });
     try {
       await prepareOutputFolder(job.outputFolder, planned.folder);
     } catch (error) {
-      throw new InputRejected({ code: 'output-not-writable', message: `cannot create the output folder ${planned.folder} (${errorText(error)})` });
+      throw new InputRejected({
+        code: 'output-not-writable',
+        message: `cannot create the output folder ${planned.folder} (${errorText(error)})`,
+      });
     }
     let finalPath = await chooseOutputPath(planned, settings.overwrite, reserved);
     if (finalPath === null) {
@@ -474,35 +509,49 @@ export class BatchQueue {
     const tempPath = temporaryOutputPath(finalPath, job.id, file.id);
     try {
       const source = settings.metadata === 'keep' ? await readSourceMetadata(file.inputPath) : null;
-      const result = await this.upscaler.upscaleFile(
-        file.inputPath,
-        tempPath,
-        toUpscaleOptions(settings, planned.format),
-        settings.device,
-        {
-          signal,
-          onProgress: (progress) => {
-            running.tilesDone = progress.tilesDone;
-            running.tilesTotal = progress.tilesTotal;
-            running.imageEtaMs = progress.etaMs;
-            this.emitProgress(job);
+      const result = await this.upscaler
+        .upscaleFile(
+          file.inputPath,
+          tempPath,
+          toUpscaleOptions(settings, planned.format),
+          settings.device,
+          {
+            signal,
+            onProgress: (progress) => {
+              running.tilesDone = progress.tilesDone;
+              running.tilesTotal = progress.tilesTotal;
+              running.imageEtaMs = progress.etaMs;
+              this.emitProgress(job);
+            },
           },
-        },
-      ).catch((error: unknown) => {
-        throw isWriteError(error)
-          ? new InputRejected({ code: 'output-not-writable', message: `cannot write in ${planned.folder} (${errorText(error)})` })
-          : error;
-      });
+        )
+        .catch((error: unknown) => {
+          throw isWriteError(error)
+            ? new InputRejected({
+                code: 'output-not-writable',
+                message: `cannot write in ${planned.folder} (${errorText(error)})`,
+              })
+            : error;
+        });
       file.provider = result.provider;
       this.lastProvider = result.provider;
-      await finishOutput(tempPath, planned.format, settings, { width: result.outputWidth, height: result.outputHeight }, source);
+      await finishOutput(
+        tempPath,
+        planned.format,
+        settings,
+        { width: result.outputWidth, height: result.outputHeight },
+        source,
+      );
       await syncFile(tempPath);
       signal.throwIfAborted();
       // Under skip/rename a name can be taken between choosing and committing: choose again.
       while (!(await commitOutput(tempPath, finalPath, settings.overwrite))) {
         finalPath = await chooseOutputPath(planned, settings.overwrite, reserved);
         if (finalPath === null) {
-          this.setFileOutcome(job, file, 'skipped', { code: 'output-exists', message: `${path.join(planned.folder, planned.fileName)} appeared while the image was processed (overwrite policy: skip)` });
+          this.setFileOutcome(job, file, 'skipped', {
+            code: 'output-exists',
+            message: `${path.join(planned.folder, planned.fileName)} appeared while the image was processed (overwrite policy: skip)`,
+          });
           return;
         }
         file.outputPath = finalPath;
@@ -511,21 +560,17 @@ export class BatchQueue {
       const elapsed = performance.now() - started;
       await this.markDone(job, file, finalPath, size, elapsed, result.provider);
       await this.throughput.record(
-        { provider: result.provider, model: result.model, quality: settings.qualityPreset, selfEnsemble: settings.selfEnsemble },
+        {
+          provider: result.provider,
+          model: result.model,
+          quality: settings.qualityPreset,
+          selfEnsemble: settings.selfEnsemble,
+        },
         (result.outputWidth * result.outputHeight) / 1e6,
         elapsed,
       );
     } finally {
       await rm(tempPath, { force: true });
-    }
-  }
-
-  private async isExpectedOutput(outputPath: string, size: { width: number; height: number }): Promise<boolean> {
-    try {
-      const metadata = await sharp(outputPath, { limitInputPixels: false }).metadata();
-      return metadata.width === size.width && metadata.height === size.height;
-    } catch {
-      return false;
     }
   }
 
@@ -551,7 +596,8 @@ export class BatchQueue {
     let reserved = this.reservedPaths.get(job.id);
     if (!reserved) {
       reserved = new Set(job.files.map((f) => f.inputPath));
-      for (const file of job.files) if (file.state === 'done' && file.outputPath) reserved.add(file.outputPath);
+      for (const file of job.files)
+        if (file.state === 'done' && file.outputPath) reserved.add(file.outputPath);
       this.reservedPaths.set(job.id, reserved);
     }
     return reserved;
@@ -575,9 +621,14 @@ export class BatchQueue {
 
   // ---- helpers -------------------------------------------------------------------------
 
-  private async abortRunning(jobId: string, fileId: number | null, cause: AbortCause): Promise<void> {
+  private async abortRunning(
+    jobId: string,
+    fileId: number | null,
+    cause: AbortCause,
+  ): Promise<void> {
     const running = this.running;
-    if (!running || running.jobId !== jobId || (fileId !== null && running.fileId !== fileId)) return;
+    if (!running || running.jobId !== jobId || (fileId !== null && running.fileId !== fileId))
+      return;
     this.abort(running, cause);
     // Wait for the loop to record the outcome, so the caller sees a settled state.
     while (this.running === running) await new Promise((resolve) => setTimeout(resolve, 5));
@@ -588,7 +639,12 @@ export class BatchQueue {
     running.controller.abort(new Error(`batch: ${cause}`));
   }
 
-  private setFileOutcome(job: Job, file: JobFile, state: JobFile['state'], reason: FileReason | null): void {
+  private setFileOutcome(
+    job: Job,
+    file: JobFile,
+    state: JobFile['state'],
+    reason: FileReason | null,
+  ): void {
     file.state = state;
     file.reason = reason;
     if (state !== 'done') {
@@ -631,11 +687,16 @@ export class BatchQueue {
       jobId: job.id,
       filesTotal: job.files.length,
       filesFinished,
-      currentFile: running ? { fileId: running.fileId, tilesDone: running.tilesDone, tilesTotal: running.tilesTotal } : null,
+      currentFile: running
+        ? { fileId: running.fileId, tilesDone: running.tilesDone, tilesTotal: running.tilesTotal }
+        : null,
       outputMegapixelsDone: donePixels / 1e6,
       outputMegapixelsTotal: totalPixels / 1e6,
       megapixelsPerSecond,
-      etaMs: megapixelsPerSecond === null ? null : Math.round((remainingPixels / 1e6 / megapixelsPerSecond) * 1000),
+      etaMs:
+        megapixelsPerSecond === null
+          ? null
+          : Math.round((remainingPixels / 1e6 / megapixelsPerSecond) * 1000),
     };
   }
 
@@ -645,8 +706,12 @@ export class BatchQueue {
     if (preferred) providers.push(preferred);
     if (settings.device !== 'auto') providers.push(settings.device);
     providers.push('cpu');
-    const model = settings.model ?? this.upscaler.listModels()[0]?.name ?? 'cmsc';
-    return this.throughput.find({ model, quality: settings.qualityPreset, selfEnsemble: settings.selfEnsemble }, providers);
+    const model =
+      resolveModel(this.upscaler.listModels(), settings.model)?.name ?? settings.model ?? 'cmsc';
+    return this.throughput.find(
+      { model, quality: settings.qualityPreset, selfEnsemble: settings.selfEnsemble },
+      providers,
+    );
   }
 
   private async scanAndEstimate(request: AddJobRequest) {
@@ -669,7 +734,10 @@ export class BatchQueue {
         problem: isFileReason(header) ? header : null,
       });
     }
-    const provider = this.lastProvider ?? this.upscaler.activeProvider(settings.device) ?? (settings.device === 'auto' ? 'cpu' : settings.device);
+    const provider =
+      this.lastProvider ??
+      this.upscaler.activeProvider(settings.device) ??
+      (settings.device === 'auto' ? 'cpu' : settings.device);
     const estimate = await estimateJob({
       files,
       settings,
@@ -714,11 +782,36 @@ export class BatchQueue {
   }
 }
 
+/**
+ * True when `outputPath` has the given dimensions (and byte size, when recorded): a finished
+ * output, not a damaged or foreign file. Outputs only ever appear complete (written, fsynced,
+ * renamed), so this guards against changes made after the fact.
+ */
+async function isExpectedOutput(
+  outputPath: string | null,
+  width: number | null,
+  height: number | null,
+  bytes: number | null = null,
+): Promise<boolean> {
+  if (!outputPath || width === null || height === null) return false;
+  try {
+    if (bytes !== null && (await stat(outputPath)).size !== bytes) return false;
+    const metadata = await sharp(outputPath, { limitInputPixels: false }).metadata();
+    return metadata.width === width && metadata.height === height;
+  } catch {
+    return false;
+  }
+}
+
 function expectedOutputPixels(settings: ExportSettings, file: JobFile): number {
-  if (file.outputWidth !== null && file.outputHeight !== null) return file.outputWidth * file.outputHeight;
+  if (file.outputWidth !== null && file.outputHeight !== null)
+    return file.outputWidth * file.outputHeight;
   if (file.inputWidth === 0 || file.inputHeight === 0) return 0;
   try {
-    const size = resolveTargetSize({ width: file.inputWidth, height: file.inputHeight }, settings.target);
+    const size = resolveTargetSize(
+      { width: file.inputWidth, height: file.inputHeight },
+      settings.target,
+    );
     return size.width * size.height;
   } catch {
     return 0;
@@ -726,12 +819,15 @@ function expectedOutputPixels(settings: ExportSettings, file: JobFile): number {
 }
 
 function validateInputs(value: JobInputs): JobInputs {
-  if (!Array.isArray(value.paths) || value.paths.length === 0) throw new TypeError('a job needs at least one file or folder');
+  if (!Array.isArray(value.paths) || value.paths.length === 0)
+    throw new TypeError('a job needs at least one file or folder');
   for (const p of value.paths) {
-    if (typeof p !== 'string' || !path.isAbsolute(p)) throw new TypeError(`input paths must be absolute: ${String(p)}`);
+    if (typeof p !== 'string' || !path.isAbsolute(p))
+      throw new TypeError(`input paths must be absolute: ${String(p)}`);
   }
   const extensions = (list: unknown, name: string): string[] => {
-    if (!Array.isArray(list) || list.some((e) => typeof e !== 'string')) throw new TypeError(`${name} must be a list of extensions`);
+    if (!Array.isArray(list) || list.some((e) => typeof e !== 'string'))
+      throw new TypeError(`${name} must be a list of extensions`);
     return (list as string[]).map(normalizeExtension).filter((e) => e !== '');
   };
   return {
@@ -750,8 +846,16 @@ function failureReason(error: unknown): FileReason {
 
 function isWriteError(error: unknown): boolean {
   const code = (error as NodeJS.ErrnoException | null)?.code;
-  return code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || code === 'ENOSPC' || code === 'ENOTDIR' ||
-    /EACCES|EPERM|EROFS|ENOSPC|Permission denied|Read-only file system|Operation not permitted|No space left/i.test(errorText(error));
+  return (
+    code === 'EACCES' ||
+    code === 'EPERM' ||
+    code === 'EROFS' ||
+    code === 'ENOSPC' ||
+    code === 'ENOTDIR' ||
+    /EACCES|EPERM|EROFS|ENOSPC|Permission denied|Read-only file system|Operation not permitted|No space left/i.test(
+      errorText(error),
+    )
+  );
 }
 
 function errorText(error: unknown): string {
@@ -761,4 +865,3 @@ function errorText(error: unknown): string {
 function newJobId(): string {
   return `job-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 }
-

@@ -4,9 +4,21 @@
  * device, created on first use; switching device closes the previous one so only one inference
  * worker holds memory at a time.
  */
-import { createEngine, ImageInputError, type Engine, type EngineConfig, type ImageInputProblem } from '../engine/index.ts';
+import {
+  createEngine,
+  ImageInputError,
+  type Engine,
+  type EngineConfig,
+  type ImageInputProblem,
+} from '../engine/index.ts';
 import type { FileReason } from '../../shared/jobs.ts';
-import type { Device, ExecutionProvider, ModelSummary, UpscaleOptions, UpscaleResult } from '../../shared/upscaleOptions.ts';
+import type {
+  Device,
+  ExecutionProvider,
+  ModelSummary,
+  UpscaleOptions,
+  UpscaleResult,
+} from '../../shared/upscaleOptions.ts';
 import { InputRejected, type ImageUpscaler, type UpscaleControl } from './imageUpscaler.ts';
 
 export type EngineUpscalerConfig = Omit<EngineConfig, 'device'>;
@@ -24,7 +36,8 @@ export async function createEngineUpscaler(
   initialDevice: Device = 'auto',
   sharing?: EngineUpscalerSharing,
 ): Promise<ImageUpscaler> {
-  if (sharing) return new EngineUpscaler(config, { device: initialDevice, engine: sharing.engine }, null);
+  if (sharing)
+    return new EngineUpscaler(config, { device: initialDevice, engine: sharing.engine }, null);
   const engine = await createEngine({ ...config, device: initialDevice });
   return new EngineUpscaler(config, null, { device: initialDevice, engine });
 }
@@ -59,7 +72,8 @@ class EngineUpscaler implements ImageUpscaler {
       this.providers.set(device, result.provider);
       return result;
     } catch (error) {
-      if (error instanceof ImageInputError) throw new InputRejected(reasonFor(error.problem, error.reason));
+      if (error instanceof ImageInputError)
+        throw new InputRejected(reasonFor(error.problem, error.reason));
       throw error;
     }
   }

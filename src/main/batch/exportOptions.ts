@@ -8,7 +8,11 @@ import sharp from 'sharp';
 import type { ExportSettings } from '../../shared/exportSettings.ts';
 import type { ConcreteFormat } from '../../shared/outputNaming.ts';
 import type { UpscaleOptions } from '../../shared/upscaleOptions.ts';
-import { embedSourceMetadata, type MetadataCarried, type SourceMetadata } from './metadataTransfer.ts';
+import {
+  embedSourceMetadata,
+  type MetadataCarried,
+  type SourceMetadata,
+} from './metadataTransfer.ts';
 
 /**
  * What the engine's encoder writes for lossless formats (src/main/engine/imageEncode.ts);
@@ -87,24 +91,39 @@ export async function finishOutput(
   return { width: expected.width, height: expected.height, bytes: final.size ?? 0, metadata };
 }
 
-async function reencodeLosslessIfNeeded(tempPath: string, format: ConcreteFormat, settings: ExportSettings): Promise<void> {
+async function reencodeLosslessIfNeeded(
+  tempPath: string,
+  format: ConcreteFormat,
+  settings: ExportSettings,
+): Promise<void> {
   if (format !== 'png' && format !== 'tiff') return;
   const current = await sharp(tempPath, { limitInputPixels: false }).metadata();
-  const reduceDepth = settings.bitDepth === '8' && (current.depth === 'ushort' || current.depth === 'short');
+  const reduceDepth =
+    settings.bitDepth === '8' && (current.depth === 'ushort' || current.depth === 'short');
   const compressionDiffers =
     format === 'png'
       ? settings.encoding.pngCompressionLevel !== ENGINE_PNG_COMPRESSION_LEVEL
       : settings.encoding.tiffCompression !== ENGINE_TIFF_COMPRESSION;
   if (!reduceDepth && !compressionDiffers) return;
   // Decode fully before writing: sharp streams from the file, which is replaced below.
-  let image = sharp(await sharp(tempPath, { limitInputPixels: false }).keepMetadata().toBuffer({ resolveWithObject: false }), {
-    limitInputPixels: false,
-  }).keepMetadata();
+  let image = sharp(
+    await sharp(tempPath, { limitInputPixels: false })
+      .keepMetadata()
+      .toBuffer({ resolveWithObject: false }),
+    {
+      limitInputPixels: false,
+    },
+  ).keepMetadata();
   if (reduceDepth) image = image.toColourspace('srgb');
   image =
     format === 'png'
       ? image.png({ compressionLevel: settings.encoding.pngCompressionLevel })
-      : image.tiff({ compression: settings.encoding.tiffCompression === 'none' ? 'none' : settings.encoding.tiffCompression });
+      : image.tiff({
+          compression:
+            settings.encoding.tiffCompression === 'none'
+              ? 'none'
+              : settings.encoding.tiffCompression,
+        });
   const rewritten = `${tempPath}.reencode`;
   try {
     await image.toFile(rewritten);

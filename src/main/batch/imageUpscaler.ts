@@ -44,3 +44,13 @@ export interface ImageUpscaler {
   activeProvider(device: Device): ExecutionProvider | null;
   close(): Promise<void>;
 }
+
+/** The model a job runs: the one it names, else the registry's default. */
+export function resolveModel(
+  models: readonly ModelSummary[],
+  name: string | null,
+): ModelSummary | undefined {
+  return name === null
+    ? (models.find((m) => m.isDefault) ?? models[0])
+    : models.find((m) => m.name === name);
+}

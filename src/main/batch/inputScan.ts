@@ -49,9 +49,15 @@ export function normalizeExtension(extension: string): string {
  * Lists the job's files in a stable order (folder by folder, paths compared with numbers
  * as numbers). A path that does not exist is an error: the user picked it a moment ago.
  */
-export async function scanInputs(inputs: JobInputs, skipFolders: readonly string[] = []): Promise<ScannedFile[]> {
+export async function scanInputs(
+  inputs: JobInputs,
+  skipFolders: readonly string[] = [],
+): Promise<ScannedFile[]> {
   const include = new Set(
-    (inputs.includeExtensions.length > 0 ? inputs.includeExtensions : SUPPORTED_INPUT_EXTENSIONS).map(normalizeExtension),
+    (inputs.includeExtensions.length > 0
+      ? inputs.includeExtensions
+      : SUPPORTED_INPUT_EXTENSIONS
+    ).map(normalizeExtension),
   );
   const exclude = new Set(inputs.excludeExtensions.map(normalizeExtension));
   const wanted = (fileName: string): boolean => {
@@ -59,7 +65,9 @@ export async function scanInputs(inputs: JobInputs, skipFolders: readonly string
     return include.has(extension) && !exclude.has(extension) && !isOurTemporaryFile(fileName);
   };
   const skip = new Set(skipFolders.map((folder) => path.resolve(folder)));
-  const folderCount = (await Promise.all(inputs.paths.map((p) => stat(p)))).filter((s) => s.isDirectory()).length;
+  const folderCount = (await Promise.all(inputs.paths.map((p) => stat(p)))).filter((s) =>
+    s.isDirectory(),
+  ).length;
 
   const found: ScannedFile[] = [];
   const seen = new Set<string>();
@@ -80,7 +88,11 @@ export async function scanInputs(inputs: JobInputs, skipFolders: readonly string
     const files = await walkFolder(inputPath, inputs.recursive, skip, wanted);
     for (const file of files) {
       const relative = path.relative(inputPath, file.path);
-      add({ inputPath: file.path, relativePath: prefix ? path.join(prefix, relative) : relative, bytes: file.bytes });
+      add({
+        inputPath: file.path,
+        relativePath: prefix ? path.join(prefix, relative) : relative,
+        bytes: file.bytes,
+      });
     }
   }
   return found;

@@ -50,7 +50,10 @@ const CSV_COLUMNS: readonly (keyof ReportRow)[] = [
   'error',
 ];
 
-export function summarizeJob(job: Job, state: 'finished' | 'cancelled'): Omit<JobSummary, 'reportJsonPath' | 'reportCsvPath' | 'reportError'> {
+export function summarizeJob(
+  job: Job,
+  state: 'finished' | 'cancelled',
+): Omit<JobSummary, 'reportJsonPath' | 'reportCsvPath' | 'reportError'> {
   const counts = Object.fromEntries(FILE_STATES.map((s) => [s, 0])) as Record<FileState, number>;
   let inputBytes = 0;
   let outputBytes = 0;
@@ -61,10 +64,21 @@ export function summarizeJob(job: Job, state: 'finished' | 'cancelled'): Omit<Jo
     if (file.state === 'done') outputBytes += file.outputBytes ?? 0;
     processingMs += file.elapsedMs ?? 0;
   }
-  return { jobId: job.id, state, counts, inputBytes, outputBytes, processingMs: Math.round(processingMs) };
+  return {
+    jobId: job.id,
+    state,
+    counts,
+    inputBytes,
+    outputBytes,
+    processingMs: Math.round(processingMs),
+  };
 }
 
-export function buildReport(job: Job, state: 'finished' | 'cancelled', finishedAt: Date): JobReport {
+export function buildReport(
+  job: Job,
+  state: 'finished' | 'cancelled',
+  finishedAt: Date,
+): JobReport {
   return {
     jobId: job.id,
     createdAt: job.createdAt,
@@ -92,7 +106,8 @@ export function buildReport(job: Job, state: 'finished' | 'cancelled', finishedA
 
 export function reportToCsv(report: JobReport): string {
   const lines = [CSV_COLUMNS.join(',')];
-  for (const row of report.files) lines.push(CSV_COLUMNS.map((column) => csvField(row[column])).join(','));
+  for (const row of report.files)
+    lines.push(CSV_COLUMNS.map((column) => csvField(row[column])).join(','));
   return `${lines.join('\r\n')}\r\n`;
 }
 
@@ -130,7 +145,11 @@ export async function writeReport(report: JobReport, fallbackDir: string): Promi
     try {
       return { ...(await attempt(fallbackDir)), error: reason };
     } catch (fallbackError) {
-      return { jsonPath: null, csvPath: null, error: `${reason}; nor could ${fallbackDir} (${(fallbackError as Error).message})` };
+      return {
+        jsonPath: null,
+        csvPath: null,
+        error: `${reason}; nor could ${fallbackDir} (${(fallbackError as Error).message})`,
+      };
     }
   }
 }

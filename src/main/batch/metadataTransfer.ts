@@ -38,14 +38,19 @@ const TYPE_LONG = 4;
 
 export async function readSourceMetadata(inputPath: string): Promise<SourceMetadata> {
   const metadata = await sharp(inputPath, { limitInputPixels: false }).metadata();
-  const exif = metadata.exif && metadata.exif.length > 8 ? stripPrefix(metadata.exif, EXIF_HEADER) : null;
-  const iptc = metadata.iptc && metadata.iptc.length > 0 ? stripPrefix(metadata.iptc, PHOTOSHOP_HEADER) : null;
+  const exif =
+    metadata.exif && metadata.exif.length > 8 ? stripPrefix(metadata.exif, EXIF_HEADER) : null;
+  const iptc =
+    metadata.iptc && metadata.iptc.length > 0 ? stripPrefix(metadata.iptc, PHOTOSHOP_HEADER) : null;
   return { exif, iptc };
 }
 
 /** Which metadata a format can hold (the rest is dropped, as the issue allows). */
 export function metadataSupport(format: ConcreteFormat): MetadataCarried {
-  return { exif: format === 'jpeg' || format === 'png' || format === 'webp', iptc: format === 'jpeg' };
+  return {
+    exif: format === 'jpeg' || format === 'png' || format === 'webp',
+    iptc: format === 'jpeg',
+  };
 }
 
 /**
@@ -60,7 +65,8 @@ export async function embedSourceMetadata(
   output: { width: number; height: number; hasAlpha: boolean },
 ): Promise<MetadataCarried> {
   const support = metadataSupport(format);
-  const exif = support.exif && source.exif ? adjustExif(source.exif, output.width, output.height) : null;
+  const exif =
+    support.exif && source.exif ? adjustExif(source.exif, output.width, output.height) : null;
   const iptc = support.iptc ? source.iptc : null;
   if (!exif && !iptc) return { exif: false, iptc: false };
   const encoded = await readFile(filePath);
@@ -94,14 +100,21 @@ export function adjustExif(exif: Buffer, width: number, height: number): Buffer 
   const ifd0Entries = readIfd(view, ifd0);
   if (!ifd0Entries) return null;
   for (const entry of ifd0Entries) {
-    if (entry.tag === TAG_ORIENTATION && entry.type === TYPE_SHORT) view.setU16(entry.valueOffset, 1);
+    if (entry.tag === TAG_ORIENTATION && entry.type === TYPE_SHORT)
+      view.setU16(entry.valueOffset, 1);
     if (entry.tag === TAG_EXIF_IFD && (entry.type === TYPE_LONG || entry.type === 13)) {
       const exifEntries = readIfd(view, view.u32(entry.valueOffset));
       for (const exifEntry of exifEntries ?? []) {
-        const value = exifEntry.tag === TAG_PIXEL_X_DIMENSION ? width : exifEntry.tag === TAG_PIXEL_Y_DIMENSION ? height : null;
+        const value =
+          exifEntry.tag === TAG_PIXEL_X_DIMENSION
+            ? width
+            : exifEntry.tag === TAG_PIXEL_Y_DIMENSION
+              ? height
+              : null;
         if (value === null) continue;
         if (exifEntry.type === TYPE_LONG) view.setU32(exifEntry.valueOffset, value);
-        else if (exifEntry.type === TYPE_SHORT && value <= 0xffff) view.setU16(exifEntry.valueOffset, value);
+        else if (exifEntry.type === TYPE_SHORT && value <= 0xffff)
+          view.setU16(exifEntry.valueOffset, value);
       }
     }
   }
@@ -191,7 +204,12 @@ function readIfd(view: TiffView, offset: number): IfdEntry[] | null {
   const entries: IfdEntry[] = [];
   for (let index = 0; index < count; index++) {
     const at = offset + 2 + index * 12;
-    entries.push({ tag: view.u16(at), type: view.u16(at + 2), count: view.u32(at + 4), valueOffset: at + 8 });
+    entries.push({
+      tag: view.u16(at),
+      type: view.u16(at + 2),
+      count: view.u32(at + 4),
+      valueOffset: at + 8,
+    });
   }
   return entries;
 }
@@ -238,7 +256,8 @@ function spliceJpeg(jpeg: Buffer, exif: Buffer | null, iptc: Buffer | null): Buf
     const segment = jpeg.subarray(position, position + 2 + length);
     const payload = segment.subarray(4);
     const isExif = marker === 0xe1 && payload.subarray(0, 6).equals(EXIF_HEADER);
-    const isIptc = marker === 0xed && payload.subarray(0, PHOTOSHOP_HEADER.length).equals(PHOTOSHOP_HEADER);
+    const isIptc =
+      marker === 0xed && payload.subarray(0, PHOTOSHOP_HEADER.length).equals(PHOTOSHOP_HEADER);
     if (marker === 0xe0 && rest.length === 0) leading.push(segment);
     else if (!isExif && !isIptc) rest.push(segment);
     position += 2 + length;
@@ -252,7 +271,13 @@ function spliceJpeg(jpeg: Buffer, exif: Buffer | null, iptc: Buffer | null): Buf
     const payload = Buffer.concat([PHOTOSHOP_HEADER, iptc]);
     if (payload.length <= MAX_JPEG_SEGMENT_PAYLOAD) inserted.push(jpegSegment(0xed, payload));
   }
-  return Buffer.concat([jpeg.subarray(0, 2), ...leading, ...inserted, ...rest, jpeg.subarray(position)]);
+  return Buffer.concat([
+    jpeg.subarray(0, 2),
+    ...leading,
+    ...inserted,
+    ...rest,
+    jpeg.subarray(position),
+  ]);
 }
 
 function jpegSegment(marker: number, payload: Buffer): Buffer {
@@ -297,12 +322,16 @@ function pngChunk(type: string, data: Buffer): Buffer {
 const WEBP_FLAG_EXIF = 0x08;
 const WEBP_FLAG_ALPHA = 0x10;
 
-function spliceWebp(webp: Buffer, exif: Buffer, output: { width: number; height: number; hasAlpha: boolean }): Buffer {
+function spliceWebp(
+  webp: Buffer,
+  exif: Buffer,
+  output: { width: number; height: number; hasAlpha: boolean },
+): Buffer {
   if (webp.toString('latin1', 0, 4) !== 'RIFF' || webp.toString('latin1', 8, 12) !== 'WEBP') {
     throw new Error('not a WebP file');
   }
   const chunks: { type: string; data: Buffer }[] = [];
-  for (let position = 12; position + 8 <= webp.length; ) {
+  for (let position = 12; position + 8 <= webp.length;) {
     const type = webp.toString('latin1', position, position + 4);
     const size = webp.readUInt32LE(position + 4);
     chunks.push({ type, data: webp.subarray(position + 8, position + 8 + size) });
@@ -332,7 +361,11 @@ function spliceWebp(webp: Buffer, exif: Buffer, output: { width: number; height:
       const head = Buffer.alloc(8);
       head.write(chunk.type, 0, 'latin1');
       head.writeUInt32LE(chunk.data.length, 4);
-      return Buffer.concat([head, chunk.data, chunk.data.length % 2 ? Buffer.alloc(1) : Buffer.alloc(0)]);
+      return Buffer.concat([
+        head,
+        chunk.data,
+        chunk.data.length % 2 ? Buffer.alloc(1) : Buffer.alloc(0),
+      ]);
     }),
   );
   const riff = Buffer.alloc(12);

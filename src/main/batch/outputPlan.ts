@@ -26,7 +26,10 @@ export function isOurTemporaryFile(fileName: string): boolean {
  * `…/Photos` it is the sibling `…/Photos-upscaled`; otherwise `upscaled` inside the folder
  * that holds the picked files (a folder of its own, marked so later scans skip it).
  */
-export function defaultOutputFolder(inputPaths: readonly string[], pickedFolders: readonly string[]): string {
+export function defaultOutputFolder(
+  inputPaths: readonly string[],
+  pickedFolders: readonly string[],
+): string {
   const resolved = inputPaths.map((p) => path.resolve(p));
   if (resolved.length === 1 && pickedFolders.length === 1) {
     const folder = resolved[0]!;
@@ -63,7 +66,11 @@ export interface NameInputs {
   createdAt: string;
 }
 
-export function planOutputName(settings: ExportSettings, outputFolder: string, file: NameInputs): PlannedName {
+export function planOutputName(
+  settings: ExportSettings,
+  outputFolder: string,
+  file: NameInputs,
+): PlannedName {
   const format = concreteFormat(settings.format, file.inputPath);
   const parsed = path.parse(file.inputPath);
   const expanded = expandNamingTemplate(settings.namingTemplate, {
@@ -109,7 +116,10 @@ export async function chooseOutputPath(
 
 /** The temporary name an output is written under; the real extension stays last for the encoder. */
 export function temporaryOutputPath(finalPath: string, jobId: string, fileId: number): string {
-  return path.join(path.dirname(finalPath), `${TEMP_OUTPUT_MARKER}${jobId}.${fileId}.${path.basename(finalPath)}`);
+  return path.join(
+    path.dirname(finalPath),
+    `${TEMP_OUTPUT_MARKER}${jobId}.${fileId}.${path.basename(finalPath)}`,
+  );
 }
 
 /** Creates the output folder (and mirrored sub-folder) and marks the output folder as ours. */
@@ -117,7 +127,9 @@ export async function prepareOutputFolder(outputFolder: string, subFolder: strin
   await mkdir(subFolder, { recursive: true });
   const marker = path.join(outputFolder, OUTPUT_FOLDER_MARKER);
   if (!(await pathExists(marker))) {
-    await writeFile(marker, 'Outputs of CMSC Upscaler. Folder scans skip this folder.\n', { flag: 'w' });
+    await writeFile(marker, 'Outputs of CMSC Upscaler. Folder scans skip this folder.\n', {
+      flag: 'w',
+    });
   }
 }
 
@@ -126,7 +138,11 @@ export async function prepareOutputFolder(outputFolder: string, subFolder: strin
  * name must not appear in between: a hard link fails when it exists (EEXIST), where plain
  * rename would replace it. Returns false when the name was taken meanwhile.
  */
-export async function commitOutput(tempPath: string, finalPath: string, policy: OverwritePolicy): Promise<boolean> {
+export async function commitOutput(
+  tempPath: string,
+  finalPath: string,
+  policy: OverwritePolicy,
+): Promise<boolean> {
   if (policy === 'overwrite') {
     await rename(tempPath, finalPath);
     return true;

@@ -10,6 +10,7 @@ import type { PreflightEstimate, PreflightFileProblem } from '../../shared/jobs.
 import { concreteFormat, type ConcreteFormat } from '../../shared/outputNaming.ts';
 import { resolveTargetSize } from '../../shared/targetSize.ts';
 import type { ExecutionProvider, ModelSummary } from '../../shared/upscaleOptions.ts';
+import { resolveModel } from './imageUpscaler.ts';
 import type { ImageHeader } from './inputScan.ts';
 import { pathExists } from './outputPlan.ts';
 
@@ -60,7 +61,10 @@ export async function estimateJob(inputs: PreflightInputs): Promise<PreflightEst
     try {
       size = resolveTargetSize(file.header, settings.target);
     } catch (error) {
-      problems.push({ path: file.inputPath, reason: { code: 'scale-out-of-range', message: (error as Error).message } });
+      problems.push({
+        path: file.inputPath,
+        reason: { code: 'scale-out-of-range', message: (error as Error).message },
+      });
       continue;
     }
     inputPixels += file.header.width * file.header.height;
@@ -70,10 +74,11 @@ export async function estimateJob(inputs: PreflightInputs): Promise<PreflightEst
     outputBytes += pixels * bytesPerOutputPixel(format, settings, file.header);
   }
   const measured = inputs.measuredMegapixelsPerSecond;
-  const megapixelsPerSecond = measured ?? assumedMegapixelsPerSecond(settings, inputs.provider, inputs.models);
+  const megapixelsPerSecond =
+    measured ?? assumedMegapixelsPerSecond(settings, inputs.provider, inputs.models);
   const outputMegapixels = outputPixels / 1e6;
   const freeBytes = await freeBytesAt(inputs.outputFolder);
-  const estimatedOutputBytes = Math.ceil(outputBytes);
+  const estimatedOutputBytes = Math.round(outputBytes);
   const fitsOnDisk = estimatedOutputBytes <= freeBytes;
   return {
     filesFound: inputs.files.length,
@@ -127,19 +132,22 @@ export function assumedMegapixelsPerSecond(
   provider: ExecutionProvider,
   models: readonly ModelSummary[],
 ): number {
-  const model = settings.model === null ? models[0] : models.find((m) => m.name === settings.model);
-  const preset = model?.presets.find((p) => p.preset === settings.qualityPreset);
+  const preset = resolveModel(models, settings.model)?.presets.find(
+    (p) => p.preset === settings.qualityPreset,
+  );
   if (!preset) return FALLBACK_MEGAPIXELS_PER_SECOND;
   const passes = settings.selfEnsemble ? SELF_ENSEMBLE_PASSES : 1;
   const secondsPerMegapixel =
-    (preset.flopsPerPixel * 1e6 * passes) / ASSUMED_FLOPS_PER_SECOND[provider] + ASSUMED_PIPELINE_SECONDS_PER_MEGAPIXEL;
+    (preset.flopsPerPixel * 1e6 * passes) / ASSUMED_FLOPS_PER_SECOND[provider] +
+    ASSUMED_PIPELINE_SECONDS_PER_MEGAPIXEL;
   return 1 / secondsPerMegapixel;
 }
 
 /** Free bytes for an unprivileged writer on the volume of `folder` (or its nearest existing parent). */
 export async function freeBytesAt(folder: string): Promise<number> {
   let existing = path.resolve(folder);
-  while (!(await pathExists(existing)) && existing !== path.dirname(existing)) existing = path.dirname(existing);
+  while (!(await pathExists(existing)) && existing !== path.dirname(existing))
+    existing = path.dirname(existing);
   const stats = await statfs(existing);
   return stats.bavail * stats.bsize;
 }

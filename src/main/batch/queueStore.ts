@@ -58,7 +58,9 @@ export class QueueStore {
     } catch (error) {
       const aside = `${this.queuePath}.unreadable-${Date.now()}`;
       await rename(this.queuePath, aside);
-      warnings.push(`${this.queuePath} could not be read (${(error as Error).message}); moved to ${aside}, starting with an empty queue`);
+      warnings.push(
+        `${this.queuePath} could not be read (${(error as Error).message}); moved to ${aside}, starting with an empty queue`,
+      );
       return { jobs: [], warnings };
     }
   }
@@ -77,13 +79,18 @@ export class QueueStore {
 
   private async deleteStaleTemporaries(): Promise<void> {
     for (const name of await readdir(this.stateDir)) {
-      if (name.startsWith(ATOMIC_TEMP_MARKER)) await rm(path.join(this.stateDir, name), { force: true });
+      if (name.startsWith(ATOMIC_TEMP_MARKER))
+        await rm(path.join(this.stateDir, name), { force: true });
     }
   }
 }
 
 function parseQueueFile(value: unknown, warnings: string[]): Job[] {
-  if (!isRecord(value) || value.schemaVersion !== QUEUE_SCHEMA_VERSION || !Array.isArray(value.jobs)) {
+  if (
+    !isRecord(value) ||
+    value.schemaVersion !== QUEUE_SCHEMA_VERSION ||
+    !Array.isArray(value.jobs)
+  ) {
     throw new Error(`not a version ${QUEUE_SCHEMA_VERSION} queue file`);
   }
   return value.jobs.map((job, index) => parseJob(job, `jobs[${index}]`, warnings));
@@ -93,7 +100,9 @@ function parseJob(value: unknown, where: string, warnings: string[]): Job {
   const job = expectRecord(value, where);
   const { settings, warnings: settingsWarnings } = migrateSettings(job.settings);
   warnings.push(...settingsWarnings.map((warning) => `${where}.settings: ${warning}`));
-  const files = expectArray(job.files, `${where}.files`).map((file, index) => parseFile(file, `${where}.files[${index}]`));
+  const files = expectArray(job.files, `${where}.files`).map((file, index) =>
+    parseFile(file, `${where}.files[${index}]`),
+  );
   return {
     id: expectString(job.id, `${where}.id`),
     createdAt: expectString(job.createdAt, `${where}.createdAt`),
@@ -110,13 +119,15 @@ function parseJob(value: unknown, where: string, warnings: string[]): Job {
 function parseInputs(value: unknown, where: string): JobInputs {
   const inputs = expectRecord(value, where);
   return {
-    paths: expectArray(inputs.paths, `${where}.paths`).map((p, i) => expectString(p, `${where}.paths[${i}]`)),
-    recursive: expectBoolean(inputs.recursive, `${where}.recursive`),
-    includeExtensions: expectArray(inputs.includeExtensions, `${where}.includeExtensions`).map((e, i) =>
-      expectString(e, `${where}.includeExtensions[${i}]`),
+    paths: expectArray(inputs.paths, `${where}.paths`).map((p, i) =>
+      expectString(p, `${where}.paths[${i}]`),
     ),
-    excludeExtensions: expectArray(inputs.excludeExtensions, `${where}.excludeExtensions`).map((e, i) =>
-      expectString(e, `${where}.excludeExtensions[${i}]`),
+    recursive: expectBoolean(inputs.recursive, `${where}.recursive`),
+    includeExtensions: expectArray(inputs.includeExtensions, `${where}.includeExtensions`).map(
+      (e, i) => expectString(e, `${where}.includeExtensions[${i}]`),
+    ),
+    excludeExtensions: expectArray(inputs.excludeExtensions, `${where}.excludeExtensions`).map(
+      (e, i) => expectString(e, `${where}.excludeExtensions[${i}]`),
     ),
   };
 }
@@ -137,7 +148,11 @@ function parseFile(value: unknown, where: string): JobFile {
     outputWidth: nullable(file.outputWidth, expectNumber, `${where}.outputWidth`),
     outputHeight: nullable(file.outputHeight, expectNumber, `${where}.outputHeight`),
     elapsedMs: nullable(file.elapsedMs, expectNumber, `${where}.elapsedMs`),
-    provider: nullable(file.provider, (v, w) => expectEnum(v, ['cuda', 'webgpu', 'cpu'] as const, w), `${where}.provider`),
+    provider: nullable(
+      file.provider,
+      (v, w) => expectEnum(v, ['cuda', 'webgpu', 'cpu'] as const, w),
+      `${where}.provider`,
+    ),
     attempts: expectNumber(file.attempts, `${where}.attempts`),
   };
 }
@@ -150,7 +165,11 @@ function parseReason(value: unknown, where: string): FileReason {
   };
 }
 
-function nullable<T>(value: unknown, read: (value: unknown, where: string) => T, where: string): T | null {
+function nullable<T>(
+  value: unknown,
+  read: (value: unknown, where: string) => T,
+  where: string,
+): T | null {
   return value === null || value === undefined ? null : read(value, where);
 }
 
@@ -174,7 +193,8 @@ function expectString(value: unknown, where: string): string {
 }
 
 function expectNumber(value: unknown, where: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw new Error(`${where} is not a number`);
+  if (typeof value !== 'number' || !Number.isFinite(value))
+    throw new Error(`${where} is not a number`);
   return value;
 }
 

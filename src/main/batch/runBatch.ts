@@ -36,7 +36,9 @@ async function main(argv: string[]): Promise<number> {
   }
   const stateDir = args.values.state;
   if (!stateDir) {
-    process.stderr.write('usage: runBatch --state <dir> [--add <request.json>] [--models-dir <dir>] [--threads <n>]\n');
+    process.stderr.write(
+      'usage: runBatch --state <dir> [--add <request.json>] [--models-dir <dir>] [--threads <n>]\n',
+    );
     return 2;
   }
   const threads = args.values.threads === undefined ? undefined : Number(args.values.threads);
@@ -49,7 +51,11 @@ async function main(argv: string[]): Promise<number> {
     ...(modelsDirs ? { modelsDirs } : {}),
     ...(threads !== undefined ? { threads } : {}),
   });
-  const queue = await createBatchQueue({ stateDir: path.resolve(stateDir), upscaler, autoStart: false });
+  const queue = await createBatchQueue({
+    stateDir: path.resolve(stateDir),
+    upscaler,
+    autoStart: false,
+  });
   const print = (line: unknown): void => {
     process.stdout.write(`${JSON.stringify(line)}\n`);
   };
@@ -88,8 +94,16 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-function readRequest(value: unknown): { inputs: JobInputs; settings: ReturnType<typeof migrateSettings>['settings'] } {
-  if (typeof value !== 'object' || value === null || !('inputs' in value) || !('settings' in value)) {
+function readRequest(value: unknown): {
+  inputs: JobInputs;
+  settings: ReturnType<typeof migrateSettings>['settings'];
+} {
+  if (
+    typeof value !== 'object' ||
+    value === null ||
+    !('inputs' in value) ||
+    !('settings' in value)
+  ) {
     throw new TypeError('the request must hold { inputs, settings }');
   }
   const { settings } = migrateSettings(value.settings);
@@ -99,7 +113,9 @@ function readRequest(value: unknown): { inputs: JobInputs; settings: ReturnType<
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.stderr.write(
+      `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
     process.exit(1);
   },
 );

@@ -28,10 +28,13 @@ export class ThroughputLog {
 
   async load(): Promise<void> {
     try {
-      const parsed: unknown = JSON.parse(await readFile(path.join(this.stateDir, THROUGHPUT_FILE_NAME), 'utf8'));
+      const parsed: unknown = JSON.parse(
+        await readFile(path.join(this.stateDir, THROUGHPUT_FILE_NAME), 'utf8'),
+      );
       if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) {
         for (const [key, value] of Object.entries(parsed)) {
-          if (typeof value === 'number' && Number.isFinite(value) && value > 0) this.table[key] = value;
+          if (typeof value === 'number' && Number.isFinite(value) && value > 0)
+            this.table[key] = value;
         }
       }
     } catch {
@@ -45,7 +48,10 @@ export class ThroughputLog {
   }
 
   /** Any measurement for this model setup, on whichever provider measured it last. */
-  find(match: Omit<ThroughputKey, 'provider'>, providers: readonly ExecutionProvider[]): number | null {
+  find(
+    match: Omit<ThroughputKey, 'provider'>,
+    providers: readonly ExecutionProvider[],
+  ): number | null {
     for (const provider of providers) {
       const value = this.get({ ...match, provider });
       if (value !== null) return value;
@@ -54,11 +60,15 @@ export class ThroughputLog {
   }
 
   async record(key: ThroughputKey, outputMegapixels: number, elapsedMs: number): Promise<number> {
-    const measured = outputMegapixels / Math.max(elapsedMs, 1) * 1000;
+    const measured = (outputMegapixels / Math.max(elapsedMs, 1)) * 1000;
     const previous = this.get(key);
-    const value = previous === null ? measured : previous * (1 - NEWEST_WEIGHT) + measured * NEWEST_WEIGHT;
+    const value =
+      previous === null ? measured : previous * (1 - NEWEST_WEIGHT) + measured * NEWEST_WEIGHT;
     this.table[keyString(key)] = value;
-    await writeFileAtomic(path.join(this.stateDir, THROUGHPUT_FILE_NAME), `${JSON.stringify(this.table, null, 1)}\n`);
+    await writeFileAtomic(
+      path.join(this.stateDir, THROUGHPUT_FILE_NAME),
+      `${JSON.stringify(this.table, null, 1)}\n`,
+    );
     return value;
   }
 }

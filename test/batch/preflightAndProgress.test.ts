@@ -1,0 +1,213 @@
+/**
+ * The pre-flight estimate (exact numbers, refusal when the outputs would not fit), progress
+ * events with an ETA from measured throughput, and re-doing a finished output damaged later.
+ */
+import { link, mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { crc32, deflateSync } from 'node:zlib';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  createBatchQueue,
+  PreflightRefusal,
+  type BatchQueue,
+} from '../../src/main/batch/batchQueue.ts';
+import type { ImageUpscaler } from '../../src/main/batch/imageUpscaler.ts';
+import { freeBytesAt } from '../../src/main/batch/preflight.ts';
+import type { JobProgress } from '../../src/shared/jobs.ts';
+import {
+  fixtureUpscaler,
+  jobInputs,
+  makeTempDir,
+  rawImage,
+  removeDir,
+  testSettings,
+  writeImage,
+} from './batchFixtures.ts';
+
+let upscaler: ImageUpscaler;
+let root: string;
+let queue: BatchQueue;
+
+beforeAll(async () => {
+  upscaler = await fixtureUpscaler();
+});
+afterAll(async () => {
+  await upscaler.close();
+});
+beforeEach(async () => {
+  root = await makeTempDir('preflight');
+  queue = await createBatchQueue({ stateDir: path.join(root, 'state'), upscaler });
+});
+afterEach(async () => {
+  await queue.close();
+  await removeDir(root);
+});
+
+/**
+ * A PNG whose header declares `width` x `height` (its pixel data is a stub). The pre-flight
+ * reads headers only, so this stands in for a huge scan without spending seconds encoding one.
+ */
+function pngHeaderOnly(width: number, height: number): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const head = Buffer.alloc(8);
+    head.writeUInt32BE(data.length, 0);
+    head.write(type, 4, 'latin1');
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])) >>> 0);
+    return Buffer.concat([head, data, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(Buffer.alloc(width + 1))),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+describe('pre-flight', () => {
+  it('counts files and megapixels and estimates bytes and time before anything was measured', async () => {
+    await writeImage(path.join(root, 'in', 'a.png'), rawImage(24, 16, 3).png());
+    await writeImage(path.join(root, 'in', 'b.jpg'), rawImage(20, 20, 3).jpeg());
+    await writeFile(path.join(root, 'in', 'notes.png'), 'text');
+    const estimate = await queue.preflight({
+      inputs: jobInputs([path.join(root, 'in')]),
+      settings: testSettings(),
+    });
+    const outputFolder = path.join(root, 'in-upscaled');
+    expect({ ...estimate, freeBytes: 0 }).toEqual({
+      filesFound: 3,
+      problems: [
+        {
+          path: path.join(root, 'in', 'notes.png'),
+          reason: {
+            code: 'not-an-image',
+            message: 'not an image (no decoder recognises its content)',
+          },
+        },
+      ],
+      inputMegapixels: (24 * 16 + 20 * 20) / 1e6,
+      outputMegapixels: (48 * 32 + 40 * 40) / 1e6,
+      // PNG: 48x32 px x 3 channels x 0.8 = 3686.4; JPEG at quality 92: 40x40 px x (0.25 + 0.65 x 0.84) = 1273.6.
+      estimatedOutputBytes: 4960,
+      // Assumed: 10144 FLOPs per pixel at 4 GFLOP/s plus 0.5 s per megapixel of pipeline.
+      // 0.003136 MP x 3.036 s/MP = 9.52 ms.
+      estimatedMs: 10,
+      throughputBasis: 'assumed',
+      megapixelsPerSecond: 1 / 3.036,
+      outputFolder,
+      freeBytes: 0,
+      fitsOnDisk: true,
+      refusal: null,
+    });
+    expect(estimate.freeBytes).toBe(await freeBytesAt(root));
+  });
+
+  it('refuses to queue a job whose outputs exceed the free space, with a clear message', async () => {
+    const folder = path.join(root, 'huge');
+    await mkdir(folder);
+    const original = path.join(folder, 'scan-0.png');
+    await writeFile(original, pngHeaderOnly(16000, 16000));
+    // x4 as uncompressed TIFF: 64000 x 64000 x 3 bytes each; enough copies to pass the free space.
+    const bytesPerFile = 64000 * 64000 * 3;
+    const copies = Math.floor((await freeBytesAt(root)) / bytesPerFile) + 1;
+    for (let index = 1; index < copies; index++)
+      await link(original, path.join(folder, `scan-${index}.png`));
+    const settings = testSettings({
+      target: { kind: 'scale', scale: 4 },
+      format: 'tiff',
+      encoding: { ...testSettings().encoding, tiffCompression: 'none' },
+    });
+    const attempt = queue.addJob({ inputs: jobInputs([folder]), settings });
+    await expect(attempt).rejects.toBeInstanceOf(PreflightRefusal);
+    const refusal = (await attempt.catch((error: unknown) => error)) as PreflightRefusal;
+    expect([
+      refusal.estimate.fitsOnDisk,
+      refusal.estimate.filesFound,
+      refusal.estimate.estimatedOutputBytes,
+    ]).toEqual([false, copies, copies * bytesPerFile]);
+    expect(refusal.message).toMatch(
+      new RegExp(
+        `^Not enough free space in ${path.join(root, 'huge-upscaled').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: the outputs need about [0-9.]+ (GB|TB), but only [0-9.]+ (KB|MB|GB|TB) is free\\.`,
+      ),
+    );
+    expect(queue.jobs()).toEqual([]);
+  });
+});
+
+it('progress: no ETA before any measurement, then an ETA from the measured throughput', async () => {
+  for (const name of ['a', 'b', 'c'])
+    await writeImage(path.join(root, 'in', `${name}.png`), rawImage(32, 32, 3).png());
+  const progress: JobProgress[] = [];
+  queue.on('progress', (event) => progress.push(event.progress));
+  const first = await queue.addJob({
+    inputs: jobInputs([path.join(root, 'in')]),
+    settings: testSettings({ outputFolder: path.join(root, 'one') }),
+  });
+  await queue.whenIdle();
+  expect([
+    progress[0]!.etaMs,
+    progress[0]!.megapixelsPerSecond,
+    progress[0]!.filesFinished,
+  ]).toEqual([null, null, 0]);
+  const last = progress.at(-1)!;
+  expect([
+    last.jobId,
+    last.filesFinished,
+    last.filesTotal,
+    last.currentFile,
+    last.outputMegapixelsDone,
+    last.etaMs,
+  ]).toEqual([first.id, 3, 3, null, (3 * 64 * 64) / 1e6, 0]);
+  const measured = JSON.parse(
+    await readFile(path.join(root, 'state', 'throughput.json'), 'utf8'),
+  ) as Record<string, number>;
+  expect(Object.keys(measured)).toEqual(['cpu/cmsc-tiny/fast/single']);
+
+  progress.length = 0;
+  await queue.addJob({
+    inputs: jobInputs([path.join(root, 'in')]),
+    settings: testSettings({ outputFolder: path.join(root, 'two') }),
+  });
+  await queue.whenIdle();
+  const start = progress[0]!;
+  expect(start.megapixelsPerSecond).toBe(measured['cpu/cmsc-tiny/fast/single']);
+  expect(start.etaMs).toBe(
+    Math.round(((3 * 64 * 64) / 1e6 / measured['cpu/cmsc-tiny/fast/single']!) * 1000),
+  );
+  const estimate = await queue.preflight({
+    inputs: jobInputs([path.join(root, 'in')]),
+    settings: testSettings(),
+  });
+  expect(estimate.throughputBasis).toBe('measured');
+});
+
+it('a finished output damaged after the fact is made again at the next start', async () => {
+  await writeImage(path.join(root, 'in', 'a.png'), rawImage(16, 16, 3).png());
+  const job = await queue.addJob({
+    inputs: jobInputs([path.join(root, 'in')]),
+    settings: testSettings(),
+  });
+  await queue.whenIdle();
+  const outputPath = queue.job(job.id)!.files[0]!.outputPath!;
+  await queue.close();
+  // Reopen the job as if it had more work, with its finished output replaced by something else.
+  const statePath = path.join(root, 'state', 'queue.json');
+  const state = JSON.parse(await readFile(statePath, 'utf8')) as {
+    jobs: { state: string; summary: unknown }[];
+  };
+  state.jobs[0]!.state = 'running';
+  state.jobs[0]!.summary = null;
+  await writeFile(statePath, JSON.stringify(state));
+  await writeImage(outputPath, rawImage(7, 7, 3).png());
+  queue = await createBatchQueue({ stateDir: path.join(root, 'state'), upscaler });
+  expect(queue.loadWarnings).toEqual([
+    `${job.id}: the output of ${path.join(root, 'in', 'a.png')} is missing or damaged; it will be made again`,
+  ]);
+  await queue.whenIdle();
+  const redone = queue.job(job.id)!.files[0]!;
+  expect([redone.state, redone.attempts, redone.outputWidth]).toEqual(['done', 2, 32]);
+});
