@@ -192,3 +192,51 @@ describe('SIGKILL of a batch worker in the middle of an image, then resume', () 
     expect(await hashAll(inputPaths)).toEqual(hashesBefore);
   });
 });
+
+describe('SIGTERM stops a batch worker cleanly', () => {
+  let root: string;
+
+  afterAll(async () => {
+    await removeDir(root);
+  });
+
+  it('the running image goes back to queued, nothing half-written stays, exit code 130', async () => {
+    root = await makeTempDir('sigterm');
+    const inputDir = path.join(root, 'in');
+    for (let index = 1; index <= 3; index++) {
+      await writeImage(path.join(inputDir, `p-${index}.png`), rawImage(96, 64, 3).png());
+    }
+    const request = path.join(root, 'request.json');
+    await writeFile(
+      request,
+      JSON.stringify({ inputs: jobInputs([inputDir]), settings: testSettings({ tileSize: 32 }) }),
+    );
+    const stateDir = path.join(root, 'state');
+    const runner = startRunner(stateDir, ['--add', request]);
+    let signalled = false;
+    for await (const line of runner.events) {
+      const event = JSON.parse(line) as BatchEvent;
+      const current = event.type === 'progress' ? event.progress.currentFile : null;
+      if (
+        !signalled &&
+        current &&
+        current.tilesDone >= 1 &&
+        current.tilesDone < current.tilesTotal
+      ) {
+        // Once: a second SIGTERM would meet Node's default handler and end the process outright.
+        runner.child.kill('SIGTERM');
+        signalled = true;
+      }
+    }
+    expect(await exitOf(runner.child)).toEqual({ code: 130, signal: null });
+    const job = (
+      JSON.parse(await readFile(path.join(stateDir, 'queue.json'), 'utf8')) as { jobs: Job[] }
+    ).jobs[0]!;
+    expect(job.files.some((f) => f.state === 'running')).toBe(false);
+    expect(job.files.filter((f) => f.state === 'queued').length).toBeGreaterThanOrEqual(1);
+    expect(job.state).toBe('running');
+    expect(
+      (await listFiles(root)).filter((f) => f.includes('.cmsc-partial.') || f.includes('.partial')),
+    ).toEqual([]);
+  }, 60_000);
+});

@@ -9,6 +9,7 @@ import type { ExportSettings } from '../../shared/exportSettings.ts';
 import { expandNamingTemplate, formatDateForName } from '../../shared/namingTemplate.ts';
 import { concreteFormat, extensionFor, type ConcreteFormat } from '../../shared/outputNaming.ts';
 import type { OverwritePolicy } from '../../shared/upscaleOptions.ts';
+import { ATOMIC_TEMP_MARKER } from './atomicWrite.ts';
 
 /** Present in every output folder we write: scans skip such folders (and everything below). */
 export const OUTPUT_FOLDER_MARKER = '.cmsc-upscaler-output';
@@ -17,8 +18,9 @@ export const TEMP_OUTPUT_MARKER = '.cmsc-partial.';
 export const DEFAULT_OUTPUT_SUFFIX = '-upscaled';
 export const DEFAULT_OUTPUT_SUBFOLDER = 'upscaled';
 
+/** Temporary outputs, and temporaries of atomic report writes (`atomicWrite.ts`). */
 export function isOurTemporaryFile(fileName: string): boolean {
-  return fileName.includes(TEMP_OUTPUT_MARKER);
+  return fileName.includes(TEMP_OUTPUT_MARKER) || fileName.startsWith(ATOMIC_TEMP_MARKER);
 }
 
 /**
