@@ -1,9 +1,11 @@
-import type { CropResult } from '../../../shared/ipc.ts';
+import type { CropResult, PixelRect } from '../../../shared/ipc.ts';
 import { objectUrlOf } from './imageUrl.ts';
 
 /** A crop answer with object URLs for its three pictures. */
 export interface ShownCrop {
   result: CropResult;
+  /** The crop this answer is for, in input pixels. */
+  rect: PixelRect;
   inputUrl: string;
   bicubicUrl: string;
   upscaledUrl: string;
@@ -27,9 +29,10 @@ export class CropCache {
     return entry;
   }
 
-  put(key: string, result: CropResult): ShownCrop {
+  put(key: string, rect: PixelRect, result: CropResult): ShownCrop {
     const shown: ShownCrop = {
       result,
+      rect: { ...rect },
       inputUrl: objectUrlOf(result.input),
       bicubicUrl: objectUrlOf(result.bicubic),
       upscaledUrl: objectUrlOf(result.upscaled),

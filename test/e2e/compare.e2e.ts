@@ -1,0 +1,70 @@
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startWebMode, writeSyntheticPhotos, type WebModeSession } from './webModeHarness.ts';
+
+describe('compare in the browser UI', () => {
+  let session: WebModeSession;
+  beforeAll(async () => {
+    session = await startWebMode('compare');
+  });
+  afterAll(async () => {
+    await session?.close();
+  });
+
+  it('upscales the crop, follows a moved crop box, zooms to 4x and switches to the split view', async () => {
+    const { page } = session;
+    await writeSyntheticPhotos(path.join(session.workDir, 'garden'), 1, 480, 360);
+    await page.goto(session.url);
+    await page.getByRole('button', { name: 'Add folder…' }).click();
+    const folderBrowser = page.getByRole('dialog', { name: 'Add a folder of photos' });
+    await folderBrowser.getByRole('button', { name: 'garden' }).click();
+    await folderBrowser.getByRole('button', { name: 'Choose this folder' }).click();
+    await page.getByRole('button', { name: 'Start batch' }).click();
+    await page.getByRole('button', { name: 'Compare', exact: true }).last().click();
+
+    // The 480x360 photo is shown 300x225 (ratio 0.625) with a centred 128x128 crop at x2.
+    const cropInfo = page.getByTestId('crop-info');
+    await expect.poll(() => cropInfo.textContent()).toBe('480×360 · crop 128×128 at (176, 116) · ×2');
+    const timing = page.getByTestId('crop-timing');
+    const shownRect = () => page.locator('[data-shown-rect]').getAttribute('data-shown-rect');
+    await expect.poll(shownRect, { timeout: 60_000 }).toBe('176,116,128,128');
+    await expect.poll(() => timing.textContent()).toMatch(/^Upscaled in [\d.]+ s · CPU · 1 stage$/);
+    await session.screenshot('1-first-crop');
+
+    // Drag the crop box 50 px right and 25 px down on screen: 80 and 40 input pixels.
+    const box = await page.getByTestId('crop-box').boundingBox();
+    if (!box) throw new Error('crop box not visible');
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width / 2 + 25, box.y + box.height / 2 + 10, { steps: 4 });
+    await page.mouse.move(box.x + box.width / 2 + 50, box.y + box.height / 2 + 25, { steps: 4 });
+    await page.mouse.up();
+    await expect.poll(() => cropInfo.textContent()).toBe('480×360 · crop 128×128 at (256, 156) · ×2');
+    await expect.poll(shownRect, { timeout: 60_000 }).toBe('256,156,128,128');
+    await expect.poll(() => timing.textContent()).toMatch(/^Upscaled in [\d.]+ s · CPU · 1 stage$/);
+    await session.screenshot('2-moved-crop');
+
+    // 4x zoom: the 256x256 upscaled crop is drawn 1024x1024, in both panes.
+    await page.getByRole('radio', { name: '4×' }).check();
+    const after = page.getByRole('img', { name: 'After: CMSC (best)' });
+    await expect.poll(() => after.evaluate((image) => (image as HTMLImageElement).style.width)).toBe('1024px');
+    const before = page.getByRole('img', { name: 'Before: bicubic' });
+    await expect.poll(() => before.evaluate((image) => (image as HTMLImageElement).style.width)).toBe('1024px');
+    await session.screenshot('3-zoom-4x');
+
+    // Nearest-neighbour before view, then the split slider (keyboard shortcut S).
+    await page.getByRole('radio', { name: 'Nearest neighbour' }).check();
+    await page.locator('body').press('s');
+    await expect.poll(() => page.getByTestId('viewer').getAttribute('data-mode')).toBe('split');
+    await page.getByRole('slider', { name: /Split position/ }).fill('30');
+    await session.screenshot('4-split-nearest');
+
+    // Moving back to the first place answers from the crop cache at once.
+    await page.getByTestId('crop-box').focus();
+    for (let press = 0; press < 20; press++) await page.keyboard.press('ArrowLeft');
+    for (let press = 0; press < 10; press++) await page.keyboard.press('ArrowUp');
+    await expect.poll(() => cropInfo.textContent()).toBe('480×360 · crop 128×128 at (176, 116) · ×2');
+    await expect.poll(shownRect).toBe('176,116,128,128');
+    await expect.poll(() => timing.textContent()).toBe('From cache · CPU · 1 stage');
+  });
+});
