@@ -93,11 +93,11 @@ describe('pre-flight', () => {
       outputMegapixels: (48 * 32 + 40 * 40) / 1e6,
       // PNG: 48x32 px x 3 channels x 0.8 = 3686.4; JPEG at quality 92: 40x40 px x (0.25 + 0.65 x 0.84) = 1273.6.
       estimatedOutputBytes: 4960,
-      // Assumed: 10144 FLOPs per pixel at 4 GFLOP/s plus 0.5 s per megapixel of pipeline.
-      // 0.003136 MP x 3.036 s/MP = 9.52 ms.
-      estimatedMs: 10,
+      // Assumed: 10144 FLOPs per pixel at 2 GFLOP/s plus 1.5 s per megapixel of pipeline.
+      // 0.003136 MP x 6.572 s/MP = 20.6 ms.
+      estimatedMs: 21,
       throughputBasis: 'assumed',
-      megapixelsPerSecond: 1 / 3.036,
+      megapixelsPerSecond: 1 / 6.572,
       outputFolder,
       freeBytes: 0,
       fitsOnDisk: true,
