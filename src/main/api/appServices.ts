@@ -41,9 +41,10 @@ export async function createAppServices(config: AppServicesConfig): Promise<AppS
   };
   const settings = createFileSettingsStore(path.join(config.dataDir, 'settings.json'));
   const initialSettings = await settings.load();
-  // Compare previews get their own engine so a crop never waits behind a batch image.
-  const compareEngine = await createEngine({ ...engineConfig, device: initialSettings.device });
-  const upscaler = await createEngineUpscaler(engineConfig, initialSettings.device);
+  // One engine (one inference worker) serves Compare and the queue: requests interleave per
+  // tile, so a crop waits for at most one batch tile, and small machines hold one session.
+  const sharedEngine = await createEngine({ ...engineConfig, device: initialSettings.device });
+  const upscaler = await createEngineUpscaler(engineConfig, initialSettings.device, { engine: sharedEngine });
   const queue = await createBatchQueue({ stateDir: path.join(config.dataDir, 'queue'), upscaler });
 
   // Folders the user chose in an earlier session stay usable: the output folder in the
@@ -51,7 +52,7 @@ export async function createAppServices(config: AppServicesConfig): Promise<AppS
   await allowSettingsFolder(config.allowedFolders, initialSettings);
   for (const job of queue.jobs()) await allowJobFolders(config.allowedFolders, job.inputs.paths, job.outputFolder);
 
-  const engine = createEngineService(compareEngine, {
+  const engine = createEngineService(sharedEngine, {
     model: async () => (await settings.load()).model ?? undefined,
     availableProviders: [],
   });
@@ -71,7 +72,7 @@ export async function createAppServices(config: AppServicesConfig): Promise<AppS
     async close() {
       await queue.close();
       await upscaler.close();
-      await compareEngine.close();
+      await sharedEngine.close();
     },
   };
 }

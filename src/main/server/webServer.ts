@@ -86,7 +86,7 @@ export async function startWebServer(options: WebServerOptions): Promise<Running
         origin: request.headers.origin,
         authorization: request.headers.authorization,
       },
-      { token, port, isPublicAsset: (pathname) => pathname.startsWith('/assets/') || pathname === '/favicon.ico' },
+      { token, port, isPublicAsset: (pathname) => pathname.startsWith('/assets/') || pathname === '/icon.png' },
     );
     if (!verdict.allowed) {
       sendJson(response, verdict.status, { ok: false, error: { code: 'forbidden', message: verdict.reason } });

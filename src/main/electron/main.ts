@@ -1,0 +1,84 @@
+/**
+ * Electron entry: app lifecycle only. The services are the same ones web mode serves
+ * (src/main/api); this file wires them to IPC, native dialogs and the desktop shell.
+ */
+import { app, BrowserWindow, ipcMain, shell } from 'electron';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { AllowedFolders } from '../api/allowedFolders.ts';
+import { createAppServices } from '../api/appServices.ts';
+import { createRequestHandlers } from '../api/handlers.ts';
+import type { AppServices } from '../api/services.ts';
+import { attachDesktopIntegration } from './desktopIntegration.ts';
+import { pickInputs, pickOutputFolder } from './dialogs.ts';
+import { forwardEvents, registerIpcHandlers } from './ipcRegistration.ts';
+import { applySessionPolicy, createMainWindow } from './mainWindow.ts';
+
+/** Where electron-vite put the other bundles, relative to this one (out/main/index.js). */
+const preloadPath = path.join(import.meta.dirname, '../preload/index.cjs');
+const rendererUrl = process.env.ELECTRON_RENDERER_URL ?? pathToFileURL(path.join(import.meta.dirname, '../renderer/index.html')).href;
+const workerUrl = pathToFileURL(path.join(import.meta.dirname, 'inferenceWorker.js'));
+
+function modelsDir(): string {
+  // Packaged: electron-builder copies models/ next to app.asar (extraResources).
+  return app.isPackaged ? path.join(process.resourcesPath, 'models') : path.join(app.getAppPath(), 'models');
+}
+
+async function start(): Promise<void> {
+  applySessionPolicy();
+  const allowedFolders = new AllowedFolders();
+  const services: AppServices = await createAppServices({
+    version: app.getVersion(),
+    dataDir: app.getPath('userData'),
+    modelsDirs: [modelsDir()],
+    workerUrl,
+    allowedFolders,
+  });
+
+  const window = createMainWindow({ preloadPath, rendererUrl, iconPath: path.join(app.getAppPath(), 'assets/icon.png') });
+  const handlers = createRequestHandlers(services, allowedFolders, {
+    mode: 'desktop',
+    pickInputs: (kind) => pickInputs(window, kind),
+    pickOutputFolder: () => pickOutputFolder(window),
+    openFolder: async (folder) => {
+      const problem = await shell.openPath(folder);
+      if (problem) throw new Error(problem);
+    },
+  });
+  const unregister = registerIpcHandlers(ipcMain, handlers, rendererUrl);
+  const stopForwarding = forwardEvents(services.subscribe, window.webContents);
+  const stopDesktop = attachDesktopIntegration(window, services.subscribe);
+
+  let closing = false;
+  app.on('before-quit', (event) => {
+    if (closing) return;
+    // Flush the queue's state before exiting so the running image resumes next time.
+    event.preventDefault();
+    closing = true;
+    stopForwarding();
+    stopDesktop();
+    unregister();
+    void services.close().finally(() => app.quit());
+  });
+}
+
+if (!app.requestSingleInstanceLock()) {
+  // A second copy would run a second queue on the same state file.
+  app.quit();
+} else {
+  app.on('second-instance', () => {
+    const [window] = BrowserWindow.getAllWindows();
+    if (window) {
+      if (window.isMinimized()) window.restore();
+      window.focus();
+    }
+  });
+  app.on('window-all-closed', () => app.quit());
+  app.on('web-contents-created', (_event, contents) => {
+    contents.setWindowOpenHandler(() => ({ action: 'deny' }));
+  });
+  void app.whenReady().then(start).catch((error: unknown) => {
+    console.error(error);
+    app.exit(1);
+  });
+}
