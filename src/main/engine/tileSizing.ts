@@ -17,7 +17,7 @@ const LIVE_MAPS_PER_CHANNEL = 6;
 /** Share of free memory one tile may use; the rest is for the output buffer and everything else. */
 const MEMORY_SHARE = 0.25;
 export const MIN_TILE_SIZE = 96;
-export const MAX_TILE_SIZE = 1024;
+export const MAX_TILE_SIZE = 2048;
 
 export function chooseTileSize(inputs: TileSizeInputs): number {
   const bytesPerPixel = 4 * Math.max(1, inputs.channels) * LIVE_MAPS_PER_CHANNEL * inputs.batch;
