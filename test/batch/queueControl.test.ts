@@ -431,3 +431,16 @@ it('a kill between renaming an output into place and recording it: the output is
   ]);
   expect(await temporaries()).toEqual([]);
 });
+
+it('refuses a job that finds no images', async () => {
+  await mkdir(path.join(root, 'empty', 'sub'), { recursive: true });
+  await writeFile(path.join(root, 'empty', 'sub', 'a.png'), 'x');
+  await openQueue();
+  await expect(
+    queue.addJob({
+      inputs: jobInputs([path.join(root, 'empty')], { recursive: false }),
+      settings: testSettings(),
+    }),
+  ).rejects.toThrow(`no images found in ${path.join(root, 'empty')} (sub-folders not included)`);
+  expect(queue.jobs()).toEqual([]);
+});

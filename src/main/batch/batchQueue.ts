@@ -168,6 +168,11 @@ export class BatchQueue {
   async addJob(request: AddJobRequest): Promise<Job> {
     this.assertOpen();
     const { estimate, files, settings, outputFolder, inputs } = await this.scanAndEstimate(request);
+    if (files.length === 0) {
+      throw new Error(
+        `no images found in ${inputs.paths.join(', ')}${inputs.recursive ? '' : ' (sub-folders not included)'}`,
+      );
+    }
     if (!estimate.fitsOnDisk) throw new PreflightRefusal(estimate);
     const job: Job = {
       id: newJobId(),
