@@ -70,11 +70,15 @@ export function createRequestHandlers(
     const paths = expectArray(inputs.paths, 'inputs.paths', MAX_INPUTS_PER_REQUEST, (element, what) =>
       expectString(element, what),
     );
+    // Shape first, file system last: a malformed request never touches the disk.
+    const recursive = expectBoolean(inputs.recursive, 'inputs.recursive');
+    const includeExtensions = extensions('includeExtensions');
+    const excludeExtensions = extensions('excludeExtensions');
     return {
       paths: await Promise.all(paths.map((candidate) => allowedFolders.check(candidate))),
-      recursive: expectBoolean(inputs.recursive, 'inputs.recursive'),
-      includeExtensions: extensions('includeExtensions'),
-      excludeExtensions: extensions('excludeExtensions'),
+      recursive,
+      includeExtensions,
+      excludeExtensions,
     };
   };
   const requirePlatform = <T>(action: T | undefined, what: string): T => {

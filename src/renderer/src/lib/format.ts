@@ -15,7 +15,8 @@ export function formatBytes(bytes: number): string {
 /** 850 ms → "0.9 s", 75 s → "1 min 15 s", 2 h 5 min → "2 h 5 min". */
 export function formatDuration(milliseconds: number): string {
   if (!Number.isFinite(milliseconds) || milliseconds < 0) return '—';
-  if (milliseconds < 1000) return `${(milliseconds / 1000).toFixed(1)} s`;
+  // Tenths rounded half up (toFixed alone rounds 0.85 down: binary floating point).
+  if (milliseconds < 950) return `${(Math.round(milliseconds / 100) / 10).toFixed(1)} s`;
   const totalSeconds = Math.round(milliseconds / 1000);
   if (totalSeconds < 60) return `${totalSeconds} s`;
   const hours = Math.floor(totalSeconds / 3600);

@@ -1,0 +1,97 @@
+/**
+ * Services that record what the handlers pass them: the unit tests check validation, which
+ * happens before any service is called. The real services run in the e2e tests.
+ */
+import { DEFAULT_EXPORT_SETTINGS, cloneSettings, type ExportSettings } from '../../src/shared/exportSettings.ts';
+import type { CropRequest } from '../../src/shared/ipc.ts';
+import type { Job, JobInputs } from '../../src/shared/jobs.ts';
+import type { AppServices, ServiceEvent } from '../../src/main/api/services.ts';
+
+export interface RecordedCalls {
+  add: JobInputs[];
+  preflight: JobInputs[];
+  crop: CropRequest[];
+  thumbnail: [string, number][];
+  saved: unknown[];
+}
+
+export function fakeServices(): { services: AppServices; calls: RecordedCalls; emit: (event: ServiceEvent) => void } {
+  const calls: RecordedCalls = { add: [], preflight: [], crop: [], thumbnail: [], saved: [] };
+  const listeners = new Set<(event: ServiceEvent) => void>();
+  let settings: ExportSettings = cloneSettings(DEFAULT_EXPORT_SETTINGS);
+  const job = (inputs: JobInputs): Job => ({
+    id: 'job-1',
+    createdAt: '2026-01-31T00:00:00.000Z',
+    inputs,
+    settings,
+    outputFolder: '/tmp/out',
+    state: 'queued',
+    files: [],
+    summary: null,
+  });
+  const image = { mime: 'image/png' as const, bytes: new Uint8Array([1, 2, 3]), width: 1, height: 1 };
+  const services: AppServices = {
+    version: '9.9.9',
+    batch: {
+      async preflight(inputs) {
+        calls.preflight.push(inputs);
+        return {
+          filesFound: 0,
+          problems: [],
+          inputMegapixels: 0,
+          outputMegapixels: 0,
+          estimatedOutputBytes: 0,
+          estimatedMs: 0,
+          throughputBasis: 'assumed',
+          megapixelsPerSecond: 1,
+          outputFolder: '/tmp/out',
+          freeBytes: 1,
+          fitsOnDisk: true,
+          refusal: null,
+        };
+      },
+      async add(inputs) {
+        calls.add.push(inputs);
+        return job(inputs);
+      },
+      snapshot: () => ({ jobs: [], progress: {} }),
+      pause: async () => undefined,
+      resume: async () => undefined,
+      cancel: async () => undefined,
+      retryFailed: async () => undefined,
+      remove: async () => undefined,
+      report: async () => ({ path: '/tmp/out/report.csv', text: 'file,state\n' }),
+      job(jobId) {
+        if (jobId !== 'job-1') throw new Error(`no job ${jobId}`);
+        return job({ paths: [], recursive: false, includeExtensions: [], excludeExtensions: [] });
+      },
+    },
+    engine: {
+      devices: async () => ({ available: ['cpu'], active: null }),
+      models: async () => [],
+      async crop(request) {
+        calls.crop.push(request);
+        return { input: image, bicubic: image, upscaled: image, quality: request.quality, stages: 1, provider: 'cpu', elapsedMs: 5, cached: false };
+      },
+      async thumbnail(path, maxSide) {
+        calls.thumbnail.push([path, maxSide]);
+        return { image, sourceWidth: 10, sourceHeight: 10 };
+      },
+    },
+    settings: {
+      load: async () => cloneSettings(settings),
+      async save(candidate) {
+        calls.saved.push(candidate);
+        settings = candidate as ExportSettings;
+        return cloneSettings(settings);
+      },
+      reset: async () => (settings = cloneSettings(DEFAULT_EXPORT_SETTINGS)),
+    },
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    close: async () => undefined,
+  };
+  return { services, calls, emit: (event) => listeners.forEach((listener) => listener(event)) };
+}
