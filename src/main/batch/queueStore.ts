@@ -53,7 +53,13 @@ export class QueueStore {
     }
     const warnings: string[] = [];
     try {
-      const jobs = parseQueueFile(JSON.parse(text), warnings);
+      const { jobs, dropped } = parseQueueFile(JSON.parse(text), warnings);
+      if (dropped > 0) {
+        // Keep the original beside the repaired queue: the dropped jobs can still be recovered by hand.
+        const copy = `${this.queuePath}.unreadable-${Date.now()}`;
+        await writeFileAtomic(copy, text);
+        warnings.push(`the original queue file is kept as ${copy}`);
+      }
       return { jobs, warnings };
     } catch (error) {
       const aside = `${this.queuePath}.unreadable-${Date.now()}`;
@@ -85,7 +91,8 @@ export class QueueStore {
   }
 }
 
-function parseQueueFile(value: unknown, warnings: string[]): Job[] {
+/** The valid jobs of a queue file; a job that does not validate is dropped with a warning. */
+function parseQueueFile(value: unknown, warnings: string[]): { jobs: Job[]; dropped: number } {
   if (
     !isRecord(value) ||
     value.schemaVersion !== QUEUE_SCHEMA_VERSION ||
@@ -93,7 +100,17 @@ function parseQueueFile(value: unknown, warnings: string[]): Job[] {
   ) {
     throw new Error(`not a version ${QUEUE_SCHEMA_VERSION} queue file`);
   }
-  return value.jobs.map((job, index) => parseJob(job, `jobs[${index}]`, warnings));
+  const jobs: Job[] = [];
+  let dropped = 0;
+  value.jobs.forEach((job, index) => {
+    try {
+      jobs.push(parseJob(job, `jobs[${index}]`, warnings));
+    } catch (error) {
+      dropped++;
+      warnings.push(`job dropped from the queue: ${(error as Error).message}`);
+    }
+  });
+  return { jobs, dropped };
 }
 
 function parseJob(value: unknown, where: string, warnings: string[]): Job {

@@ -1,0 +1,121 @@
+/** The queue file and the reports on disk: atomic replacement, damaged files, CSV quoting. */
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { writeFileAtomic } from '../../src/main/batch/atomicWrite.ts';
+import { buildReport, reportToCsv } from '../../src/main/batch/jobReport.ts';
+import { QueueStore } from '../../src/main/batch/queueStore.ts';
+import type { Job } from '../../src/shared/jobs.ts';
+import { jobInputs, makeTempDir, removeDir, testSettings } from './batchFixtures.ts';
+
+let dir: string;
+
+beforeEach(async () => {
+  dir = await makeTempDir('persist');
+});
+afterEach(async () => {
+  await removeDir(dir);
+});
+
+function sampleJob(id: string, inputPath: string): Job {
+  return {
+    id,
+    createdAt: '2026-11-25T10:00:00.000Z',
+    inputs: jobInputs(['/photos']),
+    settings: testSettings(),
+    outputFolder: '/photos-upscaled',
+    state: 'finished',
+    files: [
+      {
+        id: 0,
+        inputPath,
+        relativePath: path.basename(inputPath),
+        inputBytes: 1000,
+        inputWidth: 10,
+        inputHeight: 8,
+        state: 'failed',
+        reason: { code: 'decode-failed', message: 'truncated file, "premature end"' },
+        outputPath: null,
+        outputBytes: null,
+        outputWidth: null,
+        outputHeight: null,
+        elapsedMs: 12.6,
+        provider: 'cpu',
+        attempts: 1,
+      },
+    ],
+    summary: null,
+  };
+}
+
+it('writeFileAtomic replaces the content and leaves no temporary file', async () => {
+  const target = path.join(dir, 'state.json');
+  await writeFileAtomic(target, 'first');
+  await writeFileAtomic(target, 'second');
+  expect([await readFile(target, 'utf8'), await readdir(dir)]).toEqual(['second', ['state.json']]);
+});
+
+it('saves that are not awaited one by one still end with the latest state', async () => {
+  const store = new QueueStore(dir);
+  await store.load();
+  const saves = Array.from({ length: 20 }, (_, index) =>
+    store.save([sampleJob(`job-${index}`, '/photos/a.jpg')]),
+  );
+  await Promise.all(saves);
+  const reloaded = await new QueueStore(dir).load();
+  expect([reloaded.jobs.map((j) => j.id), reloaded.warnings]).toEqual([['job-19'], []]);
+  expect(await readdir(dir)).toEqual(['queue.json']);
+});
+
+it('round-trips jobs exactly', async () => {
+  const store = new QueueStore(dir);
+  await store.load();
+  const job = sampleJob('job-a', '/photos/a.jpg');
+  await store.save([job]);
+  expect((await new QueueStore(dir).load()).jobs).toEqual([job]);
+});
+
+it('moves an unreadable queue file aside, deletes stale temporaries, and opens empty', async () => {
+  await writeFile(path.join(dir, 'queue.json'), '{"schemaVersion": 1, "jobs": [ {"id": 3');
+  await writeFile(path.join(dir, '.cmsc-atomic.queue.json.1a2b3c4d'), 'half a write');
+  const loaded = await new QueueStore(dir).load();
+  const names = await readdir(dir);
+  expect(loaded.jobs).toEqual([]);
+  expect(names).toHaveLength(1);
+  expect(names[0]).toMatch(/^queue\.json\.unreadable-\d+$/);
+  expect(loaded.warnings).toHaveLength(1);
+  expect(loaded.warnings[0]).toContain(
+    `moved to ${path.join(dir, names[0]!)}, starting with an empty queue`,
+  );
+});
+
+it('drops a job that does not validate, keeps the others, and keeps the original file', async () => {
+  const good = sampleJob('job-good', '/photos/a.jpg');
+  const bad = { ...sampleJob('job-bad', '/photos/b.jpg'), state: 'exploded' };
+  const original = JSON.stringify({ schemaVersion: 1, jobs: [bad, good] });
+  await writeFile(path.join(dir, 'queue.json'), original);
+  const loaded = await new QueueStore(dir).load();
+  const copy = (await readdir(dir)).find((name) => name.startsWith('queue.json.unreadable-'))!;
+  expect([loaded.jobs, loaded.warnings]).toEqual([
+    [good],
+    [
+      'job dropped from the queue: jobs[0].state is not one of queued, running, paused, finished, cancelled',
+      `the original queue file is kept as ${path.join(dir, copy)}`,
+    ],
+  ]);
+  expect(await readFile(path.join(dir, copy), 'utf8')).toBe(original);
+});
+
+it('writes CSV with RFC 4180 quoting and no spreadsheet formulas', () => {
+  const job = sampleJob('job-a', '/photos/=cmd|calc,"x".jpg');
+  const csv = reportToCsv(buildReport(job, 'finished', new Date('2026-11-25T11:00:00.000Z')));
+  expect(csv.split('\r\n')).toEqual([
+    'input,output,state,inputBytes,outputBytes,inputWidth,inputHeight,outputWidth,outputHeight,timeMs,device,error',
+    '"/photos/=cmd|calc,""x"".jpg",,failed,1000,,10,8,,,13,cpu,"decode-failed: truncated file, ""premature end"""',
+    '',
+  ]);
+  const formula = reportToCsv(
+    buildReport(sampleJob('job-b', '=HYPERLINK("x")'), 'finished', new Date()),
+  );
+  expect(formula.split('\r\n')[1]!.startsWith(`"'=HYPERLINK(""x"")"`)).toBe(true);
+});
