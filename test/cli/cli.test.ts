@@ -81,7 +81,7 @@ describe('cmsc-upscale', () => {
       'rename',
     );
     expect(renamed.code).toBe(0);
-    expect((await readdir(temp.dir)).sort()).toEqual(['cat-25w (1).png', 'cat-25w.png', 'cat.png']);
+    expect((await readdir(temp.dir)).sort()).toEqual(['cat-25w-1.png', 'cat-25w.png', 'cat.png']);
   });
 
   it('rejects bad arguments with exit code 2 and a one-line reason', async () => {

@@ -5,11 +5,11 @@
 import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
-import { concreteFormat, extensionFor } from '../../shared/outputNaming.ts';
-import { expandNamingTemplate, formatDateForName } from '../../shared/namingTemplate.ts';
+import { DEFAULT_EXPORT_SETTINGS } from '../../shared/exportSettings.ts';
 import { resolveTargetSize } from '../../shared/targetSize.ts';
 import { scanInputs } from '../batch/inputScan.ts';
-import { applyOverwritePolicy, createEngine, type Engine } from '../engine/index.ts';
+import { chooseOutputPath, planOutputName } from '../batch/outputPlan.ts';
+import { createEngine, type Engine } from '../engine/index.ts';
 import { type CliSettings, parseCliArguments, USAGE, UsageError } from './cliArguments.ts';
 import { createProgressDisplay, formatDuration, type ProgressDisplay } from './progressDisplay.ts';
 
@@ -110,26 +110,24 @@ async function upscaleOne(
   try {
     const header = await engine.probe(inputPath);
     const target = resolveTargetSize(header, options.target);
-    const format = concreteFormat(options.format, inputPath);
-    const parsed = path.parse(inputPath);
     const modelName =
       options.model ?? engine.listModels().find((m) => m.isDefault)?.name ?? 'model';
-    const named = expandNamingTemplate(settings.nameTemplate, {
-      name: parsed.name,
-      ext: parsed.ext.replace(/^\./, '').toLowerCase(),
-      scale: target.scale,
-      width: target.width,
-      height: target.height,
-      model: modelName,
-      date: formatDateForName(new Date()),
-    });
-    if (!named.ok) throw new Error(named.error);
-    const outFolder = settings.outFolder ?? parsed.dir;
-    await mkdir(outFolder, { recursive: true });
-    const outputPath = await applyOverwritePolicy(
-      path.join(outFolder, named.baseName + extensionFor(format)),
-      settings.overwrite,
+    // Same naming rules as the batch queue; the CLI writes flat into --out (or beside the input).
+    const planned = planOutputName(
+      { ...DEFAULT_EXPORT_SETTINGS, format: options.format, namingTemplate: settings.nameTemplate },
+      settings.outFolder ?? path.dirname(inputPath),
+      {
+        inputPath,
+        relativePath: path.basename(inputPath),
+        outputWidth: target.width,
+        outputHeight: target.height,
+        scale: target.scale,
+        model: modelName,
+        createdAt: new Date().toISOString(),
+      },
     );
+    await mkdir(planned.folder, { recursive: true });
+    const outputPath = await chooseOutputPath(planned, settings.overwrite, new Set());
     if (outputPath === null) {
       display.line(`skip ${inputPath}: output exists (--overwrite skip)`);
       return 'skipped';

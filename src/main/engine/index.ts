@@ -7,6 +7,6 @@ export type { Engine, EngineConfig, RegionResult, RgbaImage, UpscaleHooks } from
 export type { Rect } from './bicubic.ts';
 export { ImageInputError, type ImageInputProblem } from './imageInputError.ts';
 export { DEFAULT_MAX_INPUT_PIXELS, type ImageHeader } from './imageDecode.ts';
-export { applyOverwritePolicy, writeAtomically } from './outputFile.ts';
+export { writeAtomically } from './outputFile.ts';
 export { ModelCardError } from './modelCard.ts';
 export { psnrY, ssimY, type YPlane } from './metrics.ts';
