@@ -47,9 +47,9 @@ describe('compare in the browser UI', () => {
     // 4x zoom: the 256x256 upscaled crop is drawn 1024x1024, in both panes.
     await page.getByRole('radio', { name: '4×' }).check();
     const after = page.getByRole('img', { name: 'After: CMSC (best)' });
-    await expect.poll(() => after.evaluate((image) => (image as HTMLImageElement).style.width)).toBe('1024px');
+    await expect.poll(() => after.getAttribute('style')).toMatch(/^width: 1024px; height: 1024px;/);
     const before = page.getByRole('img', { name: 'Before: bicubic' });
-    await expect.poll(() => before.evaluate((image) => (image as HTMLImageElement).style.width)).toBe('1024px');
+    await expect.poll(() => before.getAttribute('style')).toMatch(/^width: 1024px; height: 1024px;/);
     await session.screenshot('3-zoom-4x');
 
     // Nearest-neighbour before view, then the split slider (keyboard shortcut S).
@@ -66,5 +66,16 @@ describe('compare in the browser UI', () => {
     await expect.poll(() => cropInfo.textContent()).toBe('480×360 · crop 128×128 at (176, 116) · ×2');
     await expect.poll(shownRect).toBe('176,116,128,128');
     await expect.poll(() => timing.textContent()).toBe('From cache · CPU · 1 stage');
+
+    // The corner handle resizes the box: 20 and 10 screen pixels are 32 and 16 input pixels.
+    const handle = await page.getByTitle('Drag to resize').boundingBox();
+    if (!handle) throw new Error('resize handle not visible');
+    await page.mouse.move(handle.x + handle.width / 2, handle.y + handle.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(handle.x + handle.width / 2 + 20, handle.y + handle.height / 2 + 10, { steps: 4 });
+    await page.mouse.up();
+    await expect.poll(() => cropInfo.textContent()).toBe('480×360 · crop 160×144 at (176, 116) · ×2');
+    await expect.poll(shownRect, { timeout: 60_000 }).toBe('176,116,160,144');
+    await session.screenshot('5-resized');
   });
 });

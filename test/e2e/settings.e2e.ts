@@ -37,6 +37,11 @@ describe('export settings in the browser UI', () => {
     expect(await page.getByRole('radio', { name: 'Skip the photo' }).isChecked()).toBe(true);
     expect(await page.getByLabel('Self-ensemble (8× slower, slightly sharper)').isChecked()).toBe(true);
     await session.screenshot('2-after-reload');
+    // The theme follows the system: the same screen with a dark preference.
+    await page.emulateMedia({ colorScheme: 'dark' });
+    expect(await page.evaluate('getComputedStyle(document.documentElement).backgroundColor')).toBe('rgb(21, 24, 29)');
+    await session.screenshot('2b-dark');
+    await page.emulateMedia({ colorScheme: 'light' });
 
     const stored = JSON.parse(await readFile(path.join(session.workDir, 'data/settings.json'), 'utf8')) as Record<string, unknown>;
     expect(stored).toMatchObject({
