@@ -1,4 +1,5 @@
 /** The queue file and the reports on disk: atomic replacement, damaged files, CSV quoting. */
+import { spawnSync } from 'node:child_process';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
@@ -118,4 +119,20 @@ it('writes CSV with RFC 4180 quoting and no spreadsheet formulas', () => {
     buildReport(sampleJob('job-b', '=HYPERLINK("x")'), 'finished', new Date()),
   );
   expect(formula.split('\r\n')[1]!.startsWith(`"'=HYPERLINK(""x"")"`)).toBe(true);
+});
+
+it('one process at a time: a live holder is refused, a dead one’s lock is taken over', async () => {
+  const first = new QueueStore(dir);
+  await first.lock();
+  await expect(new QueueStore(dir).lock()).rejects.toThrow(
+    `the batch queue in ${dir} is in use by process ${process.pid}`,
+  );
+  await first.unlock();
+  // A lock left by a process that no longer exists (as after SIGKILL).
+  const exited = spawnSync(process.execPath, ['-e', '0']);
+  await writeFile(path.join(dir, 'queue.lock'), `${exited.pid}\n`);
+  const second = new QueueStore(dir);
+  await second.lock();
+  expect(await readFile(path.join(dir, 'queue.lock'), 'utf8')).toBe(`${process.pid}\n`);
+  await second.unlock();
 });

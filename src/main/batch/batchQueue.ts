@@ -78,6 +78,8 @@ interface RunningFile {
   tilesTotal: number;
   /** The engine's own estimate for the rest of this image. */
   imageEtaMs: number | null;
+  /** Resolves once the outcome is recorded (and a cancelled job finalized). */
+  settled: Promise<void>;
 }
 
 const TERMINAL_FILE_STATES: ReadonlySet<JobFile['state']> = new Set([
@@ -220,8 +222,10 @@ export class BatchQueue {
   async pauseJob(jobId: string): Promise<void> {
     const job = this.requireJob(jobId);
     if (!ACTIVE_JOB_STATES.has(job.state)) return;
+    // Abort before any await, so the image cannot finish while the state is being written.
+    const stopped = this.abortRunning(jobId, null, 'pause');
     await this.setJobState(job, 'paused');
-    await this.abortRunning(jobId, null, 'pause');
+    await stopped;
   }
 
   async resumeJob(jobId: string): Promise<void> {
@@ -235,7 +239,8 @@ export class BatchQueue {
   async cancelJob(jobId: string): Promise<void> {
     const job = this.requireJob(jobId);
     if (job.state === 'finished' || job.state === 'cancelled') return;
-    const wasRunningHere = this.running?.jobId === jobId;
+    const stopped = this.abortRunning(jobId, null, 'cancel');
+    const wasRunningHere = stopped !== null;
     job.state = 'cancelled';
     for (const file of job.files) {
       if (file.state === 'queued')
@@ -246,7 +251,7 @@ export class BatchQueue {
     }
     this.emit({ type: 'job-state', jobId, state: 'cancelled' });
     await this.persist();
-    if (wasRunningHere) await this.abortRunning(jobId, null, 'cancel');
+    if (wasRunningHere) await stopped;
     else await this.finalizeJob(job, 'cancelled');
   }
 
@@ -323,11 +328,13 @@ export class BatchQueue {
     if (this.running) this.abort(this.running, 'shutdown');
     await this.loop;
     await this.persist();
+    await this.store.unlock();
   }
 
   // ---- recovery ------------------------------------------------------------------------
 
   private async recover(): Promise<void> {
+    await this.store.lock();
     const loaded = await this.store.load();
     this.loadWarnings.push(...loaded.warnings);
     await this.throughput.load();
@@ -405,6 +412,7 @@ export class BatchQueue {
   }
 
   private async processFile(job: Job, file: JobFile): Promise<void> {
+    let markSettled = (): void => undefined;
     const running: RunningFile = {
       jobId: job.id,
       fileId: file.id,
@@ -413,7 +421,16 @@ export class BatchQueue {
       tilesDone: 0,
       tilesTotal: 0,
       imageEtaMs: null,
+      settled: new Promise<void>((resolve) => (markSettled = resolve)),
     };
+    try {
+      await this.runFile(job, file, running);
+    } finally {
+      markSettled();
+    }
+  }
+
+  private async runFile(job: Job, file: JobFile, running: RunningFile): Promise<void> {
     this.running = running;
     if (job.state !== 'running') await this.setJobState(job, 'running');
     file.state = 'running';
@@ -626,17 +643,21 @@ export class BatchQueue {
 
   // ---- helpers -------------------------------------------------------------------------
 
-  private async abortRunning(
+  /**
+   * Aborts the running file of `jobId` (only `fileId`, when given) at once; the promise settles
+   * when the loop has recorded its outcome. Null when nothing matching is running.
+   */
+  private abortRunning(
     jobId: string,
     fileId: number | null,
     cause: AbortCause,
-  ): Promise<void> {
+  ): Promise<void> | null {
     const running = this.running;
-    if (!running || running.jobId !== jobId || (fileId !== null && running.fileId !== fileId))
-      return;
+    if (!running || running.jobId !== jobId || (fileId !== null && running.fileId !== fileId)) {
+      return null;
+    }
     this.abort(running, cause);
-    // Wait for the loop to record the outcome, so the caller sees a settled state.
-    while (this.running === running) await new Promise((resolve) => setTimeout(resolve, 5));
+    return running.settled;
   }
 
   private abort(running: RunningFile, cause: AbortCause): void {

@@ -3,7 +3,7 @@
  * of job or file state, so that a crash at any moment leaves the last complete state. Loading
  * validates the shape; an unreadable file is moved aside (never deleted) and the queue starts empty.
  */
-import { mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { migrateSettings } from '../../shared/exportSettings.ts';
 import {
@@ -18,6 +18,7 @@ import {
 import { ATOMIC_TEMP_MARKER, writeFileAtomic } from './atomicWrite.ts';
 
 export const QUEUE_FILE_NAME = 'queue.json';
+const LOCK_FILE_NAME = 'queue.lock';
 const QUEUE_SCHEMA_VERSION = 1;
 
 interface QueueFile {
@@ -39,6 +40,36 @@ export class QueueStore {
 
   get queuePath(): string {
     return path.join(this.stateDir, QUEUE_FILE_NAME);
+  }
+
+  get lockPath(): string {
+    return path.join(this.stateDir, LOCK_FILE_NAME);
+  }
+
+  /**
+   * Takes the state folder for this process. Two processes on one queue would each redo the
+   * other's files, so a second opener is refused while the holder lives; a lock left by a
+   * killed process is taken over.
+   */
+  async lock(): Promise<void> {
+    await mkdir(this.stateDir, { recursive: true });
+    for (;;) {
+      try {
+        await writeFile(this.lockPath, `${process.pid}\n`, { flag: 'wx' });
+        return;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+      const holder = Number.parseInt(await readFile(this.lockPath, 'utf8').catch(() => ''), 10);
+      if (Number.isInteger(holder) && holder > 0 && processIsAlive(holder)) {
+        throw new Error(`the batch queue in ${this.stateDir} is in use by process ${holder}`);
+      }
+      await rm(this.lockPath, { force: true });
+    }
+  }
+
+  async unlock(): Promise<void> {
+    await rm(this.lockPath, { force: true });
   }
 
   async load(): Promise<LoadedQueue> {
@@ -188,6 +219,16 @@ function nullable<T>(
   where: string,
 ): T | null {
   return value === null || value === undefined ? null : read(value, where);
+}
+
+function processIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists but belongs to another user.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
