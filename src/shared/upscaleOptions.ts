@@ -113,4 +113,6 @@ export interface PresetSummary {
   flopsPerPixel: number;
   /** PSNR on Set5 from the model card, by scale; empty when the card has no measurement. */
   set5Psnr: Partial<Record<number, number>>;
+  /** Output megapixels per second measured by this engine on this machine; null until it has run. */
+  measuredMegapixelsPerSecond: number | null;
 }

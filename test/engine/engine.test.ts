@@ -57,6 +57,8 @@ describe('engine.upscaleFile', () => {
     const meta = await sharp(output).metadata();
     expect([meta.format, meta.width, meta.height, meta.channels]).toEqual(['png', 48, 32, 3]);
     expect((await readdir(temp.dir)).sort()).toEqual(['photo.png', 'photo_x2.png']);
+    const speed = engine.listModels()[0]!.presets[0]!.measuredMegapixelsPerSecond;
+    expect(speed).toBeCloseTo((48 * 32) / 1e6 / (result.inferenceMs / 1000), 6);
   });
 
   it('tiled output is within 1 grey level of untiled on an image of many tiles', async () => {

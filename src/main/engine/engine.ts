@@ -123,6 +123,8 @@ interface DecodedCacheEntry {
 
 class UpscaleEngine implements Engine {
   private readonly reports = new Map<string, ProviderReport>();
+  /** Output pixels and inference time so far, by model file: the speed shown beside each preset. */
+  private readonly throughput = new Map<string, { pixels: number; ms: number }>();
   /** The last decoded photo, so repeated Compare crops of one photo decode it once. */
   private lastDecoded: DecodedCacheEntry | null = null;
 
@@ -133,7 +135,10 @@ class UpscaleEngine implements Engine {
   ) {}
 
   listModels(): ModelSummary[] {
-    return this.registry.summaries();
+    return this.registry.summaries((modelPath) => {
+      const measured = this.throughput.get(modelPath);
+      return measured && measured.ms > 0 ? measured.pixels / 1e6 / (measured.ms / 1000) : null;
+    });
   }
 
   probe(inputPath: string): Promise<ImageHeader> {
@@ -178,6 +183,13 @@ class UpscaleEngine implements Engine {
       sink: (tile) => raster.write(tile),
       onTileDone: progressReporter(started, hooks.onProgress),
       ...(hooks.signal ? { signal: hooks.signal } : {}),
+    });
+    // Self-ensemble runs the model 8 times: count it as an eighth of the pixels, so the figure
+    // stays the preset's plain speed.
+    const measured = this.throughput.get(variant.path) ?? { pixels: 0, ms: 0 };
+    this.throughput.set(variant.path, {
+      pixels: measured.pixels + target.width * target.height * (options.selfEnsemble ? 1 / 8 : 1),
+      ms: measured.ms + stats.inferenceMs,
     });
     await writeAtomically(outputPath, async (tempPath) => {
       hooks.signal?.throwIfAborted();

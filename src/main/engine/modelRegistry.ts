@@ -86,9 +86,10 @@ export class ModelRegistry {
     return { model, variant, path: filePath };
   }
 
-  summaries(): ModelSummary[] {
+  /** `throughput` gives measured output megapixels per second by model file path. */
+  summaries(throughput: (modelPath: string) => number | null = () => null): ModelSummary[] {
     const defaultName = this.defaultModel()?.card.name;
-    return this.models.map(({ card }) => ({
+    return this.models.map(({ card, folder }) => ({
       name: card.name,
       isDefault: card.name === defaultName,
       displayName: card.displayName,
@@ -106,6 +107,7 @@ export class ModelRegistry {
           file: variant.file,
           flopsPerPixel: variant.flopsPerPixel,
           set5Psnr,
+          measuredMegapixelsPerSecond: throughput(path.join(folder, variant.file)),
         };
       }),
     }));
