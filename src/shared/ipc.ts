@@ -45,6 +45,11 @@ export interface FolderEntry {
   path: string;
 }
 
+export interface FolderPreview {
+  name: string;
+  image: EncodedImage;
+}
+
 export interface FolderListing {
   path: string;
   /** null at a file-system root. */
@@ -117,6 +122,8 @@ export interface InvokeChannels {
   'paths:dropped': { args: [paths: string[]]; result: string[] };
   /** Web only: the server-side folder browser; `null` lists the home folder. */
   'browse:list': { args: [folder: string | null]; result: FolderListing };
+  /** Web only: small pictures of the first photos in a folder, so people see what they pick. */
+  'browse:previews': { args: [folder: string]; result: FolderPreview[] };
   /** Web only: the user chose this folder in the browser; it becomes an allowed folder. */
   'browse:choose': { args: [folder: string]; result: string };
   'image:thumbnail': { args: [path: string, maxSide: number]; result: Thumbnail };
@@ -159,6 +166,7 @@ export const INVOKE_CHANNELS = [
   'dialog:pickOutputFolder',
   'paths:dropped',
   'browse:list',
+  'browse:previews',
   'browse:choose',
   'image:thumbnail',
   'compare:crop',

@@ -34,6 +34,8 @@ describe('batch in the browser UI', () => {
     const browser = page.getByRole('dialog', { name: 'Add a folder of photos' });
     await browser.getByRole('button', { name: 'holiday' }).click();
     await expect.poll(() => browser.textContent()).toContain('4 images directly in');
+    const previews = browser.getByRole('list', { name: 'Photos in this folder' }).getByRole('img');
+    await expect.poll(() => previews.count()).toBe(4);
     await session.screenshot('1-folder-browser');
     await browser.getByRole('button', { name: 'Choose this folder' }).click();
 

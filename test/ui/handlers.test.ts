@@ -157,6 +157,24 @@ describe('request handlers (shared by IPC and HTTP)', () => {
     });
   });
 
+  it('shows pictures of the first photos of a browsed folder, web mode only', async () => {
+    await writeFile(path.join(photos, 'b.png'), 'x');
+    await writeFile(path.join(photos, 'notes.txt'), 'x');
+    const image = { mime: 'image/png', bytes: new Uint8Array([1, 2, 3]), width: 1, height: 1 };
+    expect(await web.handle('browse:previews', [photos])).toEqual({
+      ok: true,
+      value: [
+        { name: 'a.jpg', image },
+        { name: 'b.png', image },
+      ],
+    });
+    expect(calls.thumbnail).toEqual([
+      [path.join(photos, 'a.jpg'), 96],
+      [path.join(photos, 'b.png'), 96],
+    ]);
+    expect((await desktop.handle('browse:previews', [photos])).ok).toBe(false);
+  });
+
   it('turns a service failure into a failed answer with its message', async () => {
     expect(await web.handle('batch:pause', ['job-7'])).toEqual({ ok: true, value: undefined });
     expect(await web.handle('shell:openFolder', ['job-7'])).toEqual({ ok: false, error: { code: 'failed', message: 'no job job-7' } });

@@ -28,6 +28,17 @@ export async function listFolder(folder: string): Promise<FolderListing> {
   return { path: resolved, parent: parent === resolved ? null : parent, folders, imageCount, places: places() };
 }
 
+/** The first `limit` images directly in `folder`, by name. */
+export async function imagesIn(folder: string, limit: number): Promise<string[]> {
+  const entries = await readdir(folder, { withFileTypes: true });
+  return entries
+    .filter((entry) => entry.isFile() && IMAGE_EXTENSION.test(entry.name))
+    .map((entry) => entry.name)
+    .sort((a, b) => a.localeCompare(b))
+    .slice(0, limit)
+    .map((name) => path.join(folder, name));
+}
+
 function places(): FolderEntry[] {
   const home = os.homedir();
   const root = path.parse(home).root;

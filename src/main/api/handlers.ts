@@ -5,12 +5,13 @@
  * added. Errors come back as an `ErrorAnswer`, never as a crash of main.
  */
 import os from 'node:os';
+import path from 'node:path';
 import type { ErrorAnswer, InvokeArgs, InvokeChannel, InvokeResult } from '../../shared/ipc.ts';
 import { isInvokeChannel } from '../../shared/ipc.ts';
 import type { JobInputs } from '../../shared/jobs.ts';
 import { QUALITY_PRESETS } from '../../shared/upscaleOptions.ts';
 import type { AllowedFolders } from './allowedFolders.ts';
-import { listFolder } from './folderBrowser.ts';
+import { imagesIn, listFolder } from './folderBrowser.ts';
 import type { AppServices, PlatformActions } from './services.ts';
 import {
   expectArgCount,
@@ -37,6 +38,8 @@ export const MAX_THUMBNAIL_SIDE = 1024;
 /** The crop box's largest side in input pixels: keeps one preview well under a second on CPU. */
 export const MAX_CROP_SIDE = 512;
 export const MAX_INPUT_SIDE = 65_535;
+export const FOLDER_PREVIEW_COUNT = 8;
+export const FOLDER_PREVIEW_SIDE = 96;
 
 type ChannelHandler<C extends InvokeChannel> = (args: readonly unknown[]) => Promise<InvokeResult<C>>;
 type HandlerTable = { [C in InvokeChannel]: ChannelHandler<C> };
@@ -139,6 +142,23 @@ export function createRequestHandlers(
       if (platform.mode !== 'web') throw new Unavailable('the folder browser is for web mode; use the dialog');
       const folder = args[0] === null ? os.homedir() : expectString(args[0], 'folder');
       return listFolder(folder);
+    },
+    'browse:previews': async (args) => {
+      expectArgCount(args, 1);
+      if (platform.mode !== 'web') throw new Unavailable('the folder browser is for web mode; use the dialog');
+      const folder = expectString(args[0], 'folder');
+      if (!path.isAbsolute(folder)) throw new InvalidArgument(`${folder} is not an absolute path`);
+      const images = await imagesIn(path.resolve(folder), FOLDER_PREVIEW_COUNT).catch(() => []);
+      // A photo that cannot be decoded simply has no preview; the batch will report it.
+      const previews = await Promise.all(
+        images.map((image) =>
+          services.engine.thumbnail(image, FOLDER_PREVIEW_SIDE).then(
+            (thumbnail) => ({ name: path.basename(image), image: thumbnail.image }),
+            () => null,
+          ),
+        ),
+      );
+      return previews.filter((preview) => preview !== null);
     },
     'browse:choose': async (args) => {
       expectArgCount(args, 1);
