@@ -125,6 +125,20 @@ describe('engine.upscaleFile', () => {
     expect((await sharp(stripped).metadata()).icc).toBeUndefined();
   });
 
+  it('flattens transparency onto white when the format has no alpha (JPEG)', async () => {
+    const input = path.join(temp.dir, 'clear.png');
+    await sharp({
+      create: { width: 8, height: 8, channels: 4, background: { r: 255, g: 0, b: 0, alpha: 0 } },
+    })
+      .png()
+      .toFile(input);
+    const output = path.join(temp.dir, 'clear.jpg');
+    await engine.upscaleFile(input, output, options({ format: 'jpeg', encodeQuality: 100 }));
+    const { data, info } = await rawPixels(output);
+    expect(info.channels).toBe(3);
+    expect(Math.min(...data)).toBeGreaterThanOrEqual(250);
+  });
+
   it('cancel stops the image within a tile and leaves no output file', async () => {
     const input = await writeTexturedImage(path.join(temp.dir, 'photo.png'), 60, 40);
     const output = path.join(temp.dir, 'photo_x2.png');

@@ -48,6 +48,8 @@ export async function encodeImage(request: EncodeRequest, outputPath: string): P
         image = image.png({ compressionLevel: 6 });
         break;
       case 'jpeg':
+        // JPEG has no alpha: composite on white, as photo editors do, rather than sharp's black.
+        if (request.channels === 4) image = image.flatten({ background: '#ffffff' });
         image = image.jpeg({ quality, mozjpeg: true });
         break;
       case 'webp':
