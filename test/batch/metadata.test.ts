@@ -21,7 +21,7 @@ import {
   testSettings,
 } from './batchFixtures.ts';
 
-const XMP = `<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:creator><rdf:Seq><rdf:li>CMSC test photographer</rdf:li></rdf:Seq></dc:creator></rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>`;
+const XMP = `<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="6"><dc:creator><rdf:Seq><rdf:li>CMSC test photographer</rdf:li></rdf:Seq></dc:creator></rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>`;
 const TAG_ORIENTATION = 0x0112;
 const TAG_MAKE = 0x010f;
 const TAG_MODEL = 0x0110;
@@ -149,7 +149,11 @@ describe('metadata of a rotated JPEG with GPS tags', () => {
         exif.gps.get(GPS_LONGITUDE),
       ]).toEqual([[51, 30, 12.34], 'W', [0, 7, 39]]);
       expect(metadata.icc?.equals((await sharp(inputPath).metadata()).icc!)).toBe(true);
-      expect(metadata.xmp?.toString('utf8')).toContain('CMSC test photographer');
+      const xmp = metadata.xmp?.toString('utf8');
+      expect([
+        xmp?.includes('CMSC test photographer'),
+        xmp?.match(/tiff:Orientation="\d"/)?.[0],
+      ]).toEqual([true, 'tiff:Orientation="1"']);
       // Red ended on the right, blue on the left: the rotation is in the pixels.
       const { data } = await sharp(outputPath)
         .removeAlpha()
@@ -160,6 +164,21 @@ describe('metadata of a rotated JPEG with GPS tags', () => {
       ];
       expect(at(40, 32)[0]! > 150 && at(40, 32)[2]! < 100).toBe(true);
       expect(at(8, 32)[2]! > 150 && at(8, 32)[0]! < 100).toBe(true);
+    });
+  }
+
+  for (const format of ['tiff', 'avif'] as const) {
+    it(`${format}: pixels turned, ICC and XMP kept (orientation reset), no EXIF carried yet`, async () => {
+      const outputPath = await run({ format, metadata: 'keep' }, `keep-${format}`);
+      const metadata = await sharp(outputPath).metadata();
+      const xmp = metadata.xmp?.toString('utf8');
+      expect([
+        metadata.width,
+        metadata.height,
+        metadata.exif,
+        metadata.icc?.equals((await sharp(inputPath).metadata()).icc!),
+        xmp?.match(/tiff:Orientation="\d"/)?.[0],
+      ]).toEqual([48, 64, undefined, true, 'tiff:Orientation="1"']);
     });
   }
 

@@ -8,7 +8,7 @@
  * (IFD1, a picture of the old pixels) dropped.
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { crc32 } from 'node:zlib';
+import { crc32, deflateSync, inflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import type { ConcreteFormat } from '../../shared/outputNaming.ts';
 
@@ -68,8 +68,20 @@ export async function embedSourceMetadata(
   const exif =
     support.exif && source.exif ? adjustExif(source.exif, output.width, output.height) : null;
   const iptc = support.iptc ? source.iptc : null;
-  if (!exif && !iptc) return { exif: false, iptc: false };
-  const encoded = await readFile(filePath);
+  let encoded: Buffer = await readFile(filePath);
+  // The XMP the encoder copied may still say the pixels need turning; they no longer do.
+  let xmpChanged: boolean;
+  if (format === 'png') {
+    const patched = resetPngXmpOrientation(encoded);
+    xmpChanged = patched !== null;
+    encoded = patched ?? encoded;
+  } else {
+    xmpChanged = resetXmpOrientation(encoded);
+  }
+  if (!exif && !iptc) {
+    if (xmpChanged) await writeFile(filePath, encoded);
+    return { exif: false, iptc: false };
+  }
   let spliced: Buffer;
   switch (format) {
     case 'jpeg':
@@ -86,6 +98,80 @@ export async function embedSourceMetadata(
   }
   await writeFile(filePath, spliced);
   return { exif: exif !== null, iptc: iptc !== null };
+}
+
+/**
+ * Sets every XMP `tiff:Orientation` (attribute or element form) in an encoded file to 1, in
+ * place. The digit keeps its length, so no offset in any container moves; XMP packets are
+ * stored uncompressed in JPEG, WebP, TIFF and AVIF. Returns whether anything changed.
+ */
+export function resetXmpOrientation(encoded: Buffer): boolean {
+  const text = encoded.toString('latin1');
+  let changed = false;
+  for (const match of text.matchAll(XMP_ORIENTATION)) {
+    encoded[match.index + match[0].length - 1] = 0x31; // '1'
+    changed = true;
+  }
+  return changed;
+}
+
+const XMP_ORIENTATION = /tiff:Orientation(?:="|>)\s*([2-8])/g;
+const PNG_XMP_KEYWORD = 'XML:com.adobe.xmp';
+
+/**
+ * PNG keeps XMP in a zTXt or iTXt chunk, usually compressed: inflate, reset, deflate. Returns
+ * the rebuilt file, or null when no XMP orientation needed changing.
+ */
+function resetPngXmpOrientation(png: Buffer): Buffer | null {
+  const chunks = readPngChunks(png);
+  let changed = false;
+  const rebuilt = chunks.map((chunk) => {
+    if (
+      (chunk.type !== 'zTXt' && chunk.type !== 'iTXt') ||
+      !chunk.data.toString('latin1').startsWith(`${PNG_XMP_KEYWORD}\0`)
+    ) {
+      return chunk.raw;
+    }
+    const afterKeyword = PNG_XMP_KEYWORD.length + 1;
+    // zTXt: method byte, then zlib data. iTXt: compressed flag, method, language\0, translated keyword\0, text.
+    let textStart = afterKeyword + 1;
+    let compressed = true;
+    if (chunk.type === 'iTXt') {
+      compressed = chunk.data[afterKeyword] === 1;
+      const language = chunk.data.indexOf(0, afterKeyword + 2);
+      const translated = chunk.data.indexOf(0, language + 1);
+      if (language < 0 || translated < 0) return chunk.raw;
+      textStart = translated + 1;
+    }
+    let text: Buffer;
+    try {
+      text = compressed
+        ? inflateSync(chunk.data.subarray(textStart))
+        : Buffer.from(chunk.data.subarray(textStart));
+    } catch {
+      return chunk.raw;
+    }
+    if (!resetXmpOrientation(text)) return chunk.raw;
+    changed = true;
+    const body = compressed ? deflateSync(text) : text;
+    return pngChunk(chunk.type, Buffer.concat([chunk.data.subarray(0, textStart), body]));
+  });
+  return changed ? Buffer.concat([PNG_SIGNATURE, ...rebuilt]) : null;
+}
+
+function readPngChunks(png: Buffer): { type: string; data: Buffer; raw: Buffer }[] {
+  if (!png.subarray(0, 8).equals(PNG_SIGNATURE)) throw new Error('not a PNG file');
+  const chunks: { type: string; data: Buffer; raw: Buffer }[] = [];
+  for (let position = 8; position + 12 <= png.length;) {
+    const length = png.readUInt32BE(position);
+    chunks.push({
+      type: png.toString('latin1', position + 4, position + 8),
+      data: png.subarray(position + 8, position + 8 + length),
+      raw: png.subarray(position, position + 12 + length),
+    });
+    position += 12 + length;
+  }
+  return chunks;
 }
 
 /**
@@ -291,21 +377,15 @@ function jpegSegment(marker: number, payload: Buffer): Buffer {
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 function splicePng(png: Buffer, exif: Buffer): Buffer {
-  if (!png.subarray(0, 8).equals(PNG_SIGNATURE)) throw new Error('not a PNG file');
   const chunks: Buffer[] = [];
-  let position = 8;
   let inserted = false;
-  while (position + 12 <= png.length) {
-    const length = png.readUInt32BE(position);
-    const type = png.toString('latin1', position + 4, position + 8);
-    const chunk = png.subarray(position, position + 12 + length);
+  for (const chunk of readPngChunks(png)) {
     // eXIf must come before the image data.
-    if (type === 'IDAT' && !inserted) {
+    if (chunk.type === 'IDAT' && !inserted) {
       chunks.push(pngChunk('eXIf', exif));
       inserted = true;
     }
-    if (type !== 'eXIf') chunks.push(chunk);
-    position += 12 + length;
+    if (chunk.type !== 'eXIf') chunks.push(chunk.raw);
   }
   return Buffer.concat([PNG_SIGNATURE, ...chunks]);
 }
