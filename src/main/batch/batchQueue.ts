@@ -732,12 +732,16 @@ export class BatchQueue {
     if (preferred) providers.push(preferred);
     if (settings.device !== 'auto') providers.push(settings.device);
     providers.push('cpu');
-    const model =
-      resolveModel(this.upscaler.listModels(), settings.model)?.name ?? settings.model ?? 'cmsc';
-    return this.throughput.find(
+    const summary = resolveModel(this.upscaler.listModels(), settings.model);
+    const model = summary?.name ?? settings.model ?? 'cmsc';
+    const logged = this.throughput.find(
       { model, quality: settings.qualityPreset, selfEnsemble: settings.selfEnsemble },
       providers,
     );
+    if (logged !== null || settings.selfEnsemble) return logged;
+    // Nothing from earlier batches, but this engine may have timed the preset already (Compare).
+    const preset = summary?.presets.find((p) => p.preset === settings.qualityPreset);
+    return preset?.measuredMegapixelsPerSecond ?? null;
   }
 
   private async scanAndEstimate(request: AddJobRequest) {

@@ -49,15 +49,12 @@ interface DeviceEngine {
 
 class EngineUpscaler implements ImageUpscaler {
   private readonly providers = new Map<Device, ExecutionProvider>();
-  private readonly models: ModelSummary[];
 
   constructor(
     private readonly config: EngineUpscalerConfig,
     private readonly shared: DeviceEngine | null,
     private owned: DeviceEngine | null,
-  ) {
-    this.models = (shared ?? owned)!.engine.listModels();
-  }
+  ) {}
 
   async upscaleFile(
     inputPath: string,
@@ -78,8 +75,9 @@ class EngineUpscaler implements ImageUpscaler {
     }
   }
 
+  /** Live: the engine fills in each preset's measured speed as it runs. */
   listModels(): ModelSummary[] {
-    return this.models;
+    return (this.owned ?? this.shared)!.engine.listModels();
   }
 
   activeProvider(device: Device): ExecutionProvider | null {
