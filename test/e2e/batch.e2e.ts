@@ -2,7 +2,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startWebMode, writeSyntheticPhotos, type WebModeSession } from './webModeHarness.ts';
+import { startWebMode, unlabelledControls, writeSyntheticPhotos, type WebModeSession } from './webModeHarness.ts';
 
 describe('batch in the browser UI', () => {
   let session: WebModeSession;
@@ -49,6 +49,14 @@ describe('batch in the browser UI', () => {
     const partial = page.locator('[data-file-state="running"] [role="progressbar"]:not([aria-valuenow="0"]):not([aria-valuenow="100"])');
     await partial.first().waitFor({ timeout: 60_000 });
     await session.screenshot('3-running');
+    expect(await unlabelledControls(page)).toEqual([]);
+
+    // Pause holds the queue (the running photo starts over on resume); Resume finishes it.
+    await page.getByRole('button', { name: 'Pause' }).click();
+    await expect.poll(() => page.getByTestId('job-state').textContent()).toBe('Paused');
+    await expect.poll(() => page.locator('[data-file-state="running"]').count()).toBe(0);
+    await session.screenshot('3b-paused');
+    await page.getByRole('button', { name: 'Resume' }).click();
     await page.waitForSelector('[data-testid="job-state"]:text("Finished")', { timeout: 90_000 });
     await expect.poll(() => page.locator('[data-file-state="done"]').count()).toBe(4);
     await expect.poll(() => page.getByTestId('job-counts').textContent()).toBe('4 of 4 done');

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startWebMode, writeSyntheticPhotos, type WebModeSession } from './webModeHarness.ts';
+import { startWebMode, unlabelledControls, writeSyntheticPhotos, type WebModeSession } from './webModeHarness.ts';
 
 describe('compare in the browser UI', () => {
   let session: WebModeSession;
@@ -58,6 +58,7 @@ describe('compare in the browser UI', () => {
     await expect.poll(() => page.getByTestId('viewer').getAttribute('data-mode')).toBe('split');
     await page.getByRole('slider', { name: /Split position/ }).fill('30');
     await session.screenshot('4-split-nearest');
+    expect(await unlabelledControls(page)).toEqual([]);
 
     // Moving back to the first place answers from the crop cache at once.
     await page.getByTestId('crop-box').focus();

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startWebMode, type WebModeSession } from './webModeHarness.ts';
+import { startWebMode, unlabelledControls, type WebModeSession } from './webModeHarness.ts';
 
 describe('export settings in the browser UI', () => {
   let session: WebModeSession;
@@ -27,6 +27,7 @@ describe('export settings in the browser UI', () => {
     await expect.poll(() => page.getByTestId('naming-example').textContent()).toContain('IMG_0042_8064px.webp');
     await expect.poll(() => page.getByTestId('settings-status').textContent()).toBe('Saved');
     await session.screenshot('1-changed');
+    expect(await unlabelledControls(page)).toEqual([]);
 
     await page.reload();
     await page.getByRole('button', { name: 'Export settings' }).click();

@@ -125,3 +125,21 @@ export async function writeSyntheticPhotos(folder: string, count: number, width:
   }
   return files;
 }
+
+/**
+ * Controls a person cannot identify without seeing them: no <label>, no aria-label(ledby),
+ * no text. Answers "tag#id.class" descriptions; an empty list means every control is named.
+ */
+export async function unlabelledControls(page: Page): Promise<string[]> {
+  // Evaluated in the page (a string, since this file is compiled without the DOM library).
+  return page.evaluate(`[...document.querySelectorAll('button, input, select, textarea, [role="slider"]')]
+    .filter((element) => {
+      const labelled = (element.labels && element.labels.length > 0)
+        || element.getAttribute('aria-label')
+        || element.getAttribute('aria-labelledby')
+        || element.getAttribute('title')
+        || element.textContent.trim() !== '';
+      return !labelled;
+    })
+    .map((element) => element.tagName.toLowerCase() + (element.id ? '#' + element.id : '') + (element.className ? '.' + String(element.className).split(' ')[0] : ''))`);
+}

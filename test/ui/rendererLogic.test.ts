@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { centredCrop, clampCrop, clampPan, nextZoom } from '../../src/renderer/src/lib/cropGeometry.ts';
+import { parseCsv } from '../../src/renderer/src/lib/csv.ts';
 import { formatBytes, formatDuration } from '../../src/renderer/src/lib/format.ts';
 import { countStates, fileFraction, jobFraction, jobTitle } from '../../src/renderer/src/lib/jobProgress.ts';
 import type { Job, JobFile, JobProgress } from '../../src/shared/jobs.ts';
@@ -92,5 +93,15 @@ describe('job progress', () => {
   it('counts states and names the job after its first input', () => {
     expect(countStates(job)).toEqual({ queued: 1, running: 1, done: 1, skipped: 0, failed: 1, cancelled: 0 });
     expect(jobTitle(job)).toBe('holiday + 1 more');
+  });
+});
+
+describe('report CSV', () => {
+  it('reads quoted fields with commas, doubled quotes and line breaks', () => {
+    expect(parseCsv('input,state,error\r\n/a.jpg,done,\n"/b,c.jpg",failed,"said ""no""\nthen stopped"\n')).toEqual([
+      ['input', 'state', 'error'],
+      ['/a.jpg', 'done', ''],
+      ['/b,c.jpg', 'failed', 'said "no"\nthen stopped'],
+    ]);
   });
 });
