@@ -240,3 +240,71 @@ describe('SIGTERM stops a batch worker cleanly', () => {
     ).toEqual([]);
   }, 60_000);
 });
+
+describe('SIGKILL at several different moments in a row, then resume', () => {
+  let root: string;
+
+  afterAll(async () => {
+    await removeDir(root);
+  });
+
+  it('every input still ends with exactly one output and nothing temporary', async () => {
+    root = await makeTempDir('kills');
+    const inputDir = path.join(root, 'in');
+    const inputs: string[] = [];
+    for (let index = 1; index <= 6; index++) {
+      inputs.push(
+        await writeImage(path.join(inputDir, `k-${index}.png`), rawImage(48, 40 + index, 3).png()),
+      );
+    }
+    const hashes = await hashAll(inputs);
+    const request = path.join(root, 'request.json');
+    await writeFile(
+      request,
+      JSON.stringify({
+        inputs: jobInputs([inputDir]),
+        // rename: a second copy would show as k-N_x2-1.png
+        settings: testSettings({ tileSize: 32, overwrite: 'rename' }),
+      }),
+    );
+    const stateDir = path.join(root, 'state');
+    // Kill after the n-th event of each run: different phases (start, planning, tiles, commit).
+    for (const [run, killAfter] of [3, 7, 12, 5].entries()) {
+      const runner = startRunner(stateDir, run === 0 ? ['--add', request] : []);
+      let seen = 0;
+      for await (const _line of runner.events) {
+        if (++seen === killAfter) {
+          runner.child.kill('SIGKILL');
+          break;
+        }
+      }
+      await exitOf(runner.child);
+    }
+    const last = startRunner(stateDir, []);
+    for await (const _line of last.events) {
+      // drain
+    }
+    expect(await exitOf(last.child)).toEqual({ code: 0, signal: null });
+    const job = (
+      JSON.parse(await readFile(path.join(stateDir, 'queue.json'), 'utf8')) as { jobs: Job[] }
+    ).jobs[0]!;
+    expect([job.state, ...job.files.map((f) => f.state)]).toEqual([
+      'finished',
+      ...Array(6).fill('done'),
+    ]);
+    expect((await listFiles(job.outputFolder)).filter((f) => f.endsWith('.png'))).toEqual(
+      Array.from({ length: 6 }, (_, i) => `k-${i + 1}_x2.png`),
+    );
+    for (const [index, file] of job.files.entries()) {
+      const metadata = await sharp(file.outputPath!).metadata();
+      expect([metadata.width, metadata.height]).toEqual([96, 2 * (40 + index + 1)]);
+    }
+    expect(
+      (await listFiles(root)).filter(
+        (f) =>
+          f.includes('.cmsc-partial.') || f.includes('.partial') || f.includes('.cmsc-atomic.'),
+      ),
+    ).toEqual([]);
+    expect(await hashAll(inputs)).toEqual(hashes);
+  }, 120_000);
+});
