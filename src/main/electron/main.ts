@@ -35,17 +35,23 @@ async function start(): Promise<void> {
     allowedFolders,
   });
 
-  const window = createMainWindow({ preloadPath, rendererUrl, iconPath: path.join(app.getAppPath(), 'assets/icon.png') });
+  // Handlers first, window second: the page may call main as soon as it loads.
+  let window: BrowserWindow | null = null;
+  const requireWindow = (): BrowserWindow => {
+    if (!window) throw new Error('the app window is not open');
+    return window;
+  };
   const handlers = createRequestHandlers(services, allowedFolders, {
     mode: 'desktop',
-    pickInputs: (kind) => pickInputs(window, kind),
-    pickOutputFolder: () => pickOutputFolder(window),
+    pickInputs: (kind) => pickInputs(requireWindow(), kind),
+    pickOutputFolder: () => pickOutputFolder(requireWindow()),
     openFolder: async (folder) => {
       const problem = await shell.openPath(folder);
       if (problem) throw new Error(problem);
     },
   });
   const unregister = registerIpcHandlers(ipcMain, handlers, rendererUrl);
+  window = createMainWindow({ preloadPath, rendererUrl, iconPath: path.join(app.getAppPath(), 'assets/icon.png') });
   const stopForwarding = forwardEvents(services.subscribe, window.webContents);
   const stopDesktop = attachDesktopIntegration(window, services.subscribe);
 
