@@ -19,6 +19,12 @@ describe('batch in the browser UI', () => {
     await writeSyntheticPhotos(photos, 4, 320, 240);
 
     await page.goto(session.url);
+    await page.getByText('Add a folder of photos to begin.').waitFor();
+    await session.screenshot('0-empty');
+    await page.keyboard.press('?');
+    await page.getByRole('dialog', { name: 'Keyboard shortcuts' }).waitFor();
+    await session.screenshot('0b-shortcuts');
+    await page.keyboard.press('Escape');
     await page.getByRole('button', { name: 'Export settings' }).click();
     await page.getByLabel('File format').selectOption('png');
     await page.getByLabel('File name template').fill('{name}-big-x{scale}');
