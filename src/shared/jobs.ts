@@ -155,7 +155,10 @@ export interface PreflightEstimate {
   outputFolder: string;
   /** Free bytes on the volume holding the output folder (or its nearest existing parent). */
   freeBytes: number;
-  /** False when the estimate exceeds the free space; `refusal` then says so in words. */
+  /**
+   * False when this estimate, plus what unfinished jobs already queued will still write on the
+   * same volume, exceeds the free space; `refusal` then says so in words.
+   */
   fitsOnDisk: boolean;
   refusal: string | null;
 }

@@ -12,7 +12,7 @@ import {
   type BatchQueue,
 } from '../../src/main/batch/batchQueue.ts';
 import type { ImageUpscaler } from '../../src/main/batch/imageUpscaler.ts';
-import { freeBytesAt } from '../../src/main/batch/preflight.ts';
+import { formatBytes, freeBytesAt } from '../../src/main/batch/preflight.ts';
 import type { JobProgress } from '../../src/shared/jobs.ts';
 import {
   fixtureUpscaler,
@@ -136,6 +136,49 @@ describe('pre-flight', () => {
     );
     expect(queue.jobs()).toEqual([]);
   });
+});
+
+it('counts what jobs queued earlier will still write on the same volume', async () => {
+  // Two jobs that each need about 60% of the free space: either alone fits, both do not.
+  const free = await freeBytesAt(root);
+  const filesPerJob = 8;
+  const outputSide = Math.ceil(Math.sqrt((0.6 * free) / filesPerJob / 3));
+  const inputSide = Math.ceil(outputSide / 4);
+  const bytesPerFile = (inputSide * 4) ** 2 * 3;
+  const makeJobFolder = async (name: string): Promise<string> => {
+    const folder = path.join(root, name);
+    await mkdir(folder);
+    await writeFile(path.join(folder, 'scan-0.png'), pngHeaderOnly(inputSide, inputSide));
+    for (let index = 1; index < filesPerJob; index++) {
+      await link(path.join(folder, 'scan-0.png'), path.join(folder, `scan-${index}.png`));
+    }
+    return folder;
+  };
+  const settings = testSettings({
+    target: { kind: 'scale', scale: 4 },
+    format: 'tiff',
+    encoding: { ...testSettings().encoding, tiffCompression: 'none' },
+  });
+  await queue.close();
+  queue = await createBatchQueue({
+    stateDir: path.join(root, 'state'),
+    upscaler,
+    autoStart: false,
+  });
+  const first = await queue.addJob({ inputs: jobInputs([await makeJobFolder('first')]), settings });
+  const second = { inputs: jobInputs([await makeJobFolder('second')]), settings };
+  const behindFirst = await queue.preflight(second);
+  expect([behindFirst.estimatedOutputBytes, behindFirst.fitsOnDisk]).toEqual([
+    filesPerJob * bytesPerFile,
+    false,
+  ]);
+  expect(behindFirst.refusal).toContain(
+    `(plus ${formatBytes(filesPerJob * bytesPerFile)} still to be written by jobs queued before it)`,
+  );
+  await expect(queue.addJob(second)).rejects.toBeInstanceOf(PreflightRefusal);
+  // Once the first job is gone, the second fits.
+  await queue.removeJob(first.id);
+  expect((await queue.preflight(second)).fitsOnDisk).toBe(true);
 });
 
 it('progress: no ETA before any measurement, then an ETA from the measured throughput', async () => {

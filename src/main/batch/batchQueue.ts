@@ -41,7 +41,7 @@ import {
   prepareOutputFolder,
   temporaryOutputPath,
 } from './outputPlan.ts';
-import { estimateJob, type PreflightFile } from './preflight.ts';
+import { estimateJob, volumeOf, type PreflightFile } from './preflight.ts';
 import { QueueStore } from './queueStore.ts';
 import { ThroughputLog } from './throughputLog.ts';
 
@@ -107,6 +107,8 @@ export class BatchQueue {
   private idleWaiters: (() => void)[] = [];
   /** Output paths a job must never write over (its inputs and its finished outputs), per job. */
   private readonly reservedPaths = new Map<string, Set<string>>();
+  /** Each job's pre-flight output estimate, persisted with the queue. */
+  private estimatedOutputBytes = new Map<string, number>();
   private lastProvider: ExecutionProvider | null = null;
   /** Problems found while loading the persisted queue. */
   readonly loadWarnings: string[] = [];
@@ -203,6 +205,7 @@ export class BatchQueue {
       summary: null,
     };
     this.jobList.push(job);
+    this.estimatedOutputBytes.set(job.id, estimate.estimatedOutputBytes);
     await this.persist();
     this.emit({ type: 'job-added', job: structuredClone(job) });
     this.kick();
@@ -314,6 +317,7 @@ export class BatchQueue {
     }
     this.jobList.splice(this.jobList.indexOf(job), 1);
     this.reservedPaths.delete(jobId);
+    this.estimatedOutputBytes.delete(jobId);
     await this.persist();
     this.emit({ type: 'job-removed', jobId });
   }
@@ -339,6 +343,7 @@ export class BatchQueue {
     this.loadWarnings.push(...loaded.warnings);
     await this.throughput.load();
     this.jobList = loaded.jobs;
+    this.estimatedOutputBytes = loaded.estimatedOutputBytes;
     for (const job of this.jobList) {
       if (job.state === 'finished' || job.state === 'cancelled') continue;
       // Temporary outputs are only ever half-written work of a crashed run.
@@ -775,8 +780,29 @@ export class BatchQueue {
       measuredMegapixelsPerSecond: this.measuredThroughput(settings),
       provider,
       models: this.upscaler.listModels(),
+      queuedOutputBytes: await this.pendingOutputBytesOn(outputFolder),
     });
     return { estimate, files, settings, outputFolder, inputs };
+  }
+
+  /** What unfinished jobs will still write on the volume of `folder`, from their pre-flight estimates. */
+  private async pendingOutputBytesOn(folder: string): Promise<number> {
+    const volume = await volumeOf(folder);
+    let pending = 0;
+    for (const job of this.jobList) {
+      if (job.state === 'finished' || job.state === 'cancelled') continue;
+      if ((await volumeOf(job.outputFolder)) !== volume) continue;
+      let total = 0;
+      let remaining = 0;
+      for (const file of job.files) {
+        const pixels = expectedOutputPixels(job.settings, file);
+        total += pixels;
+        if (file.state === 'queued' || file.state === 'running') remaining += pixels;
+      }
+      const estimate = this.estimatedOutputBytes.get(job.id) ?? 0;
+      if (total > 0) pending += (estimate * remaining) / total;
+    }
+    return Math.round(pending);
   }
 
   private requireJob(jobId: string): Job {
@@ -796,7 +822,7 @@ export class BatchQueue {
   }
 
   private persist(): Promise<void> {
-    return this.store.save(this.jobList);
+    return this.store.save(this.jobList, this.estimatedOutputBytes);
   }
 
   private emit(event: BatchEvent): void {

@@ -3,7 +3,7 @@
  * how long, and whether the output volume has room. Bytes per pixel are deliberately on the
  * high side: refusing a job that would have fitted is cheaper than filling a disk.
  */
-import { statfs } from 'node:fs/promises';
+import { stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import type { ExportSettings } from '../../shared/exportSettings.ts';
 import type { PreflightEstimate, PreflightFileProblem } from '../../shared/jobs.ts';
@@ -45,6 +45,8 @@ export interface PreflightInputs {
   measuredMegapixelsPerSecond: number | null;
   provider: ExecutionProvider;
   models: readonly ModelSummary[];
+  /** Bytes that jobs queued earlier will still write on the output folder's volume. */
+  queuedOutputBytes: number;
 }
 
 export async function estimateJob(inputs: PreflightInputs): Promise<PreflightEstimate> {
@@ -80,7 +82,8 @@ export async function estimateJob(inputs: PreflightInputs): Promise<PreflightEst
   const outputMegapixels = outputPixels / 1e6;
   const freeBytes = await freeBytesAt(inputs.outputFolder);
   const estimatedOutputBytes = Math.round(outputBytes);
-  const fitsOnDisk = estimatedOutputBytes <= freeBytes;
+  const queued = inputs.queuedOutputBytes;
+  const fitsOnDisk = estimatedOutputBytes + queued <= freeBytes;
   return {
     filesFound: inputs.files.length,
     problems,
@@ -95,8 +98,11 @@ export async function estimateJob(inputs: PreflightInputs): Promise<PreflightEst
     fitsOnDisk,
     refusal: fitsOnDisk
       ? null
-      : `Not enough free space in ${inputs.outputFolder}: the outputs need about ${formatBytes(estimatedOutputBytes)}, ` +
-        `but only ${formatBytes(freeBytes)} is free. Free some space, pick another output folder, or choose a smaller size or a more compact format.`,
+      : `Not enough free space in ${inputs.outputFolder}: the outputs need about ${formatBytes(estimatedOutputBytes)}` +
+        (queued > 0
+          ? ` (plus ${formatBytes(queued)} still to be written by jobs queued before it)`
+          : '') +
+        `, but only ${formatBytes(freeBytes)} is free. Free some space, pick another output folder, or choose a smaller size or a more compact format.`,
   };
 }
 
@@ -146,11 +152,21 @@ export function assumedMegapixelsPerSecond(
 
 /** Free bytes for an unprivileged writer on the volume of `folder` (or its nearest existing parent). */
 export async function freeBytesAt(folder: string): Promise<number> {
-  let existing = path.resolve(folder);
-  while (!(await pathExists(existing)) && existing !== path.dirname(existing))
-    existing = path.dirname(existing);
-  const stats = await statfs(existing);
+  const stats = await statfs(await nearestExistingFolder(folder));
   return stats.bavail * stats.bsize;
+}
+
+/** The device id of the volume that holds `folder` (or would, once created). */
+export async function volumeOf(folder: string): Promise<number> {
+  return (await stat(await nearestExistingFolder(folder))).dev;
+}
+
+async function nearestExistingFolder(folder: string): Promise<string> {
+  let existing = path.resolve(folder);
+  while (!(await pathExists(existing)) && existing !== path.dirname(existing)) {
+    existing = path.dirname(existing);
+  }
+  return existing;
 }
 
 export function formatBytes(bytes: number): string {

@@ -25,10 +25,13 @@ interface QueueFile {
   schemaVersion: typeof QUEUE_SCHEMA_VERSION;
   /** In queue order. */
   jobs: Job[];
+  /** Each job's pre-flight output estimate, by job id, so later pre-flights count what is still to come. */
+  estimatedOutputBytes: Record<string, number>;
 }
 
 export interface LoadedQueue {
   jobs: Job[];
+  estimatedOutputBytes: Map<string, number>;
   /** Problems found while loading, for the log; the queue still opens. */
   warnings: string[];
 }
@@ -79,26 +82,29 @@ export class QueueStore {
     try {
       text = await readFile(this.queuePath, 'utf8');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { jobs: [], warnings: [] };
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        return { jobs: [], estimatedOutputBytes: new Map(), warnings: [] };
+      }
       throw error;
     }
     const warnings: string[] = [];
     try {
-      const { jobs, dropped } = parseQueueFile(JSON.parse(text), warnings);
+      const parsed: unknown = JSON.parse(text);
+      const { jobs, dropped } = parseQueueFile(parsed, warnings);
       if (dropped > 0) {
         // Keep the original beside the repaired queue: the dropped jobs can still be recovered by hand.
         const copy = `${this.queuePath}.unreadable-${Date.now()}`;
         await writeFileAtomic(copy, text);
         warnings.push(`the original queue file is kept as ${copy}`);
       }
-      return { jobs, warnings };
+      return { jobs, estimatedOutputBytes: parseEstimates(parsed, jobs), warnings };
     } catch (error) {
       const aside = `${this.queuePath}.unreadable-${Date.now()}`;
       await rename(this.queuePath, aside);
       warnings.push(
         `${this.queuePath} could not be read (${(error as Error).message}); moved to ${aside}, starting with an empty queue`,
       );
-      return { jobs: [], warnings };
+      return { jobs: [], estimatedOutputBytes: new Map(), warnings };
     }
   }
 
@@ -106,8 +112,15 @@ export class QueueStore {
    * Writes `jobs` durably. Calls are serialised, so the file always ends with the latest state
    * even when callers do not await each other.
    */
-  save(jobs: readonly Job[]): Promise<void> {
-    const content: QueueFile = { schemaVersion: QUEUE_SCHEMA_VERSION, jobs: [...jobs] };
+  save(
+    jobs: readonly Job[],
+    estimatedOutputBytes: ReadonlyMap<string, number> = new Map(),
+  ): Promise<void> {
+    const content: QueueFile = {
+      schemaVersion: QUEUE_SCHEMA_VERSION,
+      jobs: [...jobs],
+      estimatedOutputBytes: Object.fromEntries(estimatedOutputBytes),
+    };
     const text = `${JSON.stringify(content, null, 1)}\n`;
     const write = this.writing.then(() => writeFileAtomic(this.queuePath, text));
     this.writing = write.catch(() => undefined);
@@ -142,6 +155,19 @@ function parseQueueFile(value: unknown, warnings: string[]): { jobs: Job[]; drop
     }
   });
   return { jobs, dropped };
+}
+
+/** Estimates of the loaded jobs; a missing or invalid one counts as nothing still to write. */
+function parseEstimates(value: unknown, jobs: readonly Job[]): Map<string, number> {
+  const estimates = new Map<string, number>();
+  const stored =
+    isRecord(value) && isRecord(value.estimatedOutputBytes) ? value.estimatedOutputBytes : {};
+  for (const job of jobs) {
+    const bytes = stored[job.id];
+    if (typeof bytes === 'number' && Number.isFinite(bytes) && bytes >= 0)
+      estimates.set(job.id, bytes);
+  }
+  return estimates;
 }
 
 function parseJob(value: unknown, where: string, warnings: string[]): Job {
