@@ -81,7 +81,9 @@ describe('SIGKILL of a batch worker in the middle of an image, then resume', () 
       inputPaths.push(
         await writeImage(
           path.join(inputDir, `scan-${index}.png`),
-          rawImage(64 + index, 48, 3).png(),
+          // The third image is the one the kill lands in: big enough (about 130 tiles) that it
+          // is still far from done when the parent reads its first tile and sends the signal.
+          (index === 3 ? rawImage(200, 160, 3) : rawImage(64 + index, 48, 3)).png(),
         ),
       );
     }
