@@ -29,7 +29,8 @@ export type JobState = (typeof JOB_STATES)[number];
  * - `output-exists`: skipped under the `skip` overwrite policy.
  * - `input-missing`: the file was gone (deleted or moved) when its turn came.
  * - `empty-file`: zero bytes.
- * - `not-an-image`: no decoder recognises the content (e.g. a text file named .png).
+ * - `not-an-image`: no decoder recognises the content (a text file named .png, or a format
+ *   this build cannot read, such as BMP or PSD).
  * - `decode-failed`: a recognised image that cannot be decoded (e.g. a truncated JPEG).
  * - `scale-out-of-range`: the width/height target means a scale outside 1..4 for this image.
  * - `output-not-writable`: the output folder cannot be created or written.

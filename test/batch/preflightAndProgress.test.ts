@@ -85,7 +85,7 @@ describe('pre-flight', () => {
           path: path.join(root, 'in', 'notes.png'),
           reason: {
             code: 'not-an-image',
-            message: 'not an image (no decoder recognises its content)',
+            message: 'not an image, or in a format this build cannot read (e.g. BMP, PSD)',
           },
         },
       ],
