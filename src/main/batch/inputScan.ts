@@ -152,7 +152,10 @@ export async function readImageHeader(filePath: string): Promise<ImageHeader | F
   } catch (error) {
     const message = error instanceof Error ? error.message.split('\n')[0]!.trim() : String(error);
     return /unsupported image format/i.test(message)
-      ? { code: 'not-an-image', message: 'not an image, or in a format this build cannot read (e.g. BMP, PSD)' }
+      ? {
+          code: 'not-an-image',
+          message: 'not an image, or in a format this build cannot read (e.g. BMP, PSD)',
+        }
       : { code: 'decode-failed', message: `cannot read the image header (${message})` };
   }
 }
