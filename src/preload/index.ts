@@ -18,16 +18,19 @@ import {
 const invoke = Object.fromEntries(
   INVOKE_CHANNELS.map((channel) => [
     channel,
-    (...args: unknown[]): Promise<InvokeAnswer<InvokeChannel>> => ipcRenderer.invoke(channel, ...args),
+    (...args: unknown[]): Promise<InvokeAnswer<InvokeChannel>> =>
+      ipcRenderer.invoke(channel, ...args),
   ]),
 ) as BridgeApi['invoke'];
 
 const bridge: BridgeApi = {
   invoke,
   on<E extends EventChannel>(channel: E, listener: (payload: EventChannels[E]) => void) {
-    if (!(EVENT_CHANNELS as readonly string[]).includes(channel)) throw new Error(`unknown event channel ${channel}`);
+    if (!(EVENT_CHANNELS as readonly string[]).includes(channel))
+      throw new Error(`unknown event channel ${channel}`);
     // The page gets the payload only, never the IPC event (it carries `sender`).
-    const forward = (_event: Electron.IpcRendererEvent, payload: EventChannels[E]): void => listener(payload);
+    const forward = (_event: Electron.IpcRendererEvent, payload: EventChannels[E]): void =>
+      listener(payload);
     ipcRenderer.on(channel, forward);
     return () => {
       ipcRenderer.removeListener(channel, forward);

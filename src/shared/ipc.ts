@@ -9,7 +9,12 @@
  */
 import type { ExportSettings } from './exportSettings.ts';
 import type { BatchEvent, Job, JobInputs, JobProgress, PreflightEstimate } from './jobs.ts';
-import type { ExecutionProvider, ModelSummary, ProviderReport, QualityPreset } from './upscaleOptions.ts';
+import type {
+  ExecutionProvider,
+  ModelSummary,
+  ProviderReport,
+  QualityPreset,
+} from './upscaleOptions.ts';
 
 /** An encoded picture for an <img>: PNG or JPEG bytes plus the pixel size they decode to. */
 export interface EncodedImage {
@@ -200,7 +205,8 @@ export interface ErrorAnswer {
 }
 
 /** What every transport answers for one invoke: the value, or why not. */
-export type InvokeAnswer<C extends InvokeChannel> = { ok: true; value: InvokeResult<C> } | { ok: false; error: ErrorAnswer };
+export type InvokeAnswer<C extends InvokeChannel> =
+  { ok: true; value: InvokeResult<C> } | { ok: false; error: ErrorAnswer };
 
 /**
  * The preload bridge (`window.cmscBridge`): one function per channel, an event subscription,

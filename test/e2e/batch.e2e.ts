@@ -2,7 +2,12 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startWebMode, unlabelledControls, writeSyntheticPhotos, type WebModeSession } from './webModeHarness.ts';
+import {
+  startWebMode,
+  unlabelledControls,
+  writeSyntheticPhotos,
+  type WebModeSession,
+} from './webModeHarness.ts';
 
 describe('batch in the browser UI', () => {
   let session: WebModeSession;
@@ -32,7 +37,9 @@ describe('batch in the browser UI', () => {
     await page.getByLabel('Tile size mode').selectOption('fixed');
     await page.getByLabel('Tile side in pixels').fill('64');
     await page.getByLabel('Tile side in pixels').press('Tab');
-    await expect.poll(() => page.getByTestId('naming-example').textContent()).toContain('IMG_0042-big-x2.png');
+    await expect
+      .poll(() => page.getByTestId('naming-example').textContent())
+      .toContain('IMG_0042-big-x2.png');
     await expect.poll(() => page.getByTestId('settings-status').textContent()).toBe('Saved');
 
     await page.getByRole('button', { name: 'Batch', exact: true }).click();
@@ -52,7 +59,9 @@ describe('batch in the browser UI', () => {
     const rows = page.getByTestId('file-row');
     await expect.poll(() => rows.count()).toBe(4);
     // Per-file progress: a running photo's own bar stands between empty and full.
-    const partial = page.locator('[data-file-state="running"] [role="progressbar"]:not([aria-valuenow="0"]):not([aria-valuenow="100"])');
+    const partial = page.locator(
+      '[data-file-state="running"] [role="progressbar"]:not([aria-valuenow="0"]):not([aria-valuenow="100"])',
+    );
     await partial.first().waitFor({ timeout: 60_000 });
     await session.screenshot('3-running');
     expect(await unlabelledControls(page)).toEqual([]);
@@ -70,7 +79,12 @@ describe('batch in the browser UI', () => {
 
     const outputFolder = `${photos}-upscaled`;
     const outputs = (await readdir(outputFolder)).filter((name) => name.endsWith('.png')).sort();
-    expect(outputs).toEqual(['photo-1-big-x2.png', 'photo-2-big-x2.png', 'photo-3-big-x2.png', 'photo-4-big-x2.png']);
+    expect(outputs).toEqual([
+      'photo-1-big-x2.png',
+      'photo-2-big-x2.png',
+      'photo-3-big-x2.png',
+      'photo-4-big-x2.png',
+    ]);
     const metadata = await sharp(path.join(outputFolder, 'photo-1-big-x2.png')).metadata();
     expect([metadata.format, metadata.width, metadata.height]).toEqual(['png', 640, 480]);
   });

@@ -1,6 +1,11 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startWebMode, unlabelledControls, writeSyntheticPhotos, type WebModeSession } from './webModeHarness.ts';
+import {
+  startWebMode,
+  unlabelledControls,
+  writeSyntheticPhotos,
+  type WebModeSession,
+} from './webModeHarness.ts';
 
 describe('compare in the browser UI', () => {
   let session: WebModeSession;
@@ -24,7 +29,9 @@ describe('compare in the browser UI', () => {
 
     // The 480x360 photo is shown 300x225 (ratio 0.625) with a centred 128x128 crop at x2.
     const cropInfo = page.getByTestId('crop-info');
-    await expect.poll(() => cropInfo.textContent()).toBe('480×360 · crop 128×128 at (176, 116) · ×2');
+    await expect
+      .poll(() => cropInfo.textContent())
+      .toBe('480×360 · crop 128×128 at (176, 116) · ×2');
     const timing = page.getByTestId('crop-timing');
     const shownRect = () => page.locator('[data-shown-rect]').getAttribute('data-shown-rect');
     await expect.poll(shownRect, { timeout: 60_000 }).toBe('176,116,128,128');
@@ -39,7 +46,9 @@ describe('compare in the browser UI', () => {
     await page.mouse.move(box.x + box.width / 2 + 25, box.y + box.height / 2 + 10, { steps: 4 });
     await page.mouse.move(box.x + box.width / 2 + 50, box.y + box.height / 2 + 25, { steps: 4 });
     await page.mouse.up();
-    await expect.poll(() => cropInfo.textContent()).toBe('480×360 · crop 128×128 at (256, 156) · ×2');
+    await expect
+      .poll(() => cropInfo.textContent())
+      .toBe('480×360 · crop 128×128 at (256, 156) · ×2');
     await expect.poll(shownRect, { timeout: 60_000 }).toBe('256,156,128,128');
     await expect.poll(() => timing.textContent()).toMatch(/^Upscaled in [\d.]+ s · CPU · 1 stage$/);
     await session.screenshot('2-moved-crop');
@@ -49,7 +58,9 @@ describe('compare in the browser UI', () => {
     const after = page.getByRole('img', { name: 'After: CMSC (best)' });
     await expect.poll(() => after.getAttribute('style')).toMatch(/^width: 1024px; height: 1024px;/);
     const before = page.getByRole('img', { name: 'Before: bicubic' });
-    await expect.poll(() => before.getAttribute('style')).toMatch(/^width: 1024px; height: 1024px;/);
+    await expect
+      .poll(() => before.getAttribute('style'))
+      .toMatch(/^width: 1024px; height: 1024px;/);
     await session.screenshot('3-zoom-4x');
 
     // Nearest-neighbour before view, then the split slider (keyboard shortcut S).
@@ -64,7 +75,9 @@ describe('compare in the browser UI', () => {
     await page.getByTestId('crop-box').focus();
     for (let press = 0; press < 20; press++) await page.keyboard.press('ArrowLeft');
     for (let press = 0; press < 10; press++) await page.keyboard.press('ArrowUp');
-    await expect.poll(() => cropInfo.textContent()).toBe('480×360 · crop 128×128 at (176, 116) · ×2');
+    await expect
+      .poll(() => cropInfo.textContent())
+      .toBe('480×360 · crop 128×128 at (176, 116) · ×2');
     await expect.poll(shownRect).toBe('176,116,128,128');
     await expect.poll(() => timing.textContent()).toBe('From cache · CPU · 1 stage');
 
@@ -73,9 +86,13 @@ describe('compare in the browser UI', () => {
     if (!handle) throw new Error('resize handle not visible');
     await page.mouse.move(handle.x + handle.width / 2, handle.y + handle.height / 2);
     await page.mouse.down();
-    await page.mouse.move(handle.x + handle.width / 2 + 20, handle.y + handle.height / 2 + 10, { steps: 4 });
+    await page.mouse.move(handle.x + handle.width / 2 + 20, handle.y + handle.height / 2 + 10, {
+      steps: 4,
+    });
     await page.mouse.up();
-    await expect.poll(() => cropInfo.textContent()).toBe('480×360 · crop 160×144 at (176, 116) · ×2');
+    await expect
+      .poll(() => cropInfo.textContent())
+      .toBe('480×360 · crop 160×144 at (176, 116) · ×2');
     await expect.poll(shownRect, { timeout: 60_000 }).toBe('176,116,160,144');
     await session.screenshot('5-resized');
   });

@@ -36,7 +36,9 @@ describe('a corrupt photo in a batch', () => {
     expect(await page.getByTestId('job-counts').textContent()).toBe('3 of 4 done · 1 failed');
     await session.screenshot('2-finished-with-error');
 
-    const outputs = (await readdir(`${folder}-upscaled`)).filter((name) => name.endsWith('.jpg')).sort();
+    const outputs = (await readdir(`${folder}-upscaled`))
+      .filter((name) => name.endsWith('.jpg'))
+      .sort();
     expect(outputs).toEqual(['photo-1_x2.jpg', 'photo-2_x2.jpg', 'photo-3_x2.jpg']);
 
     await page.getByRole('button', { name: 'Open report' }).click();
@@ -53,11 +55,16 @@ describe('a corrupt photo in a batch', () => {
         headers: { 'content-type': 'application/json', authorization: `Bearer ${session.token}` },
         body: '{"args":[]}',
       });
-      const answer = (await response.json()) as { value: { jobs: { files: { relativePath: string; attempts: number }[] }[] } };
-      return answer.value.jobs[0]?.files.find((file) => file.relativePath === 'broken.jpg')?.attempts;
+      const answer = (await response.json()) as {
+        value: { jobs: { files: { relativePath: string; attempts: number }[] }[] };
+      };
+      return answer.value.jobs[0]?.files.find((file) => file.relativePath === 'broken.jpg')
+        ?.attempts;
     };
     await expect.poll(attemptsOfBroken, { timeout: 60_000 }).toBe(2);
     await page.waitForSelector('[data-testid="job-state"]:text("Finished")', { timeout: 60_000 });
-    await expect.poll(() => page.getByTestId('job-counts').textContent()).toBe('3 of 4 done · 1 failed');
+    await expect
+      .poll(() => page.getByTestId('job-counts').textContent())
+      .toBe('3 of 4 done · 1 failed');
   });
 });

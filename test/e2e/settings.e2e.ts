@@ -24,7 +24,9 @@ describe('export settings in the browser UI', () => {
     await page.getByLabel('File name template').fill('{name}_{width}px');
     await page.getByRole('radio', { name: 'Skip the photo' }).check();
     await page.getByLabel('Self-ensemble (8× slower, slightly sharper)').check();
-    await expect.poll(() => page.getByTestId('naming-example').textContent()).toContain('IMG_0042_8064px.webp');
+    await expect
+      .poll(() => page.getByTestId('naming-example').textContent())
+      .toContain('IMG_0042_8064px.webp');
     await expect.poll(() => page.getByTestId('settings-status').textContent()).toBe('Saved');
     await session.screenshot('1-changed');
     expect(await unlabelledControls(page)).toEqual([]);
@@ -36,15 +38,21 @@ describe('export settings in the browser UI', () => {
     expect(await page.getByLabel('WebP quality').inputValue()).toBe('75');
     expect(await page.getByLabel('File name template').inputValue()).toBe('{name}_{width}px');
     expect(await page.getByRole('radio', { name: 'Skip the photo' }).isChecked()).toBe(true);
-    expect(await page.getByLabel('Self-ensemble (8× slower, slightly sharper)').isChecked()).toBe(true);
+    expect(await page.getByLabel('Self-ensemble (8× slower, slightly sharper)').isChecked()).toBe(
+      true,
+    );
     await session.screenshot('2-after-reload');
     // The theme follows the system: the same screen with a dark preference.
     await page.emulateMedia({ colorScheme: 'dark' });
-    expect(await page.evaluate('getComputedStyle(document.documentElement).backgroundColor')).toBe('rgb(21, 24, 29)');
+    expect(await page.evaluate('getComputedStyle(document.documentElement).backgroundColor')).toBe(
+      'rgb(21, 24, 29)',
+    );
     await session.screenshot('2b-dark');
     await page.emulateMedia({ colorScheme: 'light' });
 
-    const stored = JSON.parse(await readFile(path.join(session.workDir, 'data/settings.json'), 'utf8')) as Record<string, unknown>;
+    const stored = JSON.parse(
+      await readFile(path.join(session.workDir, 'data/settings.json'), 'utf8'),
+    ) as Record<string, unknown>;
     expect(stored).toMatchObject({
       schemaVersion: 1,
       target: { kind: 'scale', scale: 3 },
@@ -57,7 +65,9 @@ describe('export settings in the browser UI', () => {
 
     // An invalid template is explained and never stored.
     await page.getByLabel('File name template').fill('{name}_{nam}');
-    await expect.poll(() => page.getByTestId('naming-example').textContent()).toContain('unknown token {nam}');
+    await expect
+      .poll(() => page.getByTestId('naming-example').textContent())
+      .toContain('unknown token {nam}');
     await session.screenshot('3-invalid-template');
     await page.reload();
     await page.keyboard.press('Control+3');

@@ -42,7 +42,11 @@ export async function startWebMode(testName: string): Promise<WebModeSession> {
       '--threads',
       '1',
     ],
-    { cwd: repositoryRoot, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HOME: workDir } },
+    {
+      cwd: repositoryRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, HOME: workDir },
+    },
   );
   const url = await waitForUrl(server);
   const parsed = new URL(url);
@@ -105,7 +109,12 @@ function waitForUrl(server: ChildProcess): Promise<string> {
  * Writes `count` synthetic photos (smooth gradients with a few sharp shapes, so the upscale
  * has edges to show) as JPEG, `width`×`height` each.
  */
-export async function writeSyntheticPhotos(folder: string, count: number, width: number, height: number): Promise<string[]> {
+export async function writeSyntheticPhotos(
+  folder: string,
+  count: number,
+  width: number,
+  height: number,
+): Promise<string[]> {
   await mkdir(folder, { recursive: true });
   const files: string[] = [];
   for (let index = 0; index < count; index++) {
@@ -120,7 +129,9 @@ export async function writeSyntheticPhotos(folder: string, count: number, width:
       }
     }
     const file = path.join(folder, `photo-${index + 1}.jpg`);
-    await sharp(pixels, { raw: { width, height, channels: 3 } }).jpeg({ quality: 90 }).toFile(file);
+    await sharp(pixels, { raw: { width, height, channels: 3 } })
+      .jpeg({ quality: 90 })
+      .toFile(file);
     files.push(file);
   }
   return files;

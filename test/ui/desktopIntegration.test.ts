@@ -15,7 +15,8 @@ vi.mock('electron', () => ({
   },
 }));
 
-const { attachDesktopIntegration, LONG_BATCH_MS } = await import('../../src/main/electron/desktopIntegration.ts');
+const { attachDesktopIntegration, LONG_BATCH_MS } =
+  await import('../../src/main/electron/desktopIntegration.ts');
 
 function fakeWindow(focused: boolean) {
   const progress: unknown[][] = [];
@@ -57,7 +58,16 @@ describe('desktop integration', () => {
     const progress = drive(true, [
       {
         type: 'progress',
-        progress: { jobId: 'j', filesTotal: 4, filesFinished: 1, currentFile: null, outputMegapixelsDone: 3, outputMegapixelsTotal: 12, megapixelsPerSecond: 1, etaMs: 1 },
+        progress: {
+          jobId: 'j',
+          filesTotal: 4,
+          filesFinished: 1,
+          currentFile: null,
+          outputMegapixelsDone: 3,
+          outputMegapixelsTotal: 12,
+          megapixelsPerSecond: 1,
+          etaMs: 1,
+        },
       },
       { type: 'job-state', jobId: 'j', state: 'paused' },
       { type: 'queue-idle' },

@@ -2,7 +2,11 @@
  * Services that record what the handlers pass them: the unit tests check validation, which
  * happens before any service is called. The real services run in the e2e tests.
  */
-import { DEFAULT_EXPORT_SETTINGS, cloneSettings, type ExportSettings } from '../../src/shared/exportSettings.ts';
+import {
+  DEFAULT_EXPORT_SETTINGS,
+  cloneSettings,
+  type ExportSettings,
+} from '../../src/shared/exportSettings.ts';
 import type { CropRequest } from '../../src/shared/ipc.ts';
 import type { Job, JobInputs } from '../../src/shared/jobs.ts';
 import type { AppServices, ServiceEvent } from '../../src/main/api/services.ts';
@@ -15,7 +19,11 @@ export interface RecordedCalls {
   saved: unknown[];
 }
 
-export function fakeServices(): { services: AppServices; calls: RecordedCalls; emit: (event: ServiceEvent) => void } {
+export function fakeServices(): {
+  services: AppServices;
+  calls: RecordedCalls;
+  emit: (event: ServiceEvent) => void;
+} {
   const calls: RecordedCalls = { add: [], preflight: [], crop: [], thumbnail: [], saved: [] };
   const listeners = new Set<(event: ServiceEvent) => void>();
   let settings: ExportSettings = cloneSettings(DEFAULT_EXPORT_SETTINGS);
@@ -29,7 +37,12 @@ export function fakeServices(): { services: AppServices; calls: RecordedCalls; e
     files: [],
     summary: null,
   });
-  const image = { mime: 'image/png' as const, bytes: new Uint8Array([1, 2, 3]), width: 1, height: 1 };
+  const image = {
+    mime: 'image/png' as const,
+    bytes: new Uint8Array([1, 2, 3]),
+    width: 1,
+    height: 1,
+  };
   const services: AppServices = {
     version: '9.9.9',
     batch: {
@@ -71,7 +84,16 @@ export function fakeServices(): { services: AppServices; calls: RecordedCalls; e
       models: async () => [],
       async crop(request) {
         calls.crop.push(request);
-        return { input: image, bicubic: image, upscaled: image, quality: request.quality, stages: 1, provider: 'cpu', elapsedMs: 5, cached: false };
+        return {
+          input: image,
+          bicubic: image,
+          upscaled: image,
+          quality: request.quality,
+          stages: 1,
+          provider: 'cpu',
+          elapsedMs: 5,
+          cached: false,
+        };
       },
       async thumbnail(path, maxSide) {
         calls.thumbnail.push([path, maxSide]);

@@ -27,10 +27,17 @@ describe('request handlers (shared by IPC and HTTP)', () => {
     const fake = fakeServices();
     calls = fake.calls;
     web = createRequestHandlers(fake.services, allowed, { mode: 'web' });
-    desktop = createRequestHandlers(fake.services, allowed, { mode: 'desktop', pickInputs: async () => [outside] });
+    desktop = createRequestHandlers(fake.services, allowed, {
+      mode: 'desktop',
+      pickInputs: async () => [outside],
+    });
   });
 
-  const inputs = (paths: unknown, extra: Record<string, unknown> = {}) => ({ paths, recursive: true, ...extra });
+  const inputs = (paths: unknown, extra: Record<string, unknown> = {}) => ({
+    paths,
+    recursive: true,
+    ...extra,
+  });
 
   it('answers unknown channels and non-list arguments as invalid, without calling a service', async () => {
     expect(await web.handle('batch:explode', [])).toEqual({
@@ -52,7 +59,12 @@ describe('request handlers (shared by IPC and HTTP)', () => {
     const answer = await web.handle('batch:add', [inputs([path.join(photos, 'sub/../a.jpg')])]);
     expect(answer.ok).toBe(true);
     expect(calls.add).toEqual([
-      { paths: [path.join(photos, 'a.jpg')], recursive: true, includeExtensions: [], excludeExtensions: [] },
+      {
+        paths: [path.join(photos, 'a.jpg')],
+        recursive: true,
+        includeExtensions: [],
+        excludeExtensions: [],
+      },
     ]);
   });
 
@@ -63,24 +75,42 @@ describe('request handlers (shared by IPC and HTTP)', () => {
     [inputs(['relative/photos']), 'relative/photos is not an absolute path'],
     [inputs(['/tmp/a\0b']), 'inputs.paths[0] contains a NUL character'],
     [{ paths: ['/x'] }, 'inputs.recursive must be true or false'],
-    [inputs(['/x'], { includeExtensions: ['.JPG'] }), 'inputs.includeExtensions[0] must be a lower-case extension without the dot'],
+    [
+      inputs(['/x'], { includeExtensions: ['.JPG'] }),
+      'inputs.includeExtensions[0] must be a lower-case extension without the dot',
+    ],
     [null, 'inputs must be an object'],
   ])('refuses job inputs %j: %s', async (bad, message) => {
-    expect(await web.handle('batch:preflight', [bad])).toEqual({ ok: false, error: { code: 'invalid-argument', message } });
+    expect(await web.handle('batch:preflight', [bad])).toEqual({
+      ok: false,
+      error: { code: 'invalid-argument', message },
+    });
     expect(calls.preflight).toEqual([]);
   });
 
   it('refuses paths outside the added folders, also through a symlink', async () => {
     await symlink(outside, path.join(photos, 'link'));
-    for (const sneaky of [path.join(outside, 'secret.jpg'), path.join(photos, '../elsewhere/secret.jpg'), path.join(photos, 'link/secret.jpg')]) {
+    for (const sneaky of [
+      path.join(outside, 'secret.jpg'),
+      path.join(photos, '../elsewhere/secret.jpg'),
+      path.join(photos, 'link/secret.jpg'),
+    ]) {
       const answer = await web.handle('image:thumbnail', [sneaky, 128]);
-      expect(answer).toEqual({ ok: false, error: { code: 'forbidden', message: `${sneaky} is outside the folders you added` } });
+      expect(answer).toEqual({
+        ok: false,
+        error: { code: 'forbidden', message: `${sneaky} is outside the folders you added` },
+      });
     }
     expect(calls.thumbnail).toEqual([]);
   });
 
   it('checks every field of a crop request and forwards a valid one exactly', async () => {
-    const good = { inputPath: path.join(photos, 'a.jpg'), rect: { x: 10, y: 20, width: 64, height: 32 }, scale: 2.5, quality: 'fast' };
+    const good = {
+      inputPath: path.join(photos, 'a.jpg'),
+      rect: { x: 10, y: 20, width: 64, height: 32 },
+      scale: 2.5,
+      quality: 'fast',
+    };
     expect((await web.handle('compare:crop', [good])).ok).toBe(true);
     expect(calls.crop).toEqual([good]);
     const refusals: [Record<string, unknown>, string][] = [
@@ -94,7 +124,10 @@ describe('request handlers (shared by IPC and HTTP)', () => {
       [{ ...good, rect: 'all' }, 'rect must be an object'],
     ];
     for (const [bad, message] of refusals) {
-      expect(await web.handle('compare:crop', [bad])).toEqual({ ok: false, error: { code: 'invalid-argument', message } });
+      expect(await web.handle('compare:crop', [bad])).toEqual({
+        ok: false,
+        error: { code: 'invalid-argument', message },
+      });
     }
     expect(calls.crop).toHaveLength(1);
   });
@@ -107,10 +140,15 @@ describe('request handlers (shared by IPC and HTTP)', () => {
   });
 
   it('writes only to an output folder the user chose', async () => {
-    expect(await web.handle('settings:set', [{ outputFolder: path.join(outside, 'out') }])).toEqual({
-      ok: false,
-      error: { code: 'forbidden', message: `${path.join(outside, 'out')} is outside the folders you added` },
-    });
+    expect(await web.handle('settings:set', [{ outputFolder: path.join(outside, 'out') }])).toEqual(
+      {
+        ok: false,
+        error: {
+          code: 'forbidden',
+          message: `${path.join(outside, 'out')} is outside the folders you added`,
+        },
+      },
+    );
     expect(await web.handle('settings:set', ['format=png'])).toEqual({
       ok: false,
       error: { code: 'invalid-argument', message: 'settings must be an object' },
@@ -134,8 +172,13 @@ describe('request handlers (shared by IPC and HTTP)', () => {
   });
 
   it('makes what the user picks an allowed folder', async () => {
-    expect(await desktop.handle('dialog:pickInputs', ['folders'])).toEqual({ ok: true, value: [outside] });
-    expect((await desktop.handle('image:thumbnail', [path.join(outside, 'secret.jpg'), 64])).ok).toBe(true);
+    expect(await desktop.handle('dialog:pickInputs', ['folders'])).toEqual({
+      ok: true,
+      value: [outside],
+    });
+    expect(
+      (await desktop.handle('image:thumbnail', [path.join(outside, 'secret.jpg'), 64])).ok,
+    ).toBe(true);
     expect(await web.handle('browse:choose', [outside])).toEqual({ ok: true, value: outside });
   });
 
@@ -177,7 +220,13 @@ describe('request handlers (shared by IPC and HTTP)', () => {
 
   it('turns a service failure into a failed answer with its message', async () => {
     expect(await web.handle('batch:pause', ['job-7'])).toEqual({ ok: true, value: undefined });
-    expect(await web.handle('shell:openFolder', ['job-7'])).toEqual({ ok: false, error: { code: 'failed', message: 'no job job-7' } });
-    expect(await web.handle('shell:openFolder', ['job-1'])).toEqual({ ok: true, value: { opened: false, path: '/tmp/out' } });
+    expect(await web.handle('shell:openFolder', ['job-7'])).toEqual({
+      ok: false,
+      error: { code: 'failed', message: 'no job job-7' },
+    });
+    expect(await web.handle('shell:openFolder', ['job-1'])).toEqual({
+      ok: true,
+      value: { opened: false, path: '/tmp/out' },
+    });
   });
 });

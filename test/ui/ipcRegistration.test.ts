@@ -1,6 +1,10 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { IpcMainInvokeEvent } from 'electron';
-import { forwardEvents, isTrustedSender, registerIpcHandlers } from '../../src/main/electron/ipcRegistration.ts';
+import {
+  forwardEvents,
+  isTrustedSender,
+  registerIpcHandlers,
+} from '../../src/main/electron/ipcRegistration.ts';
 import type { RequestHandlers } from '../../src/main/api/handlers.ts';
 import { INVOKE_CHANNELS } from '../../src/shared/ipc.ts';
 
@@ -47,10 +51,19 @@ describe('Electron IPC registration', () => {
     const ipcMain = fakeIpcMain();
     registerIpcHandlers(ipcMain, handlers, APP_URL);
     const add = ipcMain.handlers.get('batch:add');
-    expect(await add?.(eventFrom(APP_URL), { paths: ['/photos'] })).toEqual({ ok: true, value: null });
+    expect(await add?.(eventFrom(APP_URL), { paths: ['/photos'] })).toEqual({
+      ok: true,
+      value: null,
+    });
     expect(recorded).toEqual([['batch:add', [{ paths: ['/photos'] }]]]);
 
-    const refusal = { ok: false, error: { code: 'forbidden', message: "batch:add refused: the sender is not the app's window" } };
+    const refusal = {
+      ok: false,
+      error: {
+        code: 'forbidden',
+        message: "batch:add refused: the sender is not the app's window",
+      },
+    };
     expect(await add?.(eventFrom('https://evil.example/'), { paths: ['/'] })).toEqual(refusal);
     expect(await add?.(eventFrom(APP_URL, false), { paths: ['/'] })).toEqual(refusal);
     expect(recorded).toHaveLength(1);
@@ -58,7 +71,9 @@ describe('Electron IPC registration', () => {
 
   it('trusts the dev server by origin and the packaged page by exact file', () => {
     const top = (url: string) => ({ url, isTopFrame: true });
-    expect(isTrustedSender(top('http://localhost:5173/#/compare'), 'http://localhost:5173')).toBe(true);
+    expect(isTrustedSender(top('http://localhost:5173/#/compare'), 'http://localhost:5173')).toBe(
+      true,
+    );
     expect(isTrustedSender(top('http://localhost:5174/'), 'http://localhost:5173')).toBe(false);
     expect(isTrustedSender(top(APP_URL), APP_URL)).toBe(true);
     expect(isTrustedSender(top('file:///tmp/downloaded.html'), APP_URL)).toBe(false);
@@ -68,14 +83,18 @@ describe('Electron IPC registration', () => {
   it('forwards service events to a live window only', () => {
     const sent: unknown[] = [];
     let destroyed = false;
-    let listener: ((event: { channel: 'batch:event'; payload: { type: 'queue-idle' } }) => void) | undefined;
+    let listener:
+      ((event: { channel: 'batch:event'; payload: { type: 'queue-idle' } }) => void) | undefined;
     const unsubscribe = vi.fn();
     forwardEvents(
       (next) => {
         listener = next;
         return unsubscribe;
       },
-      { send: (channel: string, payload: unknown) => void sent.push([channel, payload]), isDestroyed: () => destroyed },
+      {
+        send: (channel: string, payload: unknown) => void sent.push([channel, payload]),
+        isDestroyed: () => destroyed,
+      },
     );
     listener?.({ channel: 'batch:event', payload: { type: 'queue-idle' } });
     destroyed = true;

@@ -33,13 +33,18 @@ describe('preload bridge', () => {
   });
 
   it('invokes the channel of the function called, with its arguments', async () => {
-    expect(await bridge.invoke['image:thumbnail']('/photos/a.jpg', 96)).toEqual({ ok: true, value: 'answer' });
+    expect(await bridge.invoke['image:thumbnail']('/photos/a.jpg', 96)).toEqual({
+      ok: true,
+      value: 'answer',
+    });
     expect(invoked).toEqual([['image:thumbnail', '/photos/a.jpg', 96]]);
   });
 
   it('subscribes to event channels only', () => {
     bridge.on('batch:event', () => undefined);
     expect(subscribed).toEqual(['batch:event']);
-    expect(() => bridge.on('ipc:secret' as 'batch:event', () => undefined)).toThrow('unknown event channel ipc:secret');
+    expect(() => bridge.on('ipc:secret' as 'batch:event', () => undefined)).toThrow(
+      'unknown event channel ipc:secret',
+    );
   });
 });

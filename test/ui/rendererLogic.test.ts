@@ -1,8 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { centredCrop, clampCrop, clampPan, nextZoom } from '../../src/renderer/src/lib/cropGeometry.ts';
+import {
+  centredCrop,
+  clampCrop,
+  clampPan,
+  nextZoom,
+} from '../../src/renderer/src/lib/cropGeometry.ts';
 import { parseCsv } from '../../src/renderer/src/lib/csv.ts';
 import { formatBytes, formatDuration } from '../../src/renderer/src/lib/format.ts';
-import { countStates, fileFraction, jobFraction, jobTitle } from '../../src/renderer/src/lib/jobProgress.ts';
+import {
+  countStates,
+  fileFraction,
+  jobFraction,
+  jobTitle,
+} from '../../src/renderer/src/lib/jobProgress.ts';
 import type { Job, JobFile, JobProgress } from '../../src/shared/jobs.ts';
 import { DEFAULT_EXPORT_SETTINGS } from '../../src/shared/exportSettings.ts';
 
@@ -13,13 +23,34 @@ describe('crop geometry', () => {
   });
 
   it('keeps the crop inside the photo and its sides within 16..512', () => {
-    expect(clampCrop({ x: 400.4, y: -5, width: 128, height: 128 }, 480, 360)).toEqual({ x: 352, y: 0, width: 128, height: 128 });
-    expect(clampCrop({ x: 10, y: 10, width: 4, height: 900 }, 2000, 2000)).toEqual({ x: 10, y: 10, width: 16, height: 512 });
-    expect(clampCrop({ x: 0, y: 0, width: 4, height: 4 }, 10, 8)).toEqual({ x: 0, y: 0, width: 10, height: 8 });
+    expect(clampCrop({ x: 400.4, y: -5, width: 128, height: 128 }, 480, 360)).toEqual({
+      x: 352,
+      y: 0,
+      width: 128,
+      height: 128,
+    });
+    expect(clampCrop({ x: 10, y: 10, width: 4, height: 900 }, 2000, 2000)).toEqual({
+      x: 10,
+      y: 10,
+      width: 16,
+      height: 512,
+    });
+    expect(clampCrop({ x: 0, y: 0, width: 4, height: 4 }, 10, 8)).toEqual({
+      x: 0,
+      y: 0,
+      width: 10,
+      height: 8,
+    });
   });
 
   it('steps zoom through 1, 2, 4, 8 and stops at the ends', () => {
-    expect([nextZoom(1, 1), nextZoom(4, 1), nextZoom(8, 1), nextZoom(2, -1), nextZoom(1, -1)]).toEqual([2, 8, 8, 1, 1]);
+    expect([
+      nextZoom(1, 1),
+      nextZoom(4, 1),
+      nextZoom(8, 1),
+      nextZoom(2, -1),
+      nextZoom(1, -1),
+    ]).toEqual([2, 8, 8, 1, 1]);
   });
 
   it('centres content smaller than the viewport and keeps larger content covering it', () => {
@@ -32,13 +63,18 @@ describe('crop geometry', () => {
 
 describe('formatting', () => {
   it('formats bytes and durations as people read them', () => {
-    expect([formatBytes(999), formatBytes(1500), formatBytes(2_900_000), formatBytes(82e9)]).toEqual(['999 B', '1.5 KB', '2.9 MB', '82 GB']);
-    expect([formatDuration(850), formatDuration(4000), formatDuration(75_000), formatDuration(7_500_000)]).toEqual([
-      '0.9 s',
-      '4 s',
-      '1 min 15 s',
-      '2 h 5 min',
-    ]);
+    expect([
+      formatBytes(999),
+      formatBytes(1500),
+      formatBytes(2_900_000),
+      formatBytes(82e9),
+    ]).toEqual(['999 B', '1.5 KB', '2.9 MB', '82 GB']);
+    expect([
+      formatDuration(850),
+      formatDuration(4000),
+      formatDuration(75_000),
+      formatDuration(7_500_000),
+    ]).toEqual(['0.9 s', '4 s', '1 min 15 s', '2 h 5 min']);
   });
 });
 
@@ -63,7 +99,12 @@ describe('job progress', () => {
   const job: Job = {
     id: 'j',
     createdAt: '2026-01-31T00:00:00.000Z',
-    inputs: { paths: ['/photos/holiday', '/photos/x.jpg'], recursive: true, includeExtensions: [], excludeExtensions: [] },
+    inputs: {
+      paths: ['/photos/holiday', '/photos/x.jpg'],
+      recursive: true,
+      includeExtensions: [],
+      excludeExtensions: [],
+    },
     settings: DEFAULT_EXPORT_SETTINGS,
     outputFolder: '/photos/holiday-upscaled',
     state: 'running',
@@ -91,14 +132,25 @@ describe('job progress', () => {
   });
 
   it('counts states and names the job after its first input', () => {
-    expect(countStates(job)).toEqual({ queued: 1, running: 1, done: 1, skipped: 0, failed: 1, cancelled: 0 });
+    expect(countStates(job)).toEqual({
+      queued: 1,
+      running: 1,
+      done: 1,
+      skipped: 0,
+      failed: 1,
+      cancelled: 0,
+    });
     expect(jobTitle(job)).toBe('holiday + 1 more');
   });
 });
 
 describe('report CSV', () => {
   it('reads quoted fields with commas, doubled quotes and line breaks', () => {
-    expect(parseCsv('input,state,error\r\n/a.jpg,done,\n"/b,c.jpg",failed,"said ""no""\nthen stopped"\n')).toEqual([
+    expect(
+      parseCsv(
+        'input,state,error\r\n/a.jpg,done,\n"/b,c.jpg",failed,"said ""no""\nthen stopped"\n',
+      ),
+    ).toEqual([
       ['input', 'state', 'error'],
       ['/a.jpg', 'done', ''],
       ['/b,c.jpg', 'failed', 'said "no"\nthen stopped'],

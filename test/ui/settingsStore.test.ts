@@ -13,16 +13,25 @@ async function storeFile(content?: string) {
 
 describe('settings store', () => {
   it('starts from the defaults when there is no file', async () => {
-    expect(await createFileSettingsStore(await storeFile()).load()).toEqual(DEFAULT_EXPORT_SETTINGS);
+    expect(await createFileSettingsStore(await storeFile()).load()).toEqual(
+      DEFAULT_EXPORT_SETTINGS,
+    );
   });
 
   it('migrates an unversioned file and writes the current schema back', async () => {
-    const file = await storeFile(JSON.stringify({ format: 'png', encodeQuality: 80, keepMetadata: false, quality: 'fast' }));
+    const file = await storeFile(
+      JSON.stringify({ format: 'png', encodeQuality: 80, keepMetadata: false, quality: 'fast' }),
+    );
     const loaded = await createFileSettingsStore(file).load();
     const expected = {
       ...DEFAULT_EXPORT_SETTINGS,
       format: 'png',
-      encoding: { ...DEFAULT_EXPORT_SETTINGS.encoding, jpegQuality: 80, webpQuality: 80, avifQuality: 80 },
+      encoding: {
+        ...DEFAULT_EXPORT_SETTINGS.encoding,
+        jpegQuality: 80,
+        webpQuality: 80,
+        avifQuality: 80,
+      },
       metadata: 'strip',
       qualityPreset: 'fast',
     };

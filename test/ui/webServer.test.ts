@@ -5,7 +5,11 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AllowedFolders } from '../../src/main/api/allowedFolders.ts';
 import { createRequestHandlers } from '../../src/main/api/handlers.ts';
-import { CONTENT_SECURITY_POLICY, startWebServer, type RunningWebServer } from '../../src/main/server/webServer.ts';
+import {
+  CONTENT_SECURITY_POLICY,
+  startWebServer,
+  type RunningWebServer,
+} from '../../src/main/server/webServer.ts';
 import { decodeWire } from '../../src/shared/wireCodec.ts';
 import { fakeServices } from './fakeServices.ts';
 
@@ -18,14 +22,25 @@ interface RawAnswer {
 }
 
 /** A raw request, so Host and Origin can be set the way a hostile page or rebinding would. */
-function request(port: number, options: { method?: string; path: string; headers?: Record<string, string>; body?: string }): Promise<RawAnswer> {
+function request(
+  port: number,
+  options: { method?: string; path: string; headers?: Record<string, string>; body?: string },
+): Promise<RawAnswer> {
   return new Promise((resolve, reject) => {
     const outgoing = http.request(
-      { host: '127.0.0.1', port, method: options.method ?? 'GET', path: options.path, headers: { host: `127.0.0.1:${port}`, ...options.headers } },
+      {
+        host: '127.0.0.1',
+        port,
+        method: options.method ?? 'GET',
+        path: options.path,
+        headers: { host: `127.0.0.1:${port}`, ...options.headers },
+      },
       (response) => {
         let body = '';
         response.on('data', (chunk: Buffer) => (body += chunk.toString()));
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body }));
+        response.on('end', () =>
+          resolve({ status: response.statusCode ?? 0, headers: response.headers, body }),
+        );
       },
     );
     outgoing.on('error', reject);
@@ -88,36 +103,65 @@ describe('web-mode server', () => {
     expect((await request(server.port, { path: '/assets/app.js' })).status).toBe(200);
     // Dot segments are resolved before any check: these name /private.txt inside the bundle
     // folder (refused without the token, absent with it), never the file one level up.
-    expect((await request(server.port, { path: '/assets/%2e%2e/%2e%2e/private.txt' })).status).toBe(401);
-    expect((await request(server.port, { path: `/%2e%2e/private.txt?token=${TOKEN}` })).status).toBe(404);
+    expect((await request(server.port, { path: '/assets/%2e%2e/%2e%2e/private.txt' })).status).toBe(
+      401,
+    );
+    expect(
+      (await request(server.port, { path: `/%2e%2e/private.txt?token=${TOKEN}` })).status,
+    ).toBe(404);
   });
 
   it('refuses API calls without the right token', async () => {
     expect((await invoke('app:info', [], { authorization: '' })).status).toBe(401);
     expect((await invoke('app:info', [], { authorization: 'Bearer nope' })).status).toBe(401);
     const answer = await invoke('app:info', []);
-    expect([answer.status, decodeWire(answer.body)]).toEqual([200, { ok: true, value: { version: '9.9.9', mode: 'web', platform: process.platform } }]);
+    expect([answer.status, decodeWire(answer.body)]).toEqual([
+      200,
+      { ok: true, value: { version: '9.9.9', mode: 'web', platform: process.platform } },
+    ]);
   });
 
   it('refuses a foreign Origin and a foreign Host even with the token', async () => {
     const foreignOrigin = await invoke('app:info', [], { origin: 'https://evil.example' });
     expect([foreignOrigin.status, decodeWire(foreignOrigin.body)]).toEqual([
       403,
-      { ok: false, error: { code: 'forbidden', message: 'Origin https://evil.example may not use this server' } },
+      {
+        ok: false,
+        error: {
+          code: 'forbidden',
+          message: 'Origin https://evil.example may not use this server',
+        },
+      },
     ]);
     const rebound = await invoke('app:info', [], { host: `evil.example:${server.port}` });
     expect([rebound.status, decodeWire(rebound.body)]).toEqual([
       421,
-      { ok: false, error: { code: 'forbidden', message: `Host evil.example:${server.port} is not this server` } },
+      {
+        ok: false,
+        error: {
+          code: 'forbidden',
+          message: `Host evil.example:${server.port} is not this server`,
+        },
+      },
     ]);
-    expect((await invoke('app:info', [], { origin: `http://localhost:${server.port}`, host: `localhost:${server.port}` })).status).toBe(200);
+    expect(
+      (
+        await invoke('app:info', [], {
+          origin: `http://localhost:${server.port}`,
+          host: `localhost:${server.port}`,
+        })
+      ).status,
+    ).toBe(200);
   });
 
   it('refuses paths outside the added folders with 403 and bad arguments with 400', async () => {
     const outside = await invoke('image:thumbnail', ['/etc/passwd', 64]);
     expect([outside.status, decodeWire(outside.body)]).toEqual([
       403,
-      { ok: false, error: { code: 'forbidden', message: '/etc/passwd is outside the folders you added' } },
+      {
+        ok: false,
+        error: { code: 'forbidden', message: '/etc/passwd is outside the folders you added' },
+      },
     ]);
     const bad = await invoke('image:thumbnail', [path.join(photos, 'a.jpg')]);
     expect([bad.status, decodeWire(bad.body)]).toEqual([
@@ -141,7 +185,12 @@ describe('web-mode server', () => {
   it('streams service events to a client holding the token', async () => {
     const received = await new Promise<string>((resolve, reject) => {
       const outgoing = http.get(
-        { host: '127.0.0.1', port: server.port, path: `/api/events?token=${TOKEN}`, headers: { host: `127.0.0.1:${server.port}` } },
+        {
+          host: '127.0.0.1',
+          port: server.port,
+          path: `/api/events?token=${TOKEN}`,
+          headers: { host: `127.0.0.1:${server.port}` },
+        },
         (response) => {
           let text = '';
           response.on('data', (chunk: Buffer) => {

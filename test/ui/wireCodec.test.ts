@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { base64ToBytes, bytesToBase64, decodeWire, encodeWire } from '../../src/shared/wireCodec.ts';
+import {
+  base64ToBytes,
+  bytesToBase64,
+  decodeWire,
+  encodeWire,
+} from '../../src/shared/wireCodec.ts';
 
 describe('wire codec', () => {
   it('encodes bytes as standard base64, padding included', () => {
@@ -13,8 +18,16 @@ describe('wire codec', () => {
   });
 
   it('round-trips nested bytes inside JSON answers', () => {
-    const value = { ok: true, value: { image: { mime: 'image/png', bytes: new Uint8Array([137, 80, 78, 71]) }, list: [1, 'two'] } };
-    expect(encodeWire(value)).toBe('{"ok":true,"value":{"image":{"mime":"image/png","bytes":{"$bytes":"iVBORw=="}},"list":[1,"two"]}}');
+    const value = {
+      ok: true,
+      value: {
+        image: { mime: 'image/png', bytes: new Uint8Array([137, 80, 78, 71]) },
+        list: [1, 'two'],
+      },
+    };
+    expect(encodeWire(value)).toBe(
+      '{"ok":true,"value":{"image":{"mime":"image/png","bytes":{"$bytes":"iVBORw=="}},"list":[1,"two"]}}',
+    );
     expect(decodeWire(encodeWire(value))).toEqual(value);
   });
 

@@ -37,7 +37,8 @@ export function isInside(root: string, candidate: string): boolean {
 }
 
 function assertAbsolute(candidate: string): string {
-  if (!path.isAbsolute(candidate)) throw new InvalidArgument(`${candidate} is not an absolute path`);
+  if (!path.isAbsolute(candidate))
+    throw new InvalidArgument(`${candidate} is not an absolute path`);
   return path.resolve(candidate);
 }
 

@@ -44,13 +44,16 @@ export async function createAppServices(config: AppServicesConfig): Promise<AppS
   // One engine (one inference worker) serves Compare and the queue: requests interleave per
   // tile, so a crop waits for at most one batch tile, and small machines hold one session.
   const sharedEngine = await createEngine({ ...engineConfig, device: initialSettings.device });
-  const upscaler = await createEngineUpscaler(engineConfig, initialSettings.device, { engine: sharedEngine });
+  const upscaler = await createEngineUpscaler(engineConfig, initialSettings.device, {
+    engine: sharedEngine,
+  });
   const queue = await createBatchQueue({ stateDir: path.join(config.dataDir, 'queue'), upscaler });
 
   // Folders the user chose in an earlier session stay usable: the output folder in the
   // settings and every persisted job's inputs and outputs.
   await allowSettingsFolder(config.allowedFolders, initialSettings);
-  for (const job of queue.jobs()) await allowJobFolders(config.allowedFolders, job.inputs.paths, job.outputFolder);
+  for (const job of queue.jobs())
+    await allowJobFolders(config.allowedFolders, job.inputs.paths, job.outputFolder);
 
   const engine = createEngineService(sharedEngine, {
     model: async () => (await settings.load()).model ?? undefined,
@@ -116,16 +119,25 @@ function createBatchService(queue: BatchQueue, allowedFolders: AllowedFolders): 
   };
 }
 
-async function allowJobFolders(allowedFolders: AllowedFolders, inputs: string[], outputFolder: string): Promise<void> {
+async function allowJobFolders(
+  allowedFolders: AllowedFolders,
+  inputs: string[],
+  outputFolder: string,
+): Promise<void> {
   for (const folder of [...inputs, outputFolder]) await allowedFolders.add(folder);
 }
 
-async function allowSettingsFolder(allowedFolders: AllowedFolders, settings: ExportSettings): Promise<void> {
+async function allowSettingsFolder(
+  allowedFolders: AllowedFolders,
+  settings: ExportSettings,
+): Promise<void> {
   if (settings.outputFolder) await allowedFolders.add(settings.outputFolder);
 }
 
 /** Providers that opened a session here; CPU always works. */
-function detectedProviders(attempts: { provider: ExecutionProvider; ok: boolean }[]): ExecutionProvider[] {
+function detectedProviders(
+  attempts: { provider: ExecutionProvider; ok: boolean }[],
+): ExecutionProvider[] {
   const found = attempts.filter((attempt) => attempt.ok).map((attempt) => attempt.provider);
   return [...new Set<ExecutionProvider>([...found, 'cpu'])];
 }
@@ -134,7 +146,10 @@ function detectedProviders(attempts: { provider: ExecutionProvider; ok: boolean 
  * Forwards queue events in order, keeping only the latest progress per job within each
  * interval; any other event first flushes the progress it follows, so order is preserved.
  */
-function subscribeCoalesced(queue: BatchQueue, listener: (event: ServiceEvent) => void): () => void {
+function subscribeCoalesced(
+  queue: BatchQueue,
+  listener: (event: ServiceEvent) => void,
+): () => void {
   const pending = new Map<string, BatchEvent>();
   let timer: ReturnType<typeof setTimeout> | null = null;
   const send = (payload: BatchEvent): void => listener({ channel: 'batch:event', payload });

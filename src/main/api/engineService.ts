@@ -6,7 +6,11 @@
 import { stat } from 'node:fs/promises';
 import sharp from 'sharp';
 import type { CropRequest, CropResult, EncodedImage } from '../../shared/ipc.ts';
-import type { ExecutionProvider, QualityPreset, UpscaleOptions } from '../../shared/upscaleOptions.ts';
+import type {
+  ExecutionProvider,
+  QualityPreset,
+  UpscaleOptions,
+} from '../../shared/upscaleOptions.ts';
 import { DEFAULT_UPSCALE_OPTIONS } from '../../shared/upscaleOptions.ts';
 import type { Engine, RgbaImage } from '../engine/index.ts';
 import type { EngineService } from './services.ts';
@@ -25,7 +29,8 @@ export function createEngineService(engine: Engine, options: EngineServiceOption
   let activeProvider: ExecutionProvider | null = null;
 
   const stagesFor = (model: string | undefined, quality: QualityPreset): number => {
-    const summary = engine.listModels().find((candidate) => candidate.name === model) ?? engine.listModels()[0];
+    const summary =
+      engine.listModels().find((candidate) => candidate.name === model) ?? engine.listModels()[0];
     return summary?.presets.find((preset) => preset.preset === quality)?.stages ?? 1;
   };
 
@@ -46,7 +51,12 @@ export function createEngineService(engine: Engine, options: EngineServiceOption
         .toBuffer({ resolveWithObject: true });
       const metadata = await sharp(imagePath).metadata();
       return {
-        image: { mime: 'image/jpeg', bytes: new Uint8Array(data), width: info.width, height: info.height },
+        image: {
+          mime: 'image/jpeg',
+          bytes: new Uint8Array(data),
+          width: info.width,
+          height: info.height,
+        },
         sourceWidth: metadata.autoOrient.width,
         sourceHeight: metadata.autoOrient.height,
       };
@@ -54,7 +64,14 @@ export function createEngineService(engine: Engine, options: EngineServiceOption
     async crop(request: CropRequest) {
       const modified = (await stat(request.inputPath)).mtimeMs;
       const model = await options.model?.();
-      const key = JSON.stringify([request.inputPath, modified, request.rect, request.scale, request.quality, model]);
+      const key = JSON.stringify([
+        request.inputPath,
+        modified,
+        request.rect,
+        request.scale,
+        request.quality,
+        model,
+      ]);
       const hit = cropCache.get(key);
       if (hit) {
         // Refresh its place: the cache drops the least recently used entry first.
@@ -97,11 +114,20 @@ export function createEngineService(engine: Engine, options: EngineServiceOption
 }
 
 /** PNG of RGBA pixels, optionally resized with a bicubic (Catmull-Rom) kernel. */
-async function encodePng(image: RgbaImage, resizeTo?: { width: number; height: number }): Promise<EncodedImage> {
-  let pipeline = sharp(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength), {
-    raw: { width: image.width, height: image.height, channels: 4 },
-  });
-  if (resizeTo) pipeline = pipeline.resize(resizeTo.width, resizeTo.height, { fit: 'fill', kernel: 'cubic' });
-  const { data, info } = await pipeline.png({ compressionLevel: 1 }).toBuffer({ resolveWithObject: true });
+async function encodePng(
+  image: RgbaImage,
+  resizeTo?: { width: number; height: number },
+): Promise<EncodedImage> {
+  let pipeline = sharp(
+    Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength),
+    {
+      raw: { width: image.width, height: image.height, channels: 4 },
+    },
+  );
+  if (resizeTo)
+    pipeline = pipeline.resize(resizeTo.width, resizeTo.height, { fit: 'fill', kernel: 'cubic' });
+  const { data, info } = await pipeline
+    .png({ compressionLevel: 1 })
+    .toBuffer({ resolveWithObject: true });
   return { mime: 'image/png', bytes: new Uint8Array(data), width: info.width, height: info.height };
 }

@@ -3,9 +3,13 @@ import { readdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { FolderEntry, FolderListing } from '../../shared/ipc.ts';
+import { SUPPORTED_INPUT_EXTENSIONS } from '../batch/inputScan.ts';
 import { InvalidArgument } from './validate.ts';
 
-const IMAGE_EXTENSION = /\.(png|jpe?g|webp|avif|tiff?|gif|heic|heif|bmp)$/i;
+/** The batch's own list, so the browser counts exactly the photos a job would find. */
+const IMAGE_EXTENSIONS: ReadonlySet<string> = new Set(SUPPORTED_INPUT_EXTENSIONS);
+const isImageName = (name: string): boolean =>
+  IMAGE_EXTENSIONS.has(path.extname(name).slice(1).toLowerCase());
 const MAX_FOLDERS_LISTED = 2000;
 
 export async function listFolder(folder: string): Promise<FolderListing> {
@@ -23,16 +27,22 @@ export async function listFolder(folder: string): Promise<FolderListing> {
     .map((entry) => ({ name: entry.name, path: path.join(resolved, entry.name) }))
     .sort((a, b) => a.name.localeCompare(b.name))
     .slice(0, MAX_FOLDERS_LISTED);
-  const imageCount = entries.filter((entry) => entry.isFile() && IMAGE_EXTENSION.test(entry.name)).length;
+  const imageCount = entries.filter((entry) => entry.isFile() && isImageName(entry.name)).length;
   const parent = path.dirname(resolved);
-  return { path: resolved, parent: parent === resolved ? null : parent, folders, imageCount, places: places() };
+  return {
+    path: resolved,
+    parent: parent === resolved ? null : parent,
+    folders,
+    imageCount,
+    places: places(),
+  };
 }
 
 /** The first `limit` images directly in `folder`, by name. */
 export async function imagesIn(folder: string, limit: number): Promise<string[]> {
   const entries = await readdir(folder, { withFileTypes: true });
   return entries
-    .filter((entry) => entry.isFile() && IMAGE_EXTENSION.test(entry.name))
+    .filter((entry) => entry.isFile() && isImageName(entry.name))
     .map((entry) => entry.name)
     .sort((a, b) => a.localeCompare(b))
     .slice(0, limit)

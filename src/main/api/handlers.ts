@@ -41,12 +41,13 @@ export const MAX_INPUT_SIDE = 65_535;
 export const FOLDER_PREVIEW_COUNT = 8;
 export const FOLDER_PREVIEW_SIDE = 96;
 
-type ChannelHandler<C extends InvokeChannel> = (args: readonly unknown[]) => Promise<InvokeResult<C>>;
+type ChannelHandler<C extends InvokeChannel> = (
+  args: readonly unknown[],
+) => Promise<InvokeResult<C>>;
 type HandlerTable = { [C in InvokeChannel]: ChannelHandler<C> };
 
 export type HandlerAnswer<C extends InvokeChannel> =
-  | { ok: true; value: InvokeResult<C> }
-  | { ok: false; error: ErrorAnswer };
+  { ok: true; value: InvokeResult<C> } | { ok: false; error: ErrorAnswer };
 
 export interface RequestHandlers {
   /** Runs one request; unknown channels and bad arguments answer with an error. */
@@ -68,10 +69,18 @@ export function createRequestHandlers(
       inputs[field] === undefined
         ? []
         : expectList(inputs[field], `inputs.${field}`, 50, (element, what) =>
-            expectPattern(element, what, /^[a-z0-9]{1,10}$/, 'a lower-case extension without the dot'),
+            expectPattern(
+              element,
+              what,
+              /^[a-z0-9]{1,10}$/,
+              'a lower-case extension without the dot',
+            ),
           );
-    const paths = expectArray(inputs.paths, 'inputs.paths', MAX_INPUTS_PER_REQUEST, (element, what) =>
-      expectString(element, what),
+    const paths = expectArray(
+      inputs.paths,
+      'inputs.paths',
+      MAX_INPUTS_PER_REQUEST,
+      (element, what) => expectString(element, what),
     );
     // Shape first, file system last: a malformed request never touches the disk.
     const recursive = expectBoolean(inputs.recursive, 'inputs.recursive');
@@ -85,10 +94,12 @@ export function createRequestHandlers(
     };
   };
   const requirePlatform = <T>(action: T | undefined, what: string): T => {
-    if (action === undefined) throw new Unavailable(`${what} is not available in ${platform.mode} mode`);
+    if (action === undefined)
+      throw new Unavailable(`${what} is not available in ${platform.mode} mode`);
     return action;
   };
-  const addChosen = async (paths: string[]): Promise<string[]> => Promise.all(paths.map((chosen) => allowedFolders.add(chosen)));
+  const addChosen = async (paths: string[]): Promise<string[]> =>
+    Promise.all(paths.map((chosen) => allowedFolders.add(chosen)));
 
   const table: HandlerTable = {
     'app:info': async (args) => {
@@ -133,19 +144,24 @@ export function createRequestHandlers(
     },
     'paths:dropped': async (args) => {
       expectArgCount(args, 1);
-      if (platform.mode !== 'desktop') throw new Unavailable('dropped paths come from the desktop app only');
-      const paths = expectArray(args[0], 'paths', MAX_INPUTS_PER_REQUEST, (element, what) => expectString(element, what));
+      if (platform.mode !== 'desktop')
+        throw new Unavailable('dropped paths come from the desktop app only');
+      const paths = expectArray(args[0], 'paths', MAX_INPUTS_PER_REQUEST, (element, what) =>
+        expectString(element, what),
+      );
       return addChosen(paths);
     },
     'browse:list': async (args) => {
       expectArgCount(args, 1);
-      if (platform.mode !== 'web') throw new Unavailable('the folder browser is for web mode; use the dialog');
+      if (platform.mode !== 'web')
+        throw new Unavailable('the folder browser is for web mode; use the dialog');
       const folder = args[0] === null ? os.homedir() : expectString(args[0], 'folder');
       return listFolder(folder);
     },
     'browse:previews': async (args) => {
       expectArgCount(args, 1);
-      if (platform.mode !== 'web') throw new Unavailable('the folder browser is for web mode; use the dialog');
+      if (platform.mode !== 'web')
+        throw new Unavailable('the folder browser is for web mode; use the dialog');
       const folder = expectString(args[0], 'folder');
       if (!path.isAbsolute(folder)) throw new InvalidArgument(`${folder} is not an absolute path`);
       const images = await imagesIn(path.resolve(folder), FOLDER_PREVIEW_COUNT).catch(() => []);
@@ -162,7 +178,8 @@ export function createRequestHandlers(
     },
     'browse:choose': async (args) => {
       expectArgCount(args, 1);
-      if (platform.mode !== 'web') throw new Unavailable('the folder browser is for web mode; use the dialog');
+      if (platform.mode !== 'web')
+        throw new Unavailable('the folder browser is for web mode; use the dialog');
       return allowedFolders.add(expectString(args[0], 'folder'));
     },
     'image:thumbnail': async (args) => {

@@ -16,14 +16,17 @@ export class PathNotAllowed extends Error {
 export function expectArgCount(args: readonly unknown[], min: number, max: number = min): void {
   if (!Array.isArray(args) || args.length < min || args.length > max) {
     const wanted = min === max ? `${min}` : `${min} to ${max}`;
-    throw new InvalidArgument(`expected ${wanted} argument(s), got ${Array.isArray(args) ? args.length : 'none'}`);
+    throw new InvalidArgument(
+      `expected ${wanted} argument(s), got ${Array.isArray(args) ? args.length : 'none'}`,
+    );
   }
 }
 
 export function expectString(value: unknown, what: string, maxLength = 4096): string {
   if (typeof value !== 'string') throw new InvalidArgument(`${what} must be a string`);
   if (value.length === 0) throw new InvalidArgument(`${what} must not be empty`);
-  if (value.length > maxLength) throw new InvalidArgument(`${what} is longer than ${maxLength} characters`);
+  if (value.length > maxLength)
+    throw new InvalidArgument(`${what} is longer than ${maxLength} characters`);
   if (value.includes('\0')) throw new InvalidArgument(`${what} contains a NUL character`);
   return value;
 }
@@ -32,7 +35,8 @@ export function expectInteger(value: unknown, what: string, min: number, max: nu
   if (typeof value !== 'number' || !Number.isInteger(value)) {
     throw new InvalidArgument(`${what} must be an integer`);
   }
-  if (value < min || value > max) throw new InvalidArgument(`${what} must be between ${min} and ${max}`);
+  if (value < min || value > max)
+    throw new InvalidArgument(`${what} must be between ${min} and ${max}`);
   return value;
 }
 
@@ -40,7 +44,8 @@ export function expectNumber(value: unknown, what: string, min: number, max: num
   if (typeof value !== 'number' || !Number.isFinite(value)) {
     throw new InvalidArgument(`${what} must be a finite number`);
   }
-  if (value < min || value > max) throw new InvalidArgument(`${what} must be between ${min} and ${max}`);
+  if (value < min || value > max)
+    throw new InvalidArgument(`${what} must be between ${min} and ${max}`);
   return value;
 }
 
@@ -49,7 +54,11 @@ export function expectBoolean(value: unknown, what: string): boolean {
   return value;
 }
 
-export function expectOneOf<const T extends string>(value: unknown, what: string, allowed: readonly T[]): T {
+export function expectOneOf<const T extends string>(
+  value: unknown,
+  what: string,
+  allowed: readonly T[],
+): T {
   if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
     throw new InvalidArgument(`${what} must be one of ${allowed.join(', ')}`);
   }
@@ -87,7 +96,13 @@ export function expectList<T>(
   return value.map((element, index) => item(element, `${what}[${index}]`));
 }
 
-export function expectPattern(value: unknown, what: string, pattern: RegExp, description: string): string {
-  if (typeof value !== 'string' || !pattern.test(value)) throw new InvalidArgument(`${what} must be ${description}`);
+export function expectPattern(
+  value: unknown,
+  what: string,
+  pattern: RegExp,
+  description: string,
+): string {
+  if (typeof value !== 'string' || !pattern.test(value))
+    throw new InvalidArgument(`${what} must be ${description}`);
   return value;
 }

@@ -22,7 +22,8 @@ function onBatchEvent(window: BrowserWindow, event: BatchEvent): void {
   switch (event.type) {
     case 'progress': {
       const { outputMegapixelsDone, outputMegapixelsTotal } = event.progress;
-      if (outputMegapixelsTotal > 0) window.setProgressBar(outputMegapixelsDone / outputMegapixelsTotal);
+      if (outputMegapixelsTotal > 0)
+        window.setProgressBar(outputMegapixelsDone / outputMegapixelsTotal);
       break;
     }
     case 'job-state':
@@ -33,7 +34,8 @@ function onBatchEvent(window: BrowserWindow, event: BatchEvent): void {
       break;
     case 'job-summary': {
       const { summary } = event;
-      if (summary.processingMs < LONG_BATCH_MS || window.isFocused() || !Notification.isSupported()) break;
+      if (summary.processingMs < LONG_BATCH_MS || window.isFocused() || !Notification.isSupported())
+        break;
       const { done, failed } = summary.counts;
       new Notification({
         title: summary.state === 'cancelled' ? 'Batch cancelled' : 'Batch finished',

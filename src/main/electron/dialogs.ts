@@ -1,13 +1,18 @@
 /** Native pickers; what the user picks becomes an allowed folder (see the handlers). */
 import { dialog, type BrowserWindow } from 'electron';
+import { SUPPORTED_INPUT_EXTENSIONS } from '../batch/inputScan.ts';
 
-const IMAGE_EXTENSIONS = ['png', 'jpg', 'jpeg', 'webp', 'avif', 'tif', 'tiff', 'gif', 'heic', 'heif'];
-
-export async function pickInputs(window: BrowserWindow, kind: 'folders' | 'files'): Promise<string[]> {
+export async function pickInputs(
+  window: BrowserWindow,
+  kind: 'folders' | 'files',
+): Promise<string[]> {
   const result = await dialog.showOpenDialog(window, {
     title: kind === 'folders' ? 'Add folders of photos' : 'Add photos',
-    properties: kind === 'folders' ? ['openDirectory', 'multiSelections'] : ['openFile', 'multiSelections'],
-    ...(kind === 'files' ? { filters: [{ name: 'Images', extensions: IMAGE_EXTENSIONS }] } : {}),
+    properties:
+      kind === 'folders' ? ['openDirectory', 'multiSelections'] : ['openFile', 'multiSelections'],
+    ...(kind === 'files'
+      ? { filters: [{ name: 'Images', extensions: [...SUPPORTED_INPUT_EXTENSIONS] }] }
+      : {}),
   });
   return result.canceled ? [] : result.filePaths;
 }

@@ -28,7 +28,8 @@ export function isTrustedSender(sender: SenderFacts, rendererUrl: string): boole
   try {
     const actual = new URL(sender.url);
     const expected = new URL(rendererUrl);
-    if (expected.protocol === 'file:') return actual.protocol === 'file:' && actual.pathname === expected.pathname;
+    if (expected.protocol === 'file:')
+      return actual.protocol === 'file:' && actual.pathname === expected.pathname;
     return actual.origin === expected.origin;
   } catch {
     return false;
@@ -41,12 +42,21 @@ export function registerIpcHandlers(
   rendererUrl: string,
 ): () => void {
   for (const channel of INVOKE_CHANNELS) {
-    ipcMain.handle(channel, async (event, ...args: unknown[]): Promise<InvokeAnswer<InvokeChannel>> => {
-      if (!isTrustedSender(senderFacts(event), rendererUrl)) {
-        return { ok: false, error: { code: 'forbidden', message: `${channel} refused: the sender is not the app's window` } };
-      }
-      return handlers.handle(channel, args);
-    });
+    ipcMain.handle(
+      channel,
+      async (event, ...args: unknown[]): Promise<InvokeAnswer<InvokeChannel>> => {
+        if (!isTrustedSender(senderFacts(event), rendererUrl)) {
+          return {
+            ok: false,
+            error: {
+              code: 'forbidden',
+              message: `${channel} refused: the sender is not the app's window`,
+            },
+          };
+        }
+        return handlers.handle(channel, args);
+      },
+    );
   }
   return () => {
     for (const channel of INVOKE_CHANNELS) ipcMain.removeHandler(channel);

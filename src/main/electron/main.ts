@@ -16,12 +16,16 @@ import { applySessionPolicy, createMainWindow } from './mainWindow.ts';
 
 /** Where electron-vite put the other bundles, relative to this one (out/main/index.js). */
 const preloadPath = path.join(import.meta.dirname, '../preload/index.cjs');
-const rendererUrl = process.env.ELECTRON_RENDERER_URL ?? pathToFileURL(path.join(import.meta.dirname, '../renderer/index.html')).href;
+const rendererUrl =
+  process.env.ELECTRON_RENDERER_URL ??
+  pathToFileURL(path.join(import.meta.dirname, '../renderer/index.html')).href;
 const workerUrl = pathToFileURL(path.join(import.meta.dirname, 'inferenceWorker.js'));
 
 function modelsDir(): string {
   // Packaged: electron-builder copies models/ next to app.asar (extraResources).
-  return app.isPackaged ? path.join(process.resourcesPath, 'models') : path.join(app.getAppPath(), 'models');
+  return app.isPackaged
+    ? path.join(process.resourcesPath, 'models')
+    : path.join(app.getAppPath(), 'models');
 }
 
 async function start(): Promise<void> {
@@ -51,7 +55,11 @@ async function start(): Promise<void> {
     },
   });
   const unregister = registerIpcHandlers(ipcMain, handlers, rendererUrl);
-  window = createMainWindow({ preloadPath, rendererUrl, iconPath: path.join(app.getAppPath(), 'assets/icon.png') });
+  window = createMainWindow({
+    preloadPath,
+    rendererUrl,
+    iconPath: path.join(app.getAppPath(), 'assets/icon.png'),
+  });
   const stopForwarding = forwardEvents(services.subscribe, window.webContents);
   const stopDesktop = attachDesktopIntegration(window, services.subscribe);
 
@@ -83,8 +91,11 @@ if (!app.requestSingleInstanceLock()) {
   app.on('web-contents-created', (_event, contents) => {
     contents.setWindowOpenHandler(() => ({ action: 'deny' }));
   });
-  void app.whenReady().then(start).catch((error: unknown) => {
-    console.error(error);
-    app.exit(1);
-  });
+  void app
+    .whenReady()
+    .then(start)
+    .catch((error: unknown) => {
+      console.error(error);
+      app.exit(1);
+    });
 }

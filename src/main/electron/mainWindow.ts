@@ -63,7 +63,9 @@ export function applySessionPolicy(): void {
     });
   });
   // No camera, microphone, geolocation, ...: the app asks for nothing.
-  session.defaultSession.setPermissionRequestHandler((_contents, _permission, callback) => callback(false));
+  session.defaultSession.setPermissionRequestHandler((_contents, _permission, callback) =>
+    callback(false),
+  );
   session.defaultSession.setPermissionCheckHandler(() => false);
 }
 

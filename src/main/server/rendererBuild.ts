@@ -11,7 +11,10 @@ async function newestModification(folder: string): Promise<number> {
   return newest;
 }
 
-export async function rendererIsStale(sourceFolders: string[], builtIndex: string): Promise<boolean> {
+export async function rendererIsStale(
+  sourceFolders: string[],
+  builtIndex: string,
+): Promise<boolean> {
   let builtAt: number;
   try {
     builtAt = (await stat(builtIndex)).mtimeMs;

@@ -16,7 +16,8 @@ export interface GuardedRequest {
   authorization: string | undefined;
 }
 
-export type GuardVerdict = { allowed: true } | { allowed: false; status: 401 | 403 | 421; reason: string };
+export type GuardVerdict =
+  { allowed: true } | { allowed: false; status: 401 | 403 | 421; reason: string };
 
 export interface GuardSettings {
   token: string;
@@ -28,10 +29,21 @@ export interface GuardSettings {
 export function checkRequest(request: GuardedRequest, settings: GuardSettings): GuardVerdict {
   const ownHosts = [`127.0.0.1:${settings.port}`, `localhost:${settings.port}`];
   if (!request.host || !ownHosts.includes(request.host.toLowerCase())) {
-    return { allowed: false, status: 421, reason: `Host ${request.host ?? '(none)'} is not this server` };
+    return {
+      allowed: false,
+      status: 421,
+      reason: `Host ${request.host ?? '(none)'} is not this server`,
+    };
   }
-  if (request.origin !== undefined && !ownHosts.map((host) => `http://${host}`).includes(request.origin.toLowerCase())) {
-    return { allowed: false, status: 403, reason: `Origin ${request.origin} may not use this server` };
+  if (
+    request.origin !== undefined &&
+    !ownHosts.map((host) => `http://${host}`).includes(request.origin.toLowerCase())
+  ) {
+    return {
+      allowed: false,
+      status: 403,
+      reason: `Origin ${request.origin} may not use this server`,
+    };
   }
   const url = new URL(request.url, 'http://placeholder');
   if (request.method === 'GET' && settings.isPublicAsset(url.pathname)) return { allowed: true };
@@ -50,5 +62,7 @@ function bearerToken(authorization: string | undefined): string | null {
 function tokensMatch(presented: string, expected: string): boolean {
   const presentedBytes = Buffer.from(presented);
   const expectedBytes = Buffer.from(expected);
-  return presentedBytes.length === expectedBytes.length && timingSafeEqual(presentedBytes, expectedBytes);
+  return (
+    presentedBytes.length === expectedBytes.length && timingSafeEqual(presentedBytes, expectedBytes)
+  );
 }

@@ -28,15 +28,21 @@ async function main(): Promise<void> {
     },
   });
   const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error(`--port ${values.port} is not a port`);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    throw new Error(`--port ${values.port} is not a port`);
 
   const sources = ['src/renderer', 'src/shared'].map((folder) => path.join(repositoryRoot, folder));
-  if (!values['no-build'] && (await rendererIsStale(sources, path.join(rendererOut, 'index.html')))) {
+  if (
+    !values['no-build'] &&
+    (await rendererIsStale(sources, path.join(rendererOut, 'index.html')))
+  ) {
     console.log('Building the UI…');
     await buildRenderer();
   }
 
-  const packageJson = JSON.parse(await readFile(path.join(repositoryRoot, 'package.json'), 'utf8')) as { version: string };
+  const packageJson = JSON.parse(
+    await readFile(path.join(repositoryRoot, 'package.json'), 'utf8'),
+  ) as { version: string };
   const allowedFolders = new AllowedFolders();
   const services = await createAppServices({
     version: packageJson.version,
@@ -52,7 +58,9 @@ async function main(): Promise<void> {
     staticDir: rendererOut,
     port,
   });
-  console.log(`CMSC Upscaler is running. Open this address in your browser (it carries the access token):`);
+  console.log(
+    `CMSC Upscaler is running. Open this address in your browser (it carries the access token):`,
+  );
   console.log(server.url);
 
   const stop = async (): Promise<void> => {

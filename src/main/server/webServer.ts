@@ -86,10 +86,17 @@ export async function startWebServer(options: WebServerOptions): Promise<Running
         origin: request.headers.origin,
         authorization: request.headers.authorization,
       },
-      { token, port, isPublicAsset: (pathname) => pathname.startsWith('/assets/') || pathname === '/icon.png' },
+      {
+        token,
+        port,
+        isPublicAsset: (pathname) => pathname.startsWith('/assets/') || pathname === '/icon.png',
+      },
     );
     if (!verdict.allowed) {
-      sendJson(response, verdict.status, { ok: false, error: { code: 'forbidden', message: verdict.reason } });
+      sendJson(response, verdict.status, {
+        ok: false,
+        error: { code: 'forbidden', message: verdict.reason },
+      });
       return;
     }
     route(request, response).catch((error: unknown) => {
@@ -101,28 +108,46 @@ export async function startWebServer(options: WebServerOptions): Promise<Running
     });
   });
 
-  async function route(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
+  async function route(
+    request: http.IncomingMessage,
+    response: http.ServerResponse,
+  ): Promise<void> {
     const url = new URL(request.url ?? '/', 'http://placeholder');
     const invokeMatch = url.pathname.match(/^\/api\/invoke\/([a-z]+:[A-Za-z]+)$/);
-    if (invokeMatch && request.method === 'POST') return invoke(invokeMatch[1] ?? '', request, response);
+    if (invokeMatch && request.method === 'POST')
+      return invoke(invokeMatch[1] ?? '', request, response);
     if (url.pathname === '/api/events' && request.method === 'GET') return streamEvents(response);
     if (request.method === 'GET') return serveStatic(url.pathname, response);
-    sendJson(response, 404, { ok: false, error: { code: 'invalid-argument', message: 'no such route' } });
+    sendJson(response, 404, {
+      ok: false,
+      error: { code: 'invalid-argument', message: 'no such route' },
+    });
   }
 
-  async function invoke(channel: string, request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
+  async function invoke(
+    channel: string,
+    request: http.IncomingMessage,
+    response: http.ServerResponse,
+  ): Promise<void> {
     if (!(request.headers['content-type'] ?? '').startsWith('application/json')) {
-      sendJson(response, 415, { ok: false, error: { code: 'invalid-argument', message: 'send application/json' } });
+      sendJson(response, 415, {
+        ok: false,
+        error: { code: 'invalid-argument', message: 'send application/json' },
+      });
       return;
     }
     let body: unknown;
     try {
       body = decodeWire(await readBody(request));
     } catch (error) {
-      sendJson(response, 400, { ok: false, error: { code: 'invalid-argument', message: String(error) } });
+      sendJson(response, 400, {
+        ok: false,
+        error: { code: 'invalid-argument', message: String(error) },
+      });
       return;
     }
-    const args = typeof body === 'object' && body !== null ? (body as { args?: unknown }).args : undefined;
+    const args =
+      typeof body === 'object' && body !== null ? (body as { args?: unknown }).args : undefined;
     const answer = await options.handlers.handle(channel, args);
     sendJson(response, answer.ok ? 200 : statusFor(answer.error), answer);
   }
@@ -143,17 +168,24 @@ export async function startWebServer(options: WebServerOptions): Promise<Running
   }
 
   async function serveStatic(pathname: string, response: http.ServerResponse): Promise<void> {
-    const relative = pathname === '/' ? 'index.html' : decodeURIComponent(pathname).replace(/^\/+/, '');
+    const relative =
+      pathname === '/' ? 'index.html' : decodeURIComponent(pathname).replace(/^\/+/, '');
     const filePath = path.resolve(staticDir, relative);
     if (!isInside(staticDir, filePath)) {
-      sendJson(response, 403, { ok: false, error: { code: 'forbidden', message: 'outside the app' } });
+      sendJson(response, 403, {
+        ok: false,
+        error: { code: 'forbidden', message: 'outside the app' },
+      });
       return;
     }
     let content: Buffer;
     try {
       content = await readFile(filePath);
     } catch {
-      sendJson(response, 404, { ok: false, error: { code: 'invalid-argument', message: `no file ${pathname}` } });
+      sendJson(response, 404, {
+        ok: false,
+        error: { code: 'invalid-argument', message: `no file ${pathname}` },
+      });
       return;
     }
     response.writeHead(200, {
@@ -205,7 +237,10 @@ function statusFor(error: ErrorAnswer): number {
 }
 
 function sendJson(response: http.ServerResponse, status: number, body: unknown): void {
-  response.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' });
+  response.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Cache-Control': 'no-store',
+  });
   response.end(encodeWire(body));
 }
 

@@ -1,4 +1,10 @@
-import type { BridgeApi, EventChannel, EventChannels, InvokeArgs, InvokeChannel } from '../../../shared/ipc.ts';
+import type {
+  BridgeApi,
+  EventChannel,
+  EventChannels,
+  InvokeArgs,
+  InvokeChannel,
+} from '../../../shared/ipc.ts';
 import { type Backend, unwrap } from './backend.ts';
 
 /** Desktop transport: the functions the preload put on `window.cmscBridge`. */
@@ -6,7 +12,9 @@ export function createBridgeBackend(bridge: BridgeApi): Backend {
   return {
     mode: 'desktop',
     async invoke<C extends InvokeChannel>(channel: C, ...args: InvokeArgs<C>) {
-      const call = bridge.invoke[channel] as (...callArgs: InvokeArgs<C>) => ReturnType<BridgeApi['invoke'][C]>;
+      const call = bridge.invoke[channel] as (
+        ...callArgs: InvokeArgs<C>
+      ) => ReturnType<BridgeApi['invoke'][C]>;
       return unwrap<C>(await call(...args));
     },
     on<E extends EventChannel>(channel: E, listener: (payload: EventChannels[E]) => void) {

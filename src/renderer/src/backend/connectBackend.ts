@@ -8,6 +8,7 @@ export function connectBackend(): Backend {
   const bridge = (window as unknown as Record<string, BridgeApi | undefined>)[BRIDGE_GLOBAL];
   if (bridge) return createBridgeBackend(bridge);
   const token = new URLSearchParams(window.location.search).get('token');
-  if (!token) throw new Error('Open the address the server printed: it carries the access token (?token=…).');
+  if (!token)
+    throw new Error('Open the address the server printed: it carries the access token (?token=…).');
   return createHttpBackend(token);
 }

@@ -42,7 +42,10 @@ export function createHttpBackend(token: string, baseUrl = ''): Backend {
           body: encodeWire({ args }),
         });
       } catch (error) {
-        const lost: ErrorAnswer = { code: 'unavailable', message: `the server did not answer (${String(error)})` };
+        const lost: ErrorAnswer = {
+          code: 'unavailable',
+          message: `the server did not answer (${String(error)})`,
+        };
         return unwrap<C>({ ok: false, error: lost });
       }
       return unwrap<C>(decodeWire(await response.text()) as InvokeAnswer<C>);

@@ -20,8 +20,16 @@ export function centredCrop(imageWidth: number, imageHeight: number, side: numbe
 
 /** Keeps the crop inside the image and its sides within [MIN_CROP_SIDE, MAX_CROP_SIDE]; integer pixels. */
 export function clampCrop(rect: PixelRect, imageWidth: number, imageHeight: number): PixelRect {
-  const width = Math.round(Math.min(imageWidth, MAX_CROP_SIDE, Math.max(Math.min(MIN_CROP_SIDE, imageWidth), rect.width)));
-  const height = Math.round(Math.min(imageHeight, MAX_CROP_SIDE, Math.max(Math.min(MIN_CROP_SIDE, imageHeight), rect.height)));
+  const width = Math.round(
+    Math.min(imageWidth, MAX_CROP_SIDE, Math.max(Math.min(MIN_CROP_SIDE, imageWidth), rect.width)),
+  );
+  const height = Math.round(
+    Math.min(
+      imageHeight,
+      MAX_CROP_SIDE,
+      Math.max(Math.min(MIN_CROP_SIDE, imageHeight), rect.height),
+    ),
+  );
   return {
     x: Math.round(Math.min(imageWidth - width, Math.max(0, rect.x))),
     y: Math.round(Math.min(imageHeight - height, Math.max(0, rect.y))),

@@ -23,7 +23,10 @@ export function jobFraction(job: Job, progress: JobProgress | undefined): number
 }
 
 export function countStates(job: Job): Record<FileState, number> {
-  const counts = Object.fromEntries(FILE_STATES.map((state) => [state, 0])) as Record<FileState, number>;
+  const counts = Object.fromEntries(FILE_STATES.map((state) => [state, 0])) as Record<
+    FileState,
+    number
+  >;
   for (const file of job.files) counts[file.state] += 1;
   return counts;
 }

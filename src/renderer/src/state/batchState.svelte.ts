@@ -20,8 +20,7 @@ export class BatchState {
         this.jobs = this.jobs.filter((job) => job.id !== event.jobId);
         break;
       case 'queue-order': {
-        const byId = new Map(this.jobs.map((job) => [job.id, job]));
-        const ordered = event.jobIds.flatMap((id) => byId.get(id) ?? []);
+        const ordered = event.jobIds.flatMap((id) => this.find(id) ?? []);
         this.jobs = [...ordered, ...this.jobs.filter((job) => !event.jobIds.includes(job.id))];
         break;
       }
