@@ -441,7 +441,8 @@ export class BatchQueue {
     file.state = 'running';
     file.reason = null;
     file.attempts++;
-    await this.persist();
+    // Not persisted yet: nothing is written before the planned output path is recorded (in
+    // upscaleOne), and that write carries this state too. One fewer queue write per image.
     this.emitFile(job, file);
     this.emitProgress(job);
     const started = performance.now();
