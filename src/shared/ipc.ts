@@ -199,8 +199,11 @@ export function isInvokeChannel(name: string): name is InvokeChannel {
 
 /** What a transport answers when a handler refuses or fails: never a stack trace. */
 export interface ErrorAnswer {
-  /** `invalid-argument` (bad input), `forbidden` (path outside allowed folders), `unavailable`, `failed`. */
-  code: 'invalid-argument' | 'forbidden' | 'unavailable' | 'failed';
+  /**
+   * `invalid-argument` (bad input), `forbidden` (path outside allowed folders), `unreadable`
+   * (the file is not an image that can be decoded), `unavailable` (not in this mode), `failed`.
+   */
+  code: 'invalid-argument' | 'forbidden' | 'unreadable' | 'unavailable' | 'failed';
   message: string;
 }
 

@@ -26,7 +26,14 @@ export interface WebModeSession {
   close(): Promise<void>;
 }
 
-export async function startWebMode(testName: string): Promise<WebModeSession> {
+/**
+ * @param expectedConsoleErrors console errors the scenario causes on purpose (e.g. the failed
+ *   thumbnail of a corrupt photo); any other console error fails the test.
+ */
+export async function startWebMode(
+  testName: string,
+  expectedConsoleErrors: RegExp[] = [],
+): Promise<WebModeSession> {
   const workDir = await mkdtemp(path.join(os.tmpdir(), `cmsc-e2e-${testName}-`));
   const dataDir = path.join(workDir, 'data');
   const server = spawn(
@@ -68,6 +75,16 @@ export async function startWebMode(testName: string): Promise<WebModeSession> {
   const page = browser.pages()[0] ?? (await browser.newPage());
   const pageErrors: string[] = [];
   page.on('pageerror', (error) => pageErrors.push(error.message));
+  // Console errors include Content-Security-Policy violations and failed loads.
+  page.on('console', (message) => {
+    const text = message.text();
+    if (
+      message.type() === 'error' &&
+      !expectedConsoleErrors.some((pattern) => pattern.test(text))
+    ) {
+      pageErrors.push(`console: ${text}`);
+    }
+  });
   await mkdir(screenshotDir, { recursive: true });
   return {
     url,

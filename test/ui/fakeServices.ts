@@ -10,6 +10,7 @@ import {
 import type { CropRequest } from '../../src/shared/ipc.ts';
 import type { Job, JobInputs } from '../../src/shared/jobs.ts';
 import type { AppServices, ServiceEvent } from '../../src/main/api/services.ts';
+import { UnreadableImage } from '../../src/main/api/validate.ts';
 
 export interface RecordedCalls {
   add: JobInputs[];
@@ -97,6 +98,7 @@ export function fakeServices(): {
       },
       async thumbnail(path, maxSide) {
         calls.thumbnail.push([path, maxSide]);
+        if (path.endsWith('broken.jpg')) throw new UnreadableImage(`no picture of ${path}`);
         return { image, sourceWidth: 10, sourceHeight: 10 };
       },
     },

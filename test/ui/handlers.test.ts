@@ -3,7 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { AllowedFolders } from '../../src/main/api/allowedFolders.ts';
+import { createEngineService } from '../../src/main/api/engineService.ts';
 import { createRequestHandlers, type RequestHandlers } from '../../src/main/api/handlers.ts';
+import { UnreadableImage } from '../../src/main/api/validate.ts';
+import type { Engine } from '../../src/main/engine/index.ts';
 import { fakeServices, type RecordedCalls } from './fakeServices.ts';
 
 describe('request handlers (shared by IPC and HTTP)', () => {
@@ -216,6 +219,13 @@ describe('request handlers (shared by IPC and HTTP)', () => {
       [path.join(photos, 'b.png'), 96],
     ]);
     expect((await desktop.handle('browse:previews', [photos])).ok).toBe(false);
+  });
+
+  it('tells an undecodable photo from a failure when making its picture', async () => {
+    const notAnImage = path.join(photos, 'notes.jpg');
+    await writeFile(notAnImage, 'plain text');
+    const engineService = createEngineService({} as Engine, { availableProviders: [] });
+    await expect(engineService.thumbnail(notAnImage, 64)).rejects.toBeInstanceOf(UnreadableImage);
   });
 
   it('turns a service failure into a failed answer with its message', async () => {

@@ -170,6 +170,15 @@ describe('web-mode server', () => {
     ]);
   });
 
+  it('answers 422 for a photo that cannot be decoded', async () => {
+    const broken = path.join(photos, 'broken.jpg');
+    const answer = await invoke('image:thumbnail', [broken, 64]);
+    expect([answer.status, decodeWire(answer.body)]).toEqual([
+      422,
+      { ok: false, error: { code: 'unreadable', message: `no picture of ${broken}` } },
+    ]);
+  });
+
   it('accepts only JSON bodies', async () => {
     const form = await invoke('app:info', [], { 'content-type': 'text/plain' });
     expect(form.status).toBe(415);
@@ -207,5 +216,18 @@ describe('web-mode server', () => {
     });
     expect(received).toBe('retry: 2000\n\nevent: batch:event\ndata: {"type":"queue-idle"}\n\n');
     expect((await request(server.port, { path: '/api/events' })).status).toBe(401);
+  });
+});
+
+describe('content security policy', () => {
+  it('is the same in the page (for file:// in Electron) as in the header, less frame-ancestors', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const html = await readFile(
+      path.resolve(import.meta.dirname, '../../src/renderer/index.html'),
+      'utf8',
+    );
+    const meta = html.match(/http-equiv="Content-Security-Policy"\s+content="([^"]+)"/)?.[1];
+    // Browsers ignore frame-ancestors in a meta tag; the header and X-Frame-Options carry it.
+    expect(meta).toBe(CONTENT_SECURITY_POLICY.replace("; frame-ancestors 'none'", ''));
   });
 });

@@ -14,6 +14,7 @@ import type {
 import { DEFAULT_UPSCALE_OPTIONS } from '../../shared/upscaleOptions.ts';
 import type { Engine, RgbaImage } from '../engine/index.ts';
 import type { EngineService } from './services.ts';
+import { UnreadableImage } from './validate.ts';
 
 export const CROP_CACHE_ENTRIES = 48;
 
@@ -44,22 +45,28 @@ export function createEngineService(engine: Engine, options: EngineServiceOption
       return engine.listModels();
     },
     async thumbnail(imagePath, maxSide) {
-      const { data, info } = await sharp(imagePath, { failOn: 'none' })
-        .autoOrient()
-        .resize(maxSide, maxSide, { fit: 'inside', withoutEnlargement: true })
-        .jpeg({ quality: 82 })
-        .toBuffer({ resolveWithObject: true });
-      const metadata = await sharp(imagePath).metadata();
-      return {
-        image: {
-          mime: 'image/jpeg',
-          bytes: new Uint8Array(data),
-          width: info.width,
-          height: info.height,
-        },
-        sourceWidth: metadata.autoOrient.width,
-        sourceHeight: metadata.autoOrient.height,
-      };
+      try {
+        const { data, info } = await sharp(imagePath, { failOn: 'none' })
+          .autoOrient()
+          .resize(maxSide, maxSide, { fit: 'inside', withoutEnlargement: true })
+          .jpeg({ quality: 82 })
+          .toBuffer({ resolveWithObject: true });
+        const metadata = await sharp(imagePath).metadata();
+        return {
+          image: {
+            mime: 'image/jpeg',
+            bytes: new Uint8Array(data),
+            width: info.width,
+            height: info.height,
+          },
+          sourceWidth: metadata.autoOrient.width,
+          sourceHeight: metadata.autoOrient.height,
+        };
+      } catch (error) {
+        throw new UnreadableImage(
+          `no picture of ${imagePath}: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      }
     },
     async crop(request: CropRequest) {
       const modified = (await stat(request.inputPath)).mtimeMs;

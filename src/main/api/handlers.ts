@@ -26,6 +26,7 @@ import {
   expectString,
   InvalidArgument,
   PathNotAllowed,
+  UnreadableImage,
 } from './validate.ts';
 
 /** Thrown when the current transport cannot do what was asked (e.g. a native dialog in web mode). */
@@ -262,5 +263,6 @@ export function toErrorAnswer(error: unknown): ErrorAnswer {
   if (error instanceof InvalidArgument) return { code: 'invalid-argument', message };
   if (error instanceof PathNotAllowed) return { code: 'forbidden', message };
   if (error instanceof Unavailable) return { code: 'unavailable', message };
+  if (error instanceof UnreadableImage) return { code: 'unreadable', message };
   return { code: 'failed', message };
 }

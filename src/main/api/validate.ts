@@ -8,6 +8,11 @@ export class InvalidArgument extends Error {
   override readonly name = 'InvalidArgument';
 }
 
+/** Thrown when a file a request names cannot be decoded as an image: the file's fault, not ours. */
+export class UnreadableImage extends Error {
+  override readonly name = 'UnreadableImage';
+}
+
 /** Thrown when a path is outside the folders the user added; transports answer 403. */
 export class PathNotAllowed extends Error {
   override readonly name = 'PathNotAllowed';

@@ -229,6 +229,8 @@ function statusFor(error: ErrorAnswer): number {
       return 400;
     case 'forbidden':
       return 403;
+    case 'unreadable':
+      return 422;
     case 'unavailable':
       return 501;
     case 'failed':
