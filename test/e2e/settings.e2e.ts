@@ -26,8 +26,11 @@ describe('export settings in the browser UI', () => {
     await page.getByLabel('Self-ensemble (8× slower, slightly sharper)').check();
     await expect
       .poll(() => page.getByTestId('naming-example').textContent())
-      .toContain('IMG_0042_8064px.webp');
+      .toContain('IMG_0042_12000px.webp');
     await expect.poll(() => page.getByTestId('settings-status').textContent()).toBe('Saved');
+    expect(await page.getByTestId('size-example').textContent()).toBe(
+      'A 4000×3000 photo becomes 12000×9000 (108 MP).',
+    );
     await session.screenshot('1-changed');
     expect(await unlabelledControls(page)).toEqual([]);
 
