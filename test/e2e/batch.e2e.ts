@@ -35,7 +35,7 @@ describe('batch in the browser UI', () => {
     await page.getByLabel('File name template').fill('{name}-big-x{scale}');
     // Small tiles make each photo many steps, so its own progress bar visibly fills.
     await page.getByLabel('Tile size mode').selectOption('fixed');
-    await page.getByLabel('Tile side in pixels').fill('64');
+    await page.getByLabel('Tile side in pixels').fill('32');
     await page.getByLabel('Tile side in pixels').press('Tab');
     await expect
       .poll(() => page.getByTestId('naming-example').textContent())
