@@ -84,6 +84,26 @@ describe('cmsc-upscale', () => {
     expect((await readdir(temp.dir)).sort()).toEqual(['cat-25w-1.png', 'cat-25w.png', 'cat.png']);
   });
 
+  it('--keep-metadata carries EXIF, ICC and XMP; without it none are written', async () => {
+    const input = path.join(temp.dir, 'shot.jpg');
+    await sharp(await readFile(await writeTexturedImage(path.join(temp.dir, 'src.png'), 12, 8)))
+      .withExif({ IFD0: { Copyright: 'CMSC test rights', Artist: 'A. Tester' } })
+      .withIccProfile('p3')
+      .withXmp(
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/></x:xmpmeta>',
+      )
+      .jpeg()
+      .toFile(input);
+    expect((await cli(input, '--keep-metadata', '--name', '{name}-kept')).code).toBe(0);
+    const kept = await sharp(path.join(temp.dir, 'shot-kept.jpg')).metadata();
+    expect(kept.exif?.toString('latin1')).toContain('CMSC test rights');
+    expect(kept.icc?.subarray(16, 20).toString('latin1')).toBe('RGB ');
+    expect(kept.xmp).toBeDefined();
+    expect((await cli(input, '--name', '{name}-plain')).code).toBe(0);
+    const plain = await sharp(path.join(temp.dir, 'shot-plain.jpg')).metadata();
+    expect([plain.exif, plain.icc, plain.xmp]).toEqual([undefined, undefined, undefined]);
+  });
+
   it('rejects bad arguments with exit code 2 and a one-line reason', async () => {
     const scale = await cli('x.png', '--scale', '7');
     expect([scale.code, scale.err.split('\n')[0]]).toEqual([

@@ -29,7 +29,7 @@ Output:
   --format <fmt>          same|png|jpeg|webp|avif|tiff (default: same as input)
   --quality <1..100>      jpeg/webp/avif quality (default 90)
   --overwrite <policy>    skip|rename|overwrite when the output exists (default rename)
-  --keep-metadata         keep the input's ICC profile and XMP
+  --keep-metadata         keep EXIF, IPTC, XMP and the ICC profile (orientation baked in)
 Model and device:
   --preset <preset>       fast|balanced|best: 1, 2 or all cascade stages (default best)
   --model <name>          model card name (default: cmsc when installed)

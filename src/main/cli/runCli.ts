@@ -5,11 +5,13 @@
 import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
-import { DEFAULT_EXPORT_SETTINGS } from '../../shared/exportSettings.ts';
+import { DEFAULT_EXPORT_SETTINGS, type ExportSettings } from '../../shared/exportSettings.ts';
 import { resolveTargetSize } from '../../shared/targetSize.ts';
 import { scanInputs } from '../batch/inputScan.ts';
 import { chooseOutputPath, planOutputName } from '../batch/outputPlan.ts';
-import { createEngine, type Engine } from '../engine/index.ts';
+import { finishOutput } from '../batch/exportOptions.ts';
+import { readSourceMetadata } from '../batch/metadataTransfer.ts';
+import { createEngine, type Engine, writeAtomically } from '../engine/index.ts';
 import { type CliSettings, parseCliArguments, USAGE, UsageError } from './cliArguments.ts';
 import { createProgressDisplay, formatDuration, type ProgressDisplay } from './progressDisplay.ts';
 
@@ -113,19 +115,21 @@ async function upscaleOne(
     const modelName =
       options.model ?? engine.listModels().find((m) => m.isDefault)?.name ?? 'model';
     // Same naming rules as the batch queue; the CLI writes flat into --out (or beside the input).
-    const planned = planOutputName(
-      { ...DEFAULT_EXPORT_SETTINGS, format: options.format, namingTemplate: settings.nameTemplate },
-      settings.outFolder ?? path.dirname(inputPath),
-      {
-        inputPath,
-        relativePath: path.basename(inputPath),
-        outputWidth: target.width,
-        outputHeight: target.height,
-        scale: target.scale,
-        model: modelName,
-        createdAt: new Date().toISOString(),
-      },
-    );
+    const exportSettings: ExportSettings = {
+      ...DEFAULT_EXPORT_SETTINGS,
+      format: options.format,
+      namingTemplate: settings.nameTemplate,
+      metadata: options.keepMetadata ? 'keep' : 'strip',
+    };
+    const planned = planOutputName(exportSettings, settings.outFolder ?? path.dirname(inputPath), {
+      inputPath,
+      relativePath: path.basename(inputPath),
+      outputWidth: target.width,
+      outputHeight: target.height,
+      scale: target.scale,
+      model: modelName,
+      createdAt: new Date().toISOString(),
+    });
     await mkdir(planned.folder, { recursive: true });
     const outputPath = await chooseOutputPath(planned, settings.overwrite, new Set());
     if (outputPath === null) {
@@ -135,18 +139,26 @@ async function upscaleOne(
     const meanFileMs = fileTimes.length
       ? fileTimes.reduce((a, b) => a + b, 0) / fileTimes.length
       : null;
-    const result = await engine.upscaleFile(inputPath, outputPath, options, {
-      ...(signal ? { signal } : {}),
-      onProgress: (p) => {
-        const restMs = meanFileMs === null ? 0 : meanFileMs * (total - index - 1);
-        display.tile(
-          index,
-          shortName,
-          p.tilesDone,
-          p.tilesTotal,
-          p.etaMs === null ? null : p.etaMs + restMs,
-        );
-      },
+    // EXIF and IPTC are spliced in by the batch queue's finishing step, between the engine's
+    // output and the rename, so --keep-metadata carries exactly what a batch job carries.
+    const source = options.keepMetadata ? await readSourceMetadata(inputPath) : null;
+    const result = await writeAtomically(outputPath, async (tempPath) => {
+      const upscaled = await engine.upscaleFile(inputPath, tempPath, options, {
+        ...(signal ? { signal } : {}),
+        onProgress: (p) => {
+          const restMs = meanFileMs === null ? 0 : meanFileMs * (total - index - 1);
+          display.tile(
+            index,
+            shortName,
+            p.tilesDone,
+            p.tilesTotal,
+            p.etaMs === null ? null : p.etaMs + restMs,
+          );
+        },
+      });
+      const expected = { width: upscaled.outputWidth, height: upscaled.outputHeight };
+      await finishOutput(tempPath, planned.format, exportSettings, expected, source);
+      return upscaled;
     });
     display.line(
       `ok   ${inputPath} -> ${outputPath} (${result.outputWidth}x${result.outputHeight}, ${formatDuration(result.elapsedMs)}, ${result.provider})`,
