@@ -125,7 +125,7 @@ class UpscaleEngine implements Engine {
   private readonly reports = new Map<string, ProviderReport>();
   /** Output pixels and inference time so far, by model file: the speed shown beside each preset. */
   private readonly throughput = new Map<string, { pixels: number; ms: number }>();
-  /** The last decoded photo, so repeated Compare crops of one photo decode it once. */
+  /** The photo last shown in Compare, so repeated crops of it decode it once. */
   private lastDecoded: DecodedCacheEntry | null = null;
 
   constructor(
@@ -164,7 +164,8 @@ class UpscaleEngine implements Engine {
         `${inputPath}: the output would replace the input; inputs are never modified`,
       );
     }
-    const decoded = await this.decode(inputPath);
+    // Not cached: a batch would otherwise hold the last photo's planes between files.
+    const decoded = await decodeImage(inputPath, this.decodeLimits());
     hooks.signal?.throwIfAborted();
     const target = this.outputSize(inputPath, decoded, options);
     const variant = await this.registry.resolve(options.model, options.quality);
@@ -184,11 +185,11 @@ class UpscaleEngine implements Engine {
       onTileDone: progressReporter(started, hooks.onProgress),
       ...(hooks.signal ? { signal: hooks.signal } : {}),
     });
-    // Self-ensemble runs the model 8 times: count it as an eighth of the pixels, so the figure
-    // stays the preset's plain speed.
+    // Self-ensemble runs the model 8 times per pixel: count 8 passes, so the figure stays the
+    // preset's plain speed.
     const measured = this.throughput.get(variant.path) ?? { pixels: 0, ms: 0 };
     this.throughput.set(variant.path, {
-      pixels: measured.pixels + target.width * target.height * (options.selfEnsemble ? 1 / 8 : 1),
+      pixels: measured.pixels + target.width * target.height * (options.selfEnsemble ? 8 : 1),
       ms: measured.ms + stats.inferenceMs,
     });
     await writeAtomically(outputPath, async (tempPath) => {
@@ -232,7 +233,7 @@ class UpscaleEngine implements Engine {
     hooks: UpscaleHooks = {},
   ): Promise<RegionResult> {
     const started = performance.now();
-    const decoded = await this.decode(inputPath);
+    const decoded = await this.decodeForCompare(inputPath);
     const target = this.outputSize(inputPath, decoded, options);
     const inputRegion = clipRect(region, decoded);
     if (inputRegion.width <= 0 || inputRegion.height <= 0) {
@@ -283,7 +284,8 @@ class UpscaleEngine implements Engine {
     await this.client.close();
   }
 
-  private async decode(inputPath: string): Promise<DecodedImage> {
+  /** Compare crops of one photo come one after another: keep its decoded planes. */
+  private async decodeForCompare(inputPath: string): Promise<DecodedImage> {
     const info = await stat(inputPath).catch(() => null);
     const key = info ? `${path.resolve(inputPath)}:${info.size}:${info.mtimeMs}` : '';
     if (key && this.lastDecoded?.key === key) return this.lastDecoded.image;
