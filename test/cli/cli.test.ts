@@ -104,6 +104,22 @@ describe('cmsc-upscale', () => {
     expect([plain.exif, plain.icc, plain.xmp]).toEqual([undefined, undefined, undefined]);
   });
 
+  it('says once that no model is installed instead of failing every file', async () => {
+    const input = await writeTexturedImage(path.join(temp.dir, 'p.png'), 8, 8);
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    let err = '';
+    stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await runCli([input, '--models', path.join(temp.dir, 'no-models')], {
+      stdout,
+      stderr,
+    });
+    expect(code).toBe(1);
+    expect(err).toBe(
+      `cmsc-upscale: no model installed in ${path.join(temp.dir, 'no-models')} (each model is an ONNX file with a JSON card; see README)\n`,
+    );
+  });
+
   it('rejects bad arguments with exit code 2 and a one-line reason', async () => {
     const scale = await cli('x.png', '--scale', '7');
     expect([scale.code, scale.err.split('\n')[0]]).toEqual([

@@ -62,6 +62,13 @@ export async function runCli(
     ...(settings.modelsDir ? { modelsDirs: [settings.modelsDir] } : {}),
     ...(settings.threads !== undefined ? { threads: settings.threads } : {}),
   });
+  if (engine.listModels().length === 0) {
+    await engine.close();
+    streams.stderr.write(
+      `cmsc-upscale: no model installed in ${settings.modelsDir ?? 'the models/ folder'} (each model is an ONNX file with a JSON card; see README)\n`,
+    );
+    return EXIT_SOME_FAILED;
+  }
   const display = createProgressDisplay(streams.stdout, files.length);
   const counts = { done: 0, skipped: 0, failed: missing.length };
   const started = performance.now();
