@@ -7,7 +7,9 @@ describe('a corrupt photo in a batch', () => {
   let session: WebModeSession;
   beforeAll(async () => {
     // The corrupt photo has no thumbnail: the server answers 422 and Chromium logs it.
-    session = await startWebMode('corrupt', [/status of 422 \(Unprocessable/]);
+    session = await startWebMode('corrupt', {
+      expectedConsoleErrors: [/status of 422 \(Unprocessable/],
+    });
   });
   afterAll(async () => {
     await session?.close();

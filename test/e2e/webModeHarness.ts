@@ -26,16 +26,25 @@ export interface WebModeSession {
   close(): Promise<void>;
 }
 
-/**
- * @param expectedConsoleErrors console errors the scenario causes on purpose (e.g. the failed
- *   thumbnail of a corrupt photo); any other console error fails the test.
- */
+export interface WebModeOptions {
+  /** Console errors the scenario causes on purpose; any other console error fails the test. */
+  expectedConsoleErrors?: RegExp[];
+  /** The models folder; null starts with an empty one. Default: the tiny fixture model. */
+  modelsDir?: string | null;
+}
+
 export async function startWebMode(
   testName: string,
-  expectedConsoleErrors: RegExp[] = [],
+  options: WebModeOptions = {},
 ): Promise<WebModeSession> {
+  const expectedConsoleErrors = options.expectedConsoleErrors ?? [];
   const workDir = await mkdtemp(path.join(os.tmpdir(), `cmsc-e2e-${testName}-`));
   const dataDir = path.join(workDir, 'data');
+  const modelsDir =
+    options.modelsDir === undefined
+      ? path.join(repositoryRoot, 'test/fixtures/models')
+      : options.modelsDir;
+  if (modelsDir === null) await mkdir(path.join(workDir, 'no-models'));
   const server = spawn(
     process.execPath,
     [
@@ -43,7 +52,7 @@ export async function startWebMode(
       'tsx',
       path.join(repositoryRoot, 'src/main/server/serve.ts'),
       '--models',
-      path.join(repositoryRoot, 'test/fixtures/models'),
+      modelsDir ?? path.join(workDir, 'no-models'),
       '--data',
       dataDir,
       '--threads',
