@@ -127,7 +127,10 @@ export interface InvokeChannels {
   'paths:dropped': { args: [paths: string[]]; result: string[] };
   /** Web only: the server-side folder browser; `null` lists the home folder. */
   'browse:list': { args: [folder: string | null]; result: FolderListing };
-  /** Web only: small pictures of the first photos in a folder, so people see what they pick. */
+  /**
+   * Small pictures of the first photos in a folder, so people see what they pick: any folder in
+   * web mode's folder browser, added folders only on the desktop.
+   */
   'browse:previews': { args: [folder: string]; result: FolderPreview[] };
   /** Web only: the user chose this folder in the browser; it becomes an allowed folder. */
   'browse:choose': { args: [folder: string]; result: string };

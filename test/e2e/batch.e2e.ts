@@ -53,6 +53,8 @@ describe('batch in the browser UI', () => {
     await browser.getByRole('button', { name: 'Choose this folder' }).click();
 
     await expect.poll(() => page.getByTestId('preflight-files').textContent()).toBe('4');
+    const pending = page.getByRole('list', { name: `Photos in ${photos}` }).getByRole('img');
+    await expect.poll(() => pending.count()).toBe(4);
     await session.screenshot('2-preflight');
     await page.getByRole('button', { name: 'Start batch' }).click();
 

@@ -203,7 +203,7 @@ describe('request handlers (shared by IPC and HTTP)', () => {
     });
   });
 
-  it('shows pictures of the first photos of a browsed folder, web mode only', async () => {
+  it('shows pictures of the first photos of a folder: any in web mode, added ones on the desktop', async () => {
     await writeFile(path.join(photos, 'b.png'), 'x');
     await writeFile(path.join(photos, 'notes.txt'), 'x');
     const image = { mime: 'image/png', bytes: new Uint8Array([1, 2, 3]), width: 1, height: 1 };
@@ -218,7 +218,11 @@ describe('request handlers (shared by IPC and HTTP)', () => {
       [path.join(photos, 'a.jpg'), 96],
       [path.join(photos, 'b.png'), 96],
     ]);
-    expect((await desktop.handle('browse:previews', [photos])).ok).toBe(false);
+    expect((await desktop.handle('browse:previews', [photos])).ok).toBe(true);
+    expect(await desktop.handle('browse:previews', [outside])).toEqual({
+      ok: false,
+      error: { code: 'forbidden', message: `${outside} is outside the folders you added` },
+    });
   });
 
   it('tells an undecodable photo from a failure when making its picture', async () => {

@@ -161,11 +161,14 @@ export function createRequestHandlers(
     },
     'browse:previews': async (args) => {
       expectArgCount(args, 1);
-      if (platform.mode !== 'web')
-        throw new Unavailable('the folder browser is for web mode; use the dialog');
-      const folder = expectString(args[0], 'folder');
-      if (!path.isAbsolute(folder)) throw new InvalidArgument(`${folder} is not an absolute path`);
-      const images = await imagesIn(path.resolve(folder), FOLDER_PREVIEW_COUNT).catch(() => []);
+      const requested = expectString(args[0], 'folder');
+      if (!path.isAbsolute(requested))
+        throw new InvalidArgument(`${requested} is not an absolute path`);
+      // Web mode browses any folder by design (names and pictures, to choose one); the desktop
+      // app has native dialogs, so there it only shows folders the user already added.
+      const folder =
+        platform.mode === 'web' ? path.resolve(requested) : await allowedFolders.check(requested);
+      const images = await imagesIn(folder, FOLDER_PREVIEW_COUNT).catch(() => []);
       // A photo that cannot be decoded simply has no preview; the batch will report it.
       const previews = await Promise.all(
         images.map((image) =>
