@@ -27,6 +27,10 @@ async function main(): Promise<void> {
       'no-build': { type: 'boolean', default: false },
     },
   });
+  const threads = values.threads === undefined ? undefined : Number(values.threads);
+  if (threads !== undefined && (!Number.isInteger(threads) || threads < 0)) {
+    throw new Error(`--threads ${values.threads} is not a thread count (0 = one per core)`);
+  }
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65_535)
     throw new Error(`--port ${values.port} is not a port`);
@@ -49,7 +53,7 @@ async function main(): Promise<void> {
     dataDir: path.resolve(values.data ?? defaultDataDir()),
     allowedFolders,
     ...(values.models ? { modelsDirs: values.models.map((dir) => path.resolve(dir)) } : {}),
-    ...(values.threads ? { threads: Number(values.threads) } : {}),
+    ...(threads !== undefined ? { threads } : {}),
   });
   const handlers = createRequestHandlers(services, allowedFolders, { mode: 'web' });
   const server = await startWebServer({
