@@ -2,25 +2,18 @@
 import { Worker } from 'node:worker_threads';
 import type { ProviderReport } from '../../shared/upscaleOptions.ts';
 import { AllocationFailure } from './allocationFailure.ts';
-import type { InferenceRequest, InferenceResponse, WorkerStartData } from './inferenceProtocol.ts';
+import type {
+  InferenceRequest,
+  InferenceRequestBody,
+  InferenceResponse,
+  WorkerStartData,
+} from './inferenceProtocol.ts';
 import type { ModelIoNames, SessionSettings } from './onnxSession.ts';
 
 type PendingRequest = {
   resolve: (response: InferenceResponse & { ok: true }) => void;
   reject: (error: Error) => void;
 };
-
-type RequestBody =
-  | { kind: 'open'; modelPath: string; io: ModelIoNames }
-  | {
-      kind: 'run';
-      modelPath: string;
-      input: Float32Array;
-      batch: number;
-      height: number;
-      width: number;
-    }
-  | { kind: 'close' };
 
 export interface InferenceOutput {
   output: Float32Array;
@@ -76,12 +69,12 @@ export class InferenceClient {
   }
 
   private request(
-    body: RequestBody,
+    body: InferenceRequestBody,
     transfer: ArrayBuffer[] = [],
   ): Promise<InferenceResponse & { ok: true }> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
-    const message = { ...body, id } as InferenceRequest;
+    const message: InferenceRequest = { ...body, id };
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.worker.postMessage(message, transfer);

@@ -6,10 +6,10 @@ export interface WorkerStartData {
   settings: SessionSettings;
 }
 
-export type InferenceRequest =
-  | { id: number; kind: 'open'; modelPath: string; io: ModelIoNames }
+/** What the engine asks for; the client adds the id that pairs it with its response. */
+export type InferenceRequestBody =
+  | { kind: 'open'; modelPath: string; io: ModelIoNames }
   | {
-      id: number;
       kind: 'run';
       modelPath: string;
       input: Float32Array;
@@ -17,7 +17,9 @@ export type InferenceRequest =
       height: number;
       width: number;
     }
-  | { id: number; kind: 'close' };
+  | { kind: 'close' };
+
+export type InferenceRequest = InferenceRequestBody & { id: number };
 
 export type InferenceResponse =
   | { id: number; ok: true; kind: 'open'; report: ProviderReport }
