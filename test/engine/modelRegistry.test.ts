@@ -68,6 +68,20 @@ describe('model cards', () => {
   });
 });
 
+describe('default model', () => {
+  it('is cmsc-lite on a CPU and the paper-size cmsc on a GPU', async () => {
+    for (const name of ['cmsc', 'cmsc-lite', 'other']) {
+      await writeFile(path.join(temp.dir, `${name}.json`), JSON.stringify({ ...card, name }));
+    }
+    const registry = await ModelRegistry.load([temp.dir]);
+    const defaultName = (hardware: 'cpu' | 'accelerator') =>
+      registry.summaries(() => null, hardware).find((m) => m.isDefault)?.name;
+    expect([defaultName('cpu'), defaultName('accelerator')]).toEqual(['cmsc-lite', 'cmsc']);
+    expect(registry.get(undefined, 'cpu').card.name).toBe('cmsc-lite');
+    expect(registry.get(undefined, 'accelerator').card.name).toBe('cmsc');
+  });
+});
+
 describe('model files are checked against their card', () => {
   it('refuses a corrupt file (same size, different bytes)', async () => {
     await writeCard(card);

@@ -28,7 +28,7 @@ import {
 } from './imageDecode.ts';
 import { encodeImage, supportsSixteenBit } from './imageEncode.ts';
 import { InferenceClient } from './inferenceClient.ts';
-import { ModelRegistry, type ResolvedVariant } from './modelRegistry.ts';
+import { type InferenceHardware, ModelRegistry, type ResolvedVariant } from './modelRegistry.ts';
 import { writeAtomically } from './outputFile.ts';
 import { OutputRaster } from './outputRaster.ts';
 import { type LowResImage, type PlaneModel, upscaleTiled } from './tiledUpscale.ts';
@@ -138,7 +138,7 @@ class UpscaleEngine implements Engine {
     return this.registry.summaries((modelPath) => {
       const measured = this.throughput.get(modelPath);
       return measured && measured.ms > 0 ? measured.pixels / 1e6 / (measured.ms / 1000) : null;
-    });
+    }, this.knownHardware());
   }
 
   probe(inputPath: string): Promise<ImageHeader> {
@@ -148,8 +148,25 @@ class UpscaleEngine implements Engine {
   async providers(): Promise<ProviderReport> {
     const first = this.reports.values().next();
     if (!first.done) return first.value;
-    const variant = await this.registry.resolve(undefined, 'fast');
+    // Opening the CPU default finds the provider without loading the paper-size model.
+    const variant = await this.registry.resolve(undefined, 'fast', 'cpu');
     return this.openSession(variant);
+  }
+
+  /** Hardware that runs inference, as far as known without opening a session. */
+  private knownHardware(): InferenceHardware {
+    const device = this.config.device ?? 'auto';
+    if (device !== 'auto') return device === 'cpu' ? 'cpu' : 'accelerator';
+    const first = this.reports.values().next();
+    return !first.done && first.value.active !== 'cpu' ? 'accelerator' : 'cpu';
+  }
+
+  /** The hardware that runs inference; with `auto` it opens a session to find out. */
+  private async hardware(): Promise<InferenceHardware> {
+    if ((this.config.device ?? 'auto') === 'auto') {
+      return (await this.providers()).active === 'cpu' ? 'cpu' : 'accelerator';
+    }
+    return this.knownHardware();
   }
 
   async upscaleFile(
@@ -168,7 +185,11 @@ class UpscaleEngine implements Engine {
     const decoded = await decodeImage(inputPath, this.decodeLimits());
     hooks.signal?.throwIfAborted();
     const target = this.outputSize(inputPath, decoded, options);
-    const variant = await this.registry.resolve(options.model, options.quality);
+    const variant = await this.registry.resolve(
+      options.model,
+      options.quality,
+      options.model === undefined ? await this.hardware() : 'cpu',
+    );
     const report = await this.openSession(variant);
     const format = concreteFormat(options.format, inputPath);
     const bitDepth = decoded.bitDepth === 16 && supportsSixteenBit(format) ? 16 : 8;
@@ -251,7 +272,11 @@ class UpscaleEngine implements Engine {
       width: Math.min(target.width, Math.ceil((inputRegion.x + inputRegion.width) * sx)) - x0,
       height: Math.min(target.height, Math.ceil((inputRegion.y + inputRegion.height) * sy)) - y0,
     };
-    const variant = await this.registry.resolve(options.model, options.quality);
+    const variant = await this.registry.resolve(
+      options.model,
+      options.quality,
+      options.model === undefined ? await this.hardware() : 'cpu',
+    );
     await this.openSession(variant);
     const raster = new OutputRaster(outputRegion.width, outputRegion.height, true, 8);
     await upscaleTiled(toLowRes(decoded), {

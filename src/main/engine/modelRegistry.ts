@@ -23,6 +23,18 @@ export interface ResolvedVariant {
   path: string;
 }
 
+/**
+ * What inference runs on, for picking the default model: the paper-size CMSC costs about
+ * 44 s per output megapixel on a laptop CPU, so CPU users get the lite model by default.
+ */
+export type InferenceHardware = 'cpu' | 'accelerator';
+
+/** Default model names in order of preference, by hardware. */
+const DEFAULT_MODEL_PREFERENCE: Readonly<Record<InferenceHardware, readonly string[]>> = {
+  cpu: ['cmsc-lite', 'cmsc'],
+  accelerator: ['cmsc', 'cmsc-lite'],
+};
+
 export class ModelRegistry {
   /** Files already hashed, keyed by path + size + mtime, so a long-lived engine hashes once. */
   private readonly verified = new Set<string>();
@@ -63,9 +75,11 @@ export class ModelRegistry {
     return new ModelRegistry(models, problems);
   }
 
-  get(name?: string): RegisteredModel {
+  get(name?: string, hardware: InferenceHardware = 'cpu'): RegisteredModel {
     const model =
-      name === undefined ? this.defaultModel() : this.models.find((m) => m.card.name === name);
+      name === undefined
+        ? this.defaultModel(hardware)
+        : this.models.find((m) => m.card.name === name);
     if (!model) {
       const known = this.models.map((m) => m.card.name).join(', ') || 'none';
       throw new Error(
@@ -78,8 +92,12 @@ export class ModelRegistry {
   }
 
   /** The variant a quality preset runs, checked against its card. */
-  async resolve(name: string | undefined, preset: QualityPreset): Promise<ResolvedVariant> {
-    const model = this.get(name);
+  async resolve(
+    name: string | undefined,
+    preset: QualityPreset,
+    hardware: InferenceHardware = 'cpu',
+  ): Promise<ResolvedVariant> {
+    const model = this.get(name, hardware);
     const variant = variantForPreset(model.card, preset);
     const filePath = path.join(model.folder, variant.file);
     await this.verify(filePath, variant);
@@ -87,8 +105,11 @@ export class ModelRegistry {
   }
 
   /** `throughput` gives measured output megapixels per second by model file path. */
-  summaries(throughput: (modelPath: string) => number | null = () => null): ModelSummary[] {
-    const defaultName = this.defaultModel()?.card.name;
+  summaries(
+    throughput: (modelPath: string) => number | null = () => null,
+    hardware: InferenceHardware = 'cpu',
+  ): ModelSummary[] {
+    const defaultName = this.defaultModel(hardware)?.card.name;
     return this.models.map(({ card, folder }) => ({
       name: card.name,
       isDefault: card.name === defaultName,
@@ -113,9 +134,13 @@ export class ModelRegistry {
     }));
   }
 
-  /** The paper-size model when shipped, else the first card. */
-  private defaultModel(): RegisteredModel | undefined {
-    return this.models.find((m) => m.card.name === 'cmsc') ?? this.models[0];
+  /** cmsc-lite on a CPU, the paper-size cmsc on a GPU (when shipped), else the first card. */
+  private defaultModel(hardware: InferenceHardware): RegisteredModel | undefined {
+    for (const name of DEFAULT_MODEL_PREFERENCE[hardware]) {
+      const model = this.models.find((m) => m.card.name === name);
+      if (model) return model;
+    }
+    return this.models[0];
   }
 
   private async verify(filePath: string, variant: ModelVariant): Promise<void> {
