@@ -85,19 +85,27 @@ def _load_chunked(run: Path, manifest: dict, map_location) -> dict:
         parts.append(piece)
     # Our own files hold RNG states (numpy, python) besides tensors; PyTorch >= 2.6 defaults to
     # weights_only=True, which refuses them.
-    return torch.load(io.BytesIO(b"".join(parts)), map_location=map_location, weights_only=False)
+    state = torch.load(io.BytesIO(b"".join(parts)), map_location=map_location, weights_only=False)
+    if "optimizer" in state:
+        state["optimizer"] = _optimizer_state_fp32(state["optimizer"])
+    return state
 
 
-def _load_legacy(run: Path, map_location) -> dict:
-    state = torch.load(run / LEGACY_WEIGHTS, map_location=map_location, weights_only=False)
-    opt = torch.load(run / LEGACY_OPTIMIZER, map_location=map_location, weights_only=False)
-    state["optimizer"] = {
+def _optimizer_state_fp32(opt: dict) -> dict:
+    """Optimiser moments back in fp32 (a compact copy stores them in bf16)."""
+    return {
         "param_groups": opt["param_groups"],
         "state": {
             k: {n: (t.float() if torch.is_tensor(t) and t.dtype == torch.bfloat16 else t) for n, t in v.items()}
             for k, v in opt["state"].items()
         },
     }
+
+
+def _load_legacy(run: Path, map_location) -> dict:
+    state = torch.load(run / LEGACY_WEIGHTS, map_location=map_location, weights_only=False)
+    opt = torch.load(run / LEGACY_OPTIMIZER, map_location=map_location, weights_only=False)
+    state["optimizer"] = _optimizer_state_fp32(opt)
     return state
 
 
@@ -118,3 +126,42 @@ def load_model_weights(path: Path, map_location="cpu"):
     if state is None:
         raise FileNotFoundError(f"no checkpoint in {path}")
     return state["config"], state["model"], state
+
+
+def compact_copy(src: Path, dest: Path) -> int:
+    """Copy a run's checkpoint with the optimiser moments in bf16; returns its size in bytes.
+
+    For carrying a run to a machine whose transfer limit is tight (a lent GPU takes 64 MiB
+    with the training data): the weights stay fp32 and the run resumes from the copy with
+    Adam's moments rounded to bf16, which changes the next steps by far less than the
+    gradient noise. The run folder itself keeps full precision.
+    """
+    state = load_checkpoint(Path(src))
+    if state is None:
+        raise FileNotFoundError(f"no checkpoint in {src}")
+    rng = state.get("numpy_rng")
+    if isinstance(rng, tuple) and len(rng) == 5 and hasattr(rng[1], "tolist"):
+        # Older runs pickled numpy's RNG state as an ndarray; plain values travel between numpy 1 and 2.
+        state["numpy_rng"] = (rng[0], [int(k) for k in rng[1].tolist()], int(rng[2]), int(rng[3]), float(rng[4]))
+    state["optimizer"] = {
+        "param_groups": state["optimizer"]["param_groups"],
+        "state": {
+            k: {n: (t.bfloat16() if torch.is_tensor(t) and t.is_floating_point() and t.dim() > 0 else t)
+                for n, t in v.items()}
+            for k, v in state["optimizer"]["state"].items()
+        },
+    }
+    save_checkpoint(Path(dest), state)
+    return sum(c["bytes"] for c in _read_manifest(Path(dest))["chunks"])
+
+
+if __name__ == "__main__":
+    import argparse
+
+    ap = argparse.ArgumentParser(description="Checkpoint utilities.")
+    ap.add_argument("--compact", nargs=2, metavar=("SRC", "DEST"),
+                    help="copy the run in SRC to DEST with bf16 optimiser moments (for a size-limited transfer)")
+    args = ap.parse_args()
+    if args.compact:
+        size = compact_copy(Path(args.compact[0]), Path(args.compact[1]))
+        print(f"wrote {args.compact[1]} ({size / 2**20:.1f} MiB)")

@@ -11,6 +11,7 @@ is right before any model number is trusted.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
@@ -44,13 +45,14 @@ PAPER_TABLE: Dict[str, Dict[str, Dict[int, tuple]]] = {
 
 def predict_all_stages(model: CMSC, lr: np.ndarray) -> List[np.ndarray]:
     """[y_1, ..., y_S, final] for one bicubic-upscaled Y image, in float64."""
-    x = torch.from_numpy(lr.astype(np.float32))[None, None]
+    device = next(model.parameters()).device
+    x = torch.from_numpy(lr.astype(np.float32))[None, None].to(device)
     with torch.no_grad():
         preds = model.forward_all(x)
         final = model.assemble(preds)
-    outs = [p[0, 0].double().numpy() for p in preds]
+    outs = [p[0, 0].double().cpu().numpy() for p in preds]
     if model.cfg.cascaded_supervision:
-        outs.append(final[0, 0].double().numpy())
+        outs.append(final[0, 0].double().cpu().numpy())
     return outs
 
 
@@ -143,16 +145,30 @@ def main(argv: Optional[list] = None) -> int:
     ap.add_argument("--dataset", required=True, action="append", help="folder of HR images (repeatable)")
     ap.add_argument("--scales", default="2,3,4")
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--device", default="cpu", help="cpu, cuda or auto (evaluation is fp32 on every device)")
+    ap.add_argument("--json", type=Path, default=None, help="also write the results (and the device) to this file")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
+                          ("cpu" if args.device == "auto" else args.device))
+    if device.type == "cuda":
+        # Full fp32: TF32 convolutions would round the measurement, not the model.
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
     for d in args.dataset:
         if not Path(d).is_dir():
             print(f"dataset folder not found: {d} (the benchmark sets live in ../shared/datasets)", file=sys.stderr)
             return 2
     model = load_model(args.model)
+    if model is not None:
+        model = model.to(device)
     scales = [int(s) for s in args.scales.split(",")]
     evaluation = evaluate_model_on(model, [Path(d) for d in args.dataset], scales)
+    evaluation["device"] = f"cuda ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else "cpu"
+    evaluation["torch"] = torch.__version__
+    if args.json:
+        args.json.write_text(json.dumps(evaluation, indent=2) + "\n")
     label = "bicubic" if model is None else Path(args.model).name
     print(format_table(evaluation, label, None if model is None else model.cfg.stages))
     print(f"protocol: {PROTOCOL}")

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from .checkpoint import load_checkpoint, save_checkpoint
-from .data import PATCH, SCALES, PatchSampler, build_pairs, patches_per_epoch
+from .data import PATCH, SCALES, PatchSampler, PrefetchingSampler, build_pairs, patches_per_epoch
 from .losses import cascaded_loss
 from .model import CMSC, NAMED_CONFIGS, CMSCConfig
 
@@ -77,6 +77,38 @@ def learning_rate(recipe: Recipe, iteration: int, iters_per_epoch: int) -> float
         return recipe.lr * (0.1 ** (epoch // recipe.epochs_per_decay))
     ramp = min(1.0, (iteration + 1) / recipe.warmup) if recipe.warmup > 0 else 1.0
     return ramp * max(recipe.min_lr, recipe.lr * 0.5 ** (iteration / recipe.halflife))
+
+
+def annealed_learning_rate(recipe: Recipe, iterations_this_session: int, elapsed: float, anneal_s: float) -> float:
+    """Cosine from ``recipe.lr`` down to ``recipe.min_lr`` over ``anneal_s`` seconds of wall time.
+
+    For a session of known length (a GPU lent for a few minutes): the schedule ends at the
+    floor exactly when the time does, whatever the device's speed turns out to be. A linear
+    warm-up over the session's first ``recipe.warmup`` iterations lets Adam's moments adapt
+    when the batch size or learning rate changes on a resume.
+    """
+    frac = min(1.0, elapsed / max(anneal_s, 1e-9))
+    ramp = min(1.0, (iterations_this_session + 1) / recipe.warmup) if recipe.warmup > 0 else 1.0
+    return ramp * (recipe.min_lr + (recipe.lr - recipe.min_lr) * 0.5 * (1.0 + math.cos(math.pi * frac)))
+
+
+def numpy_rng_state() -> tuple:
+    """``np.random.get_state()`` as plain Python values: a pickled ndarray made by numpy 2
+    (a GPU machine) cannot be unpickled by numpy 1 (Debian's), and the reverse warns."""
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    return (name, [int(k) for k in keys], int(pos), int(has_gauss), float(cached))
+
+
+def set_numpy_rng_state(state: tuple) -> None:
+    name, keys, pos, has_gauss, cached = state
+    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
+
+
+def make_grad_scaler(enabled: bool):
+    # torch.amp.GradScaler is the PyTorch 2.x spelling; 1.13 only has the CUDA one.
+    if hasattr(torch, "amp") and hasattr(torch.amp, "GradScaler"):
+        return torch.amp.GradScaler("cuda", enabled=enabled)
+    return torch.cuda.amp.GradScaler(enabled=enabled)
 
 
 def pick_device(requested: str) -> torch.device:
@@ -136,6 +168,11 @@ def main(argv: Optional[list] = None) -> int:
     ap.add_argument("--halflife", type=int, default=None)
     ap.add_argument("--min-lr", type=float, default=None)
     ap.add_argument("--warmup", type=int, default=None)
+    ap.add_argument("--anneal-minutes", type=float, default=None,
+                    help="this invocation only: lr follows a cosine from --lr to --min-lr over this much "
+                         "wall time (after --warmup iterations of ramp); for a session of known length")
+    ap.add_argument("--prefetch", choices=["auto", "on", "off"], default="auto",
+                    help="draw batches in a background thread (auto: on CUDA only; on a CPU it would steal a core)")
     args = ap.parse_args(argv)
 
     if args.threads:
@@ -147,7 +184,9 @@ def main(argv: Optional[list] = None) -> int:
 
     state = None
     if args.resume:
-        state = load_checkpoint(run, map_location=device)
+        # Loaded on the CPU: RNG states must stay CPU tensors, and load_state_dict moves
+        # weights and optimiser state to the model's device anyway.
+        state = load_checkpoint(run, map_location="cpu")
         if state is None:
             print(f"no checkpoint in {run}; starting a new run", flush=True)
     if state is not None:
@@ -169,6 +208,11 @@ def main(argv: Optional[list] = None) -> int:
     np.random.seed(seed)
 
     model = CMSC(cfg, zero_init_reconstruction=recipe.zero_init_reconstruction).to(device)
+    if device.type == "cuda":
+        # NHWC lets cuDNN use tensor cores for the bf16 convolutions without layout transposes;
+        # benchmark mode picks the fastest algorithm for the fixed 41x41 batch shape.
+        model = model.to(memory_format=torch.channels_last)
+        torch.backends.cudnn.benchmark = True
     if recipe.optimizer == "sgd":
         opt = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=0.9, weight_decay=recipe.weight_decay)
     else:
@@ -185,15 +229,26 @@ def main(argv: Optional[list] = None) -> int:
     iteration = 0
     wall_before = 0.0
     history = []
+    sessions = []
     if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         iteration = state["iteration"]
         wall_before = state["wall_seconds"]
         history = state.get("history", [])
+        sessions = state.get("sessions") or [{
+            # Runs from before sessions were recorded: one session, on the device stored.
+            "device": state.get("device"), "torch": state.get("torch_version"),
+            "batch": state["recipe"]["batch"], "from_iteration": 0, "to_iteration": iteration,
+            "wall_seconds": round(wall_before, 1),
+        }]
         sampler.set_state(state["sampler"])
         torch.set_rng_state(state["torch_rng"])
-        np.random.set_state(state["numpy_rng"])
+        np_state = state["numpy_rng"]
+        if isinstance(np_state, tuple) and isinstance(np_state[1], np.ndarray):
+            np.random.set_state(np_state)
+        else:
+            set_numpy_rng_state(np_state)
         random.setstate(state["python_rng"])
         print(f"resumed {run} at iteration {iteration} ({fmt_duration(wall_before)} trained before)", flush=True)
 
@@ -206,12 +261,20 @@ def main(argv: Optional[list] = None) -> int:
 
     meta = {
         "arch": args.arch if state is None else state.get("arch", "?"),
-        "device": str(device) + ("" if device.type == "cuda" else f" ({torch.get_num_threads()} threads)"),
+        "device": (f"cuda ({torch.cuda.get_device_name(device)})" if device.type == "cuda"
+                   else f"{device} ({torch.get_num_threads()} threads)"),
         "torch": torch.__version__,
     }
 
+    start_iteration = iteration
+
     def checkpoint(reason: str) -> None:
         wall = wall_before + (time.time() - session_start)
+        this_session = {
+            "device": meta["device"], "torch": meta["torch"], "batch": recipe.batch,
+            "from_iteration": start_iteration, "to_iteration": iteration,
+            "wall_seconds": round(time.time() - session_start, 1),
+        }
         save_checkpoint(
             run,
             {
@@ -224,9 +287,10 @@ def main(argv: Optional[list] = None) -> int:
                 "iteration": iteration,
                 "wall_seconds": wall,
                 "history": history,
-                "sampler": sampler.state(),
+                "sessions": sessions + [this_session],
+                "sampler": batches.state(),
                 "torch_rng": torch.get_rng_state(),
-                "numpy_rng": np.random.get_state(),
+                "numpy_rng": numpy_rng_state(),
                 "python_rng": random.getstate(),
                 "device": meta["device"],
                 "torch_version": meta["torch"],
@@ -235,7 +299,10 @@ def main(argv: Optional[list] = None) -> int:
         print(f"checkpoint ({reason}) at iteration {iteration}, {fmt_duration(wall)} trained", flush=True)
 
     # fp16 autocast (CUDA without bf16) needs loss scaling; bf16 and fp32 do not.
-    scaler = torch.cuda.amp.GradScaler(enabled=device.type == "cuda" and recipe.bf16 and not torch.cuda.is_bf16_supported())
+    scaler = make_grad_scaler(device.type == "cuda" and recipe.bf16 and not torch.cuda.is_bf16_supported())
+    use_prefetch = args.prefetch == "on" or (args.prefetch == "auto" and device.type == "cuda")
+    batches = PrefetchingSampler(sampler, recipe.batch) if use_prefetch else sampler
+    anneal_s = None if args.anneal_minutes is None else args.anneal_minutes * 60.0
     session_start = time.time()
     last_ckpt = session_start
     budget_s = None if args.budget_minutes is None else args.budget_minutes * 60.0
@@ -248,12 +315,17 @@ def main(argv: Optional[list] = None) -> int:
         elapsed = time.time() - session_start
         if budget_s is not None and elapsed >= budget_s:
             break
-        lr_now = learning_rate(recipe, iteration, iters_per_epoch)
+        if anneal_s is not None:
+            lr_now = annealed_learning_rate(recipe, iteration - start_iteration, elapsed, anneal_s)
+        else:
+            lr_now = learning_rate(recipe, iteration, iters_per_epoch)
         for g in opt.param_groups:
             g["lr"] = lr_now
-        lr_np, hr_np, scales = sampler.batch(recipe.batch)
+        lr_np, hr_np, scales = batches.batch(recipe.batch)
         x = torch.from_numpy(lr_np).to(device)
         y = torch.from_numpy(hr_np).to(device)
+        if device.type == "cuda":
+            x = x.contiguous(memory_format=torch.channels_last)
         with autocast_context(device, recipe.bf16):
             preds = model.forward_all(x)
             final = model.assemble(preds)
@@ -304,6 +376,8 @@ def main(argv: Optional[list] = None) -> int:
             last_ckpt = time.time()
 
     checkpoint("signal" if stop.stop else "end")
+    if isinstance(batches, PrefetchingSampler):
+        batches.close()
     return 0
 
 
