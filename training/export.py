@@ -171,6 +171,25 @@ def tiny_fixture(seed: int = 7) -> CMSC:
     return model.eval()
 
 
+def training_summary(state: dict) -> dict:
+    """The card's training section: recipe, totals and one line per session (device, batch, iterations)."""
+    recipe = state.get("recipe") or {}
+    sessions = state.get("sessions") or [{
+        "device": state.get("device"), "torch": state.get("torch_version"), "batch": recipe.get("batch", 0),
+        "from_iteration": 0, "to_iteration": state.get("iteration", 0), "wall_seconds": state.get("wall_seconds", 0.0),
+    }]
+    return {
+        "data": "291 images (T91 + BSD200) as 8-bit BT.601 Y; down-scales 1/0.7/0.5; flips and rotations; scales 2/3/4 mixed; 41x41 patches",
+        "recipe": recipe,
+        "iterations": state.get("iteration"),
+        "patchesSeen": sum((x["to_iteration"] - x["from_iteration"]) * x["batch"] for x in sessions),
+        "wallSeconds": round(state.get("wall_seconds", 0.0)),
+        "sessions": sessions,
+        "device": state.get("device"),
+        "torch": state.get("torch_version"),
+    }
+
+
 def main(argv: Optional[list] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", help="run folder of a trained model")
@@ -180,6 +199,10 @@ def main(argv: Optional[list] = None) -> int:
     ap.add_argument("--display-name", default=None)
     ap.add_argument("--description", default="")
     ap.add_argument("--evaluate", default="", help="comma-separated dataset folders to evaluate into the card")
+    ap.add_argument("--evaluation-json", type=Path, default=None,
+                    help="take the card's evaluation from this file (training.evaluate --json, e.g. run on a "
+                         "lent GPU in fp32) instead of evaluating here; it must be of the same checkpoint")
+    ap.add_argument("--note", default=None, help="free-text training note kept in the card")
     ap.add_argument("--scales", default="2,3,4")
     ap.add_argument("--threads", type=int, default=None)
     args = ap.parse_args(argv)
@@ -193,17 +216,14 @@ def main(argv: Optional[list] = None) -> int:
         cfg_dict, weights, state = load_model_weights(Path(args.checkpoint))
         model = CMSC(CMSCConfig.from_dict(cfg_dict))
         model.load_state_dict(weights)
-        training_info = {
-            "data": "291 images (T91 + BSD200) as 8-bit BT.601 Y; down-scales 1/0.7/0.5; flips and rotations; scales 2/3/4 mixed; 41x41 patches",
-            "recipe": state.get("recipe"),
-            "iterations": state.get("iteration"),
-            "patchesSeen": state.get("iteration", 0) * (state.get("recipe") or {}).get("batch", 0),
-            "wallSeconds": round(state.get("wall_seconds", 0.0)),
-            "device": state.get("device"),
-            "torch": state.get("torch_version"),
-        }
+        training_info = training_summary(state)
+        if args.note:
+            training_info["note"] = args.note
     evaluation = None
-    if args.evaluate:
+    if args.evaluation_json:
+        evaluation = json.loads(args.evaluation_json.read_text())
+        evaluation["source"] = f"{args.evaluation_json.name}: evaluated with training.evaluate on {evaluation.get('device', '?')}"
+    elif args.evaluate:
         from .evaluate import evaluate_model_on
 
         scales = [int(s) for s in args.scales.split(",")]

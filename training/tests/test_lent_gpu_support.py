@@ -94,3 +94,21 @@ def test_compact_copy_resumes_with_bf16_moments(tmp_path):
     resumed = load_checkpoint(trip)
     assert resumed["iteration"] == 5
     assert [(s["from_iteration"], s["to_iteration"]) for s in resumed["sessions"]] == [(0, 3), (3, 5)]
+
+
+def test_card_training_summary_counts_patches_per_session():
+    from training.export import training_summary
+
+    state = {
+        "recipe": {"batch": 128}, "iteration": 30, "wall_seconds": 100.0, "device": "cuda (X)", "torch_version": "2",
+        "sessions": [
+            {"device": "cpu (2 threads)", "batch": 16, "from_iteration": 0, "to_iteration": 10, "wall_seconds": 90.0},
+            {"device": "cuda (X)", "batch": 128, "from_iteration": 10, "to_iteration": 30, "wall_seconds": 10.0},
+        ],
+    }
+    summary = training_summary(state)
+    assert summary["patchesSeen"] == 10 * 16 + 20 * 128
+    assert [s["device"] for s in summary["sessions"]] == ["cpu (2 threads)", "cuda (X)"]
+    # Runs from before sessions were recorded count as one session at the recipe's batch.
+    legacy = training_summary({"recipe": {"batch": 16}, "iteration": 7, "wall_seconds": 5.0, "device": "cpu"})
+    assert legacy["patchesSeen"] == 7 * 16 and len(legacy["sessions"]) == 1
