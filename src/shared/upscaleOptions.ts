@@ -93,6 +93,26 @@ export interface UpscaleResult {
   elapsedMs: number;
   /** Time spent inside inference calls. */
   inferenceMs: number;
+  /** Where `elapsedMs` went; what the phases leave out (session lookup, awaits) is the rest. */
+  phasesMs: UpscalePhaseTimes;
+}
+
+/** Milliseconds of one image's phases, in pipeline order. */
+export interface UpscalePhaseTimes {
+  /** Reading and decoding the file into float RGB planes. */
+  decode: number;
+  /** RGB → YCbCr of the decoded input. */
+  colour: number;
+  /** Bicubic up-scaling of Y (padded tiles), Cb, Cr and alpha (tile cores). */
+  bicubic: number;
+  /** Waiting on the model (the inference worker), the same as `inferenceMs`. */
+  inference: number;
+  /** Tile outputs cropped to their cores, YCbCr → RGB, quantised into the output raster. */
+  merge: number;
+  /** Encoding the output raster to the temporary file. */
+  encode: number;
+  /** Renaming the temporary file into place. */
+  rename: number;
 }
 
 /** What the UI lists for a model and its quality presets. */

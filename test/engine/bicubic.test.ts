@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { planResize, resizePlane, resizeRegion } from '../../src/main/engine/bicubic.ts';
+import {
+  axisWeights,
+  planResize,
+  resizePlane,
+  resizeRegion,
+} from '../../src/main/engine/bicubic.ts';
 
 describe('MATLAB imresize bicubic', () => {
   it('up-scales [1 2 3 4] by 2 like MATLAB (hand-checked first sample, antisymmetric ramp)', () => {
@@ -49,5 +54,19 @@ describe('MATLAB imresize bicubic', () => {
         expect(part[y * region.width + x]).toBe(whole[(region.y + y) * 25 + region.x + x]);
       }
     }
+  });
+
+  it('drops the taps that are zero for every sample, as MATLAB does (4 of 6 when up-scaling)', () => {
+    for (const [inLength, outLength] of [
+      [4, 8],
+      [10, 25],
+      [7, 28],
+    ] as const) {
+      const axis = axisWeights(inLength, outLength, outLength / inLength);
+      expect(axis.taps).toBe(4);
+      expect(axis.weights.every((w) => Number.isFinite(w))).toBe(true);
+    }
+    // Down-scaling keeps the stretched kernel's wider support.
+    expect(axisWeights(8, 4, 0.5).taps).toBeGreaterThan(4);
   });
 });

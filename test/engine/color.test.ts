@@ -42,4 +42,20 @@ describe('BT.601 as MATLAB rgb2ycbcr', () => {
       rgb[key].forEach((value, i) => expect(back[key][i]).toBeCloseTo(value, 6));
     }
   });
+
+  it('converts YCbCr back into given planes without allocating', () => {
+    const into = planes([
+      [9, 9, 9],
+      [9, 9, 9],
+      [9, 9, 9],
+    ]);
+    const ycbcr = rgbToYcbcr(planes([[0.1, 0.9, 0.5]]));
+    const result = ycbcrToRgb(ycbcr, into);
+    expect(result.c0).toBe(into.c0);
+    expect(result.c1).toBe(into.c1);
+    expect(result.c2).toBe(into.c2);
+    expect(Array.from(into.c0)).toEqual([expect.closeTo(0.1, 6), 9, 9]);
+    expect(Array.from(into.c1)).toEqual([expect.closeTo(0.9, 6), 9, 9]);
+    expect(Array.from(into.c2)).toEqual([expect.closeTo(0.5, 6), 9, 9]);
+  });
 });

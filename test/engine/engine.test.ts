@@ -59,6 +59,22 @@ describe('engine.upscaleFile', () => {
     expect((await readdir(temp.dir)).sort()).toEqual(['photo.png', 'photo_x2.png']);
     const speed = engine.listModels()[0]!.presets[0]!.measuredMegapixelsPerSecond;
     expect(speed).toBeCloseTo((48 * 32) / 1e6 / (result.inferenceMs / 1000), 6);
+    // Where the time went, phase by phase; together no more than the whole.
+    const phases = result.phasesMs;
+    expect(Object.keys(phases)).toEqual([
+      'decode',
+      'colour',
+      'bicubic',
+      'inference',
+      'merge',
+      'encode',
+      'rename',
+    ]);
+    expect(Object.values(phases).every((ms) => ms >= 0)).toBe(true);
+    expect(phases.inference).toBe(result.inferenceMs);
+    expect(phases.encode).toBeGreaterThan(0);
+    const sum = Object.values(phases).reduce((a, b) => a + b, 0);
+    expect(sum).toBeLessThanOrEqual(result.elapsedMs);
   });
 
   it('tiled output is within 1 grey level of untiled on an image of many tiles', async () => {

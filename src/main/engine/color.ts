@@ -38,13 +38,16 @@ export function rgbToYcbcr(rgb: ColorPlanes): ColorPlanes {
   return { c0: y, c1: cb, c2: cr };
 }
 
-/** Y, Cb, Cr planes in [0, 1] → RGB planes (new arrays, not clamped: the caller quantises once). */
-export function ycbcrToRgb(ycbcr: ColorPlanes): ColorPlanes {
+/**
+ * Y, Cb, Cr planes in [0, 1] → RGB planes (not clamped: the caller quantises once), written
+ * into `into` (its first `y.length` samples) when given, else into new arrays.
+ */
+export function ycbcrToRgb(ycbcr: ColorPlanes, into?: ColorPlanes): ColorPlanes {
   const { c0: y, c1: cb, c2: cr } = ycbcr;
   const n = y.length;
-  const r = new Float32Array(n);
-  const g = new Float32Array(n);
-  const b = new Float32Array(n);
+  const r = into?.c0 ?? new Float32Array(n);
+  const g = into?.c1 ?? new Float32Array(n);
+  const b = into?.c2 ?? new Float32Array(n);
   const [m0, m1, m2] = YCBCR_TO_RGB;
   for (let i = 0; i < n; i++) {
     const yi = y[i]! - OFFSET[0];

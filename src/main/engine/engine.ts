@@ -182,7 +182,9 @@ class UpscaleEngine implements Engine {
       );
     }
     // Not cached: a batch would otherwise hold the last photo's planes between files.
+    const decoding = performance.now();
     const decoded = await decodeImage(inputPath, this.decodeLimits());
+    const decodeMs = performance.now() - decoding;
     hooks.signal?.throwIfAborted();
     const target = this.outputSize(inputPath, decoded, options);
     const variant = await this.registry.resolve(
@@ -195,7 +197,10 @@ class UpscaleEngine implements Engine {
     const bitDepth = decoded.bitDepth === 16 && supportsSixteenBit(format) ? 16 : 8;
     const raster = new OutputRaster(target.width, target.height, decoded.alpha !== null, bitDepth);
     const tileSize = this.tileSize(variant, options);
-    const stats = await upscaleTiled(toLowRes(decoded), {
+    const converting = performance.now();
+    const lowRes = toLowRes(decoded);
+    const colourMs = performance.now() - converting;
+    const stats = await upscaleTiled(lowRes, {
       outWidth: target.width,
       outHeight: target.height,
       tileSize,
@@ -213,8 +218,11 @@ class UpscaleEngine implements Engine {
       pixels: measured.pixels + target.width * target.height * (options.selfEnsemble ? 8 : 1),
       ms: measured.ms + stats.inferenceMs,
     });
+    let encodeMs = 0;
+    const writing = performance.now();
     await writeAtomically(outputPath, async (tempPath) => {
       hooks.signal?.throwIfAborted();
+      const encoding = performance.now();
       await encodeImage(
         {
           width: target.width,
@@ -228,8 +236,10 @@ class UpscaleEngine implements Engine {
         },
         tempPath,
       );
+      encodeMs = performance.now() - encoding;
       hooks.signal?.throwIfAborted();
     });
+    const renameMs = performance.now() - writing - encodeMs;
     return {
       inputPath,
       outputPath,
@@ -244,6 +254,15 @@ class UpscaleEngine implements Engine {
       tileSize: stats.tileSize,
       elapsedMs: performance.now() - started,
       inferenceMs: stats.inferenceMs,
+      phasesMs: {
+        decode: decodeMs,
+        colour: colourMs,
+        bicubic: stats.bicubicMs,
+        inference: stats.inferenceMs,
+        merge: stats.mergeMs,
+        encode: encodeMs,
+        rename: renameMs,
+      },
     };
   }
 
