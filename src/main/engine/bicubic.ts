@@ -142,8 +142,19 @@ export function resizeRegion(plane: Float32Array, plan: ResizePlan, region: Rect
   for (let r = 0; r < rowCount; r++) {
     const rowOffset = (rowMin + r) * inWidth;
     const passOffset = r * width;
-    for (let ox = 0; ox < width; ox++) {
-      const base = (region.x + ox) * hTaps;
+    let base = region.x * hTaps;
+    if (hTaps === 4) {
+      // Every up-scale: the same sums as the loop below, unrolled.
+      for (let ox = 0; ox < width; ox++, base += 4) {
+        horizontalPass[passOffset + ox] =
+          hWeights[base]! * plane[rowOffset + hIndices[base]!]! +
+          hWeights[base + 1]! * plane[rowOffset + hIndices[base + 1]!]! +
+          hWeights[base + 2]! * plane[rowOffset + hIndices[base + 2]!]! +
+          hWeights[base + 3]! * plane[rowOffset + hIndices[base + 3]!]!;
+      }
+      continue;
+    }
+    for (let ox = 0; ox < width; ox++, base += hTaps) {
       let acc = 0;
       for (let t = base; t < base + hTaps; t++) {
         acc += hWeights[t]! * plane[rowOffset + hIndices[t]!]!;
@@ -151,21 +162,42 @@ export function resizeRegion(plane: Float32Array, plan: ResizePlan, region: Rect
       horizontalPass[passOffset + ox] = acc;
     }
   }
-  // Vertical pass, accumulated in float64 like the horizontal one.
+  // Vertical pass over the taps with a weight, accumulated in float64 like the horizontal one.
   const out = new Float32Array(width * region.height);
-  const rowAccumulator = new Float64Array(width);
+  const tapOffsets = new Int32Array(vTaps);
+  const tapWeights = new Float64Array(vTaps);
   for (let oy = 0; oy < region.height; oy++) {
     const base = (region.y + oy) * vTaps;
-    rowAccumulator.fill(0);
+    let count = 0;
     for (let t = base; t < base + vTaps; t++) {
-      const w = vWeights[t]!;
-      if (w === 0) continue;
-      const srcOffset = (vIndices[t]! - rowMin) * width;
-      for (let ox = 0; ox < width; ox++) {
-        rowAccumulator[ox]! += w * horizontalPass[srcOffset + ox]!;
-      }
+      if (vWeights[t] === 0) continue;
+      tapOffsets[count] = (vIndices[t]! - rowMin) * width;
+      tapWeights[count++] = vWeights[t]!;
     }
-    out.set(rowAccumulator, oy * width);
+    const outOffset = oy * width;
+    if (count === 4) {
+      const o0 = tapOffsets[0]!,
+        o1 = tapOffsets[1]!,
+        o2 = tapOffsets[2]!,
+        o3 = tapOffsets[3]!;
+      const w0 = tapWeights[0]!,
+        w1 = tapWeights[1]!,
+        w2 = tapWeights[2]!,
+        w3 = tapWeights[3]!;
+      for (let ox = 0; ox < width; ox++) {
+        out[outOffset + ox] =
+          w0 * horizontalPass[o0 + ox]! +
+          w1 * horizontalPass[o1 + ox]! +
+          w2 * horizontalPass[o2 + ox]! +
+          w3 * horizontalPass[o3 + ox]!;
+      }
+      continue;
+    }
+    for (let ox = 0; ox < width; ox++) {
+      let acc = 0;
+      for (let k = 0; k < count; k++) acc += tapWeights[k]! * horizontalPass[tapOffsets[k]! + ox]!;
+      out[outOffset + ox] = acc;
+    }
   }
   return out;
 }
