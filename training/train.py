@@ -274,6 +274,8 @@ def main(argv: Optional[list] = None) -> int:
             "device": meta["device"], "torch": meta["torch"], "batch": recipe.batch,
             "from_iteration": start_iteration, "to_iteration": iteration,
             "wall_seconds": round(time.time() - session_start, 1),
+            # Process CPU time: on a shared machine wall time also counts pauses and waits.
+            "cpu_seconds": round(time.process_time() - cpu_start, 1),
         }
         save_checkpoint(
             run,
@@ -304,6 +306,7 @@ def main(argv: Optional[list] = None) -> int:
     batches = PrefetchingSampler(sampler, recipe.batch) if use_prefetch else sampler
     anneal_s = None if args.anneal_minutes is None else args.anneal_minutes * 60.0
     session_start = time.time()
+    cpu_start = time.process_time()
     last_ckpt = session_start
     budget_s = None if args.budget_minutes is None else args.budget_minutes * 60.0
     loss_ema = None
