@@ -128,6 +128,13 @@ def load_model_weights(path: Path, map_location="cpu"):
     return state["config"], state["model"], state
 
 
+def portable_numpy_rng(state: tuple) -> tuple:
+    """A ``np.random.get_state()`` tuple as plain Python values: a pickled ndarray made by
+    numpy 2 (a GPU machine) cannot be unpickled by numpy 1 (Debian's), and the reverse warns."""
+    name, keys, pos, has_gauss, cached = state
+    return (name, [int(k) for k in keys], int(pos), int(has_gauss), float(cached))
+
+
 def compact_copy(src: Path, dest: Path) -> int:
     """Copy a run's checkpoint with the optimiser moments in bf16; returns its size in bytes.
 
@@ -139,10 +146,9 @@ def compact_copy(src: Path, dest: Path) -> int:
     state = load_checkpoint(Path(src))
     if state is None:
         raise FileNotFoundError(f"no checkpoint in {src}")
-    rng = state.get("numpy_rng")
-    if isinstance(rng, tuple) and len(rng) == 5 and hasattr(rng[1], "tolist"):
-        # Older runs pickled numpy's RNG state as an ndarray; plain values travel between numpy 1 and 2.
-        state["numpy_rng"] = (rng[0], [int(k) for k in rng[1].tolist()], int(rng[2]), int(rng[3]), float(rng[4]))
+    if state.get("numpy_rng") is not None:
+        # Older runs pickled numpy's RNG state with an ndarray in it.
+        state["numpy_rng"] = portable_numpy_rng(state["numpy_rng"])
     state["optimizer"] = {
         "param_groups": state["optimizer"]["param_groups"],
         "state": {

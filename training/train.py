@@ -32,7 +32,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, portable_numpy_rng, save_checkpoint
 from .data import PATCH, SCALES, PatchSampler, PrefetchingSampler, build_pairs, patches_per_epoch
 from .losses import cascaded_loss
 from .model import CMSC, NAMED_CONFIGS, CMSCConfig
@@ -93,13 +93,11 @@ def annealed_learning_rate(recipe: Recipe, iterations_this_session: int, elapsed
 
 
 def numpy_rng_state() -> tuple:
-    """``np.random.get_state()`` as plain Python values: a pickled ndarray made by numpy 2
-    (a GPU machine) cannot be unpickled by numpy 1 (Debian's), and the reverse warns."""
-    name, keys, pos, has_gauss, cached = np.random.get_state()
-    return (name, [int(k) for k in keys], int(pos), int(has_gauss), float(cached))
+    return portable_numpy_rng(np.random.get_state())
 
 
 def set_numpy_rng_state(state: tuple) -> None:
+    """Accepts both the plain form and the ndarray form older checkpoints hold."""
     name, keys, pos, has_gauss, cached = state
     np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
 
@@ -244,11 +242,7 @@ def main(argv: Optional[list] = None) -> int:
         }]
         sampler.set_state(state["sampler"])
         torch.set_rng_state(state["torch_rng"])
-        np_state = state["numpy_rng"]
-        if isinstance(np_state, tuple) and isinstance(np_state[1], np.ndarray):
-            np.random.set_state(np_state)
-        else:
-            set_numpy_rng_state(np_state)
+        set_numpy_rng_state(state["numpy_rng"])
         random.setstate(state["python_rng"])
         print(f"resumed {run} at iteration {iteration} ({fmt_duration(wall_before)} trained before)", flush=True)
 
@@ -353,7 +347,7 @@ def main(argv: Optional[list] = None) -> int:
             if m.any():
                 g = 10 * math.log10(mse_bic[m].mean() / max(mse_model[m].mean(), 1e-12))
                 gain_ema[s] = g if gain_ema[s] is None else 0.95 * gain_ema[s] + 0.05 * g
-        lv = float(loss)
+        lv = float(loss.detach())
         if not math.isfinite(lv):
             print(f"non-finite loss at iteration {iteration}; stopping without checkpoint", flush=True)
             return 2
