@@ -6,7 +6,7 @@ import {
   type PlaneModel,
   upscaleTiled,
 } from '../../src/main/engine/tiledUpscale.ts';
-import { planTiles } from '../../src/main/engine/tiling.ts';
+import { padRect, planTiles } from '../../src/main/engine/tiling.ts';
 
 function lowRes(width: number, height: number): LowResImage {
   const plane = (seed: number) =>
@@ -66,26 +66,88 @@ async function render(
 }
 
 describe('tile planning', () => {
-  it('covers a region exactly once with evenly sized cores and clipped context', () => {
+  it('covers a region with the fewest tiles, edge tiles wider by the context they lack', () => {
     const tiles = planTiles(
       { x: 0, y: 0, width: 100, height: 50 },
       { width: 100, height: 50 },
       40,
       5,
     );
-    // Core side 30 → 4 columns of 25 and 2 rows of 25.
+    // Columns: padded 35+5, 5+30+5, 5+35 = 40 each, so 3 fit (a uniform 30 px core needed 4).
+    // Rows: 2, balanced to 25 + 25.
     expect(tiles.map((t) => [t.core.x, t.core.y, t.core.width, t.core.height])).toEqual([
-      [0, 0, 25, 25],
-      [25, 0, 25, 25],
-      [50, 0, 25, 25],
-      [75, 0, 25, 25],
-      [0, 25, 25, 25],
-      [25, 25, 25, 25],
-      [50, 25, 25, 25],
-      [75, 25, 25, 25],
+      [0, 0, 35, 25],
+      [35, 0, 30, 25],
+      [65, 0, 35, 25],
+      [0, 25, 35, 25],
+      [35, 25, 30, 25],
+      [65, 25, 35, 25],
     ]);
-    expect(tiles[0]!.padded).toEqual({ x: 0, y: 0, width: 30, height: 30 });
-    expect(tiles[5]!.padded).toEqual({ x: 20, y: 20, width: 35, height: 30 });
+    expect(tiles[0]!.padded).toEqual({ x: 0, y: 0, width: 40, height: 30 });
+    expect(tiles[4]!.padded).toEqual({ x: 30, y: 20, width: 40, height: 30 });
+  });
+
+  it('splits a side only when it must: 2048 px in 1072 px tiles with 24 px overlap is 2 tiles', () => {
+    const side = (length: number, tileSize: number) =>
+      planTiles(
+        { x: 0, y: 0, width: length, height: 8 },
+        { width: length, height: 8 },
+        tileSize,
+        24,
+      ).map((t) => [t.core.width, t.padded.width]);
+    expect(side(2048, 1072)).toEqual([
+      [1024, 1048],
+      [1024, 1048],
+    ]);
+    expect(side(2048, 1048)).toHaveLength(2);
+    expect(side(2048, 1047)).toHaveLength(3);
+    expect(side(1024, 2048)).toEqual([[1024, 1024]]);
+  });
+
+  it('keeps every padded tile within the tile size and covers the region once', () => {
+    let seed = 7;
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    let oversized = 0;
+    let wrongContext = 0;
+    let miscovered = 0;
+    for (let trial = 0; trial < 300; trial++) {
+      const overlap = random(30);
+      const tileSize = 2 * overlap + 8 + random(200);
+      const image = { width: 1 + random(900), height: 1 + random(300) };
+      const x = random(image.width);
+      const y = random(image.height);
+      const region = {
+        x,
+        y,
+        width: 1 + random(image.width - x),
+        height: 1 + random(image.height - y),
+      };
+      const covered = new Uint8Array(image.width * image.height);
+      for (const { core, padded } of planTiles(region, image, tileSize, overlap)) {
+        if (Math.max(padded.width, padded.height) > tileSize) oversized++;
+        const expected = padRect(core, overlap, image);
+        if (JSON.stringify(padded) !== JSON.stringify(expected)) wrongContext++;
+        for (let r = core.y; r < core.y + core.height; r++)
+          for (let c = core.x; c < core.x + core.width; c++) covered[r * image.width + c]!++;
+      }
+      for (let r = 0; r < image.height; r++)
+        for (let c = 0; c < image.width; c++) {
+          const inside =
+            r >= region.y &&
+            r < region.y + region.height &&
+            c >= region.x &&
+            c < region.x + region.width;
+          if (covered[r * image.width + c] !== (inside ? 1 : 0)) miscovered++;
+        }
+    }
+    expect({ oversized, wrongContext, miscovered }).toEqual({
+      oversized: 0,
+      wrongContext: 0,
+      miscovered: 0,
+    });
   });
 
   it('refuses a tile too small for its overlap', () => {

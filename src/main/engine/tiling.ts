@@ -20,17 +20,26 @@ export interface Size {
 
 /**
  * Tiles covering `region` of an image of size `image`. `tileSize` bounds the padded side
- * (what the model sees, hence memory); cores are spread evenly so no tile is a thin sliver.
+ * (what the model sees, hence memory). Each axis gets the fewest tiles that fit: a tile at the
+ * image's edge has context on one side only, so its core is `overlap` wider than an inner
+ * one's. Within that count the padded sides are balanced (they differ by less than the tile
+ * count), so no tile is a thin sliver. Fewer tiles means less repeated context: the model
+ * computes `length + 2 × overlap × (tiles − 1)` pixels along each axis.
  */
 export function planTiles(region: Rect, image: Size, tileSize: number, overlap: number): Tile[] {
-  const coreSide = tileSize - 2 * overlap;
-  if (coreSide < 8) {
+  if (tileSize - 2 * overlap < 8) {
     throw new RangeError(
       `tile size ${tileSize} leaves no room beside an overlap of ${overlap} px (need at least ${2 * overlap + 8})`,
     );
   }
-  const columns = splitEvenly(region.x, region.width, coreSide);
-  const rows = splitEvenly(region.y, region.height, coreSide);
+  const columns = splitAxis(
+    { start: region.x, length: region.width, extent: image.width, overlap },
+    tileSize,
+  );
+  const rows = splitAxis(
+    { start: region.y, length: region.height, extent: image.height, overlap },
+    tileSize,
+  );
   const tiles: Tile[] = [];
   for (const [y, height] of rows) {
     for (const [x, width] of columns) {
@@ -89,13 +98,46 @@ export function cropToCore(plane: Float32Array, padded: Rect, core: Rect): Float
   return out;
 }
 
-function splitEvenly(start: number, length: number, maxPart: number): [number, number][] {
-  const parts = Math.max(1, Math.ceil(length / maxPart));
-  const spans: [number, number][] = [];
-  for (let i = 0; i < parts; i++) {
-    const from = start + Math.floor((i * length) / parts);
-    const to = start + Math.floor(((i + 1) * length) / parts);
-    spans.push([from, to - from]);
+/** One axis of the region to split: `[start, start + length)` of an image `extent` long. */
+interface Axis {
+  start: number;
+  length: number;
+  extent: number;
+  overlap: number;
+}
+
+/**
+ * Cores `[start, length]` along one axis: the fewest whose padded extent (core plus the context
+ * the image has beside it, at most `overlap` a side) stays within `maxPadded`, then the smallest
+ * padded bound that still needs no more cores than that, so the cores come out balanced.
+ */
+function splitAxis(axis: Axis, maxPadded: number): [number, number][] {
+  const fewest = greedyCores(axis, maxPadded).length;
+  let low = Math.min(maxPadded, 2 * axis.overlap + 8);
+  let high = maxPadded;
+  // Binary search for the smallest bound that still fits in `fewest` cores.
+  while (low < high) {
+    const middle = Math.floor((low + high) / 2);
+    if (greedyCores(axis, middle).length <= fewest) high = middle;
+    else low = middle + 1;
   }
-  return spans;
+  return greedyCores(axis, high);
+}
+
+/** Left to right, each core as wide as `maxPadded` allows with its context. */
+function greedyCores(
+  { start, length, extent, overlap }: Axis,
+  maxPadded: number,
+): [number, number][] {
+  const end = start + length;
+  const cores: [number, number][] = [];
+  let from = start;
+  while (from < end) {
+    const before = Math.min(overlap, from);
+    const lastFits = end - from + before + Math.min(overlap, extent - end) <= maxPadded;
+    const width = lastFits ? end - from : Math.max(1, maxPadded - before - overlap);
+    cores.push([from, Math.min(width, end - from)]);
+    from += width;
+  }
+  return cores;
 }
