@@ -71,4 +71,21 @@ describe('the web folder browser', () => {
     await expect.poll(() => shown.count()).toBe(2);
     expect(await choose.boundingBox()).toEqual(before);
   });
+
+  it('closes on a click on the backdrop, not on a press inside released on the backdrop', async () => {
+    const { page } = session;
+    await page.goto(session.url);
+    await page.getByRole('button', { name: 'Add folder…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Add a folder of photos' });
+    const box = (await dialog.boundingBox())!;
+    // Press inside the dialog, release outside it (as when selecting text and overshooting).
+    await page.mouse.move(box.x + 20, box.y + 20);
+    await page.mouse.down();
+    await page.mouse.move(4, 4, { steps: 4 });
+    await page.mouse.up();
+    expect(await dialog.isVisible()).toBe(true);
+
+    await page.mouse.click(4, 4);
+    await expect.poll(() => dialog.count()).toBe(0);
+  });
 });
