@@ -97,12 +97,16 @@ export interface Engine {
 
 /**
  * Context pixels around each tile by default (capped by the model's receptive-field radius).
- * CMSC's exact radius is 65 px, but its effective one is far smaller: `npm run bench:overlap`
- * on the shipped paper-size model (14,095 iterations) measured a largest tiled-vs-untiled
- * difference of 3 grey levels at 8 px and 1 at 12-32 px (0.023 % of samples at 24, 0.001 % at 32).
- * Tiles are large (up to 2048 px, see tileSizing.ts), so the repeated work stays small.
+ * CMSC's exact radius is 65 px, but its effective one is far smaller. `npm run bench:overlap`
+ * (128² centre crops, 64 px tile cores) on the shipped models, largest tiled-vs-untiled
+ * difference in 8-bit grey levels and share of samples differing:
+ * - `cmsc` on Set14: 4 at 8 px, 2 at 12, 1 at 16 (0.40 %), 1 at 20 (0.11 %), 1 at 24 (0.029 %);
+ *   on Set5: 1 at 12-24 px (0.10 % at 20).
+ * - `cmsc-lite` on Set14: 3 at 8 px, 1 at 12 (0.30 %), 1 at 20 (0.006 %).
+ * 20 px keeps both models within 1 grey level with one 4 px step of margin, and repeats less
+ * work than 24: with the engine's ~2000 px tiles the context costs about 2 % per split axis.
  */
-export const DEFAULT_MAX_OVERLAP = 24;
+export const DEFAULT_MAX_OVERLAP = 20;
 export const DEFAULT_MAX_OUTPUT_PIXELS = 400_000_000;
 
 const REPOSITORY_MODELS_DIR = fileURLToPath(new URL('../../../models', import.meta.url));
