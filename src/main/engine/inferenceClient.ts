@@ -61,6 +61,13 @@ export class InferenceClient {
     return { output: response.output, elapsedMs: response.elapsedMs };
   }
 
+  /** Models whose sessions are open now (the worker releases them when idle). */
+  async openModels(): Promise<string[]> {
+    const response = await this.request({ kind: 'status' });
+    if (response.kind !== 'status') throw new Error('inference worker answered out of turn');
+    return response.openModels;
+  }
+
   async close(): Promise<void> {
     if (!this.failure) {
       await this.request({ kind: 'close' }).catch(() => undefined);

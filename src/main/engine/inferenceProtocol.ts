@@ -17,6 +17,8 @@ export type InferenceRequestBody =
       height: number;
       width: number;
     }
+  /** Which sessions are open now (they are released when idle and reopened on demand). */
+  | { kind: 'status' }
   | { kind: 'close' };
 
 export type InferenceRequest = InferenceRequestBody & { id: number };
@@ -24,5 +26,6 @@ export type InferenceRequest = InferenceRequestBody & { id: number };
 export type InferenceResponse =
   | { id: number; ok: true; kind: 'open'; report: ProviderReport }
   | { id: number; ok: true; kind: 'run'; output: Float32Array; elapsedMs: number }
+  | { id: number; ok: true; kind: 'status'; openModels: string[] }
   | { id: number; ok: true; kind: 'close' }
   | { id: number; ok: false; message: string; allocationFailure: boolean };

@@ -5,30 +5,59 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { isAllocationFailure } from './allocationFailure.ts';
 import type { InferenceRequest, InferenceResponse, WorkerStartData } from './inferenceProtocol.ts';
-import { OnnxModelSession } from './onnxSession.ts';
+import { type ModelIoNames, OnnxModelSession } from './onnxSession.ts';
 
 const port = parentPort;
 if (!port) throw new Error('inferenceWorker.ts must run in a worker thread');
 const { settings } = workerData as WorkerStartData;
+const DEFAULT_IDLE_RELEASE_MS = 60_000;
+const idleReleaseMs = settings.idleReleaseMs ?? DEFAULT_IDLE_RELEASE_MS;
 const sessions = new Map<string, Promise<OnnxModelSession>>();
+/** Every model opened so far, so a session released while idle can be reopened on demand. */
+const opened = new Map<string, ModelIoNames>();
+let requestsInFlight = 0;
+let idleTimer: NodeJS.Timeout | null = null;
+
+function openSession(modelPath: string, io: ModelIoNames): Promise<OnnxModelSession> {
+  let opening = sessions.get(modelPath);
+  if (!opening) {
+    opening = OnnxModelSession.open(modelPath, io, settings);
+    sessions.set(modelPath, opening);
+    // A failed open must not poison later attempts.
+    opening.catch(() => sessions.delete(modelPath));
+  }
+  return opening;
+}
 
 function sessionFor(modelPath: string): Promise<OnnxModelSession> {
-  const session = sessions.get(modelPath);
-  if (!session) throw new Error(`model ${modelPath} was not opened`);
-  return session;
+  const io = opened.get(modelPath);
+  if (!io) throw new Error(`model ${modelPath} was not opened`);
+  return openSession(modelPath, io);
+}
+
+async function releaseAll(): Promise<void> {
+  const all = [...sessions.values()];
+  sessions.clear();
+  await Promise.allSettled(all.map(async (opening) => (await opening).release()));
+}
+
+/** Restarts the idle countdown; it only fires with no request in flight. */
+function armIdleRelease(): void {
+  if (idleTimer) clearTimeout(idleTimer);
+  idleTimer = null;
+  if (idleReleaseMs <= 0 || requestsInFlight > 0 || sessions.size === 0) return;
+  idleTimer = setTimeout(() => {
+    idleTimer = null;
+    if (requestsInFlight === 0) void releaseAll();
+  }, idleReleaseMs);
+  idleTimer.unref();
 }
 
 async function handle(request: InferenceRequest): Promise<InferenceResponse> {
   switch (request.kind) {
     case 'open': {
-      let opening = sessions.get(request.modelPath);
-      if (!opening) {
-        opening = OnnxModelSession.open(request.modelPath, request.io, settings);
-        sessions.set(request.modelPath, opening);
-        // A failed open must not poison later attempts.
-        opening.catch(() => sessions.delete(request.modelPath));
-      }
-      const session = await opening;
+      const session = await openSession(request.modelPath, request.io);
+      opened.set(request.modelPath, request.io);
       return { id: request.id, ok: true, kind: 'open', report: session.report };
     }
     case 'run': {
@@ -48,17 +77,29 @@ async function handle(request: InferenceRequest): Promise<InferenceResponse> {
         elapsedMs: performance.now() - started,
       };
     }
+    case 'status':
+      return { id: request.id, ok: true, kind: 'status', openModels: [...sessions.keys()] };
     case 'close': {
-      const all = [...sessions.values()];
-      sessions.clear();
-      await Promise.allSettled(all.map(async (opening) => (await opening).release()));
+      opened.clear();
+      await releaseAll();
       return { id: request.id, ok: true, kind: 'close' };
     }
   }
 }
 
 port.on('message', (request: InferenceRequest) => {
-  handle(request).then(
+  // Only model work counts as activity: asking which sessions are open must not keep them.
+  const isWork = request.kind === 'open' || request.kind === 'run';
+  if (isWork) {
+    requestsInFlight++;
+    if (idleTimer) clearTimeout(idleTimer);
+  }
+  const settled = handle(request).finally(() => {
+    if (!isWork) return;
+    requestsInFlight--;
+    armIdleRelease();
+  });
+  settled.then(
     (response) => {
       const transfer =
         response.ok && response.kind === 'run' ? [response.output.buffer as ArrayBuffer] : [];

@@ -21,6 +21,13 @@ export interface SessionSettings {
   device: Device;
   /** Intra-op threads for the CPU provider; 0 lets ONNX Runtime choose (one per core). */
   threads: number;
+  /**
+   * The inference worker releases its sessions after this long without a request, and reopens
+   * one on the next run: a session's memory arena keeps the largest tile's working set (GiBs
+   * at the engine's tile sizes), which an idle desktop app should not hold. Default 60 s;
+   * 0 keeps sessions until close.
+   */
+  idleReleaseMs?: number;
 }
 
 export interface ModelIoNames {
