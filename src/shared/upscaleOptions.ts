@@ -136,3 +136,35 @@ export interface PresetSummary {
   /** Output megapixels per second measured by this engine on this machine; null until it has run. */
   measuredMegapixelsPerSecond: number | null;
 }
+
+/**
+ * Context pixels around each tile by default (capped by the model's receptive-field radius).
+ * CMSC's exact radius is 65 px, but its effective one is far smaller. `npm run bench:overlap`
+ * (128² centre crops, 64 px tile cores) on the shipped models, largest tiled-vs-untiled
+ * difference in 8-bit grey levels and share of samples differing:
+ * - `cmsc` on Set14: 4 at 8 px, 2 at 12, 1 at 16 (0.40 %), 1 at 20 (0.11 %), 1 at 24 (0.029 %);
+ *   on Set5: 1 at 12-24 px (0.10 % at 20).
+ * - `cmsc-lite` on Set14: 3 at 8 px, 1 at 12 (0.30 %), 1 at 20 (0.006 %).
+ * 20 px keeps both models within 1 grey level with one 4 px step of margin, and repeats less
+ * work than 24: with the engine's ~2000 px tiles the context costs about 2 % per split axis.
+ */
+export const DEFAULT_MAX_OVERLAP = 20;
+
+/** The smallest padded tile side that leaves a core beside `overlap` px of context each side. */
+export function smallestTileSize(overlap: number): number {
+  return 2 * overlap + 8;
+}
+
+/**
+ * The model work tiles of `tileSize` add on a large photo through the context repeated around
+ * each one: an inner tile computes (tileSize / (tileSize − 2·overlap))² pixels per output pixel
+ * (0.177 at 512 px and 20 px overlap, 0.041 at 2000 px). A tile too small for the overlap counts
+ * as the smallest that works, as the engine runs it.
+ */
+export function repeatedContextShare(
+  tileSize: number,
+  overlap: number = DEFAULT_MAX_OVERLAP,
+): number {
+  const tile = Math.max(tileSize, smallestTileSize(overlap));
+  return (tile / (tile - 2 * overlap)) ** 2 - 1;
+}

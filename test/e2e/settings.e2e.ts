@@ -24,6 +24,16 @@ describe('export settings in the browser UI', () => {
     await page.getByLabel('File name template').fill('{name}_{width}px');
     await page.getByRole('radio', { name: 'Skip the photo' }).check();
     await page.getByLabel('Self-ensemble (8× slower, slightly sharper)').check();
+    // A fixed tile size says what its repeated context costs.
+    await page.getByLabel('Tile size mode').selectOption('fixed');
+    await expect
+      .poll(() => page.getByTestId('tile-cost').textContent())
+      .toMatch(/about\s+18 % more model work/);
+    await page.getByLabel('Tile side in pixels').fill('1024');
+    await page.getByLabel('Tile side in pixels').press('Tab');
+    await expect
+      .poll(() => page.getByTestId('tile-cost').textContent())
+      .toMatch(/about\s+8 % more model work/);
     await expect
       .poll(() => page.getByTestId('naming-example').textContent())
       .toContain('IMG_0042_12000px.webp');

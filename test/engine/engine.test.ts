@@ -93,6 +93,15 @@ describe('engine.upscaleFile', () => {
     expect(maxDifference).toBeLessThanOrEqual(1);
   });
 
+  it("grows a tile too small for the model's context to the smallest that works", async () => {
+    const input = await writeTexturedImage(path.join(temp.dir, 'small-tiles.png'), 20, 12);
+    const output = path.join(temp.dir, 'small-tiles_x2.png');
+    // cmsc-tiny's 7 px of context each side leave no core in a 16 px tile; 2 × 7 + 8 = 22 does.
+    const result = await engine.upscaleFile(input, output, options({ tileSize: 16 }));
+    expect([result.tileSize, result.outputWidth, result.outputHeight]).toEqual([22, 40, 24]);
+    expect(result.tiles).toBeGreaterThan(1);
+  });
+
   it('honours non-integer scales and width targets', async () => {
     const input = await writeTexturedImage(path.join(temp.dir, 'p.jpg'), 20, 10, {
       format: 'jpeg',

@@ -9,13 +9,15 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { concreteFormat } from '../../shared/outputNaming.ts';
 import { resolveTargetSize } from '../../shared/targetSize.ts';
-import type {
-  Device,
-  ModelSummary,
-  ProviderReport,
-  UpscaleOptions,
-  UpscaleProgress,
-  UpscaleResult,
+import {
+  DEFAULT_MAX_OVERLAP,
+  smallestTileSize,
+  type Device,
+  type ModelSummary,
+  type ProviderReport,
+  type UpscaleOptions,
+  type UpscaleProgress,
+  type UpscaleResult,
 } from '../../shared/upscaleOptions.ts';
 import type { Rect } from './bicubic.ts';
 import { rgbToYcbcr } from './color.ts';
@@ -48,6 +50,8 @@ export interface EngineConfig {
   maxOutputPixels?: number;
   /** Context pixels around each tile; default: min(receptive-field radius, DEFAULT_MAX_OVERLAP). */
   overlap?: number;
+  /** Idle time after which model sessions and their memory are released (SessionSettings). */
+  idleReleaseMs?: number;
 }
 
 export interface UpscaleHooks {
@@ -95,18 +99,7 @@ export interface Engine {
   close(): Promise<void>;
 }
 
-/**
- * Context pixels around each tile by default (capped by the model's receptive-field radius).
- * CMSC's exact radius is 65 px, but its effective one is far smaller. `npm run bench:overlap`
- * (128² centre crops, 64 px tile cores) on the shipped models, largest tiled-vs-untiled
- * difference in 8-bit grey levels and share of samples differing:
- * - `cmsc` on Set14: 4 at 8 px, 2 at 12, 1 at 16 (0.40 %), 1 at 20 (0.11 %), 1 at 24 (0.029 %);
- *   on Set5: 1 at 12-24 px (0.10 % at 20).
- * - `cmsc-lite` on Set14: 3 at 8 px, 1 at 12 (0.30 %), 1 at 20 (0.006 %).
- * 20 px keeps both models within 1 grey level with one 4 px step of margin, and repeats less
- * work than 24: with the engine's ~2000 px tiles the context costs about 2 % per split axis.
- */
-export const DEFAULT_MAX_OVERLAP = 20;
+export { DEFAULT_MAX_OVERLAP };
 export const DEFAULT_MAX_OUTPUT_PIXELS = 400_000_000;
 
 const REPOSITORY_MODELS_DIR = fileURLToPath(new URL('../../../models', import.meta.url));
@@ -114,7 +107,11 @@ const REPOSITORY_MODELS_DIR = fileURLToPath(new URL('../../../models', import.me
 export async function createEngine(config: EngineConfig = {}): Promise<Engine> {
   const registry = await ModelRegistry.load(config.modelsDirs ?? [REPOSITORY_MODELS_DIR]);
   const client = new InferenceClient(
-    { device: config.device ?? 'auto', threads: config.threads ?? availableParallelism() },
+    {
+      device: config.device ?? 'auto',
+      threads: config.threads ?? availableParallelism(),
+      ...(config.idleReleaseMs !== undefined ? { idleReleaseMs: config.idleReleaseMs } : {}),
+    },
     config.workerUrl,
   );
   return new UpscaleEngine(registry, client, config);
@@ -376,7 +373,10 @@ class UpscaleEngine implements Engine {
   }
 
   private tileSize(resolved: ResolvedVariant, options: UpscaleOptions): number {
-    if (options.tileSize !== undefined) return options.tileSize;
+    // A requested tile too small for the model's context grows to the smallest that works
+    // (settings allow 32 px, which a 20 px overlap cannot use) rather than failing the photo.
+    if (options.tileSize !== undefined)
+      return Math.max(options.tileSize, smallestTileSize(this.overlap(resolved)));
     const channels = resolved.model.card.architecture.channels;
     return chooseTileSize({
       freeMemoryBytes: freemem(),

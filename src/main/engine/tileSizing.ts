@@ -12,10 +12,15 @@ export interface TileSizeInputs {
   overlap: number;
 }
 
-/** Feature maps alive at once per channel and pixel (multi-scale branches, residuals, I/O). */
-const LIVE_MAPS_PER_CHANNEL = 6;
+/**
+ * Feature maps alive at once per channel and pixel (multi-scale branches, residuals, I/O),
+ * measured by `npm run bench:speed` as the untiled peak resident memory over output pixels:
+ * `cmsc-lite` (32 channels) 4432 MiB at 2048², `cmsc` (64 channels) about 2.3 GiB at 1024²,
+ * both about 8 maps of 4-byte floats per channel once the process's ~200 MiB are taken off.
+ */
+const LIVE_MAPS_PER_CHANNEL = 8;
 /** Share of free memory one tile may use; the rest is for the output buffer and everything else. */
-const MEMORY_SHARE = 0.25;
+const MEMORY_SHARE = 1 / 3;
 export const MIN_TILE_SIZE = 96;
 export const MAX_TILE_SIZE = 2048;
 

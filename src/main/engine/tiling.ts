@@ -4,6 +4,7 @@
  * model's receptive-field radius the tiled result equals the untiled one; a smaller overlap
  * trades a bounded difference (measured in the tests) for less repeated work.
  */
+import { smallestTileSize } from '../../shared/upscaleOptions.ts';
 import type { Rect } from './bicubic.ts';
 
 export interface Tile {
@@ -27,9 +28,9 @@ export interface Size {
  * computes `length + 2 × overlap × (tiles − 1)` pixels along each axis.
  */
 export function planTiles(region: Rect, image: Size, tileSize: number, overlap: number): Tile[] {
-  if (tileSize - 2 * overlap < 8) {
+  if (tileSize < smallestTileSize(overlap)) {
     throw new RangeError(
-      `tile size ${tileSize} leaves no room beside an overlap of ${overlap} px (need at least ${2 * overlap + 8})`,
+      `tile size ${tileSize} leaves no room beside an overlap of ${overlap} px (need at least ${smallestTileSize(overlap)})`,
     );
   }
   const columns = splitAxis(
@@ -113,7 +114,7 @@ interface Axis {
  */
 function splitAxis(axis: Axis, maxPadded: number): [number, number][] {
   const fewest = greedyCores(axis, maxPadded).length;
-  let low = Math.min(maxPadded, 2 * axis.overlap + 8);
+  let low = Math.min(maxPadded, smallestTileSize(axis.overlap));
   let high = maxPadded;
   // Binary search for the smallest bound that still fits in `fewest` cores.
   while (low < high) {
