@@ -3,13 +3,9 @@ import { readdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { FolderEntry, FolderListing } from '../../shared/ipc.ts';
-import { SUPPORTED_INPUT_EXTENSIONS } from '../batch/inputScan.ts';
+import { hasImageExtension } from '../../shared/imageExtensions.ts';
 import { InvalidArgument } from './validate.ts';
 
-/** The batch's own list, so the browser counts exactly the photos a job would find. */
-const IMAGE_EXTENSIONS: ReadonlySet<string> = new Set(SUPPORTED_INPUT_EXTENSIONS);
-const isImageName = (name: string): boolean =>
-  IMAGE_EXTENSIONS.has(path.extname(name).slice(1).toLowerCase());
 const MAX_FOLDERS_LISTED = 2000;
 
 export async function listFolder(folder: string): Promise<FolderListing> {
@@ -27,7 +23,9 @@ export async function listFolder(folder: string): Promise<FolderListing> {
     .map((entry) => ({ name: entry.name, path: path.join(resolved, entry.name) }))
     .sort((a, b) => a.name.localeCompare(b.name))
     .slice(0, MAX_FOLDERS_LISTED);
-  const imageCount = entries.filter((entry) => entry.isFile() && isImageName(entry.name)).length;
+  const imageCount = entries.filter(
+    (entry) => entry.isFile() && hasImageExtension(entry.name),
+  ).length;
   const parent = path.dirname(resolved);
   return {
     path: resolved,
@@ -42,7 +40,7 @@ export async function listFolder(folder: string): Promise<FolderListing> {
 export async function imagesIn(folder: string, limit: number): Promise<string[]> {
   const entries = await readdir(folder, { withFileTypes: true });
   return entries
-    .filter((entry) => entry.isFile() && isImageName(entry.name))
+    .filter((entry) => entry.isFile() && hasImageExtension(entry.name))
     .map((entry) => entry.name)
     .sort((a, b) => a.localeCompare(b))
     .slice(0, limit)

@@ -6,24 +6,9 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
+import { SUPPORTED_INPUT_EXTENSIONS } from '../../shared/imageExtensions.ts';
 import type { FileReason, JobInputs } from '../../shared/jobs.ts';
 import { isOurTemporaryFile, OUTPUT_FOLDER_MARKER } from './outputPlan.ts';
-
-/** Extensions scanned when the job does not name its own (lower case, no dot). */
-export const SUPPORTED_INPUT_EXTENSIONS: readonly string[] = Object.freeze([
-  'jpg',
-  'jpeg',
-  'jpe',
-  'jfif',
-  'png',
-  'webp',
-  'avif',
-  'tif',
-  'tiff',
-  'gif',
-  'heic',
-  'heif',
-]);
 
 export interface ScannedFile {
   inputPath: string;

@@ -1,6 +1,6 @@
 /** Native pickers; what the user picks becomes an allowed folder (see the handlers). */
 import { dialog, type BrowserWindow } from 'electron';
-import { SUPPORTED_INPUT_EXTENSIONS } from '../batch/inputScan.ts';
+import { SUPPORTED_INPUT_EXTENSIONS } from '../../shared/imageExtensions.ts';
 
 export async function pickInputs(
   window: BrowserWindow,
