@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import sharp from 'sharp';
 import { ModelRegistry } from '../src/main/engine/modelRegistry.ts';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '..');
@@ -103,4 +104,13 @@ export async function randomWeightModel(config: string): Promise<BenchModel> {
 
 export function torchWeightsAvailable(model: BenchModel): boolean {
   return 'weights' in model.torchWeights || existsSync(model.torchWeights.checkpoint);
+}
+
+/** A `side`² PNG of random colour noise (the input half of an x2 benchmark output). */
+export async function writeNoisePng(file: string, side: number): Promise<void> {
+  const pixels = Buffer.alloc(side * side * 3);
+  for (let i = 0; i < pixels.length; i++) pixels[i] = 16 + Math.floor(Math.random() * 220);
+  await sharp(pixels, { raw: { width: side, height: side, channels: 3 } })
+    .png()
+    .toFile(file);
 }

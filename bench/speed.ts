@@ -1,10 +1,12 @@
 /**
- * `npm run bench:speed [-- --sizes 256,512,1024 --threads 2 --tile 512 --model cmsc --repeat 2]`
+ * `npm run bench:speed [-- --sizes 256,512,1024,2048 --threads 2 --tile auto --model cmsc --repeat 2]`
  *
  * For each output size (x2 from a PNG of half the size), in a fresh process (bench/speedSize.ts):
  * - inference alone, timed inside the inference worker: untiled (one run on the whole image:
  *   megapixels/s, effective GFLOP/s, peak memory) and tiled (the tiles the engine plans at
- *   --tile, one run each, summed): tiling overhead;
+ *   --tile, one run each, summed): tiling overhead. `--tile auto` (the default) is the size the
+ *   engine picks from free memory, so the overhead is the one a user gets; the sizes below it
+ *   run as one tile and the largest size is there to be split;
  * - the whole pipeline (engine.upscaleFile: decode → colour → bicubic → tiled inference →
  *   merge → PNG encode → rename), alternating with the tiled inference so both see the same
  *   machine, with its phases: overhead over the tiled inference alone; peak resident memory
@@ -18,7 +20,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, freemem, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import sharp from 'sharp';
 import { DEFAULT_MAX_OVERLAP } from '../src/main/engine/index.ts';
 import { ModelRegistry } from '../src/main/engine/modelRegistry.ts';
 import { chooseTileSize } from '../src/main/engine/tileSizing.ts';
@@ -30,6 +31,7 @@ import {
   randomWeightModel,
   REPO_ROOT,
   torchWeightsAvailable,
+  writeNoisePng,
 } from './benchModel.ts';
 import { MIB } from './memory.ts';
 import type { SizeMeasurement, SizeRequest } from './speedSize.ts';
@@ -37,9 +39,9 @@ import { fixed, formatTable } from './table.ts';
 
 const { values } = parseArgs({
   options: {
-    sizes: { type: 'string', default: '256,512,1024' },
+    sizes: { type: 'string', default: '256,512,1024,2048' },
     threads: { type: 'string', default: String(Math.min(2, availableParallelism())) },
-    tile: { type: 'string', default: '512' },
+    tile: { type: 'string', default: 'auto' },
     model: { type: 'string', default: 'cmsc' },
     models: { type: 'string', default: path.join(REPO_ROOT, 'models') },
     preset: { type: 'string', default: 'best' },
@@ -52,7 +54,6 @@ const { values } = parseArgs({
 const repeat = Math.max(1, Number(values.repeat));
 const sizes = values.sizes.split(',').map(Number);
 const threads = Number(values.threads);
-const tile = Number(values.tile);
 const preset = values.preset as QualityPreset;
 const torchMalloc = values['torch-malloc'] === 'default' ? 'default' : 'keep';
 const TORCH_KEEP_MEMORY =
@@ -90,8 +91,9 @@ const engineTile = chooseTileSize({
   batch: 1,
   overlap,
 });
+const tile = values.tile === 'auto' ? engineTile : Number(values.tile);
 console.log(
-  `threads: ${threads}; fastest of ${repeat} runs; tiles of at most ${tile} px with ${overlap} px overlap (without --tile the engine would pick ${engineTile} px from free memory now); x2 from a ${sizes.map((s) => `${s / 2}²`).join('/')} PNG\n`,
+  `threads: ${threads}; fastest of ${repeat} runs; tiles of at most ${tile} px with ${overlap} px overlap (${values.tile === 'auto' ? 'the engine’s choice from free memory now' : `--tile; the engine would pick ${engineTile} px from free memory now`}); x2 from a ${sizes.map((s) => `${s / 2}²`).join('/')} PNG\n`,
 );
 
 // --- PyTorch eager, same weights, same sizes, one process ----------------------------------
@@ -146,12 +148,7 @@ const measured = new Map<number, SizeMeasurement>();
 try {
   for (const size of sizes) {
     const input = path.join(work, `in-${size}.png`);
-    const half = size / 2;
-    const pixels = Buffer.alloc(half * half * 3);
-    for (let i = 0; i < pixels.length; i++) pixels[i] = 16 + Math.floor(Math.random() * 220);
-    await sharp(pixels, { raw: { width: half, height: half, channels: 3 } })
-      .png()
-      .toFile(input);
+    await writeNoisePng(input, size / 2);
     const request: SizeRequest = {
       modelsDir: model.modelsDir,
       model: model.name,

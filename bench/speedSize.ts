@@ -125,16 +125,18 @@ const pipelineRun = async () => {
 try {
   const first = await engine.upscaleFile(request.input, output, options);
 
-  // A crop whose one tile is the full tile size: a core of tile − 2·overlap px in the middle
+  // A crop whose one tile is the largest this image's tiles get (the tile size, or the whole
+  // image where one tile covers it): a core of that side − 2·overlap output px in the middle
   // of a photo twice as wide, so there is real context on every side.
+  const baselineSide = Math.min(tile, size);
   const tileInput = path.join(request.workDir, `tile-${process.pid}.png`);
-  await sharp(Buffer.alloc(tile * tile * 3, 128), {
-    raw: { width: tile, height: tile, channels: 3 },
+  await sharp(Buffer.alloc(baselineSide * baselineSide * 3, 128), {
+    raw: { width: baselineSide, height: baselineSide, channels: 3 },
   })
     .png()
     .toFile(tileInput);
-  const core = Math.floor((tile - 2 * overlap) / 2);
-  const start = Math.floor((tile - core) / 2);
+  const core = Math.floor((baselineSide - 2 * overlap) / 2);
+  const start = Math.floor((baselineSide - core) / 2);
   await engine.upscaleRegion(tileInput, { x: start, y: start, width: core, height: core }, options);
   collectGarbage();
   const baseline = memoryStatus();
