@@ -99,7 +99,6 @@ export interface Engine {
   close(): Promise<void>;
 }
 
-export { DEFAULT_MAX_OVERLAP };
 export const DEFAULT_MAX_OUTPUT_PIXELS = 400_000_000;
 
 const REPOSITORY_MODELS_DIR = fileURLToPath(new URL('../../../models', import.meta.url));

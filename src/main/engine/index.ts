@@ -2,7 +2,8 @@
  * Public API of the upscaling engine. Callers (batch queue, web server, Electron main, CLI)
  * import from here only.
  */
-export { createEngine, DEFAULT_MAX_OVERLAP, DEFAULT_MAX_OUTPUT_PIXELS } from './engine.ts';
+export { DEFAULT_MAX_OVERLAP } from '../../shared/upscaleOptions.ts';
+export { createEngine, DEFAULT_MAX_OUTPUT_PIXELS } from './engine.ts';
 export type { Engine, EngineConfig, RegionResult, RgbaImage, UpscaleHooks } from './engine.ts';
 export type { Rect } from './bicubic.ts';
 export { ImageInputError, type ImageInputProblem } from './imageInputError.ts';

@@ -41,14 +41,14 @@ async function releaseAll(): Promise<void> {
   await Promise.allSettled(all.map(async (opening) => (await opening).release()));
 }
 
-/** Restarts the idle countdown; it only fires with no request in flight. */
+/** Stops the idle countdown, and restarts it when no model work is in flight. */
 function armIdleRelease(): void {
   if (idleTimer) clearTimeout(idleTimer);
   idleTimer = null;
   if (idleReleaseMs <= 0 || requestsInFlight > 0 || sessions.size === 0) return;
   idleTimer = setTimeout(() => {
     idleTimer = null;
-    if (requestsInFlight === 0) void releaseAll();
+    void releaseAll();
   }, idleReleaseMs);
   idleTimer.unref();
 }
@@ -92,7 +92,7 @@ port.on('message', (request: InferenceRequest) => {
   const isWork = request.kind === 'open' || request.kind === 'run';
   if (isWork) {
     requestsInFlight++;
-    if (idleTimer) clearTimeout(idleTimer);
+    armIdleRelease();
   }
   const settled = handle(request).finally(() => {
     if (!isWork) return;

@@ -114,7 +114,8 @@ interface Axis {
  */
 function splitAxis(axis: Axis, maxPadded: number): [number, number][] {
   const fewest = greedyCores(axis, maxPadded).length;
-  let low = Math.min(maxPadded, smallestTileSize(axis.overlap));
+  // planTiles has checked that maxPadded is at least the smallest workable tile.
+  let low = smallestTileSize(axis.overlap);
   let high = maxPadded;
   // Binary search for the smallest bound that still fits in `fewest` cores.
   while (low < high) {
@@ -136,8 +137,9 @@ function greedyCores(
   while (from < end) {
     const before = Math.min(overlap, from);
     const lastFits = end - from + before + Math.min(overlap, extent - end) <= maxPadded;
-    const width = lastFits ? end - from : Math.max(1, maxPadded - before - overlap);
-    cores.push([from, Math.min(width, end - from)]);
+    // Not last: the core leaves at least one pixel for later cores, since lastFits was false.
+    const width = lastFits ? end - from : maxPadded - before - overlap;
+    cores.push([from, width]);
     from += width;
   }
   return cores;
