@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 from PIL import Image
@@ -31,6 +31,7 @@ class Pair:
     hr: np.ndarray  # float32 (H, W) in [0, 1]
     lr: np.ndarray  # float32, bicubic-upscaled, same size
     scale: int
+    small: Optional[np.ndarray] = None  # float32 (H/s, W/s): the LR image itself (input-resolution pairs)
 
 
 def read_train_y(path: Path) -> np.ndarray:
@@ -65,6 +66,39 @@ def build_pairs(
                     continue
                 lr = bicubic_degrade(hr, s)
                 pairs.append(Pair(hr.astype(np.float32), lr.astype(np.float32), s))
+    return pairs
+
+
+FAST_PATCH = 24  # LR side of an input-resolution patch (its HR side is s times larger)
+
+
+def build_input_resolution_pairs(
+    folders: Sequence[Path],
+    scale: int,
+    downscales: Sequence[float] = DOWNSCALES,
+    limit: int | None = None,
+    patch: int = FAST_PATCH,
+) -> List[Pair]:
+    """Pairs for an input-resolution model (cmsc-fast): HR, its bicubic LR at 1/s size and the
+    LR bicubic-upscaled back (the model's global residual), one scale."""
+    paths: List[Path] = []
+    for f in folders:
+        paths.extend(list_images(Path(f)))
+    if limit is not None:
+        paths = paths[:limit]
+    if not paths:
+        raise FileNotFoundError(f"no training images in {list(map(str, folders))}")
+    pairs: List[Pair] = []
+    for p in paths:
+        y = read_train_y(p)
+        for f in downscales:
+            hr_f = y if f == 1.0 else np.clip(imresize(y, scale=f), 0.0, 1.0)
+            hr = modcrop(hr_f, scale)
+            if min(hr.shape) < patch * scale:
+                continue
+            small = imresize(hr, scale=1.0 / scale)
+            up = imresize(small, output_shape=hr.shape[:2])
+            pairs.append(Pair(hr.astype(np.float32), up.astype(np.float32), scale, small.astype(np.float32)))
     return pairs
 
 
@@ -115,6 +149,60 @@ class PatchSampler:
         hr[flips] = hr[flips][..., ::-1]
         scales = np.array([self.pairs[k].scale for k in idx], dtype=np.int64)
         return lr, hr, scales
+
+
+class InputResolutionPatchSampler:
+    """Draws augmented (lr patch x patch, bicubic, hr (s*patch)^2, scale) batches for cmsc-fast.
+
+    Flips and right-angle rotations commute with the integer-factor bicubic (the modcropped
+    HR's sample grid is symmetric), so they are applied to the three aligned patches.
+    Checkpointable like ``PatchSampler``.
+    """
+
+    def __init__(self, pairs: Sequence[Pair], seed: int, patch: int = FAST_PATCH):
+        self.pairs = list(pairs)
+        self.patch = patch
+        self.span_h = np.array([p.small.shape[0] - patch + 1 for p in pairs], dtype=np.int64)
+        self.span_w = np.array([p.small.shape[1] - patch + 1 for p in pairs], dtype=np.int64)
+        area = (self.span_h * self.span_w).astype(np.float64)
+        self.prob = area / area.sum()
+        self.rng = np.random.default_rng(seed)
+
+    def state(self) -> dict:
+        return self.rng.bit_generator.state
+
+    def set_state(self, state: dict) -> None:
+        self.rng.bit_generator.state = state
+
+    def batch(self, size: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        idx = self.rng.choice(len(self.pairs), size=size, p=self.prob)
+        tops = self.rng.integers(0, self.span_h[idx])
+        lefts = self.rng.integers(0, self.span_w[idx])
+        rots = self.rng.integers(0, 4, size=size)
+        flips = self.rng.integers(0, 2, size=size).astype(bool)
+        n = self.patch
+        s = self.pairs[int(idx[0])].scale
+        lr = np.empty((size, 1, n, n), dtype=np.float32)
+        up = np.empty((size, 1, n * s, n * s), dtype=np.float32)
+        hr = np.empty_like(up)
+        for i, (k, top, left) in enumerate(zip(idx.tolist(), tops.tolist(), lefts.tolist())):
+            p = self.pairs[k]
+            lr[i, 0] = p.small[top : top + n, left : left + n]
+            up[i, 0] = p.lr[top * s : (top + n) * s, left * s : (left + n) * s]
+            hr[i, 0] = p.hr[top * s : (top + n) * s, left * s : (left + n) * s]
+        for r in range(1, 4):
+            m = rots == r
+            if m.any():
+                for a in (lr, up, hr):
+                    a[m] = np.rot90(a[m], r, axes=(2, 3))
+        for a in (lr, up, hr):
+            a[flips] = a[flips][..., ::-1]
+        scales = np.full(size, s, dtype=np.int64)
+        return lr, up, hr, scales
+
+
+def input_patches_per_epoch(pairs: Sequence[Pair], patch: int = FAST_PATCH, augmentations: int = 8) -> int:
+    return augmentations * sum((p.small.shape[0] // patch) * (p.small.shape[1] // patch) for p in pairs)
 
 
 class PrefetchingSampler:

@@ -6,6 +6,13 @@ the same size. Every stage q has its own reconstruction layer and predicts
 ``y_q = R_q(D_q) + x`` (global residual learning); the final prediction is the learned
 weighted sum ``sum_q w_q * y_q``.
 
+``upscale`` = s >= 2 turns the same class into ``cmsc-fast``: the body runs on the
+low-resolution luminance (input resolution, s^2 fewer operations per output pixel), each
+stage's reconstruction is a 3x3 conv to s^2 channels followed by a pixel shuffle, and the
+global residual is the bicubic-upscaled input, given as a second input (the engine computes
+MATLAB-exact bicubic for the whole image, so tiles carry no resize border effects):
+``y_q = PS(R_q(D_q)) + bicubic(x)``. Each stage's output stays a full prediction.
+
 The paper's ablations are configurations of this one class:
 
 =============  =============================================================
@@ -40,6 +47,7 @@ class CMSCConfig:
     residual_features: bool = True  # RFL: a subnetwork's input is added to its output
     cascaded_supervision: bool = True  # one reconstruction (and loss term) per stage
     shared_reconstruction: bool = False  # CMSC_SR: one reconstruction layer for all stages
+    upscale: int = 0  # 0: the paper's design (input at output size); s >= 2: cmsc-fast at input resolution
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -59,7 +67,8 @@ class CMSCConfig:
 
     @property
     def receptive_field_radius(self) -> int:
-        """Exact receptive radius in pixels of the final output (longest path)."""
+        """Exact receptive radius of the final output, in pixels of the network's input
+        (low-resolution pixels for an ``upscale`` model; the bicubic residual adds 2 more)."""
         k = max(self.kernels)
         per_module = 2 * (k // 2)
         per_stage = 1 + self.modules_per_stage * per_module
@@ -75,6 +84,10 @@ MR_L3R3 = CMSCConfig(kernels=(3, 3))
 MR_L5R5 = CMSCConfig(kernels=(5, 5))
 LITE = CMSCConfig(stages=3, modules_per_stage=3, channels=32)
 TINY = CMSCConfig(stages=1, modules_per_stage=1, channels=8)
+# cmsc-fast: the lite body at input resolution, one model per integer scale.
+FAST_X2 = CMSCConfig(stages=3, modules_per_stage=3, channels=32, upscale=2)
+FAST_X3 = CMSCConfig(stages=3, modules_per_stage=3, channels=32, upscale=3)
+FAST_X4 = CMSCConfig(stages=3, modules_per_stage=3, channels=32, upscale=4)
 
 NAMED_CONFIGS = {
     "paper": PAPER,
@@ -86,11 +99,22 @@ NAMED_CONFIGS = {
     "mr_l5r5": MR_L5R5,
     "lite": LITE,
     "tiny": TINY,
+    "fast_x2": FAST_X2,
+    "fast_x3": FAST_X3,
+    "fast_x4": FAST_X4,
 }
 
 
 def conv(cin: int, cout: int, k: int) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, k, padding=k // 2, bias=True)
+
+
+def reconstruction_layer(cfg: "CMSCConfig") -> nn.Module:
+    """3x3 conv to one channel, or (cmsc-fast) to s^2 channels rearranged by a pixel shuffle."""
+    if cfg.upscale:
+        s = cfg.upscale
+        return nn.Sequential(conv(cfg.channels, s * s, 3), nn.PixelShuffle(s))
+    return conv(cfg.channels, 1, 3)
 
 
 class ConvBN(nn.Sequential):
@@ -165,7 +189,7 @@ class CMSC(nn.Module):
         self.features = nn.Sequential(ConvBN(1, c, 3), nn.LeakyReLU(LEAKY_SLOPE))
         self.stages = nn.ModuleList([Subnetwork(cfg) for _ in range(cfg.stages)])
         n_recon = 1 if (cfg.shared_reconstruction or not cfg.cascaded_supervision) else cfg.stages
-        self.reconstruction = nn.ModuleList([conv(c, 1, 3) for _ in range(n_recon)])
+        self.reconstruction = nn.ModuleList([reconstruction_layer(cfg) for _ in range(n_recon)])
         n_out = cfg.stages if cfg.cascaded_supervision else 1
         self.stage_weights = nn.Parameter(torch.full((n_out,), 1.0 / n_out))
         self.reset_parameters(zero_init_reconstruction)
@@ -185,27 +209,42 @@ class CMSC(nn.Module):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
         if zero_init_reconstruction:
-            for r in self.reconstruction:
-                nn.init.zeros_(r.weight)
-                nn.init.zeros_(r.bias)
+            for m in self.reconstruction.modules():
+                if isinstance(m, nn.Conv2d):
+                    nn.init.zeros_(m.weight)
+                    nn.init.zeros_(m.bias)
 
     @property
     def num_outputs(self) -> int:
         return self.stage_weights.numel()
 
-    def _recon(self, q: int) -> nn.Conv2d:
+    def _recon(self, q: int) -> nn.Module:
         return self.reconstruction[0 if len(self.reconstruction) == 1 else q]
 
-    def forward_all(self, x: torch.Tensor, stages: Optional[int] = None) -> List[torch.Tensor]:
-        """Intermediate predictions y_q = R_q(D_q) + x for the first ``stages`` stages."""
+    def forward_all(
+        self, x: torch.Tensor, stages: Optional[int] = None, bicubic: Optional[torch.Tensor] = None
+    ) -> List[torch.Tensor]:
+        """Intermediate predictions y_q = R_q(D_q) + x for the first ``stages`` stages.
+
+        For an ``upscale`` model ``x`` is the low-resolution input and ``bicubic`` its
+        bicubic upscaling (s times larger), the global residual: y_q = PS(R_q(D_q)) + bicubic.
+        """
         s = self.cfg.stages if stages is None else stages
+        base = self._residual_base(x, bicubic)
         d = self.features(x)
         preds: List[torch.Tensor] = []
         for q in range(s):
             d = self.stages[q](d)
             if self.cfg.cascaded_supervision or q == self.cfg.stages - 1:
-                preds.append(self._recon(q)(d) + x)
+                preds.append(self._recon(q)(d) + base)
         return preds
+
+    def _residual_base(self, x: torch.Tensor, bicubic: Optional[torch.Tensor]) -> torch.Tensor:
+        if not self.cfg.upscale:
+            return x
+        if bicubic is None:
+            raise ValueError("an upscale model needs the bicubic-upscaled input as its residual")
+        return bicubic
 
     def assemble(self, preds: List[torch.Tensor]) -> torch.Tensor:
         """Final prediction: sum_q w_q * y_q (learned weights)."""
@@ -214,8 +253,8 @@ class CMSC(nn.Module):
             out = out + preds[q] * self.stage_weights[q]
         return out
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.assemble(self.forward_all(x))
+    def forward(self, x: torch.Tensor, bicubic: Optional[torch.Tensor] = None) -> torch.Tensor:
+        return self.assemble(self.forward_all(x, bicubic=bicubic))
 
 
 class StagePrefix(nn.Module):
@@ -232,10 +271,10 @@ class StagePrefix(nn.Module):
         self.model = model
         self.k = stages
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, bicubic: Optional[torch.Tensor] = None) -> torch.Tensor:
         if self.k == self.model.cfg.stages:
-            return self.model(x)
-        return self.model.forward_all(x, self.k)[-1]
+            return self.model(x, bicubic)
+        return self.model.forward_all(x, self.k, bicubic)[-1]
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -243,7 +282,11 @@ def count_parameters(model: nn.Module) -> int:
 
 
 def flops_per_pixel(cfg: CMSCConfig, stages: Optional[int] = None) -> int:
-    """Multiply-adds x 2 of all convolutions per output pixel (BN folded, activations ignored)."""
+    """Multiply-adds x 2 of all convolutions per output pixel (BN folded, activations ignored).
+
+    An ``upscale`` model runs on s^2 times fewer pixels than it outputs; its reconstruction
+    has s^2 output channels.
+    """
     s = cfg.stages if stages is None else stages
     c = cfg.channels
     macs = 9 * 1 * c  # feature extraction
@@ -252,5 +295,9 @@ def flops_per_pixel(cfg: CMSCConfig, stages: Optional[int] = None) -> int:
     per_stage = 9 * c * c + cfg.modules_per_stage * per_module
     macs += s * per_stage
     n_recon = s if cfg.cascaded_supervision else 1
+    if cfg.upscale:
+        area = cfg.upscale * cfg.upscale
+        macs += n_recon * 9 * c * area
+        return 2 * macs // area  # the paper-style count per output pixel, rounded down
     macs += n_recon * 9 * c
     return 2 * macs

@@ -33,7 +33,10 @@ import numpy as np
 import torch
 
 from .checkpoint import load_checkpoint, portable_numpy_rng, save_checkpoint
-from .data import PATCH, SCALES, PatchSampler, PrefetchingSampler, build_pairs, patches_per_epoch
+from .data import (
+    SCALES, InputResolutionPatchSampler, PatchSampler, PrefetchingSampler, build_input_resolution_pairs,
+    build_pairs, input_patches_per_epoch, patches_per_epoch,
+)
 from .losses import cascaded_loss
 from .model import CMSC, NAMED_CONFIGS, CMSCConfig
 
@@ -90,6 +93,11 @@ def annealed_learning_rate(recipe: Recipe, iterations_this_session: int, elapsed
     frac = min(1.0, elapsed / max(anneal_s, 1e-9))
     ramp = min(1.0, (iterations_this_session + 1) / recipe.warmup) if recipe.warmup > 0 else 1.0
     return ramp * (recipe.min_lr + (recipe.lr - recipe.min_lr) * 0.5 * (1.0 + math.cos(math.pi * frac)))
+
+
+def patches_per_epoch_of_images(images, augmentations: int = 8) -> int:
+    """The clean set's epoch measure for RGB images: 41x41 tiles x 8 flips/rotations x 3 scales."""
+    return augmentations * len(SCALES) * sum((im.shape[0] // PATCH) * (im.shape[1] // PATCH) for im in images)
 
 
 def numpy_rng_state() -> tuple:
@@ -169,6 +177,13 @@ def main(argv: Optional[list] = None) -> int:
     ap.add_argument("--anneal-minutes", type=float, default=None,
                     help="this invocation only: lr follows a cosine from --lr to --min-lr over this much "
                          "wall time (after --warmup iterations of ramp); for a session of known length")
+    ap.add_argument("--degradation", choices=["none", "photo"], default=None,
+                    help="LR side of each pair: the paper's clean bicubic (none, default) or photo degradations "
+                         "(blur, kernels, noise, JPEG; training/degrade.py) made per sample from the RGB images "
+                         "(default data then ../shared/datasets/train); a resumed run keeps its own")
+    ap.add_argument("--init-from", default=None,
+                    help="new run only: start from the weights of the run in this folder (fine-tuning); "
+                         "optimiser, schedule and RNG start fresh")
     ap.add_argument("--prefetch", choices=["auto", "on", "off"], default="auto",
                     help="draw batches in a background thread (auto: on CUDA only; on a CPU it would steal a core)")
     args = ap.parse_args(argv)
@@ -196,10 +211,13 @@ def main(argv: Optional[list] = None) -> int:
             if v is not None:
                 setattr(recipe, field, v)
         seed = state["seed"]
+        degradation = state.get("degradation")
     else:
         cfg = NAMED_CONFIGS[args.arch]
         recipe = make_recipe(args.recipe, args)
         seed = args.seed
+        degradation = PHOTO.to_dict() if args.degradation == "photo" else None
+    initialised_from = state.get("initialised_from") if state is not None else None
 
     torch.manual_seed(seed)
     random.seed(seed)
@@ -217,12 +235,19 @@ def main(argv: Optional[list] = None) -> int:
         opt = torch.optim.Adam(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
 
     t0 = time.time()
-    pairs = build_pairs([Path(d) for d in args.data], limit=args.limit_images)
-    per_epoch = patches_per_epoch(pairs)
+    folders = [Path(d) for d in args.data]
+    if cfg.upscale:
+        # cmsc-fast: one scale, LR patches at input resolution plus their bicubic residual.
+        pairs = build_input_resolution_pairs(folders, cfg.upscale, limit=args.limit_images)
+        per_epoch = input_patches_per_epoch(pairs)
+        sampler = InputResolutionPatchSampler(pairs, seed)
+    else:
+        pairs = build_pairs(folders, limit=args.limit_images)
+        per_epoch = patches_per_epoch(pairs)
+        sampler = PatchSampler(pairs, seed)
     iters_per_epoch = max(1, per_epoch // recipe.batch)
     print(f"data: {len(pairs)} (image, down-scale, scale) pairs, {per_epoch} patches/epoch, "
           f"{iters_per_epoch} iterations/epoch, built in {time.time() - t0:.1f}s", flush=True)
-    sampler = PatchSampler(pairs, seed)
 
     iteration = 0
     wall_before = 0.0
@@ -285,6 +310,8 @@ def main(argv: Optional[list] = None) -> int:
                 "history": history,
                 "sessions": sessions + [this_session],
                 "sampler": batches.state(),
+                "degradation": degradation,
+                "initialised_from": initialised_from,
                 "torch_rng": torch.get_rng_state(),
                 "numpy_rng": numpy_rng_state(),
                 "python_rng": random.getstate(),
@@ -318,13 +345,19 @@ def main(argv: Optional[list] = None) -> int:
             lr_now = learning_rate(recipe, iteration, iters_per_epoch)
         for g in opt.param_groups:
             g["lr"] = lr_now
-        lr_np, hr_np, scales = batches.batch(recipe.batch)
+        drawn = batches.batch(recipe.batch)
+        if cfg.upscale:
+            lr_np, bic_np, hr_np, scales = drawn
+        else:
+            (lr_np, hr_np, scales), bic_np = drawn, None
         x = torch.from_numpy(lr_np).to(device)
         y = torch.from_numpy(hr_np).to(device)
+        # The bicubic image: the global residual, and what the progress gain is measured against.
+        bicubic = x if bic_np is None else torch.from_numpy(bic_np).to(device)
         if device.type == "cuda":
             x = x.contiguous(memory_format=torch.channels_last)
         with autocast_context(device, recipe.bf16):
-            preds = model.forward_all(x)
+            preds = model.forward_all(x, bicubic=None if bic_np is None else bicubic)
             final = model.assemble(preds)
         preds = [p.float() for p in preds]
         final = final.float()
@@ -341,7 +374,7 @@ def main(argv: Optional[list] = None) -> int:
         # Cheap progress signal: PSNR gain over the bicubic input on this batch, per scale.
         with torch.no_grad():
             mse_model = ((final.detach() - y) ** 2).mean(dim=(1, 2, 3)).cpu().numpy()
-            mse_bic = ((x - y) ** 2).mean(dim=(1, 2, 3)).cpu().numpy()
+            mse_bic = ((bicubic - y) ** 2).mean(dim=(1, 2, 3)).cpu().numpy()
         for s in SCALES:
             m = scales == s
             if m.any():
