@@ -21,7 +21,7 @@ import torch
 
 from .checkpoint import load_model_weights
 from .images import list_images, read_y
-from .imresize import bicubic_degrade, modcrop
+from .imresize import imresize, modcrop
 from .metrics import psnr, ssim
 from .model import CMSC, CMSCConfig
 
@@ -43,12 +43,22 @@ PAPER_TABLE: Dict[str, Dict[str, Dict[int, tuple]]] = {
 }
 
 
-def predict_all_stages(model: CMSC, lr: np.ndarray) -> List[np.ndarray]:
-    """[y_1, ..., y_S, final] for one bicubic-upscaled Y image, in float64."""
+def predict_all_stages(model: CMSC, lr: np.ndarray, small: Optional[np.ndarray] = None) -> List[np.ndarray]:
+    """[y_1, ..., y_S, final] for one bicubic-upscaled Y image, in float64.
+
+    An input-resolution model (cmsc-fast) also needs ``small``, the LR image itself; ``lr``
+    is then its residual input.
+    """
     device = next(model.parameters()).device
-    x = torch.from_numpy(lr.astype(np.float32))[None, None].to(device)
+    bicubic = torch.from_numpy(lr.astype(np.float32))[None, None].to(device)
+    if model.cfg.upscale:
+        if small is None:
+            raise ValueError("an input-resolution model needs the low-resolution image")
+        x = torch.from_numpy(small.astype(np.float32))[None, None].to(device)
+    else:
+        x = bicubic
     with torch.no_grad():
-        preds = model.forward_all(x)
+        preds = model.forward_all(x, bicubic=bicubic if model.cfg.upscale else None)
         final = model.assemble(preds)
     outs = [p[0, 0].double().cpu().numpy() for p in preds]
     if model.cfg.cascaded_supervision:
@@ -68,13 +78,16 @@ def evaluate_model_on(model: Optional[CMSC], datasets: Sequence[Path], scales: S
     for ds in datasets:
         paths = list_images(ds)
         for s in scales:
+            if model is not None and model.cfg.upscale and s != model.cfg.upscale:
+                continue  # a cmsc-fast model has one scale
             sums: Dict[int, List[float]] = {}
             for p in paths:
                 hr = modcrop(read_y(p), s)
-                lr = bicubic_degrade(hr, s)
+                small = imresize(hr, scale=1.0 / s)
+                lr = imresize(small, output_shape=hr.shape[:2])  # = bicubic_degrade(hr, s)
                 outputs = {0: lr}
                 if model is not None:
-                    preds = predict_all_stages(model, lr)
+                    preds = predict_all_stages(model, lr, small)
                     n = model.cfg.stages
                     if model.cfg.cascaded_supervision:
                         for k in range(1, n):

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -28,51 +28,84 @@ from .checkpoint import load_model_weights
 from .model import CMSC, NAMED_CONFIGS, CMSCConfig, StagePrefix, count_parameters, flops_per_pixel
 
 INPUT_NAME = "lr_y"
+# cmsc-fast's second input: the bicubic-upscaled LR Y (the global residual), s times larger.
+BICUBIC_INPUT_NAME = "bicubic_y"
 OUTPUT_NAME = "sr_y"
 OPSET = 17
 PARITY_TOLERANCE = 1e-4
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+def model_inputs(model: CMSC, x: np.ndarray) -> List[np.ndarray]:
+    """The graph's inputs for an (N, 1, H, W) image x: x itself, plus for cmsc-fast its
+    bicubic upscaling (here nearest-neighbour: any plane of the right size checks parity)."""
+    s = model.cfg.upscale
+    if not s:
+        return [x]
+    return [x, np.repeat(np.repeat(x, s, axis=2), s, axis=3)]
+
+
+def input_names(model: CMSC) -> List[str]:
+    return [INPUT_NAME, BICUBIC_INPUT_NAME] if model.cfg.upscale else [INPUT_NAME]
+
+
 def export_onnx(model: CMSC, stages: int, path: Path) -> None:
     wrapper = StagePrefix(model, stages).eval()
-    dummy = torch.rand(1, 1, 48, 40)
+    dummy = tuple(torch.from_numpy(a) for a in model_inputs(model, np.random.default_rng(0).random((1, 1, 48, 40), dtype=np.float32)))
+    axes = {"batch": 0, "height": 2, "width": 3}
+    names = input_names(model)
+    dynamic = {name: {i: (a if name == INPUT_NAME else f"out_{a}") for a, i in axes.items()} for name in names}
+    dynamic[OUTPUT_NAME] = {i: (f"out_{a}" if model.cfg.upscale and a != "batch" else a) for a, i in axes.items()}
+    for name in names[1:]:
+        dynamic[name][0] = "batch"
     torch.onnx.export(
         wrapper,
         dummy,
         str(path),
-        input_names=[INPUT_NAME],
+        input_names=names,
         output_names=[OUTPUT_NAME],
-        dynamic_axes={INPUT_NAME: {0: "batch", 2: "height", 3: "width"}, OUTPUT_NAME: {0: "batch", 2: "height", 3: "width"}},
+        dynamic_axes=dynamic,
         opset_version=OPSET,
         do_constant_folding=True,
     )
 
 
-def run_onnxruntime_node(path: Path, x: np.ndarray) -> np.ndarray:
-    """Run ``path`` in onnxruntime-node on x (N, 1, H, W) float32."""
+def run_onnxruntime_node_jobs(jobs: Sequence[Tuple[Path, Sequence[np.ndarray]]]) -> List[np.ndarray]:
+    """Run each (model file, inputs) in onnxruntime-node (one node process for all)."""
     if shutil.which("node") is None:
         raise RuntimeError("node is not on PATH: parity needs onnxruntime-node (run npm ci first)")
     if not (REPO_ROOT / "node_modules" / "onnxruntime-node").exists():
         raise RuntimeError("node_modules/onnxruntime-node missing: run npm ci before exporting")
     with tempfile.TemporaryDirectory() as tmp:
-        src, dst = Path(tmp) / "in.f32", Path(tmp) / "out.f32"
-        x.astype(np.float32).tofile(src)
-        n, _, h, w = x.shape
-        subprocess.run(
-            ["node", str(REPO_ROOT / "training" / "onnx_parity.mjs"), str(path), str(src), str(dst), str(n), str(h), str(w)],
-            check=True, capture_output=True, cwd=REPO_ROOT,
+        spec = []
+        for j, (path, inputs) in enumerate(jobs):
+            files = []
+            for i, a in enumerate(inputs):
+                f = Path(tmp) / f"in{j}_{i}.f32"
+                np.ascontiguousarray(a, dtype=np.float32).tofile(f)
+                files.append({"file": str(f), "dims": list(a.shape)})
+            spec.append({"model": str(Path(path).resolve()), "inputs": files, "output": str(Path(tmp) / f"out{j}.f32")})
+        (Path(tmp) / "jobs.json").write_text(json.dumps(spec))
+        done = subprocess.run(
+            ["node", str(REPO_ROOT / "training" / "onnx_parity.mjs"), str(Path(tmp) / "jobs.json")],
+            check=True, capture_output=True, cwd=REPO_ROOT, text=True,
         )
-        return np.fromfile(dst, dtype=np.float32).reshape(x.shape)
+        shapes = json.loads(done.stdout.strip().splitlines()[-1])
+        return [np.fromfile(job["output"], dtype=np.float32).reshape(shape["dims"]) for job, shape in zip(spec, shapes)]
+
+
+def run_onnxruntime_node(path: Path, *inputs: np.ndarray) -> np.ndarray:
+    """Run ``path`` in onnxruntime-node on (N, 1, H, W) float32 inputs."""
+    return run_onnxruntime_node_jobs([(path, inputs)])[0]
 
 
 def parity(model: CMSC, stages: int, path: Path, seed: int = 0) -> float:
     """Max abs difference between PyTorch and onnxruntime-node on a random 96x80 input."""
     rng = np.random.default_rng(seed)
-    x = rng.random((1, 1, 96, 80), dtype=np.float32)
+    inputs = model_inputs(model, rng.random((1, 1, 96, 80), dtype=np.float32))
     with torch.no_grad():
-        ref = StagePrefix(model, stages).eval()(torch.from_numpy(x)).numpy()
-    got = run_onnxruntime_node(path, x)
+        ref = StagePrefix(model, stages).eval()(*(torch.from_numpy(a) for a in inputs)).numpy()
+    got = run_onnxruntime_node(path, *inputs)
     return float(np.max(np.abs(ref - got)))
 
 
@@ -111,6 +144,7 @@ def export_model(
             raise RuntimeError(f"{path}: onnxruntime differs from PyTorch by {diff:.2e} > {PARITY_TOLERANCE}")
         variants.append({
             "stages": k,
+            **({"scale": cfg.upscale} if cfg.upscale else {}),
             "file": path.name,
             "sha256": sha256(path),
             "bytes": path.stat().st_size,
@@ -123,10 +157,10 @@ def export_model(
         "name": name,
         "displayName": display_name,
         "description": description,
-        "input": {"name": INPUT_NAME, "channels": 1, "colorSpace": "bt601-y", "range": [0, 1]},
+        "input": input_card(cfg),
         "output": {"name": OUTPUT_NAME},
         "receptiveFieldRadius": cfg.receptive_field_radius,
-        "scales": [2, 3, 4],
+        "scales": [cfg.upscale] if cfg.upscale else [2, 3, 4],
         "parameters": count_parameters(model),
         "flopsPerPixel": flops_per_pixel(cfg),
         "architecture": {
@@ -151,23 +185,38 @@ def export_model(
     return card
 
 
-def tiny_fixture(seed: int = 7) -> CMSC:
-    """Random-weight S=1, M=1, 8-channel CMSC whose output stays near its input.
+def input_card(cfg: CMSCConfig) -> dict:
+    """The card's input: the paper models take the bicubic image at output size
+    (``resolution: "output"``); cmsc-fast takes the low-resolution Y and, as ``bicubic``, the
+    name of its second input (the bicubic upscaling the engine computes)."""
+    card = {"name": INPUT_NAME, "channels": 1, "colorSpace": "bt601-y", "range": [0, 1]}
+    if cfg.upscale:
+        card.update({"resolution": "input", "bicubic": BICUBIC_INPUT_NAME})
+    else:
+        card["resolution"] = "output"
+    return card
+
+
+def tiny_fixture(seed: int = 7, upscale: int = 0) -> CMSC:
+    """Random-weight S=1, M=1, 8-channel CMSC whose output stays near its input
+    (``upscale``: the cmsc-fast form at that scale).
 
     Reconstruction weights are scaled down so the fixture produces a plausible image
     (input plus a small learned-looking residual), and BN statistics are randomised so
     the export exercises the BN path, not an identity.
     """
     torch.manual_seed(seed)
-    model = CMSC(NAMED_CONFIGS["tiny"])
+    cfg = NAMED_CONFIGS["tiny"]
+    model = CMSC(CMSCConfig.from_dict({**cfg.to_dict(), "upscale": upscale}))
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
                 m.running_mean.uniform_(-0.1, 0.1)
                 m.running_var.uniform_(0.5, 1.5)
-        for r in model.reconstruction:
-            r.weight.mul_(0.02)
-            r.bias.zero_()
+        for r in model.reconstruction.modules():
+            if isinstance(r, torch.nn.Conv2d):
+                r.weight.mul_(0.02)
+                r.bias.zero_()
     return model.eval()
 
 
@@ -178,8 +227,12 @@ def training_summary(state: dict) -> dict:
         "device": state.get("device"), "torch": state.get("torch_version"), "batch": recipe.get("batch", 0),
         "from_iteration": 0, "to_iteration": state.get("iteration", 0), "wall_seconds": state.get("wall_seconds", 0.0),
     }]
+    upscale = (state.get("config") or {}).get("upscale", 0)
+    data = ("291 images (T91 + BSD200) as 8-bit BT.601 Y; down-scales 1/0.7/0.5; flips and rotations; "
+            + (f"x{upscale} only; 24x24 low-resolution patches (HR {24 * upscale}x{24 * upscale})" if upscale
+               else "scales 2/3/4 mixed; 41x41 patches"))
     return {
-        "data": "291 images (T91 + BSD200) as 8-bit BT.601 Y; down-scales 1/0.7/0.5; flips and rotations; scales 2/3/4 mixed; 41x41 patches",
+        "data": data,
         "recipe": recipe,
         "iterations": state.get("iteration"),
         "patchesSeen": sum((x["to_iteration"] - x["from_iteration"]) * x["batch"] for x in sessions),
@@ -194,6 +247,7 @@ def main(argv: Optional[list] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", help="run folder of a trained model")
     ap.add_argument("--tiny-fixture", action="store_true", help="export the random-weight test fixture instead")
+    ap.add_argument("--upscale", type=int, default=0, help="with --tiny-fixture: the cmsc-fast form at this scale")
     ap.add_argument("--name", required=True)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--display-name", default=None)
@@ -210,7 +264,7 @@ def main(argv: Optional[list] = None) -> int:
         torch.set_num_threads(args.threads)
 
     if args.tiny_fixture:
-        model = tiny_fixture()
+        model = tiny_fixture(upscale=args.upscale)
         training_info = {"note": "random weights (seed 7); a test fixture, not a trained model"}
     else:
         cfg_dict, weights, state = load_model_weights(Path(args.checkpoint))
@@ -226,7 +280,7 @@ def main(argv: Optional[list] = None) -> int:
     elif args.evaluate:
         from .evaluate import evaluate_model_on
 
-        scales = [int(s) for s in args.scales.split(",")]
+        scales = [model.cfg.upscale] if model.cfg.upscale else [int(s) for s in args.scales.split(",")]
         evaluation = evaluate_model_on(model, [Path(d) for d in args.evaluate.split(",")], scales)
     export_model(model, args.name, args.out, args.display_name or args.name, args.description, training_info, evaluation)
     return 0

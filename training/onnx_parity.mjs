@@ -1,15 +1,33 @@
-// Runs an ONNX model once in onnxruntime-node (the runtime the app ships) on a raw
-// float32 input, so the Python export can check parity against PyTorch without a Python
-// onnxruntime. Usage: node training/onnx_parity.mjs model.onnx in.f32 out.f32 N H W
+// Runs ONNX models in onnxruntime-node (the runtime the app ships) on raw float32 inputs, so
+// the Python side (export parity, int8 calibration checks) needs no Python onnxruntime.
+// Usage: node training/onnx_parity.mjs jobs.json
+// jobs.json: [{ "model": "a.onnx", "inputs": [{ "file": "in.f32", "dims": [1, 1, H, W] }, ...],
+//              "output": "out.f32" }, ...]; inputs are fed in the graph's input order.
+// One session per model file, created once (single-threaded, like a parity check should be).
 import { readFileSync, writeFileSync } from 'node:fs';
 import ort from 'onnxruntime-node';
 
-const [model, inPath, outPath, n, h, w] = process.argv.slice(2);
-const dims = [Number(n), 1, Number(h), Number(w)];
-const buf = readFileSync(inPath);
-const data = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
-const session = await ort.InferenceSession.create(model, { executionProviders: ['cpu'], intraOpNumThreads: 1 });
-const result = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', data, dims) });
-const out = result[session.outputNames[0]];
-writeFileSync(outPath, Buffer.from(out.data.buffer, out.data.byteOffset, out.data.byteLength));
-console.log(JSON.stringify({ inputNames: session.inputNames, outputNames: session.outputNames, dims: out.dims }));
+const jobs = JSON.parse(readFileSync(process.argv[2], 'utf8'));
+const sessions = new Map();
+const report = [];
+for (const job of jobs) {
+  let session = sessions.get(job.model);
+  if (!session) {
+    session = await ort.InferenceSession.create(job.model, {
+      executionProviders: ['cpu'],
+      intraOpNumThreads: 1,
+    });
+    sessions.set(job.model, session);
+  }
+  const feeds = {};
+  job.inputs.forEach((input, i) => {
+    const buf = readFileSync(input.file);
+    const data = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
+    feeds[session.inputNames[i]] = new ort.Tensor('float32', data, input.dims);
+  });
+  const result = await session.run(feeds);
+  const out = result[session.outputNames[0]];
+  writeFileSync(job.output, Buffer.from(out.data.buffer, out.data.byteOffset, out.data.byteLength));
+  report.push({ inputNames: session.inputNames, outputNames: session.outputNames, dims: out.dims });
+}
+console.log(JSON.stringify(report));

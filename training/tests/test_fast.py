@@ -1,0 +1,177 @@
+"""cmsc-fast: the CMSC body at input resolution (shapes, FLOPs, receptive field, data,
+export parity, resume equivalence), the same checks as the paper model's."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from training import train
+from training.checkpoint import load_checkpoint
+from training.data import InputResolutionPatchSampler, build_input_resolution_pairs
+from training.evaluate import evaluate_model_on
+from training.export import export_model, run_onnxruntime_node
+from training.imresize import imresize
+from training.model import FAST_X2, LITE, CMSC, CMSCConfig, StagePrefix, count_parameters, flops_per_pixel
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def small_fast(scale: int = 2, stages: int = 2) -> CMSCConfig:
+    return CMSCConfig(stages=stages, modules_per_stage=1, channels=4, upscale=scale)
+
+
+def test_fast_x2_is_the_lite_body_at_a_quarter_of_its_cost_per_output_pixel():
+    model = CMSC(FAST_X2)
+    # The lite body (659,334) plus 3 reconstructions with 4 outputs instead of 1: 3 x 3 x (9 x 32 + 1).
+    assert count_parameters(model) == 659_334 + 3 * 3 * (9 * 32 + 1) == 661_935
+    assert flops_per_pixel(LITE) == 1_310_976
+    # (lite's multiply-adds + 3 x 9 x 32 x 3 more reconstruction outputs) x 2 / 4 output pixels per LR pixel.
+    assert flops_per_pixel(FAST_X2) == 329_040
+    assert flops_per_pixel(FAST_X2, 1) == 2 * (9 * 32 + 9 * 32 * 32 + 3 * 2 * 34 * 32 * 32 + 9 * 32 * 4) // 4
+    assert FAST_X2.receptive_field_radius == LITE.receptive_field_radius == 41
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+@pytest.mark.parametrize("hw", [(13, 7), (21, 34)])
+def test_every_stage_outputs_s_times_the_input(scale, hw):
+    model = CMSC(small_fast(scale)).eval()
+    x = torch.rand(2, 1, *hw)
+    bic = torch.rand(2, 1, hw[0] * scale, hw[1] * scale)
+    with torch.no_grad():
+        preds = model.forward_all(x, bicubic=bic)
+        y = model(x, bic)
+    assert len(preds) == 2
+    assert all(p.shape == bic.shape for p in preds) and y.shape == bic.shape
+
+
+def test_an_upscale_model_refuses_to_run_without_its_bicubic_input():
+    with pytest.raises(ValueError, match="bicubic"):
+        CMSC(small_fast()).forward_all(torch.rand(1, 1, 8, 8))
+
+
+def test_zero_initialised_fast_model_returns_the_bicubic_input_at_every_stage():
+    model = CMSC(small_fast(3), zero_init_reconstruction=True).eval()
+    x, bic = torch.rand(1, 1, 5, 6), torch.rand(1, 1, 15, 18)
+    with torch.no_grad():
+        assert all(torch.equal(p, bic) for p in model.forward_all(x, bicubic=bic))
+        assert torch.allclose(model(x, bic), bic, atol=1e-6)
+
+
+def test_stage_prefix_of_a_fast_model_is_that_stage_of_the_cascade():
+    model = CMSC(small_fast(stages=3)).eval()
+    x, bic = torch.rand(1, 1, 9, 8), torch.rand(1, 1, 18, 16)
+    with torch.no_grad():
+        preds = model.forward_all(x, bicubic=bic)
+        assert torch.allclose(StagePrefix(model, 1)(x, bic), preds[0])
+        assert torch.allclose(StagePrefix(model, 2)(x, bic), preds[1])
+        assert torch.allclose(StagePrefix(model, 3)(x, bic), model.assemble(preds))
+
+
+def test_receptive_field_radius_is_exact_in_low_resolution_pixels():
+    cfg = small_fast(scale=2, stages=2)
+    r = cfg.receptive_field_radius
+    assert r == 1 + 2 * (1 + 2 * 2) + 1 == 12  # in LR pixels: 3x3 features, 2 stages of 3x3 head + 5x5 module, 3x3 recon
+    torch.manual_seed(0)
+    model = CMSC(cfg).double().eval()
+    size, c = 2 * r + 9, r + 4
+    x = torch.rand(1, 1, size, size, dtype=torch.float64)
+    bic = torch.zeros(1, 1, 2 * size, 2 * size, dtype=torch.float64)
+    moved = x.clone()
+    moved[0, 0, c, c] += 1.0
+    with torch.no_grad():
+        changed = (model(moved, bic) - model(x, bic)).abs()[0, 0] > 0
+    rows, cols = np.nonzero(changed.numpy())
+    # Output pixel (2i + a, 2j + b) belongs to LR pixel (i, j): the change spans exactly +-r of them.
+    assert rows.min() // 2 == c - r and rows.max() // 2 == c + r
+    assert cols.min() // 2 == c - r and cols.max() // 2 == c + r
+
+
+@pytest.fixture()
+def tiny_dataset(tmp_path):
+    rng = np.random.default_rng(3)
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in range(3):
+        base = rng.random((12, 12))
+        big = np.kron(base, np.ones((8, 8)))
+        Image.fromarray((big * 255).astype(np.uint8), mode="L").save(folder / f"{i}.png")
+    return folder
+
+
+def test_input_resolution_patches_are_aligned_under_every_flip_and_rotation(tiny_dataset):
+    pairs = build_input_resolution_pairs([tiny_dataset], 2, downscales=(1.0,))
+    assert [p.small.shape for p in pairs] == [(48, 48)] * 3
+    lr, up, hr, scales = InputResolutionPatchSampler(pairs, seed=5).batch(16)
+    assert lr.shape == (16, 1, 24, 24) and up.shape == hr.shape == (16, 1, 48, 48)
+    assert set(scales.tolist()) == {2}
+    for i in range(16):
+        # Away from the patch border (where the whole image had other neighbours) the LR patch is
+        # the HR patch bicubic-down-scaled, and the residual patch the LR patch up-scaled.
+        down = imresize(hr[i, 0].astype(np.float64), scale=0.5)
+        assert np.abs(down - lr[i, 0])[3:-3, 3:-3].max() < 1e-6
+        upscaled = imresize(lr[i, 0].astype(np.float64), scale=2)
+        assert np.abs(upscaled - up[i, 0])[6:-6, 6:-6].max() < 1e-6
+
+
+def test_sampler_state_replays_the_same_batches(tiny_dataset):
+    pairs = build_input_resolution_pairs([tiny_dataset], 2)
+    a = InputResolutionPatchSampler(pairs, seed=1)
+    a.batch(4)
+    state = a.state()
+    first = a.batch(4)
+    b = InputResolutionPatchSampler(pairs, seed=99)
+    b.set_state(state)
+    second = b.batch(4)
+    assert all(np.array_equal(u, v) for u, v in zip(first, second))
+
+
+def test_fast_training_resumes_exactly_the_same_run(tiny_dataset, tmp_path):
+    common = ["--arch", "fast_x2", "--recipe", "budget", "--data", str(tiny_dataset), "--threads", "1",
+              "--log-every", "1", "--batch", "2"]
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert train.main(["--run", str(straight), "--max-iters", "3", *common]) == 0
+    assert train.main(["--run", str(split), "--max-iters", "2", *common]) == 0
+    assert train.main(["--run", str(split), "--resume", "--max-iters", "3", *common]) == 0
+    a, b = load_checkpoint(straight), load_checkpoint(split)
+    assert a["iteration"] == b["iteration"] == 3
+    assert a["config"]["upscale"] == 2
+    for k in a["model"]:
+        assert torch.equal(a["model"][k], b["model"][k]), k
+
+
+def test_zero_initialised_fast_model_evaluates_to_the_bicubic_row(tiny_dataset):
+    model = CMSC(CMSCConfig.from_dict({**FAST_X2.to_dict(), "stages": 2, "modules_per_stage": 1}),
+                 zero_init_reconstruction=True)
+    with torch.no_grad():
+        model.stage_weights.copy_(torch.tensor([0.0, 1.0]))
+    results = evaluate_model_on(model, [tiny_dataset], [2, 3])["results"]
+    # One scale only (the model's), and every stage equals the bicubic input.
+    assert {r["scale"] for r in results} == {2}
+    assert [r["stages"] for r in results] == [0, 1, 2]
+    assert results[1]["psnr"] == results[0]["psnr"] == results[2]["psnr"]
+
+
+def test_fast_export_has_two_inputs_and_matches_pytorch_in_onnxruntime_node(tmp_path):
+    if not (REPO / "node_modules" / "onnxruntime-node").exists():
+        pytest.fail("node_modules/onnxruntime-node is missing: run `npm ci` before the Python tests")
+    model = CMSC(small_fast(scale=3)).eval()
+    card = export_model(model, "fastprobe", tmp_path, "fastprobe", "", {"note": "test"})
+    assert card["input"] == {"name": "lr_y", "channels": 1, "colorSpace": "bt601-y", "range": [0, 1],
+                             "resolution": "input", "bicubic": "bicubic_y"}
+    assert card["scales"] == [3]
+    assert [(v["stages"], v["scale"], v["file"]) for v in card["variants"]] == [
+        (1, 3, "fastprobe-s1.onnx"), (2, 3, "fastprobe.onnx")]
+    assert all(v["parityMaxAbsDiff"] <= 1e-4 for v in card["variants"])
+    # Dynamic sizes: a shape other than the export's, output 3x larger.
+    x = np.random.default_rng(1).random((2, 1, 11, 17), dtype=np.float32)
+    bic = np.random.default_rng(2).random((2, 1, 33, 51), dtype=np.float32)
+    got = run_onnxruntime_node(tmp_path / "fastprobe.onnx", x, bic)
+    with torch.no_grad():
+        ref = model(torch.from_numpy(x), torch.from_numpy(bic)).numpy()
+    assert got.shape == (2, 1, 33, 51) and np.abs(got - ref).max() <= 1e-4
+    written = json.loads((tmp_path / "fastprobe.json").read_text())
+    assert written["receptiveFieldRadius"] == 12
