@@ -37,8 +37,11 @@ from .data import (
     SCALES, InputResolutionPatchSampler, PatchSampler, PrefetchingSampler, build_input_resolution_pairs,
     build_pairs, input_patches_per_epoch, patches_per_epoch,
 )
+from .data import PATCH
+from .degrade import PHOTO, DegradationRecipe
 from .losses import cascaded_loss
 from .model import CMSC, NAMED_CONFIGS, CMSCConfig
+from .photo_data import DEFAULT_RGB_DATA, DegradedPatchSampler, load_rgb_images
 
 DEFAULT_DATA = ["../shared/datasets/train-y/T91", "../shared/datasets/train-y/BSD200"]
 
@@ -234,9 +237,29 @@ def main(argv: Optional[list] = None) -> int:
     else:
         opt = torch.optim.Adam(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
 
+    if state is None and args.init_from:
+        init_state = load_checkpoint(Path(args.init_from), map_location="cpu")
+        if init_state is None:
+            raise SystemExit(f"--init-from {args.init_from}: no checkpoint there")
+        if CMSCConfig.from_dict(init_state["config"]) != cfg:
+            raise SystemExit(f"--init-from {args.init_from}: its architecture differs from --arch {args.arch}")
+        model.load_state_dict(init_state["model"])
+        initialised_from = {"run": str(args.init_from), "iteration": init_state["iteration"],
+                            "wall_seconds": init_state.get("wall_seconds"),
+                            "sessions": init_state.get("sessions", [])}
+        print(f"initialised from {args.init_from} at iteration {init_state['iteration']}", flush=True)
+
     t0 = time.time()
     folders = [Path(d) for d in args.data]
-    if cfg.upscale:
+    if degradation is not None:
+        # Photo degradations are made per sample from RGB crops (JPEG compresses RGB, not Y).
+        rgb_folders = [Path(d) for d in (DEFAULT_RGB_DATA if args.data == DEFAULT_DATA else args.data)]
+        pairs = load_rgb_images(rgb_folders, limit=args.limit_images)
+        scales = (cfg.upscale,) if cfg.upscale else SCALES
+        sampler = DegradedPatchSampler(pairs, seed, DegradationRecipe.from_dict(degradation), scales=scales,
+                                       lr_resolution="input" if cfg.upscale else "output")
+        per_epoch = patches_per_epoch_of_images(pairs)
+    elif cfg.upscale:
         # cmsc-fast: one scale, LR patches at input resolution plus their bicubic residual.
         pairs = build_input_resolution_pairs(folders, cfg.upscale, limit=args.limit_images)
         per_epoch = input_patches_per_epoch(pairs)
