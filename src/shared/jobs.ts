@@ -28,18 +28,30 @@ export type JobState = (typeof JOB_STATES)[number];
  * Why a file did not become `done`, as a stable code for the UI plus a sentence for people.
  * - `output-exists`: skipped under the `skip` overwrite policy.
  * - `input-missing`: the file was gone (deleted or moved) when its turn came.
+ * - `unreadable`: the file or folder may not be read (permissions).
+ * - `special-file`: a FIFO, device or socket: never opened (reading one can block forever).
+ * - `symlink`: a symbolic link found inside a scanned folder; links there are not followed
+ *   (a link can point outside the folder, or back up it). Picking the link itself follows it.
+ * - `broken-link`: a symbolic link whose target is missing or that loops.
+ * - `too-large`: more pixels than the engine decodes or writes (a decompression bomb).
  * - `empty-file`: zero bytes.
  * - `not-an-image`: no decoder recognises the content (a text file named .png, or a format
  *   this build cannot read, such as BMP or PSD).
  * - `decode-failed`: a recognised image that cannot be decoded (e.g. a truncated JPEG).
  * - `scale-out-of-range`: the width/height target means a scale outside 1..4 for this image.
- * - `output-not-writable`: the output folder cannot be created or written.
+ * - `output-not-writable`: the output folder cannot be created or written (the message says
+ *   "disk full" when the volume ran out of space).
  * - `upscale-failed`: inference or encoding failed.
  * - `cancelled`: the user cancelled this file or its job.
  */
 export const FILE_REASON_CODES = [
   'output-exists',
   'input-missing',
+  'unreadable',
+  'special-file',
+  'symlink',
+  'broken-link',
+  'too-large',
   'empty-file',
   'not-an-image',
   'decode-failed',

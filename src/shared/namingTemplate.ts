@@ -29,7 +29,14 @@ export type NamingResult = { ok: true; baseName: string } | { ok: false; error: 
 // eslint-disable-next-line no-control-regex
 const FORBIDDEN_CHARACTERS = /[<>:"/\\|?*\u0000-\u001f]/;
 const TOKEN_PATTERN = /\{([^{}]*)\}/g;
-const MAX_BASE_NAME_LENGTH = 200;
+/**
+ * Longest base name in UTF-8 bytes. File systems allow 255 bytes per name; the temporary names
+ * an output is written under add about 60 (job id, engine suffix) and a rename counter a few.
+ */
+export const MAX_BASE_NAME_BYTES = 180;
+// eslint-disable-next-line no-control-regex
+const UNSAFE_CHARACTERS = /[<>:"/\\|?*\u0000-\u001f\u007f]/g;
+const WINDOWS_RESERVED_NAME = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$/i;
 
 /** Why a template cannot be used, or null when it is valid. */
 export function validateNamingTemplate(template: string): string | null {
@@ -57,9 +64,16 @@ export function validateNamingTemplate(template: string): string | null {
 export function expandNamingTemplate(template: string, values: NamingValues): NamingResult {
   const problem = validateNamingTemplate(template);
   if (problem) return { ok: false, error: problem };
-  const baseName = template.replace(TOKEN_PATTERN, (_match, token: string) =>
-    tokenValue(token as NamingToken, values),
-  );
+  const expand = (name: string): string =>
+    template.replace(TOKEN_PATTERN, (_match, token: string) =>
+      token === 'name' ? name : tokenValue(token as NamingToken, values),
+    );
+  // Any name the input's file system allowed becomes one every file system allows; a long
+  // name is shortened (its end goes), never refused.
+  let name = safeFileNamePart(values.name);
+  const budget = MAX_BASE_NAME_BYTES - utf8Bytes(expand(''));
+  if (utf8Bytes(name) > budget) name = truncateUtf8(name, Math.max(1, budget));
+  const baseName = safeFileNamePart(expand(name));
   if (FORBIDDEN_CHARACTERS.test(baseName)) {
     return {
       ok: false,
@@ -69,13 +83,39 @@ export function expandNamingTemplate(template: string, values: NamingValues): Na
   if (baseName === '.' || baseName === '..' || baseName.trim() === '') {
     return { ok: false, error: `the expanded name "${baseName}" is not a file name` };
   }
-  if (baseName.length > MAX_BASE_NAME_LENGTH) {
-    return {
-      ok: false,
-      error: `the expanded name is longer than ${MAX_BASE_NAME_LENGTH} characters`,
-    };
-  }
   return { ok: true, baseName };
+}
+
+/**
+ * One file or folder name made safe for every common file system (ext4, NTFS, exFAT/FAT on a
+ * USB stick, APFS, SMB shares): each of `< > : " / \ | ? *`, control characters (a newline)
+ * and DEL becomes `_`; trailing dots and spaces (Windows drops them) become `_`; a reserved
+ * Windows device name (`CON`, `NUL`, `COM1`, ...) gets a leading `_`. Names already safe are
+ * returned unchanged.
+ */
+export function safeFileNamePart(name: string): string {
+  let safe = name
+    .replace(UNSAFE_CHARACTERS, '_')
+    .replace(/[. ]+$/, (tail) => '_'.repeat(tail.length));
+  if (WINDOWS_RESERVED_NAME.test(safe)) safe = `_${safe}`;
+  return safe === '' ? '_' : safe;
+}
+
+function utf8Bytes(text: string): number {
+  return new TextEncoder().encode(text).length;
+}
+
+/** The longest prefix of `text` within `maxBytes` of UTF-8, never splitting a character. */
+function truncateUtf8(text: string, maxBytes: number): string {
+  let bytes = 0;
+  let end = 0;
+  for (const character of text) {
+    const size = utf8Bytes(character);
+    if (bytes + size > maxBytes) break;
+    bytes += size;
+    end += character.length;
+  }
+  return text.slice(0, end);
 }
 
 /** The example the settings panel shows under the template field. */

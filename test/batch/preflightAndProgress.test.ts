@@ -114,9 +114,10 @@ describe('pre-flight', () => {
     const folder = path.join(root, 'huge');
     await mkdir(folder);
     const original = path.join(folder, 'scan-0.png');
-    await writeFile(original, pngHeaderOnly(16000, 16000));
-    // x4 as uncompressed TIFF: 64000 x 64000 x 3 bytes each; enough copies to pass the free space.
-    const bytesPerFile = 64000 * 64000 * 3;
+    // Within the engine's limits (larger photos are refused as too large, not estimated).
+    await writeFile(original, pngHeaderOnly(5000, 5000));
+    // x4 as uncompressed TIFF: 20000 x 20000 x 3 bytes each; enough copies to pass the free space.
+    const bytesPerFile = 20000 * 20000 * 3;
     // Two copies more than would fit: a margin of a whole file against other tests freeing space.
     const copies = Math.floor((await freeBytesAt(root)) / bytesPerFile) + 2;
     for (let index = 1; index < copies; index++)
@@ -146,7 +147,8 @@ describe('pre-flight', () => {
 it('counts what jobs queued earlier will still write on the same volume', async () => {
   // Two jobs that each need about 60% of the free space: either alone fits, both do not.
   const free = await freeBytesAt(root);
-  const filesPerJob = 8;
+  // Enough files that each output stays within the engine's 400 MP limit.
+  const filesPerJob = Math.ceil((0.6 * free) / (19_000 ** 2 * 3));
   const outputSide = Math.ceil(Math.sqrt((0.6 * free) / filesPerJob / 3));
   const inputSide = Math.ceil(outputSide / 4);
   const bytesPerFile = (inputSide * 4) ** 2 * 3;

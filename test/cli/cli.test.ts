@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/main/cli/runCli.ts';
+import { listFiles } from '../batch/batchFixtures.ts';
 import { FIXTURE_MODELS_DIR, makeTempDir, writeTexturedImage } from '../helpers/testImages.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '../..');
@@ -24,6 +25,8 @@ async function cli(...args: string[]): Promise<{ code: number; out: string; err:
   const code = await runCli(
     [...args, '--models', FIXTURE_MODELS_DIR, '--device', 'cpu', '--threads', '1'],
     { stdout, stderr },
+    undefined,
+    { stateRoot: path.join(temp.dir, '.state') },
   );
   return { code, ...chunks };
 }
@@ -48,11 +51,17 @@ describe('cmsc-upscale', () => {
     const lines = result.out.trim().split('\n');
     expect(lines.filter((l) => l.startsWith('ok   '))).toHaveLength(2);
     expect(lines.filter((l) => l.startsWith('FAIL '))).toEqual([
-      expect.stringMatching(/^FAIL .*broken\.png: (truncated file|corrupt image data)/),
+      `FAIL ${path.join(photos, 'broken.png')}: cannot read the image header (Input file has corrupt header:) (decode-failed)`,
     ]);
-    expect(lines.at(-1)).toMatch(/^2 upscaled, 0 skipped, 1 failed in \d+\.\d s$/);
-    expect((await readdir(out)).sort()).toEqual(['a_x2.png', 'b_x2.png']);
-    expect((await sharp(path.join(out, 'b_x2.png')).metadata()).width).toBe(20);
+    expect(lines.at(-2)).toMatch(/^2 upscaled, 0 skipped, 1 failed in \d+\.\d s$/);
+    expect(lines.at(-1)).toMatch(/^report .*\/out\/cmsc-report-job-[^/]+\.json$/);
+    // Sub-folders are mirrored, as in the app.
+    expect((await listFiles(out)).filter((f) => !f.startsWith('cmsc-report-'))).toEqual([
+      '.cmsc-upscaler-output',
+      'a_x2.png',
+      'trip/b_x2.png',
+    ]);
+    expect((await sharp(path.join(out, 'trip', 'b_x2.png')).metadata()).width).toBe(20);
     expect(await readFile(b)).toEqual(inputBytes);
   });
 
@@ -69,7 +78,10 @@ describe('cmsc-upscale', () => {
       '--overwrite',
       'skip',
     );
-    expect(skipped.out).toContain(`skip ${input}: output exists (--overwrite skip)`);
+    const outputs = path.join(temp.dir, 'upscaled');
+    expect(skipped.out).toContain(
+      `skip ${input}: ${path.join(outputs, 'cat-25w.png')} already exists (overwrite policy: skip) (output-exists)`,
+    );
     expect(skipped.out).toMatch(/0 upscaled, 1 skipped, 0 failed/);
     const renamed = await cli(
       input,
@@ -81,7 +93,10 @@ describe('cmsc-upscale', () => {
       'rename',
     );
     expect(renamed.code).toBe(0);
-    expect((await readdir(temp.dir)).sort()).toEqual(['cat-25w-1.png', 'cat-25w.png', 'cat.png']);
+    expect((await readdir(outputs)).filter((f) => f.endsWith('.png')).sort()).toEqual([
+      'cat-25w-1.png',
+      'cat-25w.png',
+    ]);
   });
 
   it('--keep-metadata carries EXIF, ICC and XMP; without it none are written', async () => {
@@ -95,12 +110,12 @@ describe('cmsc-upscale', () => {
       .jpeg()
       .toFile(input);
     expect((await cli(input, '--keep-metadata', '--name', '{name}-kept')).code).toBe(0);
-    const kept = await sharp(path.join(temp.dir, 'shot-kept.jpg')).metadata();
+    const kept = await sharp(path.join(temp.dir, 'upscaled', 'shot-kept.jpg')).metadata();
     expect(kept.exif?.toString('latin1')).toContain('CMSC test rights');
     expect(kept.icc?.subarray(16, 20).toString('latin1')).toBe('RGB ');
     expect(kept.xmp).toBeDefined();
     expect((await cli(input, '--name', '{name}-plain')).code).toBe(0);
-    const plain = await sharp(path.join(temp.dir, 'shot-plain.jpg')).metadata();
+    const plain = await sharp(path.join(temp.dir, 'upscaled', 'shot-plain.jpg')).metadata();
     expect([plain.exif, plain.icc, plain.xmp]).toEqual([undefined, undefined, undefined]);
   });
 
@@ -133,6 +148,25 @@ describe('cmsc-upscale', () => {
     const template = await cli('x.png', '--name', '{nme}');
     expect(template.code).toBe(2);
     expect(template.err).toContain('--name:');
+    // Number('0x2') is 2: the flag takes plain decimals only.
+    const hex = await cli('x.png', '--scale', '0x2');
+    expect([hex.code, hex.err.split('\n')[0]]).toEqual([
+      2,
+      'cmsc-upscale: --scale must be a number from 1 to 4 (got "0x2")',
+    ]);
+  });
+
+  it('refuses --out naming an existing file once, as a usage error', async () => {
+    const input = await writeTexturedImage(path.join(temp.dir, 'p.png'), 8, 8);
+    const other = await writeTexturedImage(path.join(temp.dir, 'q.png'), 8, 8);
+    const notAFolder = path.join(temp.dir, 'taken.txt');
+    await writeFile(notAFolder, 'x');
+    const result = await cli(input, other, '--out', notAFolder);
+    expect([result.code, result.out, result.err]).toEqual([
+      2,
+      '',
+      `cmsc-upscale: --out: ${notAFolder} exists and is not a folder\nRun cmsc-upscale --help for the options.\n`,
+    ]);
   });
 
   it('runs as the package bin with plain lines when not on a terminal', async () => {
@@ -149,7 +183,7 @@ describe('cmsc-upscale', () => {
         '--device',
         'cpu',
       ],
-      { cwd: temp.dir },
+      { cwd: temp.dir, env: { ...process.env, XDG_CONFIG_HOME: temp.dir } },
     );
     const failure = await run.then(
       () => null,
@@ -157,7 +191,7 @@ describe('cmsc-upscale', () => {
     );
     expect(failure?.code).toBe(1);
     expect(failure?.stdout).toContain(
-      `FAIL ${path.join(temp.dir, 'empty.png')}: empty file (0 bytes)`,
+      `FAIL ${path.join(temp.dir, 'empty.png')}: the file is empty (0 bytes) (empty-file)`,
     );
     expect(failure?.stdout).toContain('1 upscaled, 0 skipped, 1 failed');
     expect(failure?.stdout).not.toContain('\r');

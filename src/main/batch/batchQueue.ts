@@ -25,11 +25,20 @@ import type {
 } from '../../shared/jobs.ts';
 import { resolveTargetSize } from '../../shared/targetSize.ts';
 import type { ExecutionProvider } from '../../shared/upscaleOptions.ts';
+import { DEFAULT_MAX_INPUT_PIXELS, DEFAULT_MAX_OUTPUT_PIXELS } from '../engine/index.ts';
 import { syncDirectory, syncFile } from './atomicWrite.ts';
 import { BatchEventHub, type BatchListener, type Unsubscribe } from './batchEvents.ts';
 import { finishOutput, toUpscaleOptions } from './exportOptions.ts';
 import { InputRejected, resolveModel, type ImageUpscaler } from './imageUpscaler.ts';
-import { isFileReason, normalizeExtension, readImageHeader, scanInputs } from './inputScan.ts';
+import {
+  formatMegapixels,
+  isFileReason,
+  normalizeExtension,
+  readImageHeader,
+  scanInputs,
+  type ImageHeader,
+  type ScannedFile,
+} from './inputScan.ts';
 import { buildReport, summarizeJob, writeReport } from './jobReport.ts';
 import { readSourceMetadata } from './metadataTransfer.ts';
 import {
@@ -38,7 +47,9 @@ import {
   defaultOutputFolder,
   deleteTemporaryOutputs,
   planOutputName,
+  outputsAmongInputs,
   prepareOutputFolder,
+  recordOutputInLedger,
   temporaryOutputPath,
 } from './outputPlan.ts';
 import { estimateJob, volumeOf, type PreflightFile } from './preflight.ts';
@@ -51,6 +62,8 @@ export interface BatchQueueOptions {
   upscaler: ImageUpscaler;
   /** Start working through the queue as soon as it opens or a job arrives (default true). */
   autoStart?: boolean;
+  /** Write each finished job's JSON and CSV report (default true; the CLI's `--no-report`). */
+  writeReports?: boolean;
 }
 
 export interface AddJobRequest {
@@ -173,6 +186,7 @@ export class BatchQueue {
     this.assertOpen();
     const { estimate, files, settings, outputFolder, inputs } = await this.scanAndEstimate(request);
     if (files.length === 0) {
+      // Problem entries count: a folder of nothing but FIFOs is a job whose report says so.
       throw new Error(
         `no images found in ${inputs.paths.join(', ')}${inputs.recursive ? '' : ' (sub-folders not included)'}`,
       );
@@ -192,8 +206,10 @@ export class BatchQueue {
         inputBytes: file.bytes,
         inputWidth: file.header?.width ?? 0,
         inputHeight: file.header?.height ?? 0,
-        state: 'queued',
-        reason: null,
+        // What the scan refused without opening it fails at once; header problems are read
+        // again when the file's turn comes (it may have been fixed meanwhile).
+        state: isScanProblem(file) ? 'failed' : 'queued',
+        reason: isScanProblem(file) ? file.problem : null,
         outputPath: null,
         outputBytes: null,
         outputWidth: null,
@@ -478,8 +494,12 @@ export class BatchQueue {
     const { settings } = job;
     const signal = running.controller.signal;
     const started = performance.now();
-    const header = await readImageHeader(file.inputPath);
+    const header = await this.readUsableHeader(file.inputPath, settings);
     if (isFileReason(header)) throw new InputRejected(header);
+    // The photo may have been replaced since the scan: the report gives what was processed.
+    file.inputBytes = header.bytes;
+    file.inputWidth = header.width;
+    file.inputHeight = header.height;
     let size;
     try {
       size = resolveTargetSize(header, settings.target);
@@ -515,8 +535,9 @@ export class BatchQueue {
         resolveModel(this.upscaler.listModels(), settings.model)?.name ?? settings.model ?? 'cmsc',
       createdAt: job.createdAt,
     });
+    const amongInputs = outputsAmongInputs(job.outputFolder, job.inputs.paths);
     try {
-      await prepareOutputFolder(job.outputFolder, planned.folder);
+      await prepareOutputFolder(job.outputFolder, planned.folder, !amongInputs);
     } catch (error) {
       throw new InputRejected({
         code: 'output-not-writable',
@@ -555,10 +576,7 @@ export class BatchQueue {
         )
         .catch((error: unknown) => {
           throw isWriteError(error)
-            ? new InputRejected({
-                code: 'output-not-writable',
-                message: `cannot write in ${planned.folder} (${errorText(error)})`,
-              })
+            ? new InputRejected(writeFailure(error, planned.folder))
             : error;
         });
       file.provider = result.provider;
@@ -572,9 +590,12 @@ export class BatchQueue {
       );
       await syncFile(tempPath);
       signal.throwIfAborted();
+      // Among inputs, the name is listed before it appears, so no later scan takes it for a photo.
+      if (amongInputs) await recordOutputInLedger(finalPath);
       // Under skip/rename a name can be taken between choosing and committing: choose again.
       while (!(await commitOutput(tempPath, finalPath, settings.overwrite))) {
         finalPath = await chooseOutputPath(planned, settings.overwrite, reserved);
+        if (finalPath !== null && amongInputs) await recordOutputInLedger(finalPath);
         if (finalPath === null) {
           this.setFileOutcome(job, file, 'skipped', {
             code: 'output-exists',
@@ -635,7 +656,10 @@ export class BatchQueue {
     if (job.summary) return;
     job.state = state;
     const report = buildReport(job, state, new Date());
-    const written = await writeReport(report, path.join(this.options.stateDir, 'reports'));
+    const written =
+      this.options.writeReports === false
+        ? { jsonPath: null, csvPath: null, error: null }
+        : await writeReport(report, path.join(this.options.stateDir, 'reports'));
     job.summary = {
       ...summarizeJob(job, state),
       reportJsonPath: written.jsonPath,
@@ -755,15 +779,18 @@ export class BatchQueue {
     const inputs = validateInputs(request.inputs);
     const pickedFolders: string[] = [];
     for (const inputPath of inputs.paths) {
-      const info = await stat(inputPath).catch(() => null);
-      if (!info) throw new Error(`${inputPath} does not exist`);
-      if (info.isDirectory()) pickedFolders.push(inputPath);
+      // A missing input is not an error here: the scan reports it as one problem entry.
+      if ((await stat(inputPath).catch(() => null))?.isDirectory()) pickedFolders.push(inputPath);
     }
     const outputFolder = settings.outputFolder ?? defaultOutputFolder(inputs.paths, pickedFolders);
-    const scanned = await scanInputs(inputs, [outputFolder]);
-    const files: (PreflightFile & { relativePath: string; bytes: number })[] = [];
+    // Outputs among the inputs (`--out` = the input folder): skipping the output folder would
+    // skip the inputs; the folder's output ledger keeps our outputs out of the scan instead.
+    const amongInputs = outputsAmongInputs(outputFolder, inputs.paths);
+    const scanned = await scanInputs(inputs, amongInputs ? [] : [outputFolder]);
+    const files: (PreflightFile & ScannedFile)[] = [];
     for (const file of scanned) {
-      const header = await readImageHeader(file.inputPath);
+      // Entries the scan already refused (special files, links, unreadable folders) are never opened.
+      const header = file.problem ?? (await this.readUsableHeader(file.inputPath, settings));
       files.push({
         ...file,
         header: isFileReason(header) ? null : header,
@@ -784,6 +811,32 @@ export class BatchQueue {
       queuedOutputBytes: await this.pendingOutputBytesOn(outputFolder),
     });
     return { estimate, files, settings, outputFolder, inputs };
+  }
+
+  /**
+   * The header of a file that will be processed, or why it cannot be: besides what
+   * `readImageHeader` finds, an input over the engine's pixel limit and an output over its
+   * size limit are refused from the header's numbers (a decompression bomb never reaches
+   * the estimate or the decoder).
+   */
+  private async readUsableHeader(
+    inputPath: string,
+    settings: ExportSettings,
+  ): Promise<ImageHeader | FileReason> {
+    const header = await readImageHeader(inputPath, DEFAULT_MAX_INPUT_PIXELS);
+    if (isFileReason(header)) return header;
+    try {
+      const size = resolveTargetSize(header, settings.target);
+      if (size.width * size.height > DEFAULT_MAX_OUTPUT_PIXELS) {
+        return {
+          code: 'too-large',
+          message: `the output would be ${size.width}x${size.height} (${formatMegapixels(size.width * size.height)}), over the limit of ${formatMegapixels(DEFAULT_MAX_OUTPUT_PIXELS)}`,
+        };
+      }
+    } catch {
+      // scale-out-of-range: the pre-flight and the run report it with the target's own words.
+    }
+    return header;
   }
 
   /** What unfinished jobs will still write on the volume of `folder`, from their pre-flight estimates. */
@@ -895,11 +948,21 @@ function validateInputs(value: JobInputs): JobInputs {
   };
 }
 
+/** Entries the scan refused without opening them; they never run. */
+function isScanProblem(file: ScannedFile): file is ScannedFile & { problem: FileReason } {
+  return file.problem !== null;
+}
+
 function failureReason(error: unknown): FileReason {
   if (error instanceof InputRejected) return error.reason;
-  if (isWriteError(error)) return { code: 'output-not-writable', message: errorText(error) };
+  if (isWriteError(error)) return writeFailure(error, null);
   return { code: 'upscale-failed', message: errorText(error) };
 }
+
+// The encoder's first line is only "…: write error"; the cause follows on later lines.
+const WRITE_ERROR_TEXT =
+  /EACCES|EPERM|EROFS|ENOSPC|EDQUOT|Permission denied|Read-only file system|Operation not permitted|No space left|quota exceeded/i;
+const DISK_FULL_TEXT = /ENOSPC|EDQUOT|No space left|quota exceeded/i;
 
 function isWriteError(error: unknown): boolean {
   const code = (error as NodeJS.ErrnoException | null)?.code;
@@ -908,11 +971,30 @@ function isWriteError(error: unknown): boolean {
     code === 'EPERM' ||
     code === 'EROFS' ||
     code === 'ENOSPC' ||
+    code === 'EDQUOT' ||
     code === 'ENOTDIR' ||
-    /EACCES|EPERM|EROFS|ENOSPC|Permission denied|Read-only file system|Operation not permitted|No space left/i.test(
-      errorText(error),
-    )
+    WRITE_ERROR_TEXT.test(fullErrorText(error))
   );
+}
+
+/** `output-not-writable`, saying "disk full" in so many words when that is the cause. */
+function writeFailure(error: unknown, folder: string | null): FileReason {
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  const where = folder === null ? '' : ` in ${folder}`;
+  if (code === 'ENOSPC' || code === 'EDQUOT' || DISK_FULL_TEXT.test(fullErrorText(error))) {
+    return {
+      code: 'output-not-writable',
+      message: `disk full: no space left to write the output${where}`,
+    };
+  }
+  return {
+    code: 'output-not-writable',
+    message: `cannot write${where} (${errorText(error)})`,
+  };
+}
+
+function fullErrorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 function errorText(error: unknown): string {

@@ -3,16 +3,36 @@
  * template, the overwrite policy, and the temporary name an output is written under until it
  * is complete. Temporary names carry a marker so a later start can find and delete them.
  */
-import { link, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import {
+  appendFile,
+  link,
+  lstat,
+  mkdir,
+  readdir,
+  rename,
+  rm,
+  stat,
+  writeFile,
+} from 'node:fs/promises';
 import path from 'node:path';
 import type { ExportSettings } from '../../shared/exportSettings.ts';
-import { expandNamingTemplate, formatDateForName } from '../../shared/namingTemplate.ts';
+import {
+  expandNamingTemplate,
+  formatDateForName,
+  safeFileNamePart,
+} from '../../shared/namingTemplate.ts';
 import { concreteFormat, extensionFor, type ConcreteFormat } from '../../shared/outputNaming.ts';
 import type { OverwritePolicy } from '../../shared/upscaleOptions.ts';
 import { ATOMIC_TEMP_MARKER } from './atomicWrite.ts';
 
 /** Present in every output folder we write: scans skip such folders (and everything below). */
 export const OUTPUT_FOLDER_MARKER = '.cmsc-upscaler-output';
+/**
+ * Beside outputs written into a folder that also holds inputs (`--out` equal to the input
+ * folder): the names of our outputs there, one JSON string a line, so a later scan of the
+ * folder does not take them for photos.
+ */
+export const OUTPUT_LEDGER_NAME = '.cmsc-upscaler-outputs';
 /** In the name of every temporary output (ours, and the engine's temp derived from ours). */
 export const TEMP_OUTPUT_MARKER = '.cmsc-partial.';
 export const DEFAULT_OUTPUT_SUFFIX = '-upscaled';
@@ -85,11 +105,53 @@ export function planOutputName(
     date: formatDateForName(new Date(file.createdAt)),
   });
   if (!expanded.ok) throw new Error(expanded.error);
+  // Mirrored folder names follow the same rule as file names (a folder `12:00` on ext4 is
+  // `12_00` on the output side).
+  const mirrored = path
+    .dirname(file.relativePath)
+    .split(path.sep)
+    .filter((part) => part !== '' && part !== '.')
+    .map(safeFileNamePart);
   return {
     format,
-    folder: path.join(outputFolder, path.dirname(file.relativePath)),
+    folder: path.join(outputFolder, ...mirrored),
     fileName: `${expanded.baseName}${extensionFor(format)}`,
   };
+}
+
+/**
+ * True when the output folder is, or holds, one of the job's input folders: outputs then land
+ * among inputs, so the folder cannot be marked as an output folder as a whole (its next scan
+ * would find nothing); each output is listed in its folder's ledger instead.
+ */
+export function outputsAmongInputs(outputFolder: string, inputFolders: readonly string[]): boolean {
+  const output = path.resolve(outputFolder);
+  return inputFolders.some((folder) => {
+    const relative = path.relative(output, path.resolve(folder));
+    return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative));
+  });
+}
+
+/** Appends an output's name to its folder's ledger (before the output appears under it). */
+export async function recordOutputInLedger(outputPath: string): Promise<void> {
+  await appendFile(
+    path.join(path.dirname(outputPath), OUTPUT_LEDGER_NAME),
+    `${JSON.stringify(path.basename(outputPath))}\n`,
+  );
+}
+
+export function parseOutputLedger(text: string): Set<string> {
+  const names = new Set<string>();
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    try {
+      const name: unknown = JSON.parse(line);
+      if (typeof name === 'string') names.add(name);
+    } catch {
+      // A line cut short by a crash: the output it named was never committed.
+    }
+  }
+  return names;
 }
 
 /**
@@ -124,9 +186,33 @@ export function temporaryOutputPath(finalPath: string, jobId: string, fileId: nu
   );
 }
 
-/** Creates the output folder (and mirrored sub-folder) and marks the output folder as ours. */
-export async function prepareOutputFolder(outputFolder: string, subFolder: string): Promise<void> {
-  await mkdir(subFolder, { recursive: true });
+/**
+ * Creates the output folder (and mirrored sub-folder) and marks the output folder as ours
+ * (unless `markAsOutput` is false: outputs among inputs). A link or a file in the way below
+ * the output folder is refused rather than followed: outputs stay where the job said.
+ */
+export async function prepareOutputFolder(
+  outputFolder: string,
+  subFolder: string,
+  markAsOutput = true,
+): Promise<void> {
+  await mkdir(outputFolder, { recursive: true });
+  let current = path.resolve(outputFolder);
+  for (const part of path.relative(current, path.resolve(subFolder)).split(path.sep)) {
+    if (part === '') continue;
+    current = path.join(current, part);
+    const info = await lstat(current).catch(() => null);
+    if (info === null)
+      await mkdir(current).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EEXIST') throw error;
+      });
+    else if (!info.isDirectory()) {
+      throw new Error(
+        `${current} is ${info.isSymbolicLink() ? 'a symbolic link' : 'not a folder'}; outputs are not written through it`,
+      );
+    }
+  }
+  if (!markAsOutput) return;
   const marker = path.join(outputFolder, OUTPUT_FOLDER_MARKER);
   if (!(await pathExists(marker))) {
     await writeFile(marker, 'Outputs of CMSC Upscaler. Folder scans skip this folder.\n', {

@@ -30,6 +30,7 @@ Output:
   --quality <1..100>      jpeg/webp/avif quality (default 90)
   --overwrite <policy>    skip|rename|overwrite when the output exists (default rename)
   --keep-metadata         keep EXIF, IPTC, XMP and the ICC profile (orientation baked in)
+  --no-report             do not write cmsc-report-<job>.json/.csv next to the outputs
 Model and device:
   --preset <preset>       fast|balanced|best: 1, 2 or all cascade stages (default best)
   --model <name>          model card name (default: cmsc when installed)
@@ -41,6 +42,11 @@ Model and device:
 Folders:
   -r, --recursive         include sub-folders
   -h, --help              show this help
+
+Outputs go to --out, or beside the input: folder Photos -> Photos-upscaled/
+(sub-folders mirrored), picked files -> upscaled/ next to them. A run is a job
+of the same batch queue the app uses: Ctrl-C pauses it, and running the same
+command again resumes it.
 `;
 
 export interface CliSettings {
@@ -53,6 +59,8 @@ export interface CliSettings {
   device: Device;
   threads: number | undefined;
   modelsDir: string | null;
+  /** Write the JSON and CSV report next to the outputs (`--no-report` turns it off). */
+  report: boolean;
 }
 
 export class UsageError extends Error {
@@ -78,6 +86,7 @@ export function parseCliArguments(argv: readonly string[]): ParsedCommand {
         quality: { type: 'string' },
         overwrite: { type: 'string' },
         'keep-metadata': { type: 'boolean' },
+        'no-report': { type: 'boolean' },
         preset: { type: 'string' },
         model: { type: 'string' },
         models: { type: 'string' },
@@ -137,13 +146,17 @@ export function parseCliArguments(argv: readonly string[]): ParsedCommand {
       threads:
         values.threads !== undefined ? integerFlag('threads', values.threads, 0, 1024) : undefined,
       modelsDir: values.models ?? null,
+      report: !(values['no-report'] ?? false),
     },
   };
 }
 
+/** Plain decimal only: `Number()` would also read `0x2` as hex, `1e0` and ` 2 `. */
+const DECIMAL_NUMBER = /^\d+(\.\d+)?$/;
+
 function numberFlag(flag: string, text: string, min: number, max: number): number {
   const value = Number(text);
-  if (text.trim() === '' || !Number.isFinite(value) || value < min || value > max) {
+  if (!DECIMAL_NUMBER.test(text) || !Number.isFinite(value) || value < min || value > max) {
     throw new UsageError(`--${flag} must be a number from ${min} to ${max} (got "${text}")`);
   }
   return value;

@@ -2,11 +2,16 @@
 import { EXIT_CANCELLED, runCli } from './runCli.ts';
 
 const controller = new AbortController();
-process.once('SIGINT', () => {
-  // First Ctrl-C: stop after the current tile, remove partial output, print the summary.
-  controller.abort(new Error('cancelled (Ctrl-C)'));
+const pause = (): void => {
+  // First Ctrl-C (or SIGTERM): pause the job after removing the running photo's temporary
+  // output, print the summary; the same command resumes. A second one exits at once (the
+  // next run still resumes: the queue survives a kill).
+  controller.abort(new Error('paused (Ctrl-C)'));
   process.once('SIGINT', () => process.exit(EXIT_CANCELLED));
-});
+  process.once('SIGTERM', () => process.exit(EXIT_CANCELLED));
+};
+process.once('SIGINT', pause);
+process.once('SIGTERM', pause);
 
 process.exitCode = await runCli(
   process.argv.slice(2),

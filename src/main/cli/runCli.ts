@@ -1,36 +1,52 @@
 /**
- * `cmsc-upscale`: upscales files and folders with the engine, one file at a time. A bad file
- * is reported and the rest continue; the exit code is non-zero when any file failed.
+ * `cmsc-upscale`: a thin front end of the batch queue. The command line becomes one job of the
+ * same queue the app and web mode use (scan, mirroring, naming, overwrite policy, output marker,
+ * reports, reason codes: one implementation); this file only turns arguments into a job and
+ * queue events into lines. Each command has its own small queue folder, keyed by the command,
+ * so Ctrl-C pauses the job and running the same command again resumes it.
  */
-import { mkdir, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
-import { DEFAULT_EXPORT_SETTINGS, type ExportSettings } from '../../shared/exportSettings.ts';
-import { resolveTargetSize } from '../../shared/targetSize.ts';
-import { scanInputs } from '../batch/inputScan.ts';
-import { chooseOutputPath, planOutputName } from '../batch/outputPlan.ts';
-import { finishOutput } from '../batch/exportOptions.ts';
-import { readSourceMetadata } from '../batch/metadataTransfer.ts';
-import { createEngine, type Engine, writeAtomically } from '../engine/index.ts';
+import {
+  cloneSettings,
+  DEFAULT_EXPORT_SETTINGS,
+  parseExportSettings,
+  type ExportSettings,
+} from '../../shared/exportSettings.ts';
+import type { Job, JobFile, JobInputs } from '../../shared/jobs.ts';
+import { defaultDataDir } from '../api/dataDir.ts';
+import { createBatchQueue, PreflightRefusal, type BatchQueue } from '../batch/batchQueue.ts';
+import { createEngineUpscaler } from '../batch/engineUpscaler.ts';
+import { formatBytes } from '../batch/preflight.ts';
 import { type CliSettings, parseCliArguments, USAGE, UsageError } from './cliArguments.ts';
-import { createProgressDisplay, formatDuration, type ProgressDisplay } from './progressDisplay.ts';
+import { createProgressDisplay, formatDuration } from './progressDisplay.ts';
 
 export interface CliStreams {
   stdout: Writable & { isTTY?: boolean; columns?: number };
   stderr: Writable;
 }
 
+export interface CliEnvironment {
+  /** Where each command's queue folder lives; default `<app data>/cli-jobs`. */
+  stateRoot?: string;
+}
+
 export const EXIT_OK = 0;
 export const EXIT_SOME_FAILED = 1;
 export const EXIT_USAGE = 2;
+/** Ctrl-C: the job is paused; the same command resumes it. */
 export const EXIT_CANCELLED = 130;
 
 export async function runCli(
   argv: readonly string[],
   streams: CliStreams,
   signal?: AbortSignal,
+  environment: CliEnvironment = {},
 ): Promise<number> {
   let settings: CliSettings;
+  let request: { inputs: JobInputs; settings: ExportSettings };
   try {
     const command = parseCliArguments(argv);
     if (command.kind === 'help') {
@@ -38,6 +54,7 @@ export async function runCli(
       return EXIT_OK;
     }
     settings = command.settings;
+    request = await jobRequest(settings);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     streams.stderr.write(
@@ -46,139 +63,245 @@ export async function runCli(
     return EXIT_USAGE;
   }
 
-  const missing: string[] = [];
-  for (const input of settings.inputs) {
-    if (!(await stat(input).catch(() => null))) missing.push(input);
-  }
-  const files = await scanInputs({
-    paths: settings.inputs.filter((input) => !missing.includes(input)),
-    recursive: settings.recursive,
-    includeExtensions: [],
-    excludeExtensions: [],
-  });
-
-  const engine = await createEngine({
-    device: settings.device,
-    ...(settings.modelsDir ? { modelsDirs: [settings.modelsDir] } : {}),
-    ...(settings.threads !== undefined ? { threads: settings.threads } : {}),
-  });
-  if (engine.listModels().length === 0) {
-    await engine.close();
-    streams.stderr.write(
-      `cmsc-upscale: no model installed in ${settings.modelsDir ?? 'the models/ folder'} (each model is an ONNX file with a JSON card; see README)\n`,
-    );
-    return EXIT_SOME_FAILED;
-  }
-  const display = createProgressDisplay(streams.stdout, files.length);
-  const counts = { done: 0, skipped: 0, failed: missing.length };
-  const started = performance.now();
-  for (const input of missing) display.line(`FAIL ${input}: no such file or folder`);
-  try {
-    const fileTimes: number[] = [];
-    for (const [index, file] of files.entries()) {
-      if (signal?.aborted) break;
-      const fileStarted = performance.now();
-      const outcome = await upscaleOne(
-        engine,
-        settings,
-        file.inputPath,
-        index,
-        files.length,
-        fileTimes,
-        display,
-        signal,
-      );
-      counts[outcome]++;
-      if (outcome === 'done') fileTimes.push(performance.now() - fileStarted);
-    }
-  } finally {
-    display.finish();
-    await engine.close();
-  }
-  const seconds = ((performance.now() - started) / 1000).toFixed(1);
-  const cancelled = signal?.aborted ? ', cancelled' : '';
-  streams.stdout.write(
-    `${counts.done} upscaled, ${counts.skipped} skipped, ${counts.failed} failed in ${seconds} s${cancelled}\n`,
+  const upscaler = await createEngineUpscaler(
+    {
+      ...(settings.modelsDir ? { modelsDirs: [path.resolve(settings.modelsDir)] } : {}),
+      ...(settings.threads !== undefined ? { threads: settings.threads } : {}),
+    },
+    settings.device,
   );
-  if (signal?.aborted) return EXIT_CANCELLED;
-  return counts.failed > 0 ? EXIT_SOME_FAILED : EXIT_OK;
+  try {
+    if (upscaler.listModels().length === 0) {
+      streams.stderr.write(
+        `cmsc-upscale: no model installed in ${settings.modelsDir ?? 'the models/ folder'} (each model is an ONNX file with a JSON card; see README)\n`,
+      );
+      return EXIT_SOME_FAILED;
+    }
+    const stateDir = path.join(
+      environment.stateRoot ?? path.join(defaultDataDir(), 'cli-jobs'),
+      commandKey(request, settings.report),
+    );
+    let queue: BatchQueue;
+    try {
+      queue = await createBatchQueue({
+        stateDir,
+        upscaler,
+        autoStart: false,
+        writeReports: settings.report,
+      });
+    } catch (error) {
+      streams.stderr.write(`cmsc-upscale: ${(error as Error).message} (the same command)\n`);
+      return EXIT_SOME_FAILED;
+    }
+    let outcome: JobOutcome = { code: EXIT_SOME_FAILED, keepState: true };
+    try {
+      outcome = await runJob(queue, request, streams, signal);
+    } finally {
+      await queue.close();
+      // A finished command leaves nothing behind; a paused one keeps its queue to resume.
+      if (!outcome.keepState) await rm(stateDir, { recursive: true, force: true });
+    }
+    return outcome.code;
+  } finally {
+    await upscaler.close();
+  }
 }
 
-async function upscaleOne(
-  engine: Engine,
+/** From the parsed flags to the queue's request; settings problems are usage errors. */
+async function jobRequest(
   settings: CliSettings,
-  inputPath: string,
-  index: number,
-  total: number,
-  fileTimes: readonly number[],
-  display: ProgressDisplay,
-  signal: AbortSignal | undefined,
-): Promise<'done' | 'skipped' | 'failed'> {
+): Promise<{ inputs: JobInputs; settings: ExportSettings }> {
   const { options } = settings;
-  const shortName = path.basename(inputPath);
-  try {
-    const header = await engine.probe(inputPath);
-    const target = resolveTargetSize(header, options.target);
-    const modelName =
-      options.model ?? engine.listModels().find((m) => m.isDefault)?.name ?? 'model';
-    // Same naming rules as the batch queue; the CLI writes flat into --out (or beside the input).
-    const exportSettings: ExportSettings = {
-      ...DEFAULT_EXPORT_SETTINGS,
-      format: options.format,
-      namingTemplate: settings.nameTemplate,
-      metadata: options.keepMetadata ? 'keep' : 'strip',
-    };
-    const planned = planOutputName(exportSettings, settings.outFolder ?? path.dirname(inputPath), {
-      inputPath,
-      relativePath: path.basename(inputPath),
-      outputWidth: target.width,
-      outputHeight: target.height,
-      scale: target.scale,
-      model: modelName,
-      createdAt: new Date().toISOString(),
-    });
-    await mkdir(planned.folder, { recursive: true });
-    const outputPath = await chooseOutputPath(planned, settings.overwrite, new Set());
-    if (outputPath === null) {
-      display.line(`skip ${inputPath}: output exists (--overwrite skip)`);
-      return 'skipped';
-    }
-    const meanFileMs = fileTimes.length
-      ? fileTimes.reduce((a, b) => a + b, 0) / fileTimes.length
-      : null;
-    // EXIF and IPTC are spliced in by the batch queue's finishing step, between the engine's
-    // output and the rename, so --keep-metadata carries exactly what a batch job carries.
-    const source = options.keepMetadata ? await readSourceMetadata(inputPath) : null;
-    const result = await writeAtomically(outputPath, async (tempPath) => {
-      const upscaled = await engine.upscaleFile(inputPath, tempPath, options, {
-        ...(signal ? { signal } : {}),
-        onProgress: (p) => {
-          const restMs = meanFileMs === null ? 0 : meanFileMs * (total - index - 1);
-          display.tile(
-            index,
-            shortName,
-            p.tilesDone,
-            p.tilesTotal,
-            p.etaMs === null ? null : p.etaMs + restMs,
-          );
-        },
-      });
-      const expected = { width: upscaled.outputWidth, height: upscaled.outputHeight };
-      await finishOutput(tempPath, planned.format, exportSettings, expected, source);
-      return upscaled;
-    });
-    display.line(
-      `ok   ${inputPath} -> ${outputPath} (${result.outputWidth}x${result.outputHeight}, ${formatDuration(result.elapsedMs)}, ${result.provider})`,
-    );
-    return 'done';
-  } catch (error) {
-    if (signal?.aborted) {
-      display.line(`stop ${inputPath}: cancelled, no output written`);
-      return 'skipped';
-    }
-    const message = (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
-    // Engine errors about the file already start with its path.
-    display.line(`FAIL ${message.startsWith(inputPath) ? message : `${inputPath}: ${message}`}`);
-    return 'failed';
+  const outputFolder = settings.outFolder === null ? null : path.resolve(settings.outFolder);
+  if (outputFolder !== null) {
+    const existing = await stat(outputFolder).catch(() => null);
+    if (existing && !existing.isDirectory())
+      throw new UsageError(`--out: ${outputFolder} exists and is not a folder`);
   }
+  const candidate: ExportSettings = {
+    ...cloneSettings(DEFAULT_EXPORT_SETTINGS),
+    target: { ...options.target },
+    format: options.format,
+    encoding: {
+      ...DEFAULT_EXPORT_SETTINGS.encoding,
+      jpegQuality: options.encodeQuality,
+      webpQuality: options.encodeQuality,
+      avifQuality: options.encodeQuality,
+    },
+    outputFolder,
+    namingTemplate: settings.nameTemplate,
+    overwrite: settings.overwrite,
+    metadata: options.keepMetadata ? 'keep' : 'strip',
+    tileSize: options.tileSize ?? 'auto',
+    device: settings.device,
+    selfEnsemble: options.selfEnsemble,
+    qualityPreset: options.quality,
+    model: options.model ?? null,
+  };
+  let exportSettings: ExportSettings;
+  try {
+    exportSettings = parseExportSettings(candidate);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  return {
+    inputs: {
+      paths: settings.inputs.map((input) => path.resolve(input)),
+      recursive: settings.recursive,
+      includeExtensions: [],
+      excludeExtensions: [],
+    },
+    settings: exportSettings,
+  };
+}
+
+/** The same command (inputs, settings, report choice) gets the same queue folder: resume. */
+function commandKey(request: { inputs: JobInputs; settings: ExportSettings }, report: boolean) {
+  return createHash('sha256')
+    .update(JSON.stringify({ ...request, report }))
+    .digest('hex')
+    .slice(0, 24);
+}
+
+interface JobOutcome {
+  code: number;
+  /** True while the job can still be resumed by running the same command. */
+  keepState: boolean;
+}
+
+async function runJob(
+  queue: BatchQueue,
+  request: { inputs: JobInputs; settings: ExportSettings },
+  streams: CliStreams,
+  signal: AbortSignal | undefined,
+): Promise<JobOutcome> {
+  const out = (text: string): void => void streams.stdout.write(`${text}\n`);
+  for (const warning of queue.loadWarnings) out(`note ${warning}`);
+  const started = performance.now();
+
+  // A job left by an interrupted run of this command resumes; finished ones are history.
+  let job: Job | null = queue.jobs().find((candidate) => !isOver(candidate)) ?? null;
+  for (const old of queue.jobs()) if (isOver(old)) await queue.removeJob(old.id);
+  let printed = new Set<number>();
+  if (job) {
+    const left = job.files.filter((file) => file.state === 'queued' || file.state === 'running');
+    out(
+      `resuming an interrupted run: ${job.files.length - left.length} of ${job.files.length} files already handled`,
+    );
+    printed = new Set(job.files.filter((file) => isFinal(file)).map((file) => file.id));
+    await queue.resumeJob(job.id);
+  } else {
+    try {
+      job = await queue.addJob(request);
+    } catch (error) {
+      if (error instanceof PreflightRefusal) {
+        streams.stderr.write(`cmsc-upscale: ${error.message}\n`);
+        for (const problem of error.estimate.problems)
+          out(
+            `FAIL ${printable(problem.path)}: ${problem.reason.message} (${problem.reason.code})`,
+          );
+        return { code: EXIT_SOME_FAILED, keepState: false };
+      }
+      streams.stderr.write(`cmsc-upscale: ${(error as Error).message}\n`);
+      return { code: EXIT_SOME_FAILED, keepState: false };
+    }
+  }
+  const jobId = job.id;
+  const display = createProgressDisplay(streams.stdout, job.files.length);
+  const names = new Map(job.files.map((file) => [file.id, path.basename(file.inputPath)]));
+  const report = (file: JobFile): void => {
+    if (!isFinal(file) || printed.has(file.id)) return;
+    printed.add(file.id);
+    display.line(fileLine(file));
+  };
+  // Files the scan refused never run: their lines come first.
+  for (const file of job.files) report(file);
+  const unsubscribe = queue.onAny((event) => {
+    if (event.type === 'file-state' && event.jobId === jobId) report(event.file);
+    else if (event.type === 'progress' && event.progress.jobId === jobId) {
+      const current = event.progress.currentFile;
+      if (current) {
+        display.tile(
+          event.progress.filesFinished,
+          names.get(current.fileId) ?? '',
+          current.tilesDone,
+          current.tilesTotal,
+          event.progress.etaMs,
+        );
+      }
+    }
+  });
+
+  let paused = false;
+  const pause = (): void => {
+    paused = true;
+    void queue.pauseJob(jobId);
+  };
+  if (signal?.aborted) pause();
+  else signal?.addEventListener('abort', pause, { once: true });
+  try {
+    queue.start();
+    await queue.whenIdle();
+    // whenIdle also resolves when the pause landed between two files.
+    if (paused) await queue.pauseJob(jobId);
+  } finally {
+    signal?.removeEventListener('abort', pause);
+    unsubscribe();
+    display.finish();
+  }
+
+  const final = queue.job(jobId)!;
+  const counts = { done: 0, skipped: 0, failed: 0, left: 0 };
+  for (const file of final.files) {
+    if (file.state === 'done') counts.done++;
+    else if (file.state === 'skipped') counts.skipped++;
+    else if (file.state === 'failed' || file.state === 'cancelled') counts.failed++;
+    else counts.left++;
+  }
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  if (paused && final.state === 'paused') {
+    out(
+      `${counts.done} upscaled, ${counts.skipped} skipped, ${counts.failed} failed in ${seconds} s, paused with ${counts.left} left: run the same command again to resume`,
+    );
+    return { code: EXIT_CANCELLED, keepState: true };
+  }
+  out(
+    `${counts.done} upscaled, ${counts.skipped} skipped, ${counts.failed} failed in ${seconds} s`,
+  );
+  const summary = final.summary;
+  if (summary?.reportJsonPath) out(`report ${printable(summary.reportJsonPath)}`);
+  if (summary?.reportError) out(`note ${summary.reportError}`);
+  return { code: counts.failed > 0 ? EXIT_SOME_FAILED : EXIT_OK, keepState: false };
+}
+
+function isOver(job: Job): boolean {
+  return job.state === 'finished' || job.state === 'cancelled';
+}
+
+function isFinal(file: JobFile): boolean {
+  return (
+    file.state === 'done' ||
+    file.state === 'skipped' ||
+    file.state === 'failed' ||
+    file.state === 'cancelled'
+  );
+}
+
+/** One permanent line per file: `ok`, `skip` or `FAIL`, with the reason's code. */
+function fileLine(file: JobFile): string {
+  const input = printable(file.inputPath);
+  if (file.state === 'done') {
+    const time = file.elapsedMs === null ? '' : `, ${formatDuration(file.elapsedMs)}`;
+    const bytes = file.outputBytes === null ? '' : `, ${formatBytes(file.outputBytes)}`;
+    return `ok   ${input} -> ${printable(file.outputPath ?? '')} (${file.outputWidth}x${file.outputHeight}${bytes}${time}, ${file.provider ?? 'cpu'})`;
+  }
+  const reason = file.reason ?? { code: 'upscale-failed', message: 'no reason recorded' };
+  const tag = file.state === 'skipped' ? 'skip' : 'FAIL';
+  return `${tag} ${input}: ${reason.message} (${reason.code})`;
+}
+
+/** A path on one line: control characters (a newline in a file name) shown escaped. */
+export function printable(filePath: string): string {
+  // eslint-disable-next-line no-control-regex
+  return /[\u0000-\u001f\u007f]/.test(filePath) ? JSON.stringify(filePath) : filePath;
 }

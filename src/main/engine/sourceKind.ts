@@ -1,0 +1,67 @@
+/**
+ * Clean picture or camera photo? The choice between a model's clean variant (trained on the
+ * paper's bicubic pairs) and its photo variant (trained on JPEG-compressed, noisy, slightly
+ * blurred pairs, `training/degrade.py`), made per file.
+ *
+ * The clean variant is better on clean inputs and the photo variant on compressed ones, so
+ * `auto` sends a file to the photo variant only on evidence it needs it: a JPEG whose
+ * quantisation tables say it was saved below `PHOTO_BELOW_JPEG_QUALITY`, or luminance noise
+ * of at least `PHOTO_FROM_NOISE_SIGMA` grey levels. A PNG, TIFF or WebP without such noise
+ * stays on the clean model, so `auto` never makes a clean input worse than the clean model.
+ * Both thresholds were chosen from `npm run bench:quality -- --degraded` (README, Models).
+ */
+import type { SourceDecision, SourceSetting } from '../../shared/upscaleOptions.ts';
+import { readJpegQuality } from './jpegQuality.ts';
+import { estimateNoiseSigma } from './noiseLevel.ts';
+
+/** JPEGs saved at a lower IJG quality than this go to the photo variant. */
+export const PHOTO_BELOW_JPEG_QUALITY = 96;
+/**
+ * Noise σ (8-bit levels) from which any input goes to the photo variant. Clean test images
+ * measure 0-3 (Set5, Set14), the most textured (Set14 baboon) 5.0: the threshold sits above.
+ */
+export const PHOTO_FROM_NOISE_SIGMA = 5.5;
+
+export interface SourceEvidence {
+  /** sharp's format name of the input (jpeg, png, ...). */
+  format: string;
+  /** IJG quality estimated from the file's tables, or null (not a JPEG, or no tables). */
+  jpegQuality: number | null;
+  noiseSigma: number;
+}
+
+/** The decision for one file from its evidence and the user's setting. */
+export function decideSource(setting: SourceSetting, evidence: SourceEvidence): SourceDecision {
+  const { jpegQuality, noiseSigma } = evidence;
+  const base = { setting, jpegQuality, noiseSigma };
+  if (setting !== 'auto') {
+    return { ...base, kind: setting, reason: `set to ${setting === 'photo' ? 'Photo' : 'Clean'}` };
+  }
+  const noise = `noise σ ≈ ${noiseSigma.toFixed(1)}`;
+  if (jpegQuality !== null && jpegQuality < PHOTO_BELOW_JPEG_QUALITY) {
+    return { ...base, kind: 'photo', reason: `JPEG quality ≈ ${jpegQuality}` };
+  }
+  if (noiseSigma >= PHOTO_FROM_NOISE_SIGMA) {
+    return { ...base, kind: 'photo', reason: `noisy (${noise})` };
+  }
+  const what =
+    jpegQuality !== null ? `JPEG quality ≈ ${jpegQuality}` : `${evidence.format.toUpperCase()}`;
+  return { ...base, kind: 'clean', reason: `${what}, ${noise}` };
+}
+
+/** Reads the evidence of one decoded file: its JPEG tables (header only) and its Y noise. */
+export async function assessSource(
+  setting: SourceSetting,
+  inputPath: string,
+  format: string,
+  y: Float32Array,
+  width: number,
+  height: number,
+): Promise<SourceDecision> {
+  const jpeg = format === 'jpeg' ? await readJpegQuality(inputPath).catch(() => null) : null;
+  return decideSource(setting, {
+    format,
+    jpegQuality: jpeg?.quality ?? null,
+    noiseSigma: estimateNoiseSigma(y, width, height),
+  });
+}
