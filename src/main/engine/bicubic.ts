@@ -118,12 +118,41 @@ export function planResize(
   };
 }
 
+/** The input pixels (a rectangle) that the output pixels of `region` read. */
+export function sourceRect(plan: ResizePlan, region: Rect): Rect {
+  const [x0, x1] = tapRange(plan.horizontal, region.x, region.width);
+  const [y0, y1] = tapRange(plan.vertical, region.y, region.height);
+  return { x: x0, y: y0, width: x1 - x0 + 1, height: y1 - y0 + 1 };
+}
+
+/**
+ * Smallest and largest input index of any tap over outputs [start, start + length). Taps of
+ * weight zero count too: the horizontal pass reads every tap (multiplying by 0).
+ */
+function tapRange(axis: AxisWeights, start: number, length: number): [number, number] {
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = start * axis.taps; i < (start + length) * axis.taps; i++) {
+    const index = axis.indices[i]!;
+    if (index < min) min = index;
+    if (index > max) max = index;
+  }
+  return [min, max];
+}
+
 /**
  * Resizes the part of `plane` (inWidth × inHeight, row-major) that lands in `region` of the
- * output. Resizing the whole output is `region = {0, 0, outWidth, outHeight}`.
+ * output. Resizing the whole output is `region = {0, 0, outWidth, outHeight}`. `source` says
+ * which part of the input `plane` holds (default: all of it); it must contain
+ * `sourceRect(plan, region)`.
  */
-export function resizeRegion(plane: Float32Array, plan: ResizePlan, region: Rect): Float32Array {
-  const { inWidth } = plan;
+export function resizeRegion(
+  plane: Float32Array,
+  plan: ResizePlan,
+  region: Rect,
+  source: Rect = { x: 0, y: 0, width: plan.inWidth, height: plan.inHeight },
+): Float32Array {
+  const inWidth = source.width;
   const { taps: hTaps, indices: hIndices, weights: hWeights } = plan.horizontal;
   const { taps: vTaps, indices: vIndices, weights: vWeights } = plan.vertical;
   const { width } = region;
@@ -140,7 +169,8 @@ export function resizeRegion(plane: Float32Array, plan: ResizePlan, region: Rect
   // Horizontal pass on those rows, for the region's columns only.
   const horizontalPass = new Float64Array(rowCount * width);
   for (let r = 0; r < rowCount; r++) {
-    const rowOffset = (rowMin + r) * inWidth;
+    // Input indices are absolute: shift them into `source`.
+    const rowOffset = (rowMin + r - source.y) * inWidth - source.x;
     const passOffset = r * width;
     let base = region.x * hTaps;
     if (hTaps === 4) {

@@ -30,6 +30,8 @@ import {
 } from './imageDecode.ts';
 import { encodeImage, supportsSixteenBit } from './imageEncode.ts';
 import { InferenceClient } from './inferenceClient.ts';
+import type { ModelCard } from './modelCard.ts';
+import type { ModelIoNames } from './onnxSession.ts';
 import { type InferenceHardware, ModelRegistry, type ResolvedVariant } from './modelRegistry.ts';
 import { writeAtomically } from './outputFile.ts';
 import { OutputRaster } from './outputRaster.ts';
@@ -191,6 +193,7 @@ class UpscaleEngine implements Engine {
       options.model,
       options.quality,
       options.model === undefined ? await this.hardware() : 'cpu',
+      target.scale,
     );
     const report = await this.openSession(variant);
     const format = concreteFormat(options.format, inputPath);
@@ -206,7 +209,8 @@ class UpscaleEngine implements Engine {
       tileSize,
       overlap: this.overlap(variant),
       selfEnsemble: options.selfEnsemble,
-      model: this.planeModel(variant.path),
+      model: this.planeModel(variant),
+      ...lowResInput(variant),
       sink: (tile) => raster.write(tile),
       onTileDone: progressReporter(started, hooks.onProgress),
       ...(hooks.signal ? { signal: hooks.signal } : {}),
@@ -295,6 +299,7 @@ class UpscaleEngine implements Engine {
       options.model,
       options.quality,
       options.model === undefined ? await this.hardware() : 'cpu',
+      target.scale,
     );
     await this.openSession(variant);
     const raster = new OutputRaster(outputRegion.width, outputRegion.height, true, 8);
@@ -305,7 +310,8 @@ class UpscaleEngine implements Engine {
       tileSize: this.tileSize(variant, options),
       overlap: this.overlap(variant),
       selfEnsemble: options.selfEnsemble,
-      model: this.planeModel(variant.path),
+      model: this.planeModel(variant),
+      ...lowResInput(variant),
       sink: (tile) => raster.write(tile, outputRegion),
       onTileDone: progressReporter(started, hooks.onProgress),
       ...(hooks.signal ? { signal: hooks.signal } : {}),
@@ -357,10 +363,7 @@ class UpscaleEngine implements Engine {
     const known = this.reports.get(resolved.path);
     if (known) return known;
     const { card } = resolved.model;
-    const report = await this.client.open(resolved.path, {
-      input: card.input.name,
-      output: card.output.name,
-    });
+    const report = await this.client.open(resolved.path, modelIoNames(card));
     this.reports.set(resolved.path, report);
     return report;
   }
@@ -385,10 +388,39 @@ class UpscaleEngine implements Engine {
     });
   }
 
-  private planeModel(modelPath: string): PlaneModel {
-    return async (input, batch, height, width) =>
-      (await this.client.run(modelPath, input, batch, height, width)).output;
+  private planeModel(resolved: ResolvedVariant): PlaneModel {
+    return planeModelFor(this.client, resolved);
   }
+}
+
+/** The input/output names a session checks and feeds, from the card. */
+export function modelIoNames(card: ModelCard): ModelIoNames {
+  return {
+    input: card.input.name,
+    output: card.output.name,
+    ...(card.input.bicubic ? { bicubic: card.input.bicubic } : {}),
+  };
+}
+
+/** Runs a resolved model file through the inference worker (with its bicubic input when it has one). */
+export function planeModelFor(client: InferenceClient, resolved: ResolvedVariant): PlaneModel {
+  const scale = resolved.lowResScale;
+  return async (input, batch, height, width, bicubic) =>
+    (
+      await client.run(
+        resolved.path,
+        input,
+        batch,
+        height,
+        width,
+        scale && bicubic ? { data: bicubic, scale } : undefined,
+      )
+    ).output;
+}
+
+/** upscaleTiled's option for an input-resolution model (none for the paper's models). */
+export function lowResInput(resolved: ResolvedVariant): { lowResInput?: { scale: number } } {
+  return resolved.lowResScale ? { lowResInput: { scale: resolved.lowResScale } } : {};
 }
 
 function toLowRes(decoded: DecodedImage): LowResImage {

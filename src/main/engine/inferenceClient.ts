@@ -46,17 +46,25 @@ export class InferenceClient {
     return response.report;
   }
 
-  /** Runs a batch; the input buffer is transferred to the worker and unusable afterwards. */
+  /**
+   * Runs a batch; the input buffers are transferred to the worker and unusable afterwards.
+   * `bicubic`: an input-resolution model's second input (see OnnxModelSession.run).
+   */
   async run(
     modelPath: string,
     input: Float32Array,
     batch: number,
     height: number,
     width: number,
+    bicubic?: { data: Float32Array; scale: number },
   ): Promise<InferenceOutput> {
-    const response = await this.request({ kind: 'run', modelPath, input, batch, height, width }, [
-      input.buffer as ArrayBuffer,
-    ]);
+    const transfer = [input.buffer as ArrayBuffer];
+    if (bicubic && bicubic.data.buffer !== input.buffer)
+      transfer.push(bicubic.data.buffer as ArrayBuffer);
+    const response = await this.request(
+      { kind: 'run', modelPath, input, batch, height, width, ...(bicubic ? { bicubic } : {}) },
+      transfer,
+    );
     if (response.kind !== 'run') throw new Error('inference worker answered out of turn');
     return { output: response.output, elapsedMs: response.elapsedMs };
   }

@@ -16,6 +16,8 @@ export type InferenceRequestBody =
       batch: number;
       height: number;
       width: number;
+      /** Input-resolution models: the bicubic input and the model's scale. */
+      bicubic?: { data: Float32Array; scale: number };
     }
   /** Which sessions are open now (they are released when idle and reopened on demand). */
   | { kind: 'status' }

@@ -63,7 +63,13 @@ async function handle(request: InferenceRequest): Promise<InferenceResponse> {
     case 'run': {
       const session = await sessionFor(request.modelPath);
       const started = performance.now();
-      const output = await session.run(request.input, request.batch, request.height, request.width);
+      const output = await session.run(
+        request.input,
+        request.batch,
+        request.height,
+        request.width,
+        request.bicubic,
+      );
       // ORT may hand back a view on a larger buffer; copy so the transfer moves exactly the output.
       const owned =
         output.byteOffset === 0 && output.buffer.byteLength === output.byteLength

@@ -11,6 +11,8 @@ export interface ModelVariant {
   sha256: string;
   bytes: number;
   flopsPerPixel: number;
+  /** Input-resolution models: the integer scale this file upscales by (one file per scale). */
+  scale?: number;
 }
 
 export interface EvaluationResult {
@@ -26,9 +28,25 @@ export interface ModelCard {
   name: string;
   displayName: string;
   description: string;
-  input: { name: string; channels: 1; colorSpace: 'bt601-y'; range: [number, number] };
+  input: {
+    name: string;
+    channels: 1;
+    colorSpace: 'bt601-y';
+    range: [number, number];
+    /**
+     * `output` (the paper's models, and cards without the field): the input is the bicubic
+     * image at output size. `input`: the input is the low-resolution image itself, and the
+     * model outputs `scale` times larger (cmsc-fast); its files exist for `scales` only.
+     */
+    resolution: 'output' | 'input';
+    /** Input-resolution models: the name of the second input, the bicubic upscaling (the residual). */
+    bicubic?: string;
+  };
   output: { name: string };
-  /** Exact receptive-field radius in pixels: an overlap this wide makes tiled == untiled. */
+  /**
+   * Exact receptive-field radius in pixels of the model's input (input pixels for an
+   * input-resolution model): an overlap this wide makes tiled == untiled.
+   */
   receptiveFieldRadius: number;
   scales: number[];
   parameters: number;
@@ -60,6 +78,14 @@ export function parseModelCard(json: Json, source: string): ModelCard {
   if (range.length !== 2 || !range.every(isFiniteNumber)) fail('input.range', 'two numbers');
   if (input.channels !== 1) fail('input.channels', '1');
   if (input.colorSpace !== 'bt601-y') fail('input.colorSpace', '"bt601-y"');
+  const resolution: 'output' | 'input' =
+    input.resolution === undefined || input.resolution === 'output'
+      ? 'output'
+      : input.resolution === 'input'
+        ? 'input'
+        : fail('input.resolution', '"output" or "input"');
+  const bicubic =
+    resolution === 'input' ? stringAt(input.bicubic, 'input.bicubic', fail) : undefined;
   const scales = Array.isArray(card.scales) ? card.scales : fail('scales', 'an array of numbers');
   if (!scales.every(isFiniteNumber)) fail('scales', 'an array of numbers');
   const variantsJson = Array.isArray(card.variants) ? card.variants : fail('variants', 'an array');
@@ -72,17 +98,24 @@ export function parseModelCard(json: Json, source: string): ModelCard {
       fail(`${at}.file`, 'a file name without folders');
     const sha256 = stringAt(variant.sha256, `${at}.sha256`, fail);
     if (!/^[0-9a-f]{64}$/.test(sha256)) fail(`${at}.sha256`, 'a 64-digit lowercase hex string');
-    return {
+    const parsed: ModelVariant = {
       stages: positiveInteger(variant.stages, `${at}.stages`, fail),
       file,
       sha256,
       bytes: positiveInteger(variant.bytes, `${at}.bytes`, fail),
       flopsPerPixel: numberAt(variant.flopsPerPixel, `${at}.flopsPerPixel`, fail),
     };
+    if (resolution === 'input') {
+      const scale = positiveInteger(variant.scale, `${at}.scale`, fail);
+      if (scale < 2 || !scales.includes(scale))
+        fail(`${at}.scale`, "one of the card's scales (2 or more)");
+      parsed.scale = scale;
+    }
+    return parsed;
   });
-  const stageCounts = variants.map((v) => v.stages);
-  if (new Set(stageCounts).size !== stageCounts.length)
-    fail('variants', 'one entry per number of stages');
+  const variantKeys = variants.map((v) => `${v.scale ?? 0}:${v.stages}`);
+  if (new Set(variantKeys).size !== variantKeys.length)
+    fail('variants', 'one entry per number of stages (and scale)');
   const evaluation = objectAt(card.evaluation, 'evaluation', fail);
   const resultsJson = Array.isArray(evaluation.results)
     ? evaluation.results
@@ -108,6 +141,8 @@ export function parseModelCard(json: Json, source: string): ModelCard {
       channels: 1,
       colorSpace: 'bt601-y',
       range: [range[0] as number, range[1] as number],
+      resolution,
+      ...(bicubic !== undefined ? { bicubic } : {}),
     },
     output: { name: stringAt(output.name, 'output.name', fail) },
     receptiveFieldRadius: positiveInteger(card.receptiveFieldRadius, 'receptiveFieldRadius', fail),
@@ -115,7 +150,7 @@ export function parseModelCard(json: Json, source: string): ModelCard {
     parameters: positiveInteger(card.parameters, 'parameters', fail),
     flopsPerPixel: numberAt(card.flopsPerPixel, 'flopsPerPixel', fail),
     architecture: objectAt(card.architecture, 'architecture', fail),
-    variants: [...variants].sort((a, b) => a.stages - b.stages),
+    variants: [...variants].sort((a, b) => a.stages - b.stages || (a.scale ?? 0) - (b.scale ?? 0)),
     evaluation: { protocol: stringAt(evaluation.protocol, 'evaluation.protocol', fail), results },
   };
 }

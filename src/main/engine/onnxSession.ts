@@ -33,6 +33,8 @@ export interface SessionSettings {
 export interface ModelIoNames {
   input: string;
   output: string;
+  /** Input-resolution models: the second input, the bicubic upscaling of the input. */
+  bicubic?: string;
 }
 
 /** One long-lived ONNX Runtime session for one model file. */
@@ -87,23 +89,40 @@ export class OnnxModelSession {
     );
   }
 
-  /** Runs a [n, 1, height, width] float32 batch and returns the output plane(s). */
+  /**
+   * Runs a [n, 1, height, width] float32 batch and returns the output plane(s): same size, or
+   * for an input-resolution model `scale` times larger (`bicubic` is then its second input,
+   * [n, 1, scale·height, scale·width]).
+   */
   async run(
     input: Float32Array,
     batch: number,
     height: number,
     width: number,
+    bicubic?: { data: Float32Array; scale: number },
   ): Promise<Float32Array> {
     const feeds = { [this.io.input]: new ort.Tensor('float32', input, [batch, 1, height, width]) };
+    const scale = bicubic?.scale ?? 1;
+    if (this.io.bicubic) {
+      if (!bicubic)
+        throw new Error(`model input ${this.io.bicubic} (the bicubic image) is missing`);
+      feeds[this.io.bicubic] = new ort.Tensor('float32', bicubic.data, [
+        batch,
+        1,
+        height * scale,
+        width * scale,
+      ]);
+    }
     const results = await this.session.run(feeds);
     const output = results[this.io.output];
     if (!output || output.type !== 'float32') {
       throw new Error(`model output ${this.io.output} is missing or not float32`);
     }
     const dims = output.dims;
-    if (dims.length !== 4 || dims[0] !== batch || dims[2] !== height || dims[3] !== width) {
+    const [outHeight, outWidth] = [height * scale, width * scale];
+    if (dims.length !== 4 || dims[0] !== batch || dims[2] !== outHeight || dims[3] !== outWidth) {
       throw new Error(
-        `model output ${this.io.output} has shape [${dims.join(', ')}], expected [${batch}, 1, ${height}, ${width}]`,
+        `model output ${this.io.output} has shape [${dims.join(', ')}], expected [${batch}, 1, ${outHeight}, ${outWidth}]`,
       );
     }
     return output.data as Float32Array;
@@ -185,8 +204,10 @@ function vulkanLoaderInstalled(): boolean {
 
 function missingNames(session: ort.InferenceSession, io: ModelIoNames): string | null {
   const problems: string[] = [];
-  if (!session.inputNames.includes(io.input)) {
-    problems.push(`input "${io.input}" not in graph inputs [${session.inputNames.join(', ')}]`);
+  for (const input of io.bicubic ? [io.input, io.bicubic] : [io.input]) {
+    if (!session.inputNames.includes(input)) {
+      problems.push(`input "${input}" not in graph inputs [${session.inputNames.join(', ')}]`);
+    }
   }
   if (!session.outputNames.includes(io.output)) {
     problems.push(`output "${io.output}" not in graph outputs [${session.outputNames.join(', ')}]`);

@@ -2,9 +2,17 @@
  * The upscaling core, independent of files: bicubic-upscale the low-resolution Y, Cb, Cr
  * (and alpha) one tile at a time, run Y through the model, and hand each finished tile's
  * core to a sink. Memory is bounded by the tile size, not by the image size.
+ *
+ * Two kinds of model. The paper's take the bicubic-upscaled Y at output size: tiles are
+ * planned in output pixels. An input-resolution model (cmsc-fast, `lowResInput`) takes the
+ * low-resolution Y and its bicubic upscaling by its integer scale s, and outputs s times
+ * larger: tiles are planned in input pixels. Its output is the target when the target is s
+ * times the input; otherwise (non-integer scales, width/height targets, a scale the model
+ * lacks) the part of its s-times output the target region needs is kept and resized to the
+ * target with the antialiased bicubic.
  */
 import { AllocationFailure } from './allocationFailure.ts';
-import { planResize, type Rect, resizeRegion } from './bicubic.ts';
+import { planResize, type Rect, resizeRegion, type ResizePlan, sourceRect } from './bicubic.ts';
 import { applySymmetry, invertSymmetry, SYMMETRIES, type Symmetry } from './selfEnsemble.ts';
 import { cropToCore, planTiles, splitTile, type Tile } from './tiling.ts';
 
@@ -18,12 +26,17 @@ export interface LowResImage {
   alpha: Float32Array | null;
 }
 
-/** Runs the model on a [batch, 1, height, width] float32 input; resolves to the same-shaped output. */
+/**
+ * Runs the model on a [batch, 1, height, width] float32 input; resolves to the same-shaped
+ * output, or for an input-resolution model of scale s (which also gets `bicubic`, the
+ * [batch, 1, s·height, s·width] bicubic upscaling) to a [batch, 1, s·height, s·width] output.
+ */
 export type PlaneModel = (
   input: Float32Array,
   batch: number,
   height: number,
   width: number,
+  bicubic?: Float32Array,
 ) => Promise<Float32Array>;
 
 /** One finished piece of the output, in output-image coordinates. */
@@ -40,10 +53,14 @@ export interface TiledUpscaleOptions {
   outHeight: number;
   /** Part of the output to produce (default: all of it). */
   region?: Rect;
+  /** Padded tile side in the model's input pixels (input pixels for `lowResInput`). */
   tileSize: number;
+  /** Context a side, in the model's input pixels. */
   overlap: number;
   selfEnsemble: boolean;
   model: PlaneModel;
+  /** The model takes the low-resolution image and upscales it by this integer scale. */
+  lowResInput?: { scale: number };
   /** Receives each tile's core as soon as it is done. */
   sink: (tile: TileOutput) => void;
   onTileDone?: (tilesDone: number, tilesTotal: number) => void;
@@ -69,52 +86,82 @@ export async function upscaleTiled(
   options: TiledUpscaleOptions,
 ): Promise<TiledUpscaleStats> {
   const { outWidth, outHeight, overlap, signal } = options;
-  const image = { width: outWidth, height: outHeight };
+  const target = { width: outWidth, height: outHeight };
   const region = options.region ?? { x: 0, y: 0, width: outWidth, height: outHeight };
-  const resize = planResize(lr.width, lr.height, outWidth, outHeight);
-  const tiles = planTiles(region, image, options.tileSize, overlap);
+  const chromaPlan = planResize(lr.width, lr.height, outWidth, outHeight);
+  const grid = modelGrid(lr, target, region, options.lowResInput?.scale);
+  const tiles = planTiles(grid.region, grid.size, options.tileSize, overlap);
+  const s = grid.scale;
+  // The model's output over the target region's needs, when it must still be resized.
+  const between = grid.downPlan ? new Float32Array(grid.needed.width * grid.needed.height) : null;
   let tileLimit = options.tileSize;
   let inferenceMs = 0;
   let bicubicMs = 0;
   let mergeMs = 0;
+
+  const finish = (core: Rect, y: Float32Array): void => {
+    const chroma = performance.now();
+    const cb = resizeRegion(lr.cb, chromaPlan, core);
+    const cr = resizeRegion(lr.cr, chromaPlan, core);
+    const alpha = lr.alpha ? resizeRegion(lr.alpha, chromaPlan, core) : null;
+    const merging = performance.now();
+    bicubicMs += merging - chroma;
+    options.sink({ core, y, cb, cr, alpha });
+    mergeMs += performance.now() - merging;
+  };
 
   const runTile = async (tile: Tile): Promise<void> => {
     if (
       Math.max(tile.padded.width, tile.padded.height) > tileLimit &&
       tile.core.width * tile.core.height > 64
     ) {
-      for (const part of splitTile(tile, overlap, image)) await runTile(part);
+      for (const part of splitTile(tile, overlap, grid.size)) await runTile(part);
       return;
     }
     signal?.throwIfAborted();
     const { padded, core } = tile;
     const resizing = performance.now();
-    const yIn = resizeRegion(lr.y, resize, padded);
+    const inputs = grid.inputs(padded);
     const started = performance.now();
     bicubicMs += started - resizing;
     let yOut: Float32Array;
     try {
       yOut = options.selfEnsemble
-        ? await runSelfEnsemble(options.model, yIn, padded.width, padded.height)
-        : await options.model(yIn, 1, padded.height, padded.width);
+        ? await runSelfEnsemble(
+            options.model,
+            inputs.y,
+            padded.width,
+            padded.height,
+            s,
+            inputs.bicubic,
+          )
+        : await options.model(inputs.y, 1, padded.height, padded.width, inputs.bicubic);
     } catch (error) {
       const side = Math.max(padded.width, padded.height);
       if (!(error instanceof AllocationFailure) || side <= MIN_RETRY_TILE) throw error;
       // Out of memory: halve the tile size for this and every later tile, and go on.
       tileLimit = Math.max(MIN_RETRY_TILE, Math.floor(side / 2));
-      for (const part of splitTile(tile, overlap, image)) await runTile(part);
+      for (const part of splitTile(tile, overlap, grid.size)) await runTile(part);
       return;
     } finally {
       inferenceMs += performance.now() - started;
     }
     signal?.throwIfAborted();
-    const chroma = performance.now();
-    const cb = resizeRegion(lr.cb, resize, core);
-    const cr = resizeRegion(lr.cr, resize, core);
-    const alpha = lr.alpha ? resizeRegion(lr.alpha, resize, core) : null;
+    // The tile's core in the model's output pixels, limited to what the target region needs.
+    const kept = intersect(scaleRect(core, s), grid.needed);
+    if (kept.width <= 0 || kept.height <= 0) return;
+    const y = cropToCore(yOut, scaleRect(padded, s), kept);
+    if (!between) {
+      finish(kept, y);
+      return;
+    }
     const merging = performance.now();
-    bicubicMs += merging - chroma;
-    options.sink({ core, y: cropToCore(yOut, padded, core), cb, cr, alpha });
+    for (let row = 0; row < kept.height; row++) {
+      between.set(
+        y.subarray(row * kept.width, (row + 1) * kept.width),
+        (kept.y - grid.needed.y + row) * grid.needed.width + kept.x - grid.needed.x,
+      );
+    }
     mergeMs += performance.now() - merging;
   };
 
@@ -122,17 +169,124 @@ export async function upscaleTiled(
     await runTile(tiles[i]!);
     options.onTileDone?.(i + 1, tiles.length);
   }
+  if (between && grid.downPlan) {
+    // Resize the model's output to the target in strips, so the sink gets bounded pieces.
+    for (let y0 = region.y; y0 < region.y + region.height; y0 += RESIZE_STRIP_ROWS) {
+      signal?.throwIfAborted();
+      const strip = {
+        x: region.x,
+        y: y0,
+        width: region.width,
+        height: Math.min(RESIZE_STRIP_ROWS, region.y + region.height - y0),
+      };
+      const resizing = performance.now();
+      const y = resizeRegion(between, grid.downPlan, strip, grid.needed);
+      bicubicMs += performance.now() - resizing;
+      finish(strip, y);
+    }
+  }
   return { tiles: tiles.length, tileSize: tileLimit, inferenceMs, bicubicMs, mergeMs };
 }
 
-/** The 8 symmetries in two batches (same shape, transposed shape), mapped back and averaged. */
+/** Output rows resized at a time from an input-resolution model's output to the target. */
+const RESIZE_STRIP_ROWS = 256;
+
+/** Where the model runs: its input grid, the region of it to tile, and how to make its inputs. */
+interface ModelGrid {
+  /** Size of the model's input grid (the output for paper models, the input for lowResInput). */
+  size: { width: number; height: number };
+  /** The part of that grid to tile. */
+  region: Rect;
+  /** Model output pixels per input pixel along each axis. */
+  scale: number;
+  /** The model-output pixels the target region needs (in the model's output grid). */
+  needed: Rect;
+  /** Model output -> target resize, when the target is not the model's output size. */
+  downPlan: ResizePlan | null;
+  inputs: (padded: Rect) => { y: Float32Array; bicubic?: Float32Array };
+}
+
+function modelGrid(
+  lr: LowResImage,
+  target: { width: number; height: number },
+  region: Rect,
+  lowResScale: number | undefined,
+): ModelGrid {
+  if (lowResScale === undefined) {
+    // Paper models: the model grid is the target; its input is the bicubic image there.
+    const plan = planResize(lr.width, lr.height, target.width, target.height);
+    return {
+      size: target,
+      region,
+      scale: 1,
+      needed: region,
+      downPlan: null,
+      inputs: (padded) => ({ y: resizeRegion(lr.y, plan, padded) }),
+    };
+  }
+  const s = lowResScale;
+  const modelOut = { width: lr.width * s, height: lr.height * s };
+  const direct = modelOut.width === target.width && modelOut.height === target.height;
+  const downPlan = direct
+    ? null
+    : planResize(modelOut.width, modelOut.height, target.width, target.height);
+  const needed = downPlan ? sourceRect(downPlan, region) : region;
+  const x0 = Math.floor(needed.x / s);
+  const y0 = Math.floor(needed.y / s);
+  const gridRegion = {
+    x: x0,
+    y: y0,
+    width: Math.ceil((needed.x + needed.width) / s) - x0,
+    height: Math.ceil((needed.y + needed.height) / s) - y0,
+  };
+  const upPlan = planResize(lr.width, lr.height, modelOut.width, modelOut.height);
+  return {
+    size: { width: lr.width, height: lr.height },
+    region: gridRegion,
+    scale: s,
+    needed,
+    downPlan,
+    inputs: (padded) => ({
+      y: cropToCore(lr.y, { x: 0, y: 0, width: lr.width, height: lr.height }, padded),
+      bicubic: resizeRegion(lr.y, upPlan, scaleRect(padded, s)),
+    }),
+  };
+}
+
+function scaleRect(rect: Rect, s: number): Rect {
+  return s === 1
+    ? rect
+    : { x: rect.x * s, y: rect.y * s, width: rect.width * s, height: rect.height * s };
+}
+
+function intersect(a: Rect, b: Rect): Rect {
+  const x = Math.max(a.x, b.x);
+  const y = Math.max(a.y, b.y);
+  return {
+    x,
+    y,
+    width: Math.min(a.x + a.width, b.x + b.width) - x,
+    height: Math.min(a.y + a.height, b.y + b.height) - y,
+  };
+}
+
+/**
+ * The 8 symmetries in two batches (same shape, transposed shape), mapped back and averaged.
+ * An input-resolution model's bicubic input gets the same symmetry; its output is `scale`
+ * times the input plane.
+ */
 async function runSelfEnsemble(
   model: PlaneModel,
   plane: Float32Array,
   width: number,
   height: number,
+  scale: number,
+  bicubic?: Float32Array,
 ): Promise<Float32Array> {
-  const sum = new Float64Array(plane.length);
+  const outWidth = width * scale;
+  const outHeight = height * scale;
+  const outLength = outWidth * outHeight;
+  const sum = new Float64Array(outLength);
   const groups: Symmetry[][] = [
     SYMMETRIES.filter((s) => !s.transpose),
     SYMMETRIES.filter((s) => s.transpose),
@@ -142,21 +296,24 @@ async function runSelfEnsemble(
     const batchWidth = transposed ? height : width;
     const batchHeight = transposed ? width : height;
     const batch = new Float32Array(plane.length * group.length);
-    group.forEach((symmetry, i) =>
-      batch.set(applySymmetry(plane, width, height, symmetry), i * plane.length),
-    );
-    const output = await model(batch, group.length, batchHeight, batchWidth);
+    const bicubicBatch = bicubic ? new Float32Array(outLength * group.length) : undefined;
+    group.forEach((symmetry, i) => {
+      batch.set(applySymmetry(plane, width, height, symmetry), i * plane.length);
+      if (bicubic && bicubicBatch)
+        bicubicBatch.set(applySymmetry(bicubic, outWidth, outHeight, symmetry), i * outLength);
+    });
+    const output = await model(batch, group.length, batchHeight, batchWidth, bicubicBatch);
     group.forEach((symmetry, i) => {
       const restored = invertSymmetry(
-        output.subarray(i * plane.length, (i + 1) * plane.length),
-        width,
-        height,
+        output.subarray(i * outLength, (i + 1) * outLength),
+        outWidth,
+        outHeight,
         symmetry,
       );
       for (let p = 0; p < restored.length; p++) sum[p]! += restored[p]!;
     });
   }
-  const mean = new Float32Array(plane.length);
+  const mean = new Float32Array(outLength);
   for (let p = 0; p < mean.length; p++) mean[p] = sum[p]! / SYMMETRIES.length;
   return mean;
 }
