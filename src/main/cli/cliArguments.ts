@@ -1,5 +1,6 @@
 /** Parsing and validating `cmsc-upscale` arguments into engine options. */
 import { parseArgs } from 'node:util';
+import { MAX_TILE_SIZE, MIN_TILE_SIZE } from '../../shared/exportSettings.ts';
 import { DEFAULT_NAMING_TEMPLATE, validateNamingTemplate } from '../../shared/namingTemplate.ts';
 import {
   DEVICES,
@@ -131,7 +132,10 @@ export function parseCliArguments(argv: readonly string[]): ParsedCommand {
     encodeQuality: integerFlag('quality', values.quality ?? '90', 1, 100),
     keepMetadata: values['keep-metadata'] ?? false,
     ...(values.model !== undefined ? { model: values.model } : {}),
-    ...(values.tile !== undefined ? { tileSize: integerFlag('tile', values.tile, 64, 8192) } : {}),
+    // The batch settings' range: a CLI run is a batch job.
+    ...(values.tile !== undefined
+      ? { tileSize: integerFlag('tile', values.tile, MIN_TILE_SIZE, MAX_TILE_SIZE) }
+      : {}),
   };
   return {
     kind: 'run',
