@@ -20,6 +20,7 @@ import { ModelRegistry, type ResolvedVariant } from '../src/main/engine/modelReg
 import { upscaleTiled } from '../src/main/engine/tiledUpscale.ts';
 import { QUALITY_PRESETS } from '../src/shared/upscaleOptions.ts';
 import { REPO_ROOT } from './benchModel.ts';
+import { runPhotoBench } from './photoInputs.ts';
 import { bicubicBaseline, degrade, loadHr, PYTHON_BICUBIC } from './srProtocol.ts';
 import { fixed, formatTable } from './table.ts';
 
@@ -41,8 +42,25 @@ const { values } = parseArgs({
     model: { type: 'string', default: 'cmsc' },
     models: { type: 'string', default: path.join(REPO_ROOT, 'models') },
     threads: { type: 'string', default: String(availableParallelism()) },
+    // Photo files (see photoInputs.ts): e.g. --inputs png,q90,q75,q50 --datasets Set5,Set14.
+    inputs: { type: 'string' },
+    datasets: { type: 'string', default: 'Set5,Set14' },
+    'photo-models': { type: 'string', default: '' },
   },
 });
+if (values.inputs !== undefined) {
+  await runPhotoBench({
+    datasets: values.datasets
+      .split(',')
+      .map((d) => (d.includes('/') ? path.resolve(d) : path.resolve(REPO_ROOT, '../shared/datasets', d))),
+    inputs: values.inputs.split(','),
+    scales: values.scales === '2,3,4' ? [2] : values.scales.split(',').map(Number),
+    modelsDir: values.models,
+    threads: Number(values.threads),
+    models: values['photo-models'] ? values['photo-models'].split(',') : [],
+  });
+  process.exit(0);
+}
 const dataset = path.resolve(values.dataset);
 const datasetName = path.basename(dataset);
 const scales = values.scales.split(',').map(Number);

@@ -231,8 +231,17 @@ def training_summary(state: dict) -> dict:
     data = ("291 images (T91 + BSD200) as 8-bit BT.601 Y; down-scales 1/0.7/0.5; flips and rotations; "
             + (f"x{upscale} only; 24x24 low-resolution patches (HR {24 * upscale}x{24 * upscale})" if upscale
                else "scales 2/3/4 mixed; 41x41 patches"))
+    degradation = state.get("degradation")
+    if degradation:
+        data = ("291 images (T91 + BSD200) as RGB; down-scales 1/0.7/0.5; flips and rotations; per sample a "
+                "photo degradation of the LR side (training/degrade.py): blur, down-scaling kernel, Gaussian or "
+                "Poisson noise, 8-bit, JPEG in RGB; the HR side clean; "
+                + ("scales 2/3/4 mixed; 41x41 patches" if not upscale else f"x{upscale} only"))
+    initialised_from = state.get("initialised_from")
     return {
         "data": data,
+        **({"degradation": degradation} if degradation else {}),
+        **({"initialisedFrom": initialised_from} if initialised_from else {}),
         "recipe": recipe,
         "iterations": state.get("iteration"),
         "patchesSeen": sum((x["to_iteration"] - x["from_iteration"]) * x["batch"] for x in sessions),
@@ -257,6 +266,8 @@ def main(argv: Optional[list] = None) -> int:
                     help="take the card's evaluation from this file (training.evaluate --json, e.g. run on a "
                          "lent GPU in fp32) instead of evaluating here; it must be of the same checkpoint")
     ap.add_argument("--note", default=None, help="free-text training note kept in the card")
+    ap.add_argument("--photo-variant-of", default=None,
+                    help="the clean model this one is the photo variant of (the engine runs it for JPEG/noisy files)")
     ap.add_argument("--scales", default="2,3,4")
     ap.add_argument("--threads", type=int, default=None)
     args = ap.parse_args(argv)
@@ -282,7 +293,11 @@ def main(argv: Optional[list] = None) -> int:
 
         scales = [model.cfg.upscale] if model.cfg.upscale else [int(s) for s in args.scales.split(",")]
         evaluation = evaluate_model_on(model, [Path(d) for d in args.evaluate.split(",")], scales)
-    export_model(model, args.name, args.out, args.display_name or args.name, args.description, training_info, evaluation)
+    card = export_model(model, args.name, args.out, args.display_name or args.name, args.description, training_info,
+                        evaluation)
+    if args.photo_variant_of:
+        card["photoVariantOf"] = args.photo_variant_of
+        (args.out / f"{args.name}.json").write_text(json.dumps(card, indent=2) + "\n")
     return 0
 
 

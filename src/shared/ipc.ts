@@ -52,7 +52,18 @@ export interface FolderEntry {
 
 export interface FolderPreview {
   name: string;
+  /** The photo itself, so the folder browser can open it in Compare. */
+  path: string;
   image: EncodedImage;
+}
+
+/** A photo a job of some inputs would take, before any job exists (Compare's preview list). */
+export interface InputPhoto {
+  inputPath: string;
+  /** Below the picked folder, as the job would mirror it. */
+  relativePath: string;
+  /** The picked folder or file it was found through. */
+  inputRoot: string;
 }
 
 export interface FolderListing {
@@ -81,6 +92,8 @@ export interface CropRequest {
   scale: number;
   /** `fast` runs stage 1 only: the quick preview shown first on slow devices. */
   quality: QualityPreset;
+  /** Model card name; absent = the model the settings choose (or the default on this hardware). */
+  model?: string;
 }
 
 export interface CropResult {
@@ -91,6 +104,8 @@ export interface CropResult {
   /** The upscaled crop. */
   upscaled: EncodedImage;
   quality: QualityPreset;
+  /** The model card that produced `upscaled`. */
+  model: string;
   stages: number;
   provider: ExecutionProvider;
   /** Time the upscale took in main (context read, inference, encode). */
@@ -134,8 +149,12 @@ export interface InvokeChannels {
   'browse:previews': { args: [folder: string]; result: FolderPreview[] };
   /** Web only: the user chose this folder in the browser; it becomes an allowed folder. */
   'browse:choose': { args: [folder: string]; result: string };
+  /** Web only: makes a new folder `name` inside `parent` and answers its listing. */
+  'browse:createFolder': { args: [parent: string, name: string]; result: FolderListing };
   'image:thumbnail': { args: [path: string, maxSide: number]; result: Thumbnail };
   'compare:crop': { args: [request: CropRequest]; result: CropResult };
+  /** The photos a job of these (allowed) inputs would take, for previews before it starts. */
+  'batch:photos': { args: [inputs: JobInputs]; result: InputPhoto[] };
   /** What a job of these inputs would do with the current settings (files, bytes, disk, time). */
   'batch:preflight': { args: [inputs: JobInputs]; result: PreflightEstimate };
   /** Queues a job with a snapshot of the current settings; it starts when the queue reaches it. */
@@ -176,8 +195,10 @@ export const INVOKE_CHANNELS = [
   'browse:list',
   'browse:previews',
   'browse:choose',
+  'browse:createFolder',
   'image:thumbnail',
   'compare:crop',
+  'batch:photos',
   'batch:preflight',
   'batch:add',
   'batch:list',

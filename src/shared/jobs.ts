@@ -62,6 +62,24 @@ export const FILE_REASON_CODES = [
 ] as const;
 export type FileReasonCode = (typeof FILE_REASON_CODES)[number];
 
+/**
+ * Failures another attempt can fix: the file came back, the folder became writable, the engine
+ * recovered. Content that cannot be decoded or a size outside the scale range (the job's settings
+ * are fixed) fails the same way every time, so "Retry failed" leaves those alone.
+ */
+export const RETRYABLE_REASON_CODES: readonly FileReasonCode[] = [
+  'input-missing',
+  'output-not-writable',
+  'upscale-failed',
+];
+
+export function isRetryableFailure(file: Pick<JobFile, 'state' | 'reason'>): boolean {
+  return (
+    file.state === 'failed' &&
+    (file.reason === null || RETRYABLE_REASON_CODES.includes(file.reason.code))
+  );
+}
+
 export interface FileReason {
   code: FileReasonCode;
   message: string;
@@ -106,17 +124,29 @@ export interface Job {
   summary: JobSummary | null;
 }
 
-/** Live progress of one job; `etaMs` is null until throughput has been measured. */
+/** Live progress of one job; `etaMs` is null while this machine's speed is unknown. */
 export interface JobProgress {
   jobId: string;
   filesTotal: number;
   /** Files in a final state (done, skipped, failed, cancelled). */
   filesFinished: number;
-  currentFile: { fileId: number; tilesDone: number; tilesTotal: number } | null;
+  /**
+   * The photo being upscaled: its tiles, time so far and time left (from the engine's tile
+   * times once a tile finished, from this machine's speed before that).
+   */
+  currentFile: {
+    fileId: number;
+    tilesDone: number;
+    tilesTotal: number;
+    elapsedMs: number;
+    etaMs: number | null;
+  } | null;
   outputMegapixelsDone: number;
   outputMegapixelsTotal: number;
-  /** Output megapixels per second on this device, measured over finished images. */
+  /** Output megapixels per second on this device for the job's settings (calibrated or measured). */
   megapixelsPerSecond: number | null;
+  /** Time spent on the job's photos so far: finished attempts plus the running photo. */
+  elapsedMs: number;
   etaMs: number | null;
 }
 
@@ -153,6 +183,11 @@ export interface PreflightFileProblem {
   reason: FileReason;
 }
 
+export interface PreflightWarning {
+  code: 'outputs-exist' | 'photos-in-subfolders' | 'unreadable-files';
+  message: string;
+}
+
 /** What a job would do, computed before it is queued. */
 export interface PreflightEstimate {
   filesFound: number;
@@ -162,9 +197,16 @@ export interface PreflightEstimate {
   outputMegapixels: number;
   estimatedOutputBytes: number;
   estimatedMs: number;
-  /** `measured`: from images this device finished; `assumed`: a conservative default. */
-  throughputBasis: 'measured' | 'assumed';
+  /**
+   * `calibrated`: from a short timed run on this machine; `measured`: refined by photos this
+   * machine finished; `assumed`: a conservative default (nothing could be measured).
+   */
+  throughputBasis: 'calibrated' | 'measured' | 'assumed';
+  /** The speed behind `estimatedMs` in words (model, device, FLOP/s, how it was measured). */
+  speedBasis: string;
   megapixelsPerSecond: number;
+  /** Things to know before starting: outputs that exist, photos only in sub-folders, unreadable files. */
+  warnings: PreflightWarning[];
   outputFolder: string;
   /** Free bytes on the volume holding the output folder (or its nearest existing parent). */
   freeBytes: number;

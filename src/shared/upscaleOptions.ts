@@ -20,6 +20,28 @@ export type ExecutionProvider = Exclude<Device, 'auto'>;
 export const QUALITY_PRESETS = ['fast', 'balanced', 'best'] as const;
 export type QualityPreset = (typeof QUALITY_PRESETS)[number];
 
+/**
+ * What kind of picture the input is, which picks the clean or the photo variant of a model:
+ * `clean` (PNG, renders, scans: the paper's bicubic inputs), `photo` (JPEG-compressed or
+ * noisy camera files: a model trained on degraded inputs), or `auto` (decided per file from
+ * its JPEG quantisation tables and its noise level; see `src/main/engine/sourceKind.ts`).
+ */
+export const SOURCE_SETTINGS = ['auto', 'clean', 'photo'] as const;
+export type SourceSetting = (typeof SOURCE_SETTINGS)[number];
+export type SourceKind = Exclude<SourceSetting, 'auto'>;
+
+/** Why a file was treated as clean or as a photo, shown beside the model that ran. */
+export interface SourceDecision {
+  kind: SourceKind;
+  setting: SourceSetting;
+  /** One line for people, e.g. "JPEG quality ≈ 72" or "set to Photo". */
+  reason: string;
+  /** IJG quality estimated from the file's quantisation tables; null when not a JPEG. */
+  jpegQuality: number | null;
+  /** Estimated noise σ of the luminance in 8-bit levels. */
+  noiseSigma: number;
+}
+
 /** The output size: a scale factor in [1, 4] (non-integer allowed), or one side in pixels. */
 export type TargetSize =
   | { kind: 'scale'; scale: number }
@@ -33,6 +55,8 @@ export interface UpscaleOptions {
   target: TargetSize;
   /** Model card name (e.g. `cmsc`); undefined picks the default model. */
   model?: string;
+  /** Clean or photo variant of the model; undefined means `auto`. */
+  source?: SourceSetting;
   quality: QualityPreset;
   /** Self-ensemble: average the 8 flips/rotations (8x slower, slightly sharper). */
   selfEnsemble: boolean;
@@ -48,6 +72,7 @@ export interface UpscaleOptions {
 export const DEFAULT_UPSCALE_OPTIONS: Readonly<UpscaleOptions> = Object.freeze({
   target: Object.freeze({ kind: 'scale', scale: 2 }) as TargetSize,
   quality: 'best',
+  source: 'auto',
   selfEnsemble: false,
   format: 'same',
   encodeQuality: 90,
@@ -85,6 +110,8 @@ export interface UpscaleResult {
   outputWidth: number;
   outputHeight: number;
   model: string;
+  /** Why the clean or the photo variant ran (absent from results recorded before it existed). */
+  source?: SourceDecision;
   stages: number;
   provider: ExecutionProvider;
   tiles: number;
@@ -123,6 +150,8 @@ export interface ModelSummary {
   displayName: string;
   description: string;
   parameters: number;
+  /** Set on a photo variant: the clean model it was fine-tuned from (runs on JPEG/noisy inputs). */
+  photoVariantOf?: string;
   presets: PresetSummary[];
 }
 

@@ -43,6 +43,12 @@ afterEach(async () => {
   await removeDir(root);
 });
 
+async function readSpeedFile(): Promise<
+  Record<string, { flopsPerSecond: number; pipelineSecondsPerMegapixel: number; source: string; photos: number }>
+> {
+  return JSON.parse(await readFile(path.join(root, 'state', 'speed.json'), 'utf8'));
+}
+
 /**
  * A PNG whose header declares `width` x `height` (its pixel data is a stub). The pre-flight
  * reads headers only, so this stands in for a huge scan without spending seconds encoding one.
@@ -69,7 +75,7 @@ function pngHeaderOnly(width: number, height: number): Buffer {
 }
 
 describe('pre-flight', () => {
-  it('counts files and megapixels and estimates bytes and time before anything was measured', async () => {
+  it('counts files and megapixels and estimates bytes, and time from a calibration on this machine', async () => {
     await writeImage(path.join(root, 'in', 'a.png'), rawImage(24, 16, 3).png());
     await writeImage(path.join(root, 'in', 'b.jpg'), rawImage(20, 20, 3).jpeg());
     await writeFile(path.join(root, 'in', 'notes.png'), 'text');
@@ -78,7 +84,13 @@ describe('pre-flight', () => {
       settings: testSettings(),
     });
     const outputFolder = path.join(root, 'in-upscaled');
-    expect({ ...estimate, freeBytes: 0 }).toEqual({
+    // The fresh state folder had no speed figure: the pre-flight timed the model first.
+    const figure = (await readSpeedFile())['cpu/cmsc-tiny']!;
+    expect([figure.source, figure.photos]).toEqual(['calibrated', 0]);
+    // cmsc-tiny's fast preset costs 10144 FLOPs per output pixel.
+    const megapixelsPerSecond =
+      1 / ((10144 * 1e6) / figure.flopsPerSecond + figure.pipelineSecondsPerMegapixel);
+    expect({ ...estimate, freeBytes: 0, speedBasis: '' }).toEqual({
       filesFound: 3,
       problems: [
         {
@@ -93,16 +105,25 @@ describe('pre-flight', () => {
       outputMegapixels: (48 * 32 + 40 * 40) / 1e6,
       // PNG: 48x32 px x 3 channels x 0.8 = 3686.4; JPEG at quality 92: 40x40 px x (0.25 + 0.65 x 0.84) = 1273.6.
       estimatedOutputBytes: 4960,
-      // Assumed: 10144 FLOPs per pixel at 2 GFLOP/s plus 1.5 s per megapixel of pipeline.
-      // 0.003136 MP x 6.572 s/MP = 20.6 ms.
-      estimatedMs: 21,
-      throughputBasis: 'assumed',
-      megapixelsPerSecond: 1 / 6.572,
+      estimatedMs: Math.round((((48 * 32 + 40 * 40) / 1e6) * 1000) / megapixelsPerSecond),
+      throughputBasis: 'calibrated',
+      speedBasis: '',
+      megapixelsPerSecond,
+      warnings: [
+        {
+          code: 'unreadable-files',
+          message:
+            '1 file cannot be read and will be listed as failed: notes.png (not an image, or in a format this build cannot read (e.g. BMP, PSD)).',
+        },
+      ],
       outputFolder,
       freeBytes: 0,
       fitsOnDisk: true,
       refusal: null,
     });
+    expect(estimate.speedBasis).toMatch(
+      /^cmsc-tiny \(fast\) on CPU at [\d.]+ [MGT]?FLOP\/s, timed on a test photo$/,
+    );
     // The volume's free space is real and shared: other test files write and delete files on it
     // meanwhile, so compare with a fresh statfs within a margin.
     expect(Math.abs(estimate.freeBytes - (await freeBytesAt(root)))).toBeLessThan(
@@ -188,7 +209,7 @@ it('counts what jobs queued earlier will still write on the same volume', async 
   expect((await queue.preflight(second)).fitsOnDisk).toBe(true);
 });
 
-it('progress: no ETA before any measurement, then an ETA from the measured throughput', async () => {
+it('progress: elapsed time and an ETA from the first event on, and real photos refine the speed', async () => {
   for (const name of ['a', 'b', 'c'])
     await writeImage(path.join(root, 'in', `${name}.png`), rawImage(32, 32, 3).png());
   const progress: JobProgress[] = [];
@@ -198,11 +219,14 @@ it('progress: no ETA before any measurement, then an ETA from the measured throu
     settings: testSettings({ outputFolder: path.join(root, 'one') }),
   });
   await queue.whenIdle();
-  expect([
-    progress[0]!.etaMs,
-    progress[0]!.megapixelsPerSecond,
-    progress[0]!.filesFinished,
-  ]).toEqual([null, null, 0]);
+  // Queuing the job calibrated the model, so the first photo's first event already has an ETA.
+  const opening = progress[0]!;
+  expect([opening.filesFinished, opening.currentFile?.fileId, opening.currentFile?.tilesDone]).toEqual([
+    0, 0, 0,
+  ]);
+  expect(opening.etaMs).toBeGreaterThan(0);
+  expect(opening.currentFile!.etaMs).toBeGreaterThan(0);
+  expect(opening.megapixelsPerSecond).toBeGreaterThan(0);
   const last = progress.at(-1)!;
   expect([
     last.jobId,
@@ -212,10 +236,10 @@ it('progress: no ETA before any measurement, then an ETA from the measured throu
     last.outputMegapixelsDone,
     last.etaMs,
   ]).toEqual([first.id, 3, 3, null, (3 * 64 * 64) / 1e6, 0]);
-  const measured = JSON.parse(
-    await readFile(path.join(root, 'state', 'throughput.json'), 'utf8'),
-  ) as Record<string, number>;
-  expect(Object.keys(measured)).toEqual(['cpu/cmsc-tiny/fast/single']);
+  const files = queue.job(first.id)!.files;
+  expect(last.elapsedMs).toBe(Math.round(files.reduce((sum, f) => sum + f.elapsedMs!, 0)));
+  const figure = (await readSpeedFile())['cpu/cmsc-tiny']!;
+  expect([figure.source, figure.photos]).toEqual(['measured', 3]);
 
   progress.length = 0;
   await queue.addJob({
@@ -224,15 +248,17 @@ it('progress: no ETA before any measurement, then an ETA from the measured throu
   });
   await queue.whenIdle();
   const start = progress[0]!;
-  expect(start.megapixelsPerSecond).toBe(measured['cpu/cmsc-tiny/fast/single']);
-  expect(start.etaMs).toBe(
-    Math.round(((3 * 64 * 64) / 1e6 / measured['cpu/cmsc-tiny/fast/single']!) * 1000),
-  );
+  const speed = 1 / ((10144 * 1e6) / figure.flopsPerSecond + figure.pipelineSecondsPerMegapixel);
+  expect(start.megapixelsPerSecond).toBe(speed);
+  // The first photo just started: time spent plus time left is the whole job at that speed.
+  const wholeJobMs = ((3 * 64 * 64) / 1e6 / speed) * 1000;
+  expect(Math.abs(start.etaMs! + start.currentFile!.elapsedMs - wholeJobMs)).toBeLessThanOrEqual(1);
   const estimate = await queue.preflight({
     inputs: jobInputs([path.join(root, 'in')]),
     settings: testSettings(),
   });
   expect(estimate.throughputBasis).toBe('measured');
+  expect(estimate.speedBasis).toMatch(/, measured over 6 photos$/);
 });
 
 it('a finished output damaged after the fact is made again at the next start', async () => {

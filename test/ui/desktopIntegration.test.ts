@@ -66,6 +66,7 @@ describe('desktop integration', () => {
           outputMegapixelsDone: 3,
           outputMegapixelsTotal: 12,
           megapixelsPerSecond: 1,
+          elapsedMs: 1,
           etaMs: 1,
         },
       },

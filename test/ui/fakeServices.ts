@@ -14,6 +14,7 @@ import { UnreadableImage } from '../../src/main/api/validate.ts';
 
 export interface RecordedCalls {
   add: JobInputs[];
+  photos: JobInputs[];
   preflight: JobInputs[];
   crop: CropRequest[];
   thumbnail: [string, number][];
@@ -25,7 +26,7 @@ export function fakeServices(): {
   calls: RecordedCalls;
   emit: (event: ServiceEvent) => void;
 } {
-  const calls: RecordedCalls = { add: [], preflight: [], crop: [], thumbnail: [], saved: [] };
+  const calls: RecordedCalls = { add: [], photos: [], preflight: [], crop: [], thumbnail: [], saved: [] };
   const listeners = new Set<(event: ServiceEvent) => void>();
   let settings: ExportSettings = cloneSettings(DEFAULT_EXPORT_SETTINGS);
   const job = (inputs: JobInputs): Job => ({
@@ -47,6 +48,10 @@ export function fakeServices(): {
   const services: AppServices = {
     version: '9.9.9',
     batch: {
+      async photos(inputs) {
+        calls.photos.push(inputs);
+        return [];
+      },
       async preflight(inputs) {
         calls.preflight.push(inputs);
         return {
@@ -57,7 +62,9 @@ export function fakeServices(): {
           estimatedOutputBytes: 0,
           estimatedMs: 0,
           throughputBasis: 'assumed',
+          speedBasis: 'assumed 2 GFLOP/s on CPU (nothing measured yet)',
           megapixelsPerSecond: 1,
+          warnings: [],
           outputFolder: '/tmp/out',
           freeBytes: 1,
           fitsOnDisk: true,
@@ -90,6 +97,7 @@ export function fakeServices(): {
           bicubic: image,
           upscaled: image,
           quality: request.quality,
+          model: request.model ?? 'cmsc-tiny',
           stages: 1,
           provider: 'cpu',
           elapsedMs: 5,

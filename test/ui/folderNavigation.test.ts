@@ -49,6 +49,17 @@ describe('folder browser navigation', () => {
 
     expect(navigation.failed(second)).toBe(true);
     expect(navigation.opening).toBe(false);
-    expect(navigation.choosable).toBe('/home/ann');
+    // Home is still listed, but it is not the folder asked for: it cannot be chosen.
+    expect(navigation.choosable).toBe(null);
+  });
+
+  it('never chooses the folder listed before one that failed to open, until a folder opens', () => {
+    const navigation = new FolderNavigation();
+    navigation.arrived(navigation.start(), home);
+    // A typed folder that does not exist: the error shows, home stays listed.
+    expect(navigation.failed(navigation.start())).toBe(true);
+    expect([navigation.shown, navigation.choosable]).toEqual([home, null]);
+    expect(navigation.arrived(navigation.start(), trip)).toBe(true);
+    expect(navigation.choosable).toBe('/home/ann/trip');
   });
 });

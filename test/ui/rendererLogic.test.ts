@@ -5,7 +5,6 @@ import {
   clampPan,
   nextZoom,
 } from '../../src/renderer/src/lib/cropGeometry.ts';
-import { parseCsv } from '../../src/renderer/src/lib/csv.ts';
 import { formatBytes, formatDuration } from '../../src/renderer/src/lib/format.ts';
 import {
   countStates,
@@ -43,14 +42,16 @@ describe('crop geometry', () => {
     });
   });
 
-  it('steps zoom through 1, 2, 4, 8 and stops at the ends', () => {
+  it('steps zoom through fit, 1, 2, 4, 8 and stops at the ends', () => {
     expect([
+      nextZoom('fit', 1),
       nextZoom(1, 1),
       nextZoom(4, 1),
       nextZoom(8, 1),
       nextZoom(2, -1),
       nextZoom(1, -1),
-    ]).toEqual([2, 8, 8, 1, 1]);
+      nextZoom('fit', -1),
+    ]).toEqual([1, 2, 8, 8, 1, 'fit', 'fit']);
   });
 
   it('centres content smaller than the viewport and keeps larger content covering it', () => {
@@ -115,10 +116,11 @@ describe('job progress', () => {
     jobId: 'j',
     filesTotal: 4,
     filesFinished: 2,
-    currentFile: { fileId: 1, tilesDone: 1, tilesTotal: 4 },
+    currentFile: { fileId: 1, tilesDone: 1, tilesTotal: 4, elapsedMs: 1000, etaMs: 3000 },
     outputMegapixelsDone: 3,
     outputMegapixelsTotal: 12,
     megapixelsPerSecond: 1,
+    elapsedMs: 5000,
     etaMs: 9000,
   };
 
@@ -141,19 +143,5 @@ describe('job progress', () => {
       cancelled: 0,
     });
     expect(jobTitle(job)).toBe('holiday + 1 more');
-  });
-});
-
-describe('report CSV', () => {
-  it('reads quoted fields with commas, doubled quotes and line breaks', () => {
-    expect(
-      parseCsv(
-        'input,state,error\r\n/a.jpg,done,\n"/b,c.jpg",failed,"said ""no""\nthen stopped"\n',
-      ),
-    ).toEqual([
-      ['input', 'state', 'error'],
-      ['/a.jpg', 'done', ''],
-      ['/b,c.jpg', 'failed', 'said "no"\nthen stopped'],
-    ]);
   });
 });

@@ -11,6 +11,8 @@ import type { BatchEvent, JobProgress } from '../../shared/jobs.ts';
 import type { ExecutionProvider } from '../../shared/upscaleOptions.ts';
 import { createBatchQueue, type BatchQueue } from '../batch/batchQueue.ts';
 import { createEngineUpscaler } from '../batch/engineUpscaler.ts';
+import { scanInputs } from '../batch/inputScan.ts';
+import { hasImageExtension } from '../../shared/imageExtensions.ts';
 import { createEngine } from '../engine/index.ts';
 import type { AllowedFolders } from './allowedFolders.ts';
 import { createEngineService } from './engineService.ts';
@@ -47,7 +49,12 @@ export async function createAppServices(config: AppServicesConfig): Promise<AppS
   const upscaler = await createEngineUpscaler(engineConfig, initialSettings.device, {
     engine: sharedEngine,
   });
-  const queue = await createBatchQueue({ stateDir: path.join(config.dataDir, 'queue'), upscaler });
+  const queue = await createBatchQueue({
+    stateDir: path.join(config.dataDir, 'queue'),
+    // This machine's measured speed lives beside the settings: it describes the machine, not a job.
+    speedFile: path.join(config.dataDir, 'speed.json'),
+    upscaler,
+  });
 
   // Folders the user chose in an earlier session stay usable: the output folder in the
   // settings and every persisted job's inputs and outputs.
@@ -87,6 +94,21 @@ function createBatchService(queue: BatchQueue, allowedFolders: AllowedFolders): 
     return job;
   };
   return {
+    async photos(inputs, limit) {
+      const found = await scanInputs(inputs);
+      const roots = inputs.paths.map((root) => path.resolve(root));
+      return found
+        .filter((file) => hasImageExtension(file.inputPath))
+        .slice(0, limit)
+        .map((file) => ({
+          inputPath: file.inputPath,
+          relativePath: file.relativePath,
+          inputRoot:
+            roots.find(
+              (root) => file.inputPath === root || file.inputPath.startsWith(root + path.sep),
+            ) ?? path.dirname(file.inputPath),
+        }));
+    },
     preflight: (inputs, settings) => queue.preflight({ inputs, settings }),
     async add(inputs, settings) {
       const job = await queue.addJob({ inputs, settings });

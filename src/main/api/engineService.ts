@@ -29,11 +29,16 @@ export function createEngineService(engine: Engine, options: EngineServiceOption
   const cropCache = new Map<string, CropResult>();
   let activeProvider: ExecutionProvider | null = null;
 
-  const stagesFor = (model: string | undefined, quality: QualityPreset): number => {
-    const summary =
-      engine.listModels().find((candidate) => candidate.name === model) ?? engine.listModels()[0];
-    return summary?.presets.find((preset) => preset.preset === quality)?.stages ?? 1;
+  /** The card a crop runs: the one named, else the default on this hardware. */
+  const summaryFor = (model: string | undefined) => {
+    const models = engine.listModels();
+    return model === undefined
+      ? (models.find((candidate) => candidate.isDefault) ?? models[0])
+      : models.find((candidate) => candidate.name === model);
   };
+  const stagesFor = (model: string | undefined, quality: QualityPreset): number =>
+    summaryFor(model)?.presets.find((preset) => preset.preset === quality)?.stages ?? 1;
+  const modelNameFor = (model: string | undefined): string => summaryFor(model)?.name ?? model ?? '';
 
   return {
     async devices() {
@@ -70,7 +75,7 @@ export function createEngineService(engine: Engine, options: EngineServiceOption
     },
     async crop(request: CropRequest) {
       const modified = (await stat(request.inputPath)).mtimeMs;
-      const model = await options.model?.();
+      const model = request.model ?? (await options.model?.());
       const key = JSON.stringify([
         request.inputPath,
         modified,
@@ -105,6 +110,7 @@ export function createEngineService(engine: Engine, options: EngineServiceOption
         bicubic,
         upscaled,
         quality: request.quality,
+        model: modelNameFor(model),
         stages: stagesFor(model, request.quality),
         provider: activeProvider,
         elapsedMs: Math.round(performance.now() - started),

@@ -11,7 +11,7 @@ import { isInvokeChannel } from '../../shared/ipc.ts';
 import type { JobInputs } from '../../shared/jobs.ts';
 import { QUALITY_PRESETS } from '../../shared/upscaleOptions.ts';
 import type { AllowedFolders } from './allowedFolders.ts';
-import { imagesIn, listFolder } from './folderBrowser.ts';
+import { createFolder, expectFolderName, imagesIn, listFolder } from './folderBrowser.ts';
 import type { AppServices, PlatformActions } from './services.ts';
 import {
   expectArgCount,
@@ -41,6 +41,10 @@ export const MAX_CROP_SIDE = 512;
 export const MAX_INPUT_SIDE = 65_535;
 export const FOLDER_PREVIEW_COUNT = 8;
 export const FOLDER_PREVIEW_SIDE = 96;
+/** Photos Compare lists for inputs not started yet; a person previews a few, not thousands. */
+export const MAX_PREVIEW_PHOTOS = 1000;
+/** Model card names as the registry writes them (`cmsc-lite-photo`). */
+const MODEL_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/i;
 
 type ChannelHandler<C extends InvokeChannel> = (
   args: readonly unknown[],
@@ -173,7 +177,7 @@ export function createRequestHandlers(
       const previews = await Promise.all(
         images.map((image) =>
           services.engine.thumbnail(image, FOLDER_PREVIEW_SIDE).then(
-            (thumbnail) => ({ name: path.basename(image), image: thumbnail.image }),
+            (thumbnail) => ({ name: path.basename(image), path: image, image: thumbnail.image }),
             () => null,
           ),
         ),
@@ -185,6 +189,14 @@ export function createRequestHandlers(
       if (platform.mode !== 'web')
         throw new Unavailable('the folder browser is for web mode; use the dialog');
       return allowedFolders.add(expectString(args[0], 'folder'));
+    },
+    'browse:createFolder': async (args) => {
+      expectArgCount(args, 2);
+      if (platform.mode !== 'web')
+        throw new Unavailable('the folder browser is for web mode; use the dialog');
+      const parent = expectString(args[0], 'parent');
+      if (!path.isAbsolute(parent)) throw new InvalidArgument(`${parent} is not an absolute path`);
+      return createFolder(path.resolve(parent), expectFolderName(args[1]));
     },
     'image:thumbnail': async (args) => {
       expectArgCount(args, 2);
@@ -208,7 +220,14 @@ export function createRequestHandlers(
         },
         scale: expectNumber(request.scale, 'scale', 1, 4),
         quality: expectOneOf(request.quality, 'quality', QUALITY_PRESETS),
+        ...(request.model === undefined
+          ? {}
+          : { model: expectPattern(request.model, 'model', MODEL_NAME, 'a model card name') }),
       });
+    },
+    'batch:photos': async (args) => {
+      expectArgCount(args, 1);
+      return services.batch.photos(await jobInputs(args[0]), MAX_PREVIEW_PHOTOS);
     },
     'batch:preflight': async (args) => {
       expectArgCount(args, 1);

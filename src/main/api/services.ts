@@ -10,6 +10,8 @@ import type {
   CropResult,
   DeviceInfo,
   EventChannels,
+  FolderListing,
+  InputPhoto,
   ReportView,
   Thumbnail,
 } from '../../shared/ipc.ts';
@@ -17,6 +19,8 @@ import type { Job, JobInputs, PreflightEstimate } from '../../shared/jobs.ts';
 import type { ModelSummary } from '../../shared/upscaleOptions.ts';
 
 export interface BatchService {
+  /** The photos a job of `inputs` would take (at most `limit`), before any job exists. */
+  photos(inputs: JobInputs, limit: number): Promise<InputPhoto[]>;
   preflight(inputs: JobInputs, settings: ExportSettings): Promise<PreflightEstimate>;
   add(inputs: JobInputs, settings: ExportSettings): Promise<Job>;
   snapshot(): BatchSnapshot;

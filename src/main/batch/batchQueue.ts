@@ -4,7 +4,7 @@
  * Electron): the desktop app, the web server and the command line drive the same class.
  */
 import { randomBytes } from 'node:crypto';
-import { rm, stat } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import {
@@ -23,6 +23,7 @@ import type {
   JobState,
   PreflightEstimate,
 } from '../../shared/jobs.ts';
+import { isRetryableFailure } from '../../shared/jobs.ts';
 import { resolveTargetSize } from '../../shared/targetSize.ts';
 import type { ExecutionProvider } from '../../shared/upscaleOptions.ts';
 import { DEFAULT_MAX_INPUT_PIXELS, DEFAULT_MAX_OUTPUT_PIXELS } from '../engine/index.ts';
@@ -52,13 +53,24 @@ import {
   recordOutputInLedger,
   temporaryOutputPath,
 } from './outputPlan.ts';
-import { estimateJob, volumeOf, type PreflightFile } from './preflight.ts';
+import { estimateJob, volumeOf, type JobSpeed, type PreflightFile } from './preflight.ts';
 import { QueueStore } from './queueStore.ts';
-import { ThroughputLog } from './throughputLog.ts';
+import {
+  calibrate,
+  formatFlopsPerSecond,
+  jobFlopsPerPixel,
+  megapixelsPerSecond,
+  SpeedLog,
+  type SpeedFigure,
+  type SpeedKey,
+} from './deviceSpeed.ts';
+import { preflightWarnings } from './preflightWarnings.ts';
 
 export interface BatchQueueOptions {
-  /** Folder for the queue file, throughput measurements and fallback reports. */
+  /** Folder for the queue file and fallback reports. */
   stateDir: string;
+  /** This machine's speed figures (deviceSpeed.ts); default `speed.json` in `stateDir`. */
+  speedFile?: string;
   upscaler: ImageUpscaler;
   /** Start working through the queue as soon as it opens or a job arrives (default true). */
   autoStart?: boolean;
@@ -91,6 +103,8 @@ interface RunningFile {
   tilesTotal: number;
   /** The engine's own estimate for the rest of this image. */
   imageEtaMs: number | null;
+  /** performance.now() when the image started. */
+  startedAt: number;
   /** Resolves once the outcome is recorded (and a cancelled job finalized). */
   settled: Promise<void>;
 }
@@ -102,6 +116,10 @@ const TERMINAL_FILE_STATES: ReadonlySet<JobFile['state']> = new Set([
   'cancelled',
 ]);
 const ACTIVE_JOB_STATES: ReadonlySet<JobState> = new Set(['queued', 'running']);
+/** How often a running photo reports progress when its tiles do not (one-tile photos). */
+const PROGRESS_HEARTBEAT_MS = 1000;
+/** A running photo never shows as complete: encoding and the rename still follow its last tile. */
+const RUNNING_FRACTION_CAP = 0.99;
 
 export async function createBatchQueue(options: BatchQueueOptions): Promise<BatchQueue> {
   return BatchQueue.open(options);
@@ -110,7 +128,9 @@ export async function createBatchQueue(options: BatchQueueOptions): Promise<Batc
 export class BatchQueue {
   private readonly events = new BatchEventHub();
   private readonly store: QueueStore;
-  private readonly throughput: ThroughputLog;
+  private readonly speed: SpeedLog;
+  /** Calibrations in flight, so concurrent pre-flights time the model once. */
+  private readonly calibrations = new Map<string, Promise<void>>();
   private readonly upscaler: ImageUpscaler;
   private jobList: Job[] = [];
   private running: RunningFile | null = null;
@@ -128,7 +148,7 @@ export class BatchQueue {
 
   private constructor(private readonly options: BatchQueueOptions) {
     this.store = new QueueStore(options.stateDir);
-    this.throughput = new ThroughputLog(options.stateDir);
+    this.speed = new SpeedLog(options.speedFile ?? path.join(options.stateDir, 'speed.json'));
     this.upscaler = options.upscaler;
     this.started = options.autoStart ?? true;
   }
@@ -224,6 +244,8 @@ export class BatchQueue {
     this.estimatedOutputBytes.set(job.id, estimate.estimatedOutputBytes);
     await this.persist();
     this.emit({ type: 'job-added', job: structuredClone(job) });
+    // Its time left shows before its first photo starts (the overall line counts it).
+    this.emitProgress(job);
     this.kick();
     return structuredClone(job);
   }
@@ -290,12 +312,12 @@ export class BatchQueue {
     }
   }
 
-  /** Queues the job's failed files again; returns how many. */
+  /** Queues the job's failed files again (those another attempt can fix); returns how many. */
   async retryFailed(jobId: string): Promise<number> {
     const job = this.requireJob(jobId);
     let count = 0;
     for (const file of job.files) {
-      if (file.state !== 'failed') continue;
+      if (!isRetryableFailure(file)) continue;
       file.state = 'queued';
       file.reason = null;
       file.outputPath = null;
@@ -357,7 +379,7 @@ export class BatchQueue {
     await this.store.lock();
     const loaded = await this.store.load();
     this.loadWarnings.push(...loaded.warnings);
-    await this.throughput.load();
+    await this.speed.load();
     this.jobList = loaded.jobs;
     this.estimatedOutputBytes = loaded.estimatedOutputBytes;
     for (const job of this.jobList) {
@@ -442,11 +464,17 @@ export class BatchQueue {
       tilesDone: 0,
       tilesTotal: 0,
       imageEtaMs: null,
+      startedAt: performance.now(),
       settled: new Promise<void>((resolve) => (markSettled = resolve)),
     };
+    // A photo of one tile reports no progress until it is done: a tick keeps the elapsed time
+    // and the time left moving for the people watching.
+    const heartbeat = setInterval(() => this.emitProgress(job), PROGRESS_HEARTBEAT_MS);
+    heartbeat.unref();
     try {
       await this.runFile(job, file, running);
     } finally {
+      clearInterval(heartbeat);
       markSettled();
     }
   }
@@ -531,8 +559,7 @@ export class BatchQueue {
       outputWidth: size.width,
       outputHeight: size.height,
       scale: size.scale,
-      model:
-        resolveModel(this.upscaler.listModels(), settings.model)?.name ?? settings.model ?? 'cmsc',
+      model: this.modelName(settings),
       createdAt: job.createdAt,
     });
     const amongInputs = outputsAmongInputs(job.outputFolder, job.inputs.paths);
@@ -608,16 +635,21 @@ export class BatchQueue {
       await syncDirectory(path.dirname(finalPath));
       const elapsed = performance.now() - started;
       await this.markDone(job, file, finalPath, size, elapsed, result.provider);
-      await this.throughput.record(
-        {
-          provider: result.provider,
-          model: result.model,
-          quality: settings.qualityPreset,
-          selfEnsemble: settings.selfEnsemble,
-        },
-        (result.outputWidth * result.outputHeight) / 1e6,
-        elapsed,
+      const flopsPerPixel = jobFlopsPerPixel(
+        this.upscaler.listModels().find((model) => model.name === result.model),
+        settings,
       );
+      if (flopsPerPixel !== null) {
+        await this.speed.recordPhoto(
+          { provider: result.provider, model: result.model },
+          {
+            flopsPerPixel,
+            outputPixels: result.outputWidth * result.outputHeight,
+            inferenceMs: result.inferenceMs,
+            elapsedMs: elapsed,
+          },
+        );
+      }
     } finally {
       await rm(tempPath, { force: true });
     }
@@ -721,74 +753,136 @@ export class BatchQueue {
   private computeProgress(job: Job): JobProgress {
     let totalPixels = 0;
     let donePixels = 0;
-    let remainingPixels = 0;
+    let waitingPixels = 0;
     let filesFinished = 0;
+    let elapsedMs = 0;
+    let currentFile: JobProgress['currentFile'] = null;
     const running = this.running?.jobId === job.id ? this.running : null;
+    const speed = this.jobSpeed(job.settings)?.megapixelsPerSecond ?? null;
     for (const file of job.files) {
       const pixels = expectedOutputPixels(job.settings, file);
       totalPixels += pixels;
       if (TERMINAL_FILE_STATES.has(file.state)) {
         filesFinished++;
+        elapsedMs += file.elapsedMs ?? 0;
         if (file.state === 'done') donePixels += pixels;
       } else if (running && running.fileId === file.id) {
-        const fraction = running.tilesTotal > 0 ? running.tilesDone / running.tilesTotal : 0;
+        const fileElapsed = performance.now() - running.startedAt;
+        // The engine's tile times once a tile finished; this machine's speed before that.
+        const predicted = speed === null ? null : ((pixels / 1e6) * 1000) / speed;
+        const fileEta =
+          running.imageEtaMs ?? (predicted === null ? null : Math.max(0, predicted - fileElapsed));
+        const fraction =
+          fileEta !== null
+            ? Math.min(RUNNING_FRACTION_CAP, fileElapsed / Math.max(1, fileElapsed + fileEta))
+            : running.tilesTotal > 0
+              ? running.tilesDone / running.tilesTotal
+              : 0;
         donePixels += pixels * fraction;
-        remainingPixels += pixels * (1 - fraction);
+        elapsedMs += fileElapsed;
+        currentFile = {
+          fileId: running.fileId,
+          tilesDone: running.tilesDone,
+          tilesTotal: running.tilesTotal,
+          elapsedMs: Math.round(fileElapsed),
+          etaMs: fileEta === null ? null : Math.round(fileEta),
+        };
       } else {
-        remainingPixels += pixels;
+        waitingPixels += pixels;
       }
     }
-    const megapixelsPerSecond = this.measuredThroughput(job.settings);
+    const waitingMs = speed === null ? null : ((waitingPixels / 1e6) * 1000) / speed;
+    const etaMs =
+      waitingMs === null || (currentFile !== null && currentFile.etaMs === null)
+        ? null
+        : Math.round(waitingMs + (currentFile?.etaMs ?? 0));
     return {
       jobId: job.id,
       filesTotal: job.files.length,
       filesFinished,
-      currentFile: running
-        ? { fileId: running.fileId, tilesDone: running.tilesDone, tilesTotal: running.tilesTotal }
-        : null,
+      currentFile,
       outputMegapixelsDone: donePixels / 1e6,
       outputMegapixelsTotal: totalPixels / 1e6,
-      megapixelsPerSecond,
-      etaMs:
-        megapixelsPerSecond === null
-          ? null
-          : Math.round((remainingPixels / 1e6 / megapixelsPerSecond) * 1000),
+      megapixelsPerSecond: speed,
+      elapsedMs: Math.round(elapsedMs),
+      etaMs,
     };
   }
 
-  private measuredThroughput(settings: ExportSettings): number | null {
-    const providers: ExecutionProvider[] = [];
-    const preferred = this.lastProvider ?? this.upscaler.activeProvider(settings.device);
-    if (preferred) providers.push(preferred);
-    if (settings.device !== 'auto') providers.push(settings.device);
-    providers.push('cpu');
-    const summary = resolveModel(this.upscaler.listModels(), settings.model);
-    const model = summary?.name ?? settings.model ?? 'cmsc';
-    const logged = this.throughput.find(
-      { model, quality: settings.qualityPreset, selfEnsemble: settings.selfEnsemble },
-      providers,
+  /** The provider a job of `settings` runs on, as far as it is known before running it. */
+  private providerFor(settings: ExportSettings): ExecutionProvider {
+    return (
+      this.lastProvider ??
+      this.upscaler.activeProvider(settings.device) ??
+      (settings.device === 'auto' ? 'cpu' : settings.device)
     );
-    if (logged !== null || settings.selfEnsemble) return logged;
-    // Nothing from earlier batches, but this engine may have timed the preset already (Compare).
-    const preset = summary?.presets.find((p) => p.preset === settings.qualityPreset);
-    return preset?.measuredMegapixelsPerSecond ?? null;
+  }
+
+  private speedKey(settings: ExportSettings): SpeedKey | null {
+    const model = resolveModel(this.upscaler.listModels(), settings.model);
+    return model ? { provider: this.providerFor(settings), model: model.name } : null;
+  }
+
+  /** This machine's speed for the job's model and preset, or null when never measured. */
+  private jobSpeed(settings: ExportSettings): JobSpeed | null {
+    const key = this.speedKey(settings);
+    const figure = key && this.speed.get(key);
+    if (!key || !figure) return null;
+    const model = resolveModel(this.upscaler.listModels(), settings.model);
+    const value = megapixelsPerSecond(figure, model, settings);
+    if (value === null) return null;
+    return {
+      megapixelsPerSecond: value,
+      basis: figure.source,
+      description: describeSpeed(key, settings, figure),
+    };
+  }
+
+  /**
+   * Times the model on this machine when it has never run here, so the first estimate is a
+   * measurement. Not while a photo is running: the two would share the engine and the figure
+   * would come out slow. A failed calibration leaves the assumed speed in place.
+   */
+  private async ensureSpeed(settings: ExportSettings): Promise<void> {
+    const key = this.speedKey(settings);
+    if (!key || this.speed.get(key) || this.running) return;
+    const id = `${key.provider}/${key.model}`;
+    let pending = this.calibrations.get(id);
+    if (!pending) {
+      pending = this.runCalibration(settings, key).finally(() => this.calibrations.delete(id));
+      this.calibrations.set(id, pending);
+    }
+    await pending;
+  }
+
+  private async runCalibration(settings: ExportSettings, key: SpeedKey): Promise<void> {
+    const model = resolveModel(this.upscaler.listModels(), settings.model);
+    const flopsPerPixel = jobFlopsPerPixel(model, { ...settings, selfEnsemble: false });
+    if (flopsPerPixel === null) return;
+    try {
+      await mkdir(this.options.stateDir, { recursive: true });
+      const { timing, provider } = await calibrate(
+        this.upscaler,
+        settings,
+        flopsPerPixel,
+        this.options.stateDir,
+      );
+      this.lastProvider ??= provider;
+      await this.speed.recordCalibration({ ...key, provider }, timing);
+    } catch (error) {
+      this.loadWarnings.push(`could not time ${key.model} on this machine: ${errorText(error)}`);
+    }
   }
 
   private async scanAndEstimate(request: AddJobRequest) {
     const settings = cloneSettings(parseExportSettings(request.settings));
     const inputs = validateInputs(request.inputs);
     const pickedFolders: string[] = [];
-    const usableInputs: string[] = [];
     for (const inputPath of inputs.paths) {
-      // A missing input or a device (`/dev/null`) is not an error here: the scan reports it as
-      // one problem entry, and it does not pull the default output folder towards `/`.
-      const info = await stat(inputPath).catch(() => null);
-      if (info?.isDirectory()) pickedFolders.push(inputPath);
-      if (info?.isDirectory() || info?.isFile()) usableInputs.push(inputPath);
+      // A missing input is not an error here: the scan reports it as one problem entry.
+      if ((await stat(inputPath).catch(() => null))?.isDirectory()) pickedFolders.push(inputPath);
     }
-    const outputFolder =
-      settings.outputFolder ??
-      defaultOutputFolder(usableInputs.length > 0 ? usableInputs : inputs.paths, pickedFolders);
+    const outputFolder = settings.outputFolder ?? defaultOutputFolder(inputs.paths, pickedFolders);
     // Outputs among the inputs (`--out` = the input folder): skipping the output folder would
     // skip the inputs; the folder's output ledger keeps our outputs out of the scan instead.
     const amongInputs = outputsAmongInputs(outputFolder, inputs.paths);
@@ -803,18 +897,23 @@ export class BatchQueue {
         problem: isFileReason(header) ? header : null,
       });
     }
-    const provider =
-      this.lastProvider ??
-      this.upscaler.activeProvider(settings.device) ??
-      (settings.device === 'auto' ? 'cpu' : settings.device);
+    if (files.length > 0) await this.ensureSpeed(settings);
     const estimate = await estimateJob({
       files,
       settings,
       outputFolder,
-      measuredMegapixelsPerSecond: this.measuredThroughput(settings),
-      provider,
+      speed: this.jobSpeed(settings),
+      provider: this.providerFor(settings),
       models: this.upscaler.listModels(),
       queuedOutputBytes: await this.pendingOutputBytesOn(outputFolder),
+    });
+    estimate.warnings = await preflightWarnings({
+      inputs,
+      files,
+      problems: estimate.problems,
+      settings,
+      outputFolder,
+      modelName: this.modelName(settings),
     });
     return { estimate, files, settings, outputFolder, inputs };
   }
@@ -843,6 +942,11 @@ export class BatchQueue {
       // scale-out-of-range: the pre-flight and the run report it with the target's own words.
     }
     return header;
+  }
+
+  /** The model name `{model}` expands to: the job's model, or the default on this hardware. */
+  private modelName(settings: ExportSettings): string {
+    return resolveModel(this.upscaler.listModels(), settings.model)?.name ?? settings.model ?? 'cmsc';
   }
 
   /** What unfinished jobs will still write on the volume of `folder`, from their pre-flight estimates. */
@@ -917,6 +1021,16 @@ async function isExpectedOutput(
   } catch {
     return false;
   }
+}
+
+/** `cmsc-lite (best) on CPU at 270 GFLOP/s, measured over 7 photos`. */
+function describeSpeed(key: SpeedKey, settings: ExportSettings, figure: SpeedFigure): string {
+  const how =
+    figure.source === 'calibrated'
+      ? 'timed on a test photo'
+      : `measured over ${figure.photos} photo${figure.photos === 1 ? '' : 's'}`;
+  const preset = `${settings.qualityPreset}${settings.selfEnsemble ? ', self-ensemble' : ''}`;
+  return `${key.model} (${preset}) on ${key.provider.toUpperCase()} at ${formatFlopsPerSecond(figure.flopsPerSecond)}, ${how}`;
 }
 
 function expectedOutputPixels(settings: ExportSettings, file: JobFile): number {

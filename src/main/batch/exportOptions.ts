@@ -10,6 +10,7 @@ import type { ConcreteFormat } from '../../shared/outputNaming.ts';
 import type { UpscaleOptions } from '../../shared/upscaleOptions.ts';
 import {
   embedSourceMetadata,
+  setPngDensity,
   type MetadataCarried,
   type SourceMetadata,
 } from './metadataTransfer.ts';
@@ -83,6 +84,8 @@ export async function finishOutput(
         hasAlpha: written.hasAlpha,
       })
     : { exif: false, iptc: false };
+  // The input's resolution tag, or none; never the encoder's default.
+  if (format === 'png') await setPngDensity(tempPath, source?.density ?? null);
   // Read the final bytes back: splicing must not have broken the file.
   const final = await sharp(tempPath, { limitInputPixels: false }).metadata();
   if (final.width !== expected.width || final.height !== expected.height) {

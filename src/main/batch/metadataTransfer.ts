@@ -7,7 +7,7 @@
  * pixels), PixelXDimension/PixelYDimension set to the output size, and the thumbnail directory
  * (IFD1, a picture of the old pixels) dropped.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { open, readFile, writeFile } from 'node:fs/promises';
 import { crc32, deflateSync, inflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import type { ConcreteFormat } from '../../shared/outputNaming.ts';
@@ -17,6 +17,8 @@ export interface SourceMetadata {
   exif: Buffer | null;
   /** The IPTC/Photoshop resource block as JPEG APP13 holds it after `Photoshop 3.0\0`. */
   iptc: Buffer | null;
+  /** The input's resolution tag in pixels per inch (PNG pHYs, JFIF, EXIF); null when it has none. */
+  density: number | null;
 }
 
 export interface MetadataCarried {
@@ -42,7 +44,79 @@ export async function readSourceMetadata(inputPath: string): Promise<SourceMetad
     metadata.exif && metadata.exif.length > 8 ? stripPrefix(metadata.exif, EXIF_HEADER) : null;
   const iptc =
     metadata.iptc && metadata.iptc.length > 0 ? stripPrefix(metadata.iptc, PHOTOSHOP_HEADER) : null;
-  return { exif, iptc };
+  const tagged =
+    metadata.format === 'png'
+      ? await pngHasPhys(inputPath)
+      : metadata.format === 'jpeg'
+        ? exif !== null || (await jfifHasDensity(inputPath))
+        : metadata.format === 'tiff' || exif !== null;
+  // libvips reports 72 ppi for a file without a tag; only a tag the file has is carried.
+  return { exif, iptc, density: tagged ? (metadata.density ?? null) : null };
+}
+
+/** Bytes read to find a PNG's pHYs (it precedes IDAT; only large ICC or text chunks come first). */
+const PNG_HEAD_BYTES = 1 << 20;
+
+async function readHead(filePath: string, bytes: number): Promise<Buffer> {
+  const handle = await open(filePath, 'r');
+  try {
+    const buffer = Buffer.alloc(bytes);
+    const { bytesRead } = await handle.read(buffer, 0, bytes, 0);
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
+
+async function pngHasPhys(filePath: string): Promise<boolean> {
+  const head = await readHead(filePath, PNG_HEAD_BYTES);
+  for (let at = 8; at + 8 <= head.length; ) {
+    const type = head.toString('latin1', at + 4, at + 8);
+    if (type === 'pHYs') return head[at + 16] === 1; // unit 0 is an aspect ratio, not a resolution
+    if (type === 'IDAT') return false;
+    at += 12 + head.readUInt32BE(at);
+  }
+  return false;
+}
+
+/** A JFIF APP0 segment with density units (1 = per inch, 2 = per cm); 0 is an aspect ratio only. */
+async function jfifHasDensity(filePath: string): Promise<boolean> {
+  const head = await readHead(filePath, 20);
+  return head.toString('latin1', 6, 11) === 'JFIF\0' && (head[13] === 1 || head[13] === 2);
+}
+
+/** Metres per inch: PNG counts pixels per metre, photo software pixels per inch. */
+const METRES_PER_INCH = 0.0254;
+
+/**
+ * Makes a PNG's resolution tag the input's, or removes it: the encoder writes its own default
+ * (1000 px/m, which Photoshop shows as 25.4 ppi) on every PNG. Rewrites `filePath` in place
+ * only when the tag differs.
+ */
+export async function setPngDensity(filePath: string, density: number | null): Promise<void> {
+  const png = await readFile(filePath);
+  const chunks = readPngChunks(png);
+  const wanted =
+    density === null || !(density > 0) ? null : physChunk(Math.round(density / METRES_PER_INCH));
+  const current = chunks.find((chunk) => chunk.type === 'pHYs');
+  if (!current && wanted === null) return;
+  if (current && wanted && current.raw.equals(wanted)) return;
+  const rebuilt: Buffer[] = [PNG_SIGNATURE];
+  for (const chunk of chunks) {
+    if (chunk.type === 'pHYs') continue;
+    rebuilt.push(chunk.raw);
+    // pHYs must come before IDAT; right after IHDR always is.
+    if (chunk.type === 'IHDR' && wanted) rebuilt.push(wanted);
+  }
+  await writeFile(filePath, Buffer.concat(rebuilt));
+}
+
+function physChunk(pixelsPerMetre: number): Buffer {
+  const data = Buffer.alloc(9);
+  data.writeUInt32BE(pixelsPerMetre, 0);
+  data.writeUInt32BE(pixelsPerMetre, 4);
+  data[8] = 1; // unit: metre
+  return pngChunk('pHYs', data);
 }
 
 /** Which metadata a format can hold (the rest is dropped, as the issue allows). */

@@ -10,12 +10,14 @@ import type { PreflightEstimate, PreflightFileProblem } from '../../shared/jobs.
 import { concreteFormat, type ConcreteFormat } from '../../shared/outputNaming.ts';
 import { resolveTargetSize } from '../../shared/targetSize.ts';
 import type { ExecutionProvider, ModelSummary } from '../../shared/upscaleOptions.ts';
+import { SELF_ENSEMBLE_PASSES } from './deviceSpeed.ts';
 import { resolveModel } from './imageUpscaler.ts';
 import type { ImageHeader } from './inputScan.ts';
 import { pathExists } from './outputPlan.ts';
 
 /**
- * Assumed speed before anything was measured, in model FLOPs per second actually achieved.
+ * Assumed speed when nothing could be measured (a calibration failed or a job was running), in
+ * model FLOPs per second actually achieved.
  * Measured on a 2-core VM shared with a training job (the batch tests' machine): the tiny
  * fixture model ran at about 3.3 GFLOP/s inside tiles, and decode + colour + bicubic + encode
  * took about 1.1 s per output megapixel. The assumptions sit below those numbers on purpose.
@@ -29,7 +31,6 @@ const ASSUMED_FLOPS_PER_SECOND: Readonly<Record<ExecutionProvider, number>> = {
 const ASSUMED_PIPELINE_SECONDS_PER_MEGAPIXEL = 1.5;
 /** When the model card is unknown: a large CMSC on a CPU. */
 const FALLBACK_MEGAPIXELS_PER_SECOND = 0.02;
-const SELF_ENSEMBLE_PASSES = 8;
 
 export interface PreflightFile {
   inputPath: string;
@@ -41,12 +42,20 @@ export interface PreflightInputs {
   files: readonly PreflightFile[];
   settings: ExportSettings;
   outputFolder: string;
-  /** Measured output megapixels per second for this setup, or null. */
-  measuredMegapixelsPerSecond: number | null;
+  /** This machine's speed for the job's model and preset (src/main/batch/deviceSpeed.ts), or null. */
+  speed: JobSpeed | null;
   provider: ExecutionProvider;
   models: readonly ModelSummary[];
   /** Bytes that jobs queued earlier will still write on the output folder's volume. */
   queuedOutputBytes: number;
+}
+
+/** Output megapixels per second for one job's settings, and where the figure comes from. */
+export interface JobSpeed {
+  megapixelsPerSecond: number;
+  basis: 'calibrated' | 'measured';
+  /** In words, e.g. `cmsc-lite on CPU at 270 GFLOP/s, measured over 7 photos`. */
+  description: string;
 }
 
 export async function estimateJob(inputs: PreflightInputs): Promise<PreflightEstimate> {
@@ -76,9 +85,10 @@ export async function estimateJob(inputs: PreflightInputs): Promise<PreflightEst
     const format = concreteFormat(settings.format, file.inputPath);
     outputBytes += pixels * bytesPerOutputPixel(format, settings, file.header);
   }
-  const measured = inputs.measuredMegapixelsPerSecond;
+  const speed = inputs.speed;
   const megapixelsPerSecond =
-    measured ?? assumedMegapixelsPerSecond(settings, inputs.provider, inputs.models);
+    speed?.megapixelsPerSecond ??
+    assumedMegapixelsPerSecond(settings, inputs.provider, inputs.models);
   const outputMegapixels = outputPixels / 1e6;
   const freeBytes = await freeBytesAt(inputs.outputFolder);
   const estimatedOutputBytes = Math.round(outputBytes);
@@ -91,8 +101,12 @@ export async function estimateJob(inputs: PreflightInputs): Promise<PreflightEst
     outputMegapixels,
     estimatedOutputBytes,
     estimatedMs: Math.round((outputMegapixels / megapixelsPerSecond) * 1000),
-    throughputBasis: measured === null ? 'assumed' : 'measured',
+    throughputBasis: speed?.basis ?? 'assumed',
+    speedBasis:
+      speed?.description ??
+      `assumed ${ASSUMED_FLOPS_PER_SECOND[inputs.provider] / 1e9} GFLOP/s on ${inputs.provider.toUpperCase()} (nothing measured yet)`,
     megapixelsPerSecond,
+    warnings: [],
     outputFolder: inputs.outputFolder,
     freeBytes,
     fitsOnDisk,

@@ -1,6 +1,5 @@
 /** Parsing and validating `cmsc-upscale` arguments into engine options. */
 import { parseArgs } from 'node:util';
-import { MAX_TILE_SIZE, MIN_TILE_SIZE } from '../../shared/exportSettings.ts';
 import { DEFAULT_NAMING_TEMPLATE, validateNamingTemplate } from '../../shared/namingTemplate.ts';
 import {
   DEVICES,
@@ -132,10 +131,7 @@ export function parseCliArguments(argv: readonly string[]): ParsedCommand {
     encodeQuality: integerFlag('quality', values.quality ?? '90', 1, 100),
     keepMetadata: values['keep-metadata'] ?? false,
     ...(values.model !== undefined ? { model: values.model } : {}),
-    // The batch settings' range: a CLI run is a batch job.
-    ...(values.tile !== undefined
-      ? { tileSize: integerFlag('tile', values.tile, MIN_TILE_SIZE, MAX_TILE_SIZE) }
-      : {}),
+    ...(values.tile !== undefined ? { tileSize: integerFlag('tile', values.tile, 64, 8192) } : {}),
   };
   return {
     kind: 'run',

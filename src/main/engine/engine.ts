@@ -15,6 +15,7 @@ import {
   type Device,
   type ModelSummary,
   type ProviderReport,
+  type SourceDecision,
   type UpscaleOptions,
   type UpscaleProgress,
   type UpscaleResult,
@@ -34,6 +35,7 @@ import type { ModelCard } from './modelCard.ts';
 import type { ModelIoNames } from './onnxSession.ts';
 import { type InferenceHardware, ModelRegistry, type ResolvedVariant } from './modelRegistry.ts';
 import { writeAtomically } from './outputFile.ts';
+import { assessSource } from './sourceKind.ts';
 import { OutputRaster } from './outputRaster.ts';
 import { type LowResImage, type PlaneModel, upscaleTiled } from './tiledUpscale.ts';
 import { chooseTileSize } from './tileSizing.ts';
@@ -69,6 +71,10 @@ export interface RgbaImage {
 }
 
 export interface RegionResult {
+  /** The model that made the crop, its stages, and why its clean or photo variant ran. */
+  model: string;
+  stages: number;
+  source: SourceDecision;
   /** The requested crop, in input pixels (clipped to the image). */
   inputRegion: Rect;
   /** The same area in output pixels. */
@@ -189,10 +195,14 @@ class UpscaleEngine implements Engine {
     const decodeMs = performance.now() - decoding;
     hooks.signal?.throwIfAborted();
     const target = this.outputSize(inputPath, decoded, options);
-    const variant = await this.registry.resolve(
-      options.model,
-      options.quality,
-      options.model === undefined ? await this.hardware() : 'cpu',
+    const converting = performance.now();
+    const lowRes = toLowRes(decoded);
+    const colourMs = performance.now() - converting;
+    const { variant, source } = await this.resolveForInput(
+      inputPath,
+      decoded,
+      lowRes,
+      options,
       target.scale,
     );
     const report = await this.openSession(variant);
@@ -200,9 +210,6 @@ class UpscaleEngine implements Engine {
     const bitDepth = decoded.bitDepth === 16 && supportsSixteenBit(format) ? 16 : 8;
     const raster = new OutputRaster(target.width, target.height, decoded.alpha !== null, bitDepth);
     const tileSize = this.tileSize(variant, options);
-    const converting = performance.now();
-    const lowRes = toLowRes(decoded);
-    const colourMs = performance.now() - converting;
     const stats = await upscaleTiled(lowRes, {
       outWidth: target.width,
       outHeight: target.height,
@@ -252,6 +259,7 @@ class UpscaleEngine implements Engine {
       outputWidth: target.width,
       outputHeight: target.height,
       model: variant.model.card.name,
+      source,
       stages: variant.variant.stages,
       provider: report.active,
       tiles: stats.tiles,
@@ -295,15 +303,17 @@ class UpscaleEngine implements Engine {
       width: Math.min(target.width, Math.ceil((inputRegion.x + inputRegion.width) * sx)) - x0,
       height: Math.min(target.height, Math.ceil((inputRegion.y + inputRegion.height) * sy)) - y0,
     };
-    const variant = await this.registry.resolve(
-      options.model,
-      options.quality,
-      options.model === undefined ? await this.hardware() : 'cpu',
+    const lowRes = toLowRes(decoded);
+    const { variant, source } = await this.resolveForInput(
+      inputPath,
+      decoded,
+      lowRes,
+      options,
       target.scale,
     );
     await this.openSession(variant);
     const raster = new OutputRaster(outputRegion.width, outputRegion.height, true, 8);
-    await upscaleTiled(toLowRes(decoded), {
+    await upscaleTiled(lowRes, {
       outWidth: target.width,
       outHeight: target.height,
       region: outputRegion,
@@ -317,6 +327,9 @@ class UpscaleEngine implements Engine {
       ...(hooks.signal ? { signal: hooks.signal } : {}),
     });
     return {
+      model: variant.model.card.name,
+      stages: variant.variant.stages,
+      source,
       inputRegion,
       outputRegion,
       outputWidth: target.width,
@@ -332,6 +345,31 @@ class UpscaleEngine implements Engine {
 
   async close(): Promise<void> {
     await this.client.close();
+  }
+
+  /**
+   * The model file for one input: the asked (or default) model, its photo variant when the
+   * file is judged a photo (`sourceKind.ts`), the preset's number of stages.
+   */
+  private async resolveForInput(
+    inputPath: string,
+    decoded: DecodedImage,
+    lowRes: LowResImage,
+    options: UpscaleOptions,
+    scale: number,
+  ): Promise<{ variant: ResolvedVariant; source: SourceDecision }> {
+    const source = await assessSource(
+      options.source ?? 'auto',
+      inputPath,
+      decoded.format,
+      lowRes.y,
+      lowRes.width,
+      lowRes.height,
+    );
+    const hardware = options.model === undefined ? await this.hardware() : 'cpu';
+    const name = this.registry.modelForSource(options.model, source.kind, hardware, scale);
+    const variant = await this.registry.resolve(name, options.quality, hardware, scale);
+    return { variant, source };
   }
 
   /** Compare crops of one photo come one after another: keep its decoded planes. */

@@ -54,6 +54,11 @@ export interface ModelCard {
   architecture: Record<string, unknown>;
   variants: ModelVariant[];
   evaluation: { protocol: string; results: EvaluationResult[] };
+  /**
+   * A photo variant names the clean model it was fine-tuned from on degraded (JPEG, noisy)
+   * inputs; the engine runs it instead of that model for files judged photos (sourceKind.ts).
+   */
+  photoVariantOf?: string;
 }
 
 export class ModelCardError extends Error {
@@ -152,6 +157,9 @@ export function parseModelCard(json: Json, source: string): ModelCard {
     architecture: objectAt(card.architecture, 'architecture', fail),
     variants: [...variants].sort((a, b) => a.stages - b.stages || (a.scale ?? 0) - (b.scale ?? 0)),
     evaluation: { protocol: stringAt(evaluation.protocol, 'evaluation.protocol', fail), results },
+    ...(card.photoVariantOf !== undefined
+      ? { photoVariantOf: stringAt(card.photoVariantOf, 'photoVariantOf', fail) }
+      : {}),
   };
 }
 

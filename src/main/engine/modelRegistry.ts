@@ -7,7 +7,12 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { ModelSummary, PresetSummary, QualityPreset } from '../../shared/upscaleOptions.ts';
+import type {
+  ModelSummary,
+  PresetSummary,
+  QualityPreset,
+  SourceKind,
+} from '../../shared/upscaleOptions.ts';
 import { QUALITY_PRESETS } from '../../shared/upscaleOptions.ts';
 import { type ModelCard, ModelCardError, type ModelVariant, parseModelCard } from './modelCard.ts';
 
@@ -121,6 +126,38 @@ export class ModelRegistry {
     return { model, variant, path: filePath, ...(lowResScale ? { lowResScale } : {}) };
   }
 
+  /**
+   * The model name to run for a file judged `kind` (clean or photo), given the model asked for
+   * (undefined: the default). A photo runs the photo variant of the asked model; with no model
+   * asked, of the first default candidate that has one (the fast default may have none yet,
+   * and a photo is better served by another model's photo variant than by a clean model). A
+   * model asked for by name that is itself a photo variant runs as asked. Undefined keeps the
+   * default.
+   */
+  modelForSource(
+    name: string | undefined,
+    kind: SourceKind,
+    hardware: InferenceHardware = 'cpu',
+    scale?: number,
+  ): string | undefined {
+    if (kind === 'clean') return name;
+    const photoOf = (clean: string) =>
+      this.models.find((m) => m.card.photoVariantOf === clean)?.card.name;
+    if (name !== undefined) {
+      const asked = this.models.find((m) => m.card.name === name);
+      return asked?.card.photoVariantOf !== undefined ? name : (photoOf(name) ?? name);
+    }
+    const candidates = [
+      this.defaultModel(hardware, scale)?.card.name,
+      ...DEFAULT_MODEL_PREFERENCE[hardware],
+    ];
+    for (const candidate of candidates) {
+      const photo = candidate === undefined ? undefined : photoOf(candidate);
+      if (photo) return photo;
+    }
+    return undefined;
+  }
+
   /** `throughput` gives measured output megapixels per second by model file path. */
   summaries(
     throughput: (modelPath: string) => number | null = () => null,
@@ -133,6 +170,7 @@ export class ModelRegistry {
       displayName: card.displayName,
       description: card.description,
       parameters: card.parameters,
+      ...(card.photoVariantOf !== undefined ? { photoVariantOf: card.photoVariantOf } : {}),
       presets: QUALITY_PRESETS.map((preset): PresetSummary => {
         const variant = variantForPreset(card, preset);
         const set5Psnr: Partial<Record<number, number>> = {};
@@ -165,7 +203,8 @@ export class ModelRegistry {
       const model = this.models.find((m) => m.card.name === name);
       if (model) return model;
     }
-    return this.models[0];
+    // A photo variant is never the default: it is chosen per file, over its clean model.
+    return this.models.find((m) => m.card.photoVariantOf === undefined) ?? this.models[0];
   }
 
   private async verify(filePath: string, variant: ModelVariant): Promise<void> {

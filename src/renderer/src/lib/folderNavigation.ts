@@ -2,12 +2,15 @@
  * Which folder the web folder browser shows and which one "Choose" may pick, while listings
  * arrive out of order. A person who clicks a folder and then "Choose" means the folder they
  * clicked, so nothing can be chosen while a folder is opening (the listing still on screen is
- * its parent), and a listing that arrives after a later navigation began is dropped.
+ * its parent), and a listing that arrives after a later navigation began is dropped. After a
+ * folder failed to open, the listing still on screen is not the one asked for either: nothing
+ * can be chosen until a folder opens.
  */
 export class FolderNavigation<Listing extends { path: string }> {
   #shown: Listing | null = null;
   #latest = 0;
   #opening = false;
+  #failed = false;
 
   /** Starts opening a folder; pass the returned ticket to `arrived` or `failed`. */
   start(): number {
@@ -20,6 +23,7 @@ export class FolderNavigation<Listing extends { path: string }> {
     if (ticket !== this.#latest) return false;
     this.#shown = listing;
     this.#opening = false;
+    this.#failed = false;
     return true;
   }
 
@@ -27,6 +31,7 @@ export class FolderNavigation<Listing extends { path: string }> {
   failed(ticket: number): boolean {
     if (ticket !== this.#latest) return false;
     this.#opening = false;
+    this.#failed = true;
     return true;
   }
 
@@ -38,8 +43,8 @@ export class FolderNavigation<Listing extends { path: string }> {
     return this.#opening;
   }
 
-  /** The folder "Choose" picks now: the one shown, or null while another is opening. */
+  /** The folder "Choose" picks now: the one shown, or null while another is opening or after one failed. */
   get choosable(): string | null {
-    return this.#opening ? null : (this.#shown?.path ?? null);
+    return this.#opening || this.#failed ? null : (this.#shown?.path ?? null);
   }
 }

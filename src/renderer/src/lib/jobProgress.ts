@@ -3,13 +3,56 @@ import { FILE_STATES } from '../../../shared/jobs.ts';
 
 const FINAL_STATES: readonly FileState[] = ['done', 'skipped', 'failed', 'cancelled'];
 
-/** 0..1 for one file: finished files are full, the running one follows its tiles. */
+/**
+ * 0..1 for one file: finished files are full; the running one follows its time (elapsed against
+ * elapsed plus time left) when main knows the speed, else its tiles.
+ */
 export function fileFraction(file: JobFile, progress: JobProgress | undefined): number {
   if (FINAL_STATES.includes(file.state)) return 1;
   if (file.state !== 'running') return 0;
   const current = progress?.currentFile;
-  if (!current || current.fileId !== file.id || current.tilesTotal === 0) return 0;
-  return current.tilesDone / current.tilesTotal;
+  if (!current || current.fileId !== file.id) return 0;
+  if (current.etaMs !== null) {
+    const total = current.elapsedMs + current.etaMs;
+    return total > 0 ? Math.min(RUNNING_FRACTION_CAP, current.elapsedMs / total) : 0;
+  }
+  return current.tilesTotal === 0 ? 0 : current.tilesDone / current.tilesTotal;
+}
+
+/** A running photo never shows as complete: encoding and the rename follow its last tile. */
+const RUNNING_FRACTION_CAP = 0.99;
+
+export interface OverallProgress {
+  filesFinished: number;
+  filesTotal: number;
+  /** Time spent on the photos of every unfinished job. */
+  elapsedMs: number;
+  /** Time left for the jobs that will run (paused ones wait for people); null while unknown. */
+  etaMs: number | null;
+}
+
+/** Every unfinished job together: the Batch screen's one line. Null when nothing is left to do. */
+export function overallProgress(
+  jobs: readonly Job[],
+  progress: Readonly<Record<string, JobProgress>>,
+): OverallProgress | null {
+  const open = jobs.filter((job) => job.state !== 'finished' && job.state !== 'cancelled');
+  if (open.length === 0) return null;
+  let filesFinished = 0;
+  let filesTotal = 0;
+  let elapsedMs = 0;
+  let etaMs: number | null = 0;
+  for (const job of open) {
+    const live = progress[job.id];
+    const counts = countStates(job);
+    filesTotal += job.files.length;
+    filesFinished += job.files.length - counts.queued - counts.running;
+    elapsedMs +=
+      live?.elapsedMs ?? job.files.reduce((sum, file) => sum + (file.elapsedMs ?? 0), 0);
+    if (job.state === 'paused') continue;
+    etaMs = etaMs === null || live?.etaMs == null ? null : etaMs + live.etaMs;
+  }
+  return { filesFinished, filesTotal, elapsedMs, etaMs };
 }
 
 /** 0..1 for a job, weighted by output pixels when known (a big photo counts for more). */

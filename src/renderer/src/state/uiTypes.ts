@@ -1,6 +1,9 @@
-/** What the Compare screen opens: one photo of a job. */
+/**
+ * What the Compare screen opens: a photo (of a job, or of an input not started yet: `jobId`
+ * null), or an input folder not started yet, which opens at its first photo.
+ */
 export interface CompareTarget {
-  jobId: string;
+  jobId: string | null;
   inputPath: string;
 }
 

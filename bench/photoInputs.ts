@@ -1,0 +1,192 @@
+/**
+ * `npm run bench:quality -- --inputs png,q90,q75,q50 [--datasets Set5,Set14] [--scales 2]`
+ *
+ * The quality users get from photo files, through the default path (`engine.upscaleFile`):
+ * each HR image is cropped to a multiple of the scale and down-scaled in RGB by MATLAB-style
+ * bicubic, then saved as the LR *file* a user would have — PNG, JPEG at IJG quality NN
+ * (`qNN`, 4:2:0 chroma as cameras and sharp write it), or PNG with Gaussian noise of NN grey
+ * levels in R, G, B (`noiseNN`, seeded) — made here in a temporary folder, never committed.
+ * That file is upscaled by bicubic (its decoded Y, up-scaled), by every model with its
+ * clean or photo variant forced, and by `auto` (the default model and the engine's own
+ * per-file choice); PSNR on 8-bit Y against the clean HR, `scale` border pixels removed,
+ * and the gain over bicubic of the same input.
+ */
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { resizePlane } from '../src/main/engine/bicubic.ts';
+import { rgbToYcbcr } from '../src/main/engine/color.ts';
+import { decodeImage } from '../src/main/engine/imageDecode.ts';
+import { createEngine, type Engine } from '../src/main/engine/index.ts';
+import { psnrY, type YPlane } from '../src/main/engine/metrics.ts';
+import { DEFAULT_UPSCALE_OPTIONS, type UpscaleOptions } from '../src/shared/upscaleOptions.ts';
+import { fixed, formatTable } from './table.ts';
+
+const IMAGE_EXTENSIONS = new Set(['.png', '.bmp', '.jpg', '.jpeg', '.tif', '.tiff', '.webp']);
+
+export interface PhotoBenchOptions {
+  datasets: string[];
+  inputs: string[];
+  scales: number[];
+  modelsDir: string;
+  threads: number;
+  /** Model names to force (clean or photo variants); `auto` is always measured. */
+  models: string[];
+}
+
+interface Method {
+  label: string;
+  options: Partial<UpscaleOptions>;
+}
+
+export async function runPhotoBench(options: PhotoBenchOptions): Promise<void> {
+  const temp = await mkdtemp(path.join(tmpdir(), 'cmsc-photo-bench-'));
+  const engine = await createEngine({
+    modelsDirs: [options.modelsDir],
+    device: 'cpu',
+    threads: options.threads,
+    idleReleaseMs: 0,
+  });
+  try {
+    const known = engine.listModels();
+    const models = options.models.length > 0 ? options.models : known.map((m) => m.name);
+    const methods: Method[] = [
+      ...models.map((name) => ({ label: name, options: { model: name, source: 'clean' as const } })),
+      { label: 'auto (default path)', options: { source: 'auto' as const } },
+    ];
+    for (const dataset of options.datasets) {
+      const files = (await readdir(dataset))
+        .filter((f) => IMAGE_EXTENSIONS.has(path.extname(f).toLowerCase()))
+        .sort();
+      for (const scale of options.scales) {
+        await benchDataset(engine, temp, dataset, files, scale, options.inputs, methods);
+      }
+    }
+  } finally {
+    await engine.close();
+    await rm(temp, { recursive: true, force: true });
+  }
+}
+
+async function benchDataset(
+  engine: Engine,
+  temp: string,
+  dataset: string,
+  files: string[],
+  scale: number,
+  inputs: string[],
+  methods: Method[],
+): Promise<void> {
+  /** input kind → method → PSNR sum; photo decisions of `auto` per input kind. */
+  const sums = new Map<string, Map<string, number>>();
+  const photoDecisions = new Map<string, number>();
+  const add = (input: string, method: string, value: number) => {
+    const byMethod = sums.get(input) ?? new Map<string, number>();
+    byMethod.set(method, (byMethod.get(method) ?? 0) + value);
+    sums.set(input, byMethod);
+  };
+  for (const file of files) {
+    const hr = await decodeImage(path.join(dataset, file));
+    const width = hr.width - (hr.width % scale);
+    const height = hr.height - (hr.height % scale);
+    const crop = (plane: Float32Array) => {
+      const out = new Float32Array(width * height);
+      for (let y = 0; y < height; y++)
+        out.set(plane.subarray(y * hr.width, y * hr.width + width), y * width);
+      return out;
+    };
+    const rgb = { c0: crop(hr.rgb.c0), c1: crop(hr.rgb.c1), c2: crop(hr.rgb.c2) };
+    const hrY: YPlane = { width, height, data: rgbToYcbcr(rgb).c0 };
+    const lw = width / scale;
+    const lh = height / scale;
+    const lrPlanes = [rgb.c0, rgb.c1, rgb.c2].map((p) =>
+      resizePlane(p, width, height, lw, lh, 1 / scale),
+    );
+    for (const input of inputs) {
+      const lrFile = await writeLowRes(temp, file, input, lrPlanes, lw, lh);
+      const decodedLr = await decodeImage(lrFile);
+      const lrY = rgbToYcbcr(decodedLr.rgb).c0;
+      const bicubic = { width, height, data: resizePlane(lrY, lw, lh, width, height) };
+      add(input, 'bicubic', psnrY(hrY, bicubic, scale));
+      for (const method of methods) {
+        const out = path.join(temp, `out-${scale}.png`);
+        const result = await engine.upscaleFile(lrFile, out, {
+          ...DEFAULT_UPSCALE_OPTIONS,
+          target: { kind: 'scale', scale },
+          ...method.options,
+        });
+        if (method.options.model === undefined && result.source?.kind === 'photo')
+          photoDecisions.set(input, (photoDecisions.get(input) ?? 0) + 1);
+        const sr = await decodeImage(out);
+        add(input, method.label, psnrY(hrY, { width, height, data: rgbToYcbcr(sr.rgb).c0 }, scale));
+      }
+    }
+    process.stderr.write(`  ${path.basename(dataset)} x${scale} ${file} done\n`);
+  }
+  const labels = ['bicubic', ...methods.map((m) => m.label)];
+  const header = ['LR file', ...labels.flatMap((l) => (l === 'bicubic' ? [l] : [l, 'gain']))];
+  const rows = inputs.map((input) => {
+    const mean = (label: string) => sums.get(input)!.get(label)! / files.length;
+    const base = mean('bicubic');
+    return [
+      input,
+      ...labels.flatMap((label) =>
+        label === 'bicubic'
+          ? [fixed(base, 2)]
+          : [fixed(mean(label), 2), `${mean(label) - base >= 0 ? '+' : ''}${fixed(mean(label) - base, 2)}`],
+      ),
+    ];
+  });
+  console.log(
+    `\n${path.basename(dataset)} x${scale}: ${files.length} images; LR made in RGB by bicubic down-scaling and saved as the file named; PSNR (dB) on 8-bit Y, ${scale} px border removed; gain over bicubic of the same file`,
+  );
+  console.log(formatTable(header, rows));
+  console.log(
+    `auto chose the photo variant for: ${inputs.map((i) => `${i} ${photoDecisions.get(i) ?? 0}/${files.length}`).join(', ')}`,
+  );
+}
+
+/** Saves the LR planes as the input kind's file: png, qNN (JPEG) or noiseNN (noisy PNG). */
+async function writeLowRes(
+  temp: string,
+  file: string,
+  input: string,
+  planes: Float32Array[],
+  width: number,
+  height: number,
+): Promise<string> {
+  const noise = /^noise(\d+(?:\.\d+)?)$/.exec(input);
+  const quality = /^q(\d+)$/.exec(input);
+  if (input !== 'png' && !noise && !quality)
+    throw new Error(`unknown input kind ${input} (png, qNN or noiseNN)`);
+  const sigma = noise ? Number(noise[1]) : 0;
+  const normal = seededNormal(file.length * 7919 + width);
+  const pixels = Buffer.alloc(width * height * 3);
+  for (let i = 0; i < width * height; i++) {
+    for (let c = 0; c < 3; c++) {
+      const value = planes[c]![i]! * 255 + (sigma > 0 ? normal() * sigma : 0);
+      pixels[i * 3 + c] = Math.min(255, Math.max(0, Math.round(value)));
+    }
+  }
+  const image = sharp(pixels, { raw: { width, height, channels: 3 } });
+  const stem = path.join(temp, `${path.parse(file).name}-${input}`);
+  if (quality) {
+    await image
+      .jpeg({ quality: Number(quality[1]), chromaSubsampling: '4:2:0' })
+      .toFile(`${stem}.jpg`);
+    return `${stem}.jpg`;
+  }
+  await image.png().toFile(`${stem}.png`);
+  return `${stem}.png`;
+}
+
+/** Standard-normal samples from a small seeded generator (Box-Muller), for repeatable noise. */
+function seededNormal(seed: number): () => number {
+  let state = seed >>> 0 || 1;
+  const uniform = () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return (state + 1) / 4294967297;
+  };
+  return () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+}

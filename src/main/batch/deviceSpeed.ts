@@ -1,0 +1,225 @@
+/**
+ * How fast this machine runs a model: the model FLOPs per second it achieves inside inference
+ * (tiles and their repeated context included) and the seconds per output megapixel the rest of
+ * the pipeline takes (decode, colour, bicubic, merge, encode, metadata, rename). A figure starts
+ * from a short timed calibration on a synthetic photo the first time a model is estimated on a
+ * provider, and every finished photo refines it. Kept in one small JSON file beside the settings.
+ *
+ * FLOPs rather than megapixels per second: one figure per model serves every quality preset and
+ * self-ensemble (their cost is the card's FLOPs per pixel times the passes), so the first
+ * estimate after switching from `fast` to `best` is already measured.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import sharp, { type Sharp } from 'sharp';
+import type { ExportSettings } from '../../shared/exportSettings.ts';
+import type { ExecutionProvider, ModelSummary } from '../../shared/upscaleOptions.ts';
+import { writeFileAtomic } from './atomicWrite.ts';
+import { toUpscaleOptions } from './exportOptions.ts';
+import type { ImageUpscaler } from './imageUpscaler.ts';
+
+export const SELF_ENSEMBLE_PASSES = 8;
+/** Weight of the newest photo in the running averages: recent photos count, one outlier does not rule. */
+const NEWEST_WEIGHT = 0.3;
+/**
+ * The calibration photo: 256×192 in, ×2 out (0.2 MP). Large enough that per-call overheads do
+ * not dominate, small enough to take about a second on a laptop CPU with the lite model.
+ */
+export const CALIBRATION_INPUT = { width: 256, height: 192, scale: 2 } as const;
+/** A first, tiny run opens the model's session, so the timed run measures inference alone. */
+const WARM_UP_SIDE = 48;
+
+export interface SpeedFigure {
+  /** Model FLOPs (the card's count) per second achieved inside inference on this machine. */
+  flopsPerSecond: number;
+  /** Everything but inference, per output megapixel. */
+  pipelineSecondsPerMegapixel: number;
+  /** `calibrated`: only the timed test photo so far; `measured`: refined by real photos. */
+  source: 'calibrated' | 'measured';
+  /** Real photos that refined the figure. */
+  photos: number;
+}
+
+export interface SpeedKey {
+  provider: ExecutionProvider;
+  model: string;
+}
+
+/** One photo's timing, as the queue records it after the photo is committed. */
+export interface PhotoTiming {
+  /** The card's FLOPs per output pixel for the preset, times the self-ensemble passes. */
+  flopsPerPixel: number;
+  outputPixels: number;
+  inferenceMs: number;
+  elapsedMs: number;
+}
+
+export class SpeedLog {
+  private table: Record<string, SpeedFigure> = {};
+
+  constructor(private readonly filePath: string) {}
+
+  async load(): Promise<void> {
+    try {
+      const parsed: unknown = JSON.parse(await readFile(this.filePath, 'utf8'));
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return;
+      for (const [key, value] of Object.entries(parsed)) {
+        if (isSpeedFigure(value)) this.table[key] = value;
+      }
+    } catch {
+      // Nothing measured yet (or an unreadable file): the next estimate calibrates.
+    }
+  }
+
+  get(key: SpeedKey): SpeedFigure | null {
+    return this.table[keyString(key)] ?? null;
+  }
+
+  async recordCalibration(key: SpeedKey, timing: PhotoTiming): Promise<SpeedFigure> {
+    const figure: SpeedFigure = { ...figureOf(timing), source: 'calibrated', photos: 0 };
+    return this.put(key, figure);
+  }
+
+  /** Folds one real photo into the figure (the first real photo replaces a calibration's weight). */
+  async recordPhoto(key: SpeedKey, timing: PhotoTiming): Promise<SpeedFigure> {
+    const measured = figureOf(timing);
+    const previous = this.get(key);
+    const weight = previous === null ? 1 : previous.source === 'calibrated' ? 0.5 : NEWEST_WEIGHT;
+    const blend = (old: number | undefined, next: number): number =>
+      old === undefined ? next : old * (1 - weight) + next * weight;
+    return this.put(key, {
+      flopsPerSecond: blend(previous?.flopsPerSecond, measured.flopsPerSecond),
+      pipelineSecondsPerMegapixel: blend(
+        previous?.pipelineSecondsPerMegapixel,
+        measured.pipelineSecondsPerMegapixel,
+      ),
+      source: 'measured',
+      photos: (previous?.photos ?? 0) + 1,
+    });
+  }
+
+  private async put(key: SpeedKey, figure: SpeedFigure): Promise<SpeedFigure> {
+    this.table[keyString(key)] = figure;
+    await writeFileAtomic(this.filePath, `${JSON.stringify(this.table, null, 1)}\n`);
+    return figure;
+  }
+}
+
+/** Output megapixels per second for a job of `settings` on `model` at this speed. */
+export function megapixelsPerSecond(
+  figure: SpeedFigure,
+  model: ModelSummary | undefined,
+  settings: Pick<ExportSettings, 'qualityPreset' | 'selfEnsemble'>,
+): number | null {
+  const flopsPerPixel = jobFlopsPerPixel(model, settings);
+  if (flopsPerPixel === null) return null;
+  const secondsPerMegapixel =
+    (flopsPerPixel * 1e6) / figure.flopsPerSecond + figure.pipelineSecondsPerMegapixel;
+  return 1 / secondsPerMegapixel;
+}
+
+/** The card's FLOPs per output pixel for the job's preset, times the self-ensemble passes. */
+export function jobFlopsPerPixel(
+  model: ModelSummary | undefined,
+  settings: Pick<ExportSettings, 'qualityPreset' | 'selfEnsemble'>,
+): number | null {
+  const preset = model?.presets.find((p) => p.preset === settings.qualityPreset);
+  if (!preset) return null;
+  return preset.flopsPerPixel * (settings.selfEnsemble ? SELF_ENSEMBLE_PASSES : 1);
+}
+
+/** `270 GFLOP/s`, `3.3 GFLOP/s`, `850 MFLOP/s`. */
+export function formatFlopsPerSecond(flops: number): string {
+  if (flops >= 1e12) return `${(flops / 1e12).toFixed(flops >= 1e13 ? 0 : 1)} TFLOP/s`;
+  if (flops >= 1e9) return `${(flops / 1e9).toFixed(flops >= 1e10 ? 0 : 1)} GFLOP/s`;
+  return `${Math.round(flops / 1e6)} MFLOP/s`;
+}
+
+/**
+ * Times the job's model and preset on a synthetic photo (after a tiny warm-up run that opens
+ * the session), in a scratch folder under `scratchParent` that is removed afterwards.
+ */
+export async function calibrate(
+  upscaler: ImageUpscaler,
+  settings: ExportSettings,
+  flopsPerPixel: number,
+  scratchParent: string,
+): Promise<{ timing: PhotoTiming; provider: ExecutionProvider }> {
+  const scratch = await mkdtemp(path.join(scratchParent, 'calibration-'));
+  try {
+    const options = {
+      ...toUpscaleOptions(
+        { ...settings, target: { kind: 'scale', scale: CALIBRATION_INPUT.scale } },
+        'png',
+      ),
+      selfEnsemble: false,
+      keepMetadata: false,
+    };
+    const warmUp = path.join(scratch, 'warm-up.png');
+    await calibrationPhoto(WARM_UP_SIDE, WARM_UP_SIDE).toFile(warmUp);
+    await upscaler.upscaleFile(warmUp, path.join(scratch, 'warm-up-out.png'), options, settings.device, {});
+    const input = path.join(scratch, 'calibration.png');
+    await calibrationPhoto(CALIBRATION_INPUT.width, CALIBRATION_INPUT.height).toFile(input);
+    const started = performance.now();
+    const result = await upscaler.upscaleFile(
+      input,
+      path.join(scratch, 'calibration-out.png'),
+      options,
+      settings.device,
+      {},
+    );
+    return {
+      provider: result.provider,
+      timing: {
+        flopsPerPixel,
+        outputPixels: result.outputWidth * result.outputHeight,
+        inferenceMs: result.inferenceMs,
+        elapsedMs: performance.now() - started,
+      },
+    };
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+/** Gradients with rings: photo-like content, so the encoder works as hard as on a photo. */
+function calibrationPhoto(width: number, height: number): Sharp {
+  const pixels = Buffer.alloc(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const at = (y * width + x) * 3;
+      const ring = Math.hypot(x - width / 2, y - height / 2) % 24 < 12;
+      pixels[at] = Math.round((255 * x) / width);
+      pixels[at + 1] = Math.round((255 * y) / height);
+      pixels[at + 2] = ring ? 220 : 40;
+    }
+  }
+  return sharp(pixels, { raw: { width, height, channels: 3 } }).png({ compressionLevel: 1 });
+}
+
+function figureOf(timing: PhotoTiming): Omit<SpeedFigure, 'source' | 'photos'> {
+  const megapixels = timing.outputPixels / 1e6;
+  const inferenceSeconds = Math.max(timing.inferenceMs, 1) / 1000;
+  const restSeconds = Math.max(0, timing.elapsedMs - timing.inferenceMs) / 1000;
+  return {
+    flopsPerSecond: (timing.flopsPerPixel * timing.outputPixels) / inferenceSeconds,
+    pipelineSecondsPerMegapixel: megapixels > 0 ? restSeconds / megapixels : 0,
+  };
+}
+
+function isSpeedFigure(value: unknown): value is SpeedFigure {
+  if (typeof value !== 'object' || value === null) return false;
+  const figure = value as Record<string, unknown>;
+  const positive = (n: unknown): boolean => typeof n === 'number' && Number.isFinite(n) && n > 0;
+  return (
+    positive(figure.flopsPerSecond) &&
+    typeof figure.pipelineSecondsPerMegapixel === 'number' &&
+    figure.pipelineSecondsPerMegapixel >= 0 &&
+    (figure.source === 'calibrated' || figure.source === 'measured') &&
+    typeof figure.photos === 'number'
+  );
+}
+
+function keyString(key: SpeedKey): string {
+  return `${key.provider}/${key.model}`;
+}
