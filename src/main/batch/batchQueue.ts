@@ -878,11 +878,17 @@ export class BatchQueue {
     const settings = cloneSettings(parseExportSettings(request.settings));
     const inputs = validateInputs(request.inputs);
     const pickedFolders: string[] = [];
+    const usableInputs: string[] = [];
     for (const inputPath of inputs.paths) {
-      // A missing input is not an error here: the scan reports it as one problem entry.
-      if ((await stat(inputPath).catch(() => null))?.isDirectory()) pickedFolders.push(inputPath);
+      // A missing input or a device (`/dev/null`) is not an error here: the scan reports it as
+      // one problem entry, and it does not pull the default output folder towards `/`.
+      const info = await stat(inputPath).catch(() => null);
+      if (info?.isDirectory()) pickedFolders.push(inputPath);
+      if (info?.isDirectory() || info?.isFile()) usableInputs.push(inputPath);
     }
-    const outputFolder = settings.outputFolder ?? defaultOutputFolder(inputs.paths, pickedFolders);
+    const outputFolder =
+      settings.outputFolder ??
+      defaultOutputFolder(usableInputs.length > 0 ? usableInputs : inputs.paths, pickedFolders);
     // Outputs among the inputs (`--out` = the input folder): skipping the output folder would
     // skip the inputs; the folder's output ledger keeps our outputs out of the scan instead.
     const amongInputs = outputsAmongInputs(outputFolder, inputs.paths);
@@ -946,7 +952,9 @@ export class BatchQueue {
 
   /** The model name `{model}` expands to: the job's model, or the default on this hardware. */
   private modelName(settings: ExportSettings): string {
-    return resolveModel(this.upscaler.listModels(), settings.model)?.name ?? settings.model ?? 'cmsc';
+    return (
+      resolveModel(this.upscaler.listModels(), settings.model)?.name ?? settings.model ?? 'cmsc'
+    );
   }
 
   /** What unfinished jobs will still write on the volume of `folder`, from their pre-flight estimates. */

@@ -38,9 +38,19 @@ export const TEMP_OUTPUT_MARKER = '.cmsc-partial.';
 export const DEFAULT_OUTPUT_SUFFIX = '-upscaled';
 export const DEFAULT_OUTPUT_SUBFOLDER = 'upscaled';
 
+/**
+ * The engine's own temporary name (`.<name>.<8 hex>.partial<ext>`, src/main/engine/outputFile.ts),
+ * which the command line of earlier versions left beside its outputs after a kill.
+ */
+const ENGINE_TEMP_NAME = /^\..*\.[0-9a-f]{8}\.partial(\.[A-Za-z0-9]+)?$/;
+
 /** Temporary outputs, and temporaries of atomic report writes (`atomicWrite.ts`). */
 export function isOurTemporaryFile(fileName: string): boolean {
-  return fileName.includes(TEMP_OUTPUT_MARKER) || fileName.startsWith(ATOMIC_TEMP_MARKER);
+  return (
+    fileName.includes(TEMP_OUTPUT_MARKER) ||
+    fileName.startsWith(ATOMIC_TEMP_MARKER) ||
+    ENGINE_TEMP_NAME.test(fileName)
+  );
 }
 
 /**
@@ -255,19 +265,24 @@ export async function commitOutput(
 /** Deletes every temporary output below `folder` (a crash can leave them); returns what it deleted. */
 export async function deleteTemporaryOutputs(folder: string): Promise<string[]> {
   const deleted: string[] = [];
-  let entries;
-  try {
-    entries = await readdir(folder, { withFileTypes: true, recursive: true });
-  } catch {
-    return deleted;
-  }
-  for (const entry of entries) {
-    if (entry.isFile() && isOurTemporaryFile(entry.name)) {
-      const filePath = path.join(entry.parentPath, entry.name);
-      await rm(filePath, { force: true });
-      deleted.push(filePath);
+  // Folder by folder: one unreadable sub-folder must not stop the sweep of the others.
+  const visit = async (dir: string): Promise<void> => {
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch {
+      return;
     }
-  }
+    for (const entry of entries) {
+      const entryPath = path.join(dir, entry.name);
+      if (entry.isDirectory()) await visit(entryPath);
+      else if (entry.isFile() && isOurTemporaryFile(entry.name)) {
+        await rm(entryPath, { force: true });
+        deleted.push(entryPath);
+      }
+    }
+  };
+  await visit(folder);
   return deleted;
 }
 

@@ -1,5 +1,6 @@
 /** Parsing and validating `cmsc-upscale` arguments into engine options. */
 import { parseArgs } from 'node:util';
+import { MAX_TILE_SIZE, MIN_TILE_SIZE } from '../../shared/exportSettings.ts';
 import { DEFAULT_NAMING_TEMPLATE, validateNamingTemplate } from '../../shared/namingTemplate.ts';
 import {
   DEVICES,
@@ -8,6 +9,7 @@ import {
   MIN_SCALE,
   OVERWRITE_POLICIES,
   QUALITY_PRESETS,
+  SOURCE_SETTINGS,
   type Device,
   type OverwritePolicy,
   type UpscaleOptions,
@@ -33,7 +35,10 @@ Output:
   --no-report             do not write cmsc-report-<job>.json/.csv next to the outputs
 Model and device:
   --preset <preset>       fast|balanced|best: 1, 2 or all cascade stages (default best)
-  --model <name>          model card name (default: cmsc when installed)
+  --model <name>          model card name (default: cmsc-lite on a CPU, cmsc on a GPU)
+  --source <kind>         auto|clean|photo: clean model, or its photo variant trained on
+                          JPEG/noisy inputs; auto reads each file's JPEG quality and noise
+                          (default auto)
   --models <folder>       folder with model cards (default: the app's models/)
   --tta                   self-ensemble: average 8 flips/rotations (8x slower)
   --tile <px>             tile size (default: chosen from free memory)
@@ -89,6 +94,7 @@ export function parseCliArguments(argv: readonly string[]): ParsedCommand {
         'no-report': { type: 'boolean' },
         preset: { type: 'string' },
         model: { type: 'string' },
+        source: { type: 'string' },
         models: { type: 'string' },
         tta: { type: 'boolean' },
         tile: { type: 'string' },
@@ -126,12 +132,16 @@ export function parseCliArguments(argv: readonly string[]): ParsedCommand {
   const options: UpscaleOptions = {
     target,
     quality: choiceFlag('preset', values.preset ?? 'best', QUALITY_PRESETS),
+    source: choiceFlag('source', values.source ?? 'auto', SOURCE_SETTINGS),
     selfEnsemble: values.tta ?? false,
     format: choiceFlag('format', values.format ?? 'same', EXPORT_FORMATS),
     encodeQuality: integerFlag('quality', values.quality ?? '90', 1, 100),
     keepMetadata: values['keep-metadata'] ?? false,
     ...(values.model !== undefined ? { model: values.model } : {}),
-    ...(values.tile !== undefined ? { tileSize: integerFlag('tile', values.tile, 64, 8192) } : {}),
+    // The batch settings' range: a CLI run is a batch job.
+    ...(values.tile !== undefined
+      ? { tileSize: integerFlag('tile', values.tile, MIN_TILE_SIZE, MAX_TILE_SIZE) }
+      : {}),
   };
   return {
     kind: 'run',
