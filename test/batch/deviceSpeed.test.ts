@@ -95,7 +95,7 @@ describe('speed log', () => {
 describe('estimate', () => {
   it('uses the measured speed and says so', async () => {
     const estimate = await estimateJob({
-      files: [{ inputPath: '/p/a.png', header: { width: 1000, height: 500, format: 'png', channels: 3, sixteenBit: false }, problem: null }],
+      files: [{ inputPath: '/p/a.png', header: { width: 1000, height: 500, format: 'png', channels: 3, sixteenBit: false, bytes: 1 }, problem: null }],
       settings: testSettings({ qualityPreset: 'best' }),
       outputFolder: dir,
       speed: { megapixelsPerSecond: 0.5, basis: 'measured', description: 'cmsc-lite (best) on CPU at 270 GFLOP/s, measured over 7 photos' },
