@@ -11,10 +11,12 @@ import {
   MIN_SCALE,
   OVERWRITE_POLICIES,
   QUALITY_PRESETS,
+  SOURCE_SETTINGS,
   type Device,
   type ExportFormat,
   type OverwritePolicy,
   type QualityPreset,
+  type SourceSetting,
   type TargetSize,
 } from './upscaleOptions.ts';
 
@@ -60,6 +62,8 @@ export interface ExportSettings {
   qualityPreset: QualityPreset;
   /** Model card name; null = the default model. */
   model: string | null;
+  /** Clean or photo variant of the model per file; `auto` decides from each file (sourceKind.ts). */
+  source: SourceSetting;
 }
 
 export const MIN_TILE_SIZE = 32;
@@ -88,6 +92,7 @@ export const DEFAULT_EXPORT_SETTINGS: Readonly<ExportSettings> = deepFreeze({
   selfEnsemble: false,
   qualityPreset: 'best',
   model: null,
+  source: 'auto',
 });
 
 export interface MigrationResult {
@@ -157,6 +162,7 @@ export function migrateSettings(input: unknown): MigrationResult {
     ),
     qualityPreset: field('qualityPreset', (v) => readEnum(v, QUALITY_PRESETS), fresh.qualityPreset),
     model: field('model', readModel, fresh.model),
+    source: field('source', (v) => readEnum(v, SOURCE_SETTINGS), fresh.source),
   };
   return { settings, warnings };
 }

@@ -4,7 +4,7 @@
  * same objects cross IPC, server-sent events and the queue's state file unchanged.
  */
 import type { ExportSettings } from './exportSettings.ts';
-import type { ExecutionProvider } from './upscaleOptions.ts';
+import type { ExecutionProvider, SourceDecision } from './upscaleOptions.ts';
 
 /** What the user picked: files and folders, and how folders are walked. */
 export interface JobInputs {
@@ -106,6 +106,9 @@ export interface JobFile {
   /** Wall time of the last attempt. */
   elapsedMs: number | null;
   provider: ExecutionProvider | null;
+  /** The model that made the output (a clean model or its photo variant) and why; set once done. */
+  model?: string;
+  source?: SourceDecision;
   attempts: number;
 }
 

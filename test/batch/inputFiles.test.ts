@@ -215,9 +215,13 @@ describe('a recursive job over every kind of input', () => {
     expect(
       report.files.filter((row) => row.state === 'done').every((row) => row.device === 'cpu'),
     ).toBe(true);
+    // Each output names the model that made it and why its clean (or photo) variant ran.
+    const done = report.files.filter((row) => row.state === 'done');
+    expect(done.every((row) => row.model === 'cmsc-tiny')).toBe(true);
+    expect(done.find((row) => row.input.endsWith('a.png'))?.source).toMatch(/^PNG, noise σ ≈ /);
     const csv = (await readFile(job.summary!.reportCsvPath!, 'utf8')).split('\r\n');
     expect(csv[0]).toBe(
-      'input,output,state,inputBytes,outputBytes,inputWidth,inputHeight,outputWidth,outputHeight,timeMs,device,error',
+      'input,output,state,inputBytes,outputBytes,inputWidth,inputHeight,outputWidth,outputHeight,timeMs,device,model,source,error',
     );
     expect(csv.length).toBe(1 + 11 + 1);
   });

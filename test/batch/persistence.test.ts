@@ -111,8 +111,8 @@ it('writes CSV with RFC 4180 quoting and no spreadsheet formulas', () => {
   const job = sampleJob('job-a', '/photos/=cmd|calc,"x".jpg');
   const csv = reportToCsv(buildReport(job, 'finished', new Date('2026-11-25T11:00:00.000Z')));
   expect(csv.split('\r\n')).toEqual([
-    'input,output,state,inputBytes,outputBytes,inputWidth,inputHeight,outputWidth,outputHeight,timeMs,device,error',
-    '"/photos/=cmd|calc,""x"".jpg",,failed,1000,,10,8,,,13,cpu,"decode-failed: truncated file, ""premature end"""',
+    'input,output,state,inputBytes,outputBytes,inputWidth,inputHeight,outputWidth,outputHeight,timeMs,device,model,source,error',
+    '"/photos/=cmd|calc,""x"".jpg",,failed,1000,,10,8,,,13,cpu,,,"decode-failed: truncated file, ""premature end"""',
     '',
   ]);
   const formula = reportToCsv(

@@ -35,6 +35,7 @@ describe('export settings', () => {
       selfEnsemble: false,
       qualityPreset: 'best',
       model: null,
+      source: 'auto',
     });
     expect(Object.isFrozen(DEFAULT_EXPORT_SETTINGS)).toBe(true);
     expect(Object.isFrozen(DEFAULT_EXPORT_SETTINGS.encoding)).toBe(true);
@@ -164,5 +165,16 @@ describe('naming template', () => {
       'unbalanced { or } in the naming template',
       'the naming template may not contain / \\ : * ? " < > | or control characters',
     ]);
+  });
+});
+
+describe('source setting', () => {
+  it('keeps auto, clean and photo and replaces anything else by auto with a warning', () => {
+    expect(migrateSettings({ ...DEFAULT_EXPORT_SETTINGS, source: 'photo' }).settings.source).toBe(
+      'photo',
+    );
+    const { settings, warnings } = migrateSettings({ ...DEFAULT_EXPORT_SETTINGS, source: 'jpeg' });
+    expect(settings.source).toBe('auto');
+    expect(warnings).toHaveLength(1);
   });
 });

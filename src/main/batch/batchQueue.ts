@@ -607,6 +607,8 @@ export class BatchQueue {
             : error;
         });
       file.provider = result.provider;
+      file.model = result.model;
+      if (result.source) file.source = result.source;
       this.lastProvider = result.provider;
       await finishOutput(
         tempPath,

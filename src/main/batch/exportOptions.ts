@@ -27,6 +27,7 @@ export function toUpscaleOptions(settings: ExportSettings, format: ConcreteForma
   const options: UpscaleOptions = {
     target: { ...settings.target },
     quality: settings.qualityPreset,
+    source: settings.source,
     selfEnsemble: settings.selfEnsemble,
     format,
     encodeQuality: encodeQualityFor(settings, format),

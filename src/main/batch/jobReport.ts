@@ -21,6 +21,9 @@ export interface ReportRow {
   outputHeight: number | null;
   timeMs: number | null;
   device: string | null;
+  /** The model that made the output (clean or photo variant), and why that variant. */
+  model: string | null;
+  source: string | null;
   error: string | null;
 }
 
@@ -47,6 +50,8 @@ const CSV_COLUMNS: readonly (keyof ReportRow)[] = [
   'outputHeight',
   'timeMs',
   'device',
+  'model',
+  'source',
   'error',
 ];
 
@@ -99,6 +104,8 @@ export function buildReport(
       outputHeight: file.state === 'done' ? file.outputHeight : null,
       timeMs: file.elapsedMs === null ? null : Math.round(file.elapsedMs),
       device: file.provider,
+      model: file.state === 'done' ? (file.model ?? null) : null,
+      source: file.state === 'done' && file.source ? file.source.reason : null,
       error: file.reason ? `${file.reason.code}: ${file.reason.message}` : null,
     })),
   };

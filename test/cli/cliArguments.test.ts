@@ -1,0 +1,21 @@
+import { describe, expect, it } from 'vitest';
+import { parseCliArguments, UsageError } from '../../src/main/cli/cliArguments.ts';
+
+const runSettings = (argv: string[]) => {
+  const parsed = parseCliArguments(argv);
+  if (parsed.kind !== 'run') throw new Error('expected a run');
+  return parsed.settings;
+};
+
+describe('--source', () => {
+  it('defaults to auto and takes clean or photo', () => {
+    expect(runSettings(['a.jpg']).options.source).toBe('auto');
+    expect(runSettings(['a.jpg', '--source', 'photo']).options.source).toBe('photo');
+    expect(runSettings(['a.png', '--source', 'clean']).options.source).toBe('clean');
+  });
+
+  it('refuses anything else as a usage error naming the choices', () => {
+    expect(() => parseCliArguments(['a.jpg', '--source', 'jpeg'])).toThrow(UsageError);
+    expect(() => parseCliArguments(['a.jpg', '--source', 'jpeg'])).toThrow(/auto, clean, photo|auto\|clean\|photo/);
+  });
+});
