@@ -268,6 +268,12 @@ def main(argv: Optional[list] = None) -> int:
     ap.add_argument("--note", default=None, help="free-text training note kept in the card")
     ap.add_argument("--photo-variant-of", default=None,
                     help="the clean model this one is the photo variant of (the engine runs it for JPEG/noisy files)")
+    ap.add_argument("--quantize", action="store_true",
+                    help="also write int8 (QDQ) files, kept only where Set5 loses <= 0.05 dB (training/quantize.py)")
+    ap.add_argument("--calibration-data", nargs="+", default=["../shared/datasets/train-y/T91"],
+                    help="--quantize: training image folders the activation ranges are calibrated on")
+    ap.add_argument("--set5", type=Path, default=Path("../shared/datasets/Set5"),
+                    help="--quantize: the Set5 folder the int8 loss is measured on")
     ap.add_argument("--scales", default="2,3,4")
     ap.add_argument("--threads", type=int, default=None)
     args = ap.parse_args(argv)
@@ -295,6 +301,10 @@ def main(argv: Optional[list] = None) -> int:
         evaluation = evaluate_model_on(model, [Path(d) for d in args.evaluate.split(",")], scales)
     card = export_model(model, args.name, args.out, args.display_name or args.name, args.description, training_info,
                         evaluation)
+    if args.quantize:
+        from .quantize import add_int8_variants
+
+        card = add_int8_variants(model, card, args.out, [Path(d) for d in args.calibration_data], args.set5)
     if args.photo_variant_of:
         card["photoVariantOf"] = args.photo_variant_of
         (args.out / f"{args.name}.json").write_text(json.dumps(card, indent=2) + "\n")
