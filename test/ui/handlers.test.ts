@@ -210,8 +210,8 @@ describe('request handlers (shared by IPC and HTTP)', () => {
     expect(await web.handle('browse:previews', [photos])).toEqual({
       ok: true,
       value: [
-        { name: 'a.jpg', image },
-        { name: 'b.png', image },
+        { name: 'a.jpg', path: path.join(photos, 'a.jpg'), image },
+        { name: 'b.png', path: path.join(photos, 'b.png'), image },
       ],
     });
     expect(calls.thumbnail).toEqual([
