@@ -52,7 +52,10 @@ export async function runPhotoBench(options: PhotoBenchOptions): Promise<void> {
     const known = engine.listModels();
     const models = options.models.length > 0 ? options.models : known.map((m) => m.name);
     const methods: Method[] = [
-      ...models.map((name) => ({ label: name, options: { model: name, source: 'clean' as const } })),
+      ...models.map((name) => ({
+        label: name,
+        options: { model: name, source: 'clean' as const },
+      })),
       { label: 'auto (default path)', options: { source: 'auto' as const } },
     ];
     for (const dataset of options.datasets) {
@@ -134,7 +137,10 @@ async function benchDataset(
       ...labels.flatMap((label) =>
         label === 'bicubic'
           ? [fixed(base, 2)]
-          : [fixed(mean(label), 2), `${mean(label) - base >= 0 ? '+' : ''}${fixed(mean(label) - base, 2)}`],
+          : [
+              fixed(mean(label), 2),
+              `${mean(label) - base >= 0 ? '+' : ''}${fixed(mean(label) - base, 2)}`,
+            ],
       ),
     ];
   });

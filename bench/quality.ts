@@ -52,7 +52,9 @@ if (values.inputs !== undefined) {
   await runPhotoBench({
     datasets: values.datasets
       .split(',')
-      .map((d) => (d.includes('/') ? path.resolve(d) : path.resolve(REPO_ROOT, '../shared/datasets', d))),
+      .map((d) =>
+        d.includes('/') ? path.resolve(d) : path.resolve(REPO_ROOT, '../shared/datasets', d),
+      ),
     inputs: values.inputs.split(','),
     scales: values.scales === '2,3,4' ? [2] : values.scales.split(',').map(Number),
     modelsDir: values.models,

@@ -10,11 +10,13 @@ import {
   MAX_SCALE,
   MIN_SCALE,
   OVERWRITE_POLICIES,
+  PRECISIONS,
   QUALITY_PRESETS,
   SOURCE_SETTINGS,
   type Device,
   type ExportFormat,
   type OverwritePolicy,
+  type Precision,
   type QualityPreset,
   type SourceSetting,
   type TargetSize,
@@ -64,6 +66,8 @@ export interface ExportSettings {
   model: string | null;
   /** Clean or photo variant of the model per file; `auto` decides from each file (sourceKind.ts). */
   source: SourceSetting;
+  /** `auto`: a model's int8 files on a CPU where its card ships them; `fp32`: float files only. */
+  precision: Precision;
 }
 
 export const MIN_TILE_SIZE = 32;
@@ -93,6 +97,7 @@ export const DEFAULT_EXPORT_SETTINGS: Readonly<ExportSettings> = deepFreeze({
   qualityPreset: 'best',
   model: null,
   source: 'auto',
+  precision: 'auto',
 });
 
 export interface MigrationResult {
@@ -163,6 +168,7 @@ export function migrateSettings(input: unknown): MigrationResult {
     qualityPreset: field('qualityPreset', (v) => readEnum(v, QUALITY_PRESETS), fresh.qualityPreset),
     model: field('model', readModel, fresh.model),
     source: field('source', (v) => readEnum(v, SOURCE_SETTINGS), fresh.source),
+    precision: field('precision', (v) => readEnum(v, PRECISIONS), fresh.precision),
   };
   return { settings, warnings };
 }

@@ -14,6 +14,8 @@ import type {
   ModelSummary,
   ProviderReport,
   QualityPreset,
+  SourceDecision,
+  SourceSetting,
 } from './upscaleOptions.ts';
 
 /** An encoded picture for an <img>: PNG or JPEG bytes plus the pixel size they decode to. */
@@ -94,6 +96,8 @@ export interface CropRequest {
   quality: QualityPreset;
   /** Model card name; absent = the model the settings choose (or the default on this hardware). */
   model?: string;
+  /** Clean or photo variant (Compare's flip); absent = the Source setting. */
+  source?: SourceSetting;
 }
 
 export interface CropResult {
@@ -104,9 +108,11 @@ export interface CropResult {
   /** The upscaled crop. */
   upscaled: EncodedImage;
   quality: QualityPreset;
-  /** The model card that produced `upscaled`. */
+  /** The model card that produced `upscaled` (a photo variant when the file was judged a photo). */
   model: string;
   stages: number;
+  /** Why the clean or the photo variant ran. */
+  source: SourceDecision;
   provider: ExecutionProvider;
   /** Time the upscale took in main (context read, inference, encode). */
   elapsedMs: number;
@@ -225,9 +231,10 @@ export function isInvokeChannel(name: string): name is InvokeChannel {
 export interface ErrorAnswer {
   /**
    * `invalid-argument` (bad input), `forbidden` (path outside allowed folders), `unreadable`
-   * (the file is not an image that can be decoded), `unavailable` (not in this mode), `failed`.
+   * (the file is not an image that can be decoded), `unavailable` (not in this mode),
+   * `superseded` (a newer Compare crop replaced this one before it finished), `failed`.
    */
-  code: 'invalid-argument' | 'forbidden' | 'unreadable' | 'unavailable' | 'failed';
+  code: 'invalid-argument' | 'forbidden' | 'unreadable' | 'unavailable' | 'superseded' | 'failed';
   message: string;
 }
 

@@ -30,6 +30,25 @@ export const SOURCE_SETTINGS = ['auto', 'clean', 'photo'] as const;
 export type SourceSetting = (typeof SOURCE_SETTINGS)[number];
 export type SourceKind = Exclude<SourceSetting, 'auto'>;
 
+/**
+ * Numeric precision of inference: `auto` runs a model's int8 file on a CPU where its card
+ * ships one (kept only within 0.05 dB of fp32 on Set5, about twice as fast), fp32 elsewhere;
+ * `fp32` always runs the float files.
+ */
+export const PRECISIONS = ['auto', 'fp32'] as const;
+export type Precision = (typeof PRECISIONS)[number];
+
+/** JPEGs saved at a lower IJG quality than this go to the photo variant. */
+export const PHOTO_BELOW_JPEG_QUALITY = 96;
+/**
+ * Noise σ (8-bit levels of Y) from which any input goes to the photo variant. Measured on the
+ * x2-down-scaled Set5 and Set14 (the LR inputs of `bench:quality`): clean images give 0-3.0
+ * (the most textured, Set14 comic, 3.03), the same with Gaussian noise of 6 levels in R, G, B
+ * 2.0-5.0. The photo variant loses about 1.8 dB on a clean input, so the threshold sits above
+ * every clean image: only clearly noisy files switch.
+ */
+export const PHOTO_FROM_NOISE_SIGMA = 4;
+
 /** Why a file was treated as clean or as a photo, shown beside the model that ran. */
 export interface SourceDecision {
   kind: SourceKind;
@@ -60,6 +79,8 @@ export interface UpscaleOptions {
   quality: QualityPreset;
   /** Self-ensemble: average the 8 flips/rotations (8x slower, slightly sharper). */
   selfEnsemble: boolean;
+  /** int8 files on a CPU where shipped (`auto`, the default when undefined) or always `fp32`. */
+  precision?: Precision;
   format: ExportFormat;
   /** Encoder quality 1..100 for jpeg, webp, avif (ignored by png and tiff). */
   encodeQuality: number;

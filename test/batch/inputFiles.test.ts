@@ -191,7 +191,14 @@ describe('a recursive job over every kind of input', () => {
 
   it('writes a JSON and a CSV report with one row per file', async () => {
     const report = JSON.parse(await readFile(job.summary!.reportJsonPath!, 'utf8')) as {
-      files: { input: string; state: string; error: string | null; device: string | null }[];
+      files: {
+        input: string;
+        state: string;
+        error: string | null;
+        device: string | null;
+        model: string | null;
+        source: string | null;
+      }[];
     };
     expect(
       report.files.map((row) => [

@@ -36,6 +36,7 @@ describe('export settings', () => {
       qualityPreset: 'best',
       model: null,
       source: 'auto',
+      precision: 'auto',
     });
     expect(Object.isFrozen(DEFAULT_EXPORT_SETTINGS)).toBe(true);
     expect(Object.isFrozen(DEFAULT_EXPORT_SETTINGS.encoding)).toBe(true);
@@ -175,6 +176,20 @@ describe('source setting', () => {
     );
     const { settings, warnings } = migrateSettings({ ...DEFAULT_EXPORT_SETTINGS, source: 'jpeg' });
     expect(settings.source).toBe('auto');
+    expect(warnings).toHaveLength(1);
+  });
+});
+
+describe('precision setting', () => {
+  it('keeps auto and fp32 and replaces anything else by auto with a warning', () => {
+    expect(
+      migrateSettings({ ...DEFAULT_EXPORT_SETTINGS, precision: 'fp32' }).settings.precision,
+    ).toBe('fp32');
+    const { settings, warnings } = migrateSettings({
+      ...DEFAULT_EXPORT_SETTINGS,
+      precision: 'int8',
+    });
+    expect(settings.precision).toBe('auto');
     expect(warnings).toHaveLength(1);
   });
 });

@@ -16,6 +16,16 @@ describe('--source', () => {
 
   it('refuses anything else as a usage error naming the choices', () => {
     expect(() => parseCliArguments(['a.jpg', '--source', 'jpeg'])).toThrow(UsageError);
-    expect(() => parseCliArguments(['a.jpg', '--source', 'jpeg'])).toThrow(/auto, clean, photo|auto\|clean\|photo/);
+    expect(() => parseCliArguments(['a.jpg', '--source', 'jpeg'])).toThrow(
+      /auto, clean, photo|auto\|clean\|photo/,
+    );
+  });
+});
+
+describe('--precision', () => {
+  it('defaults to auto, takes fp32, and refuses anything else', () => {
+    expect(runSettings(['a.jpg']).options.precision).toBe('auto');
+    expect(runSettings(['a.jpg', '--precision', 'fp32']).options.precision).toBe('fp32');
+    expect(() => parseCliArguments(['a.jpg', '--precision', 'int4'])).toThrow(UsageError);
   });
 });

@@ -387,3 +387,64 @@ describe('engine with an input-resolution model', () => {
     expect(max).toBeLessThanOrEqual(1);
   });
 });
+
+describe('int8 files', () => {
+  let engine: Engine;
+  let temp: Awaited<ReturnType<typeof makeTempDir>>;
+  beforeAll(async () => {
+    engine = await createEngine({ modelsDirs: [FAST_FIXTURE_DIR], device: 'cpu', threads: 1 });
+  });
+  afterAll(async () => engine.close());
+  beforeEach(async () => {
+    temp = await makeTempDir();
+  });
+  afterEach(async () => temp.remove());
+
+  it('are read from the card and picked only when allowed', async () => {
+    const json = JSON.parse(
+      await readFile(path.join(FAST_FIXTURE_DIR, 'cmsc-tiny-fast.json'), 'utf8'),
+    ) as { variants: Record<string, unknown>[] };
+    const card = parseModelCard(json, 'fast.json');
+    expect(card.variants[0]!.int8?.file).toBe('cmsc-tiny-fast-int8.onnx');
+    const int8 = json.variants[0]!.int8 as Record<string, unknown>;
+    expect(() =>
+      parseModelCard(
+        { ...json, variants: [{ ...json.variants[0], int8: { ...int8, sha256: 'x' } }] },
+        'bad.json',
+      ),
+    ).toThrow('bad.json: variants[0].int8.sha256 must be a 64-digit lowercase hex string');
+    const registry = await ModelRegistry.load([FAST_FIXTURE_DIR]);
+    const float = await registry.resolve('cmsc-tiny-fast', 'best', 'cpu', 2, false);
+    const quantized = await registry.resolve('cmsc-tiny-fast', 'best', 'cpu', 2, true);
+    expect([path.basename(float.path), float.int8]).toEqual(['cmsc-tiny-fast.onnx', undefined]);
+    expect([path.basename(quantized.path), quantized.int8]).toEqual([
+      'cmsc-tiny-fast-int8.onnx',
+      true,
+    ]);
+  });
+
+  it('run on a CPU unless fp32 is asked for, within 2 grey levels of fp32', async () => {
+    const input = await writeTexturedImage(path.join(temp.dir, 'in.png'), 40, 30);
+    const run = async (precision: 'auto' | 'fp32', name: string) => {
+      const out = path.join(temp.dir, name);
+      await engine.upscaleFile(input, out, {
+        ...DEFAULT_UPSCALE_OPTIONS,
+        model: 'cmsc-tiny-fast',
+        precision,
+      });
+      return (await sharp(out).raw().toBuffer({ resolveWithObject: true })).data;
+    };
+    const auto = await run('auto', 'auto.png');
+    const fp32 = await run('fp32', 'fp32.png');
+    let max = 0;
+    let differing = 0;
+    for (let i = 0; i < auto.length; i++) {
+      const d = Math.abs(auto[i]! - fp32[i]!);
+      max = Math.max(max, d);
+      if (d > 0) differing++;
+    }
+    // Different files ran (int8 rounds some pixels differently), both close to each other.
+    expect(differing).toBeGreaterThan(0);
+    expect(max).toBeLessThanOrEqual(2);
+  });
+});

@@ -11,12 +11,12 @@ import {
 } from '../../src/main/engine/jpegQuality.ts';
 import { ModelRegistry } from '../../src/main/engine/modelRegistry.ts';
 import { estimateNoiseSigma } from '../../src/main/engine/noiseLevel.ts';
+import { decideSource } from '../../src/main/engine/sourceKind.ts';
 import {
-  decideSource,
+  DEFAULT_UPSCALE_OPTIONS,
   PHOTO_BELOW_JPEG_QUALITY,
   PHOTO_FROM_NOISE_SIGMA,
-} from '../../src/main/engine/sourceKind.ts';
-import { DEFAULT_UPSCALE_OPTIONS } from '../../src/shared/upscaleOptions.ts';
+} from '../../src/shared/upscaleOptions.ts';
 import { FIXTURE_MODELS_DIR, makeTempDir, writeTexturedImage } from '../helpers/testImages.ts';
 
 let temp: Awaited<ReturnType<typeof makeTempDir>>;
@@ -53,7 +53,9 @@ describe('JPEG quality from the quantisation tables', () => {
     for (const quality of [30, 50, 75, 90, 95, 100]) {
       const file = path.join(temp.dir, `q${quality}.jpg`);
       await writeTexturedImage(file, 32, 24, { format: 'jpeg' });
-      await sharp(file).jpeg({ quality }).toFile(path.join(temp.dir, `r${quality}.jpg`));
+      await sharp(file)
+        .jpeg({ quality })
+        .toFile(path.join(temp.dir, `r${quality}.jpg`));
       expect(await readJpegQuality(path.join(temp.dir, `r${quality}.jpg`))).toEqual({
         quality,
         exact: true,
@@ -118,14 +120,19 @@ describe('the clean/photo decision', () => {
         jpegQuality: PHOTO_BELOW_JPEG_QUALITY,
       }).kind,
     ).toBe('clean');
-    expect(decideSource('auto', { ...evidence, noiseSigma: PHOTO_FROM_NOISE_SIGMA })).toMatchObject({
-      kind: 'photo',
-      reason: `noisy (noise σ ≈ ${PHOTO_FROM_NOISE_SIGMA.toFixed(1)})`,
-    });
+    expect(decideSource('auto', { ...evidence, noiseSigma: PHOTO_FROM_NOISE_SIGMA })).toMatchObject(
+      {
+        kind: 'photo',
+        reason: `noisy (noise σ ≈ ${PHOTO_FROM_NOISE_SIGMA.toFixed(1)})`,
+      },
+    );
   });
 
   it('follows the setting when it is not auto', () => {
-    expect(decideSource('photo', evidence)).toMatchObject({ kind: 'photo', reason: 'set to Photo' });
+    expect(decideSource('photo', evidence)).toMatchObject({
+      kind: 'photo',
+      reason: 'set to Photo',
+    });
     const jpeg = { ...evidence, format: 'jpeg', jpegQuality: 40 };
     expect(decideSource('clean', jpeg)).toMatchObject({ kind: 'clean', reason: 'set to Clean' });
   });
@@ -167,7 +174,9 @@ describe('model choice by source', () => {
       const smooth = smoothPlane(40, 32, 0);
       await sharp(Buffer.from(smooth.map((v) => Math.round(v * 255))), {
         raw: { width: 40, height: 32, channels: 1 },
-      }).png().toFile(png);
+      })
+        .png()
+        .toFile(png);
       const jpeg = path.join(temp.dir, 'b.jpg');
       await sharp(png).jpeg({ quality: 70 }).toFile(jpeg);
       const options = { ...DEFAULT_UPSCALE_OPTIONS };

@@ -26,7 +26,14 @@ export function fakeServices(): {
   calls: RecordedCalls;
   emit: (event: ServiceEvent) => void;
 } {
-  const calls: RecordedCalls = { add: [], photos: [], preflight: [], crop: [], thumbnail: [], saved: [] };
+  const calls: RecordedCalls = {
+    add: [],
+    photos: [],
+    preflight: [],
+    crop: [],
+    thumbnail: [],
+    saved: [],
+  };
   const listeners = new Set<(event: ServiceEvent) => void>();
   let settings: ExportSettings = cloneSettings(DEFAULT_EXPORT_SETTINGS);
   const job = (inputs: JobInputs): Job => ({
@@ -99,6 +106,13 @@ export function fakeServices(): {
           quality: request.quality,
           model: request.model ?? 'cmsc-tiny',
           stages: 1,
+          source: {
+            kind: request.source === 'photo' ? 'photo' : 'clean',
+            setting: request.source ?? 'auto',
+            reason: request.source === 'photo' ? 'set to Photo' : 'PNG, noise σ ≈ 0.5',
+            jpegQuality: null,
+            noiseSigma: 0.5,
+          },
           provider: 'cpu',
           elapsedMs: 5,
           cached: false,

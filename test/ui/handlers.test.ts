@@ -115,7 +115,9 @@ describe('request handlers (shared by IPC and HTTP)', () => {
       quality: 'fast',
     };
     expect((await web.handle('compare:crop', [good])).ok).toBe(true);
-    expect(calls.crop).toEqual([good]);
+    const photo = { ...good, source: 'photo' };
+    expect((await web.handle('compare:crop', [photo])).ok).toBe(true);
+    expect(calls.crop).toEqual([good, photo]);
     const refusals: [Record<string, unknown>, string][] = [
       [{ ...good, rect: { ...good.rect, width: 0 } }, 'rect.width must be between 1 and 512'],
       [{ ...good, rect: { ...good.rect, height: 513 } }, 'rect.height must be between 1 and 512'],
@@ -125,6 +127,7 @@ describe('request handlers (shared by IPC and HTTP)', () => {
       [{ ...good, scale: Number.NaN }, 'scale must be a finite number'],
       [{ ...good, quality: 'ultra' }, 'quality must be one of fast, balanced, best'],
       [{ ...good, rect: 'all' }, 'rect must be an object'],
+      [{ ...good, source: 'jpeg' }, 'source must be one of auto, clean, photo'],
     ];
     for (const [bad, message] of refusals) {
       expect(await web.handle('compare:crop', [bad])).toEqual({
@@ -132,7 +135,7 @@ describe('request handlers (shared by IPC and HTTP)', () => {
         error: { code: 'invalid-argument', message },
       });
     }
-    expect(calls.crop).toHaveLength(1);
+    expect(calls.crop).toHaveLength(2);
   });
 
   it('limits thumbnail sizes', async () => {

@@ -64,6 +64,7 @@ export async function createAppServices(config: AppServicesConfig): Promise<AppS
 
   const engine = createEngineService(sharedEngine, {
     model: async () => (await settings.load()).model ?? undefined,
+    source: async () => (await settings.load()).source,
     availableProviders: [],
   });
 

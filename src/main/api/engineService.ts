@@ -1,44 +1,39 @@
 /**
  * Adapts the engine to what the UI asks: device list, models, thumbnails and Compare crops.
  * Crops are cached (keyed by photo, file modification time, rectangle, scale and quality) so
- * moving the crop box back to a place already seen answers at once.
+ * moving the crop box back to a place already seen answers at once; the others run one at a
+ * time, newest first (cropScheduler.ts).
  */
+import type { Stats } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import sharp from 'sharp';
 import type { CropRequest, CropResult, EncodedImage } from '../../shared/ipc.ts';
 import type {
   ExecutionProvider,
-  QualityPreset,
+  SourceSetting,
   UpscaleOptions,
 } from '../../shared/upscaleOptions.ts';
 import { DEFAULT_UPSCALE_OPTIONS } from '../../shared/upscaleOptions.ts';
 import type { Engine, RgbaImage } from '../engine/index.ts';
 import type { EngineService } from './services.ts';
-import { UnreadableImage } from './validate.ts';
+import { CropScheduler } from './cropScheduler.ts';
+import { InvalidArgument, UnreadableImage } from './validate.ts';
 
 export const CROP_CACHE_ENTRIES = 48;
 
 export interface EngineServiceOptions {
   /** Model card name for Compare; undefined = the engine's default. */
   model?: () => Promise<string | undefined>;
+  /** The Source setting for Compare (clean or photo variant, or auto per file). */
+  source?: () => Promise<SourceSetting>;
   /** Providers this build can try, best first (a platform fact, not a measurement). */
   availableProviders: ExecutionProvider[];
 }
 
 export function createEngineService(engine: Engine, options: EngineServiceOptions): EngineService {
   const cropCache = new Map<string, CropResult>();
+  const crops = new CropScheduler();
   let activeProvider: ExecutionProvider | null = null;
-
-  /** The card a crop runs: the one named, else the default on this hardware. */
-  const summaryFor = (model: string | undefined) => {
-    const models = engine.listModels();
-    return model === undefined
-      ? (models.find((candidate) => candidate.isDefault) ?? models[0])
-      : models.find((candidate) => candidate.name === model);
-  };
-  const stagesFor = (model: string | undefined, quality: QualityPreset): number =>
-    summaryFor(model)?.presets.find((preset) => preset.preset === quality)?.stages ?? 1;
-  const modelNameFor = (model: string | undefined): string => summaryFor(model)?.name ?? model ?? '';
 
   return {
     async devices() {
@@ -50,6 +45,7 @@ export function createEngineService(engine: Engine, options: EngineServiceOption
       return engine.listModels();
     },
     async thumbnail(imagePath, maxSide) {
+      await expectRegularFile(imagePath);
       try {
         const { data, info } = await sharp(imagePath, { failOn: 'none' })
           .autoOrient()
@@ -74,8 +70,9 @@ export function createEngineService(engine: Engine, options: EngineServiceOption
       }
     },
     async crop(request: CropRequest) {
-      const modified = (await stat(request.inputPath)).mtimeMs;
+      const modified = (await expectRegularFile(request.inputPath)).mtimeMs;
       const model = request.model ?? (await options.model?.());
+      const source = request.source ?? (await options.source?.()) ?? 'auto';
       const key = JSON.stringify([
         request.inputPath,
         modified,
@@ -83,6 +80,7 @@ export function createEngineService(engine: Engine, options: EngineServiceOption
         request.scale,
         request.quality,
         model,
+        source,
       ]);
       const hit = cropCache.get(key);
       if (hit) {
@@ -96,9 +94,21 @@ export function createEngineService(engine: Engine, options: EngineServiceOption
         ...DEFAULT_UPSCALE_OPTIONS,
         target: { kind: 'scale', scale: request.scale },
         quality: request.quality,
+        source,
         ...(model ? { model } : {}),
       };
-      const region = await engine.upscaleRegion(request.inputPath, request.rect, upscaleOptions);
+      // The header says whether the box lies on the photo; nothing is decoded for a wrong one.
+      const header = await engine.probe(request.inputPath).catch((error: unknown) => {
+        throw new UnreadableImage(`${request.inputPath}: ${errorText(error)}`);
+      });
+      if (request.rect.x >= header.width || request.rect.y >= header.height) {
+        throw new InvalidArgument(
+          `the crop at (${request.rect.x}, ${request.rect.y}) lies outside the ${header.width}x${header.height} photo`,
+        );
+      }
+      const region = await crops.schedule((signal) =>
+        engine.upscaleRegion(request.inputPath, request.rect, upscaleOptions, { signal }),
+      );
       const [input, bicubic, upscaled] = await Promise.all([
         encodePng(region.input),
         encodePng(region.input, { width: region.output.width, height: region.output.height }),
@@ -110,8 +120,10 @@ export function createEngineService(engine: Engine, options: EngineServiceOption
         bicubic,
         upscaled,
         quality: request.quality,
-        model: modelNameFor(model),
-        stages: stagesFor(model, request.quality),
+        // What really ran: a photo variant when the file was judged a photo.
+        model: region.model,
+        stages: region.stages,
+        source: region.source,
         provider: activeProvider,
         elapsedMs: Math.round(performance.now() - started),
         cached: false,
@@ -124,6 +136,23 @@ export function createEngineService(engine: Engine, options: EngineServiceOption
       return result;
     },
   };
+}
+
+/**
+ * Checks the type before anything opens the file: opening a FIFO named `x.png` would block a
+ * thread of libuv's small pool until someone writes to it, and with a few of them every file
+ * read of the server (pictures, the app's own code) would wait.
+ */
+async function expectRegularFile(filePath: string): Promise<Stats> {
+  const info = await stat(filePath).catch((error: unknown) => {
+    throw new UnreadableImage(`${filePath}: ${errorText(error)}`);
+  });
+  if (!info.isFile()) throw new UnreadableImage(`${filePath} is not a regular file`);
+  return info;
+}
+
+function errorText(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
 }
 
 /** PNG of RGBA pixels, optionally resized with a bicubic (Catmull-Rom) kernel. */

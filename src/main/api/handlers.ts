@@ -8,9 +8,12 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ErrorAnswer, InvokeArgs, InvokeChannel, InvokeResult } from '../../shared/ipc.ts';
 import { isInvokeChannel } from '../../shared/ipc.ts';
+import type { ExportSettings } from '../../shared/exportSettings.ts';
 import type { JobInputs } from '../../shared/jobs.ts';
-import { QUALITY_PRESETS } from '../../shared/upscaleOptions.ts';
+import { resolveOutputFolder } from '../batch/outputPlan.ts';
+import { QUALITY_PRESETS, SOURCE_SETTINGS } from '../../shared/upscaleOptions.ts';
 import type { AllowedFolders } from './allowedFolders.ts';
+import { Superseded } from './cropScheduler.ts';
 import { createFolder, expectFolderName, imagesIn, listFolder } from './folderBrowser.ts';
 import type { AppServices, PlatformActions } from './services.ts';
 import {
@@ -97,6 +100,16 @@ export function createRequestHandlers(
       includeExtensions,
       excludeExtensions,
     };
+  };
+  /** The settings a job would run with, once the folder it would write to is checked. */
+  const checkedSettings = async (inputs: JobInputs): Promise<ExportSettings> => {
+    const settings = await services.settings.load();
+    const outputFolder = await resolveOutputFolder(inputs.paths, settings.outputFolder);
+    await allowedFolders.checkOutput(
+      outputFolder,
+      settings.outputFolder === null ? inputs.paths : null,
+    );
+    return settings;
   };
   const requirePlatform = <T>(action: T | undefined, what: string): T => {
     if (action === undefined)
@@ -223,6 +236,9 @@ export function createRequestHandlers(
         ...(request.model === undefined
           ? {}
           : { model: expectPattern(request.model, 'model', MODEL_NAME, 'a model card name') }),
+        ...(request.source === undefined
+          ? {}
+          : { source: expectOneOf(request.source, 'source', SOURCE_SETTINGS) }),
       });
     },
     'batch:photos': async (args) => {
@@ -231,11 +247,13 @@ export function createRequestHandlers(
     },
     'batch:preflight': async (args) => {
       expectArgCount(args, 1);
-      return services.batch.preflight(await jobInputs(args[0]), await services.settings.load());
+      const inputs = await jobInputs(args[0]);
+      return services.batch.preflight(inputs, await checkedSettings(inputs));
     },
     'batch:add': async (args) => {
       expectArgCount(args, 1);
-      return services.batch.add(await jobInputs(args[0]), await services.settings.load());
+      const inputs = await jobInputs(args[0]);
+      return services.batch.add(inputs, await checkedSettings(inputs));
     },
     'batch:list': async (args) => {
       expectArgCount(args, 0);
@@ -286,5 +304,6 @@ export function toErrorAnswer(error: unknown): ErrorAnswer {
   if (error instanceof PathNotAllowed) return { code: 'forbidden', message };
   if (error instanceof Unavailable) return { code: 'unavailable', message };
   if (error instanceof UnreadableImage) return { code: 'unreadable', message };
+  if (error instanceof Superseded) return { code: 'superseded', message };
   return { code: 'failed', message };
 }

@@ -29,6 +29,7 @@ export function toUpscaleOptions(settings: ExportSettings, format: ConcreteForma
     quality: settings.qualityPreset,
     source: settings.source,
     selfEnsemble: settings.selfEnsemble,
+    precision: settings.precision,
     format,
     encodeQuality: encodeQualityFor(settings, format),
     keepMetadata: settings.metadata === 'keep',

@@ -135,6 +135,7 @@ async function jobRequest(
     tileSize: options.tileSize ?? 'auto',
     device: settings.device,
     selfEnsemble: options.selfEnsemble,
+    precision: options.precision ?? 'auto',
     qualityPreset: options.quality,
     model: options.model ?? null,
   };

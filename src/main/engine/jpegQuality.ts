@@ -30,8 +30,39 @@ const STANDARD_LUMINANCE = zigZag([
 
 /** Annex K chrominance table, in zig-zag order. */
 const STANDARD_CHROMINANCE = zigZag([
-  17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99, 24, 26, 56, 99, 99, 99, 99, 99,
-  47, 66, 99, 99, 99, 99, 99, 99, ...Array<number>(32).fill(99),
+  17,
+  18,
+  24,
+  47,
+  99,
+  99,
+  99,
+  99,
+  18,
+  21,
+  26,
+  66,
+  99,
+  99,
+  99,
+  99,
+  24,
+  26,
+  56,
+  99,
+  99,
+  99,
+  99,
+  99,
+  47,
+  66,
+  99,
+  99,
+  99,
+  99,
+  99,
+  99,
+  ...Array<number>(32).fill(99),
 ]);
 
 export interface JpegQuality {
@@ -51,7 +82,9 @@ export function ijgTables(quality: number): { luminance: number[]; chrominance: 
 }
 
 /** The IJG quality closest to the given tables (id 0: luminance, id 1: chrominance if present). */
-export function estimateQuality(tables: ReadonlyMap<number, readonly number[]>): JpegQuality | null {
+export function estimateQuality(
+  tables: ReadonlyMap<number, readonly number[]>,
+): JpegQuality | null {
   const luminance = tables.get(0);
   if (!luminance) return null;
   const chrominance = tables.get(1);
@@ -76,7 +109,9 @@ const MAX_SEGMENTS = 64;
  * The quantisation tables of a JPEG file by table id, in zig-zag order, read from the
  * segments before the first scan. Null when the file is not a JPEG or has no DQT.
  */
-export async function readQuantisationTables(filePath: string): Promise<Map<number, number[]> | null> {
+export async function readQuantisationTables(
+  filePath: string,
+): Promise<Map<number, number[]> | null> {
   const file = await open(filePath, 'r');
   try {
     const read = async (position: number, length: number): Promise<Buffer> => {

@@ -13,6 +13,18 @@ export interface ModelVariant {
   flopsPerPixel: number;
   /** Input-resolution models: the integer scale this file upscales by (one file per scale). */
   scale?: number;
+  /**
+   * The same stages quantized to int8 (QDQ, training/quantize.py), shipped only where it lost
+   * at most 0.05 dB on Set5; the engine runs it on a CPU unless fp32 is asked for.
+   */
+  int8?: ModelFile;
+}
+
+/** A file a card lists, with what it must hash to. */
+export interface ModelFile {
+  file: string;
+  sha256: string;
+  bytes: number;
 }
 
 export interface EvaluationResult {
@@ -98,11 +110,7 @@ export function parseModelCard(json: Json, source: string): ModelCard {
   const variants = variantsJson.map((entry, index): ModelVariant => {
     const at = `variants[${index}]`;
     const variant = objectAt(entry, at, fail);
-    const file = stringAt(variant.file, `${at}.file`, fail);
-    if (file.includes('/') || file.includes('\\'))
-      fail(`${at}.file`, 'a file name without folders');
-    const sha256 = stringAt(variant.sha256, `${at}.sha256`, fail);
-    if (!/^[0-9a-f]{64}$/.test(sha256)) fail(`${at}.sha256`, 'a 64-digit lowercase hex string');
+    const { file, sha256 } = modelFileAt(variant, at, fail);
     const parsed: ModelVariant = {
       stages: positiveInteger(variant.stages, `${at}.stages`, fail),
       file,
@@ -115,6 +123,13 @@ export function parseModelCard(json: Json, source: string): ModelCard {
       if (scale < 2 || !scales.includes(scale))
         fail(`${at}.scale`, "one of the card's scales (2 or more)");
       parsed.scale = scale;
+    }
+    if (variant.int8 !== undefined) {
+      const int8 = objectAt(variant.int8, `${at}.int8`, fail);
+      parsed.int8 = {
+        ...modelFileAt(int8, `${at}.int8`, fail),
+        bytes: positiveInteger(int8.bytes, `${at}.int8.bytes`, fail),
+      };
     }
     return parsed;
   });
@@ -164,6 +179,18 @@ export function parseModelCard(json: Json, source: string): ModelCard {
 }
 
 type Fail = (field: string, expected: string) => never;
+
+function modelFileAt(
+  entry: Record<string, unknown>,
+  at: string,
+  fail: Fail,
+): { file: string; sha256: string } {
+  const file = stringAt(entry.file, `${at}.file`, fail);
+  if (file.includes('/') || file.includes('\\')) fail(`${at}.file`, 'a file name without folders');
+  const sha256 = stringAt(entry.sha256, `${at}.sha256`, fail);
+  if (!/^[0-9a-f]{64}$/.test(sha256)) fail(`${at}.sha256`, 'a 64-digit lowercase hex string');
+  return { file, sha256 };
+}
 
 function objectAt(value: Json, field: string, fail: Fail): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value))

@@ -14,7 +14,13 @@ import type {
   SourceKind,
 } from '../../shared/upscaleOptions.ts';
 import { QUALITY_PRESETS } from '../../shared/upscaleOptions.ts';
-import { type ModelCard, ModelCardError, type ModelVariant, parseModelCard } from './modelCard.ts';
+import {
+  type ModelCard,
+  ModelCardError,
+  type ModelFile,
+  type ModelVariant,
+  parseModelCard,
+} from './modelCard.ts';
 
 export interface RegisteredModel {
   card: ModelCard;
@@ -28,6 +34,8 @@ export interface ResolvedVariant {
   path: string;
   /** Input-resolution models: the integer scale the file upscales by (else undefined). */
   lowResScale?: number;
+  /** The file is the variant's int8 one. */
+  int8?: boolean;
 }
 
 /**
@@ -109,21 +117,31 @@ export class ModelRegistry {
 
   /**
    * The variant a quality preset runs, checked against its card. `scale` (output / input) picks
-   * the file of an input-resolution model, and the default model where that depends on it.
+   * the file of an input-resolution model, and the default model where that depends on it;
+   * `allowInt8` takes the variant's int8 file where the card ships one.
    */
   async resolve(
     name: string | undefined,
     preset: QualityPreset,
     hardware: InferenceHardware = 'cpu',
     scale?: number,
+    allowInt8 = false,
   ): Promise<ResolvedVariant> {
     const model = this.get(name, hardware, scale);
     const lowResScale =
       model.card.input.resolution === 'input' ? modelScaleFor(model.card, scale ?? 2) : undefined;
     const variant = variantForPreset(model.card, preset, lowResScale);
-    const filePath = path.join(model.folder, variant.file);
-    await this.verify(filePath, variant);
-    return { model, variant, path: filePath, ...(lowResScale ? { lowResScale } : {}) };
+    const int8 = allowInt8 && variant.int8 !== undefined;
+    const file = int8 && variant.int8 ? variant.int8 : variant;
+    const filePath = path.join(model.folder, file.file);
+    await this.verify(filePath, file);
+    return {
+      model,
+      variant,
+      path: filePath,
+      ...(lowResScale ? { lowResScale } : {}),
+      ...(int8 ? { int8 } : {}),
+    };
   }
 
   /**
@@ -207,7 +225,7 @@ export class ModelRegistry {
     return this.models.find((m) => m.card.photoVariantOf === undefined) ?? this.models[0];
   }
 
-  private async verify(filePath: string, variant: ModelVariant): Promise<void> {
+  private async verify(filePath: string, variant: ModelFile): Promise<void> {
     const fileName = path.basename(filePath);
     let info;
     try {

@@ -8,22 +8,17 @@
  * quantisation tables say it was saved below `PHOTO_BELOW_JPEG_QUALITY`, or luminance noise
  * of at least `PHOTO_FROM_NOISE_SIGMA` grey levels. A PNG, TIFF or WebP without such noise
  * stays on the clean model, so `auto` never makes a clean input worse than the clean model.
- * Both thresholds were chosen from `npm run bench:quality -- --degraded` (README, Models).
+ * Both thresholds live in `src/shared/upscaleOptions.ts` (the settings screen states them) and
+ * were chosen from `npm run bench:quality -- --inputs ...` (README, Models).
  */
-import type { SourceDecision, SourceSetting } from '../../shared/upscaleOptions.ts';
+import {
+  PHOTO_BELOW_JPEG_QUALITY,
+  PHOTO_FROM_NOISE_SIGMA,
+  type SourceDecision,
+  type SourceSetting,
+} from '../../shared/upscaleOptions.ts';
 import { readJpegQuality } from './jpegQuality.ts';
 import { estimateNoiseSigma } from './noiseLevel.ts';
-
-/** JPEGs saved at a lower IJG quality than this go to the photo variant. */
-export const PHOTO_BELOW_JPEG_QUALITY = 96;
-/**
- * Noise σ (8-bit levels of Y) from which any input goes to the photo variant. Measured on the
- * x2-down-scaled Set5 and Set14 (the LR inputs of `bench:quality`): clean images give 0-3.0
- * (the most textured, Set14 comic, 3.03), the same with Gaussian noise of 6 levels in R, G, B
- * 2.0-5.0. The photo variant loses about 1.8 dB on a clean input, so the threshold sits above
- * every clean image: only clearly noisy files switch.
- */
-export const PHOTO_FROM_NOISE_SIGMA = 4;
 
 export interface SourceEvidence {
   /** sharp's format name of the input (jpeg, png, ...). */
