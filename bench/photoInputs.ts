@@ -11,7 +11,7 @@
  * per-file choice); PSNR on 8-bit Y against the clean HR, `scale` border pixels removed,
  * and the gain over bicubic of the same input.
  */
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -33,6 +33,18 @@ export interface PhotoBenchOptions {
   threads: number;
   /** Model names to force (clean or photo variants); `auto` is always measured. */
   models: string[];
+  /** Write each measured model's rows into its card (`photoInputs`), with this command line. */
+  recordCommand: string | null;
+}
+
+/** One measured row: a model (or bicubic/auto) on one kind of LR file. */
+export interface PhotoInputResult {
+  dataset: string;
+  scale: number;
+  input: string;
+  method: string;
+  psnr: number;
+  gainOverBicubic: number;
 }
 
 interface Method {
@@ -51,6 +63,7 @@ export async function runPhotoBench(options: PhotoBenchOptions): Promise<void> {
   try {
     const known = engine.listModels();
     const models = options.models.length > 0 ? options.models : known.map((m) => m.name);
+    const results: PhotoInputResult[] = [];
     const methods: Method[] = [
       ...models.map((name) => ({
         label: name,
@@ -63,8 +76,13 @@ export async function runPhotoBench(options: PhotoBenchOptions): Promise<void> {
         .filter((f) => IMAGE_EXTENSIONS.has(path.extname(f).toLowerCase()))
         .sort();
       for (const scale of options.scales) {
-        await benchDataset(engine, temp, dataset, files, scale, options.inputs, methods);
+        results.push(
+          ...(await benchDataset(engine, temp, dataset, files, scale, options.inputs, methods)),
+        );
       }
+    }
+    if (options.recordCommand !== null) {
+      await recordInCards(options.modelsDir, models, results, options.recordCommand);
     }
   } finally {
     await engine.close();
@@ -80,7 +98,7 @@ async function benchDataset(
   scale: number,
   inputs: string[],
   methods: Method[],
-): Promise<void> {
+): Promise<PhotoInputResult[]> {
   /** input kind → method → PSNR sum; photo decisions of `auto` per input kind. */
   const sums = new Map<string, Map<string, number>>();
   const photoDecisions = new Map<string, number>();
@@ -148,9 +166,53 @@ async function benchDataset(
     `\n${path.basename(dataset)} x${scale}: ${files.length} images; LR made in RGB by bicubic down-scaling and saved as the file named; PSNR (dB) on 8-bit Y, ${scale} px border removed; gain over bicubic of the same file`,
   );
   console.log(formatTable(header, rows));
+  const measured: PhotoInputResult[] = inputs.flatMap((input) => {
+    const base = sums.get(input)!.get('bicubic')! / files.length;
+    return labels.map((method) => {
+      const psnr = sums.get(input)!.get(method)! / files.length;
+      return {
+        dataset: path.basename(dataset),
+        scale,
+        input,
+        method,
+        psnr: round(psnr, 3),
+        gainOverBicubic: round(psnr - base, 3),
+      };
+    });
+  });
   console.log(
     `auto chose the photo variant for: ${inputs.map((i) => `${i} ${photoDecisions.get(i) ?? 0}/${files.length}`).join(', ')}`,
   );
+  return measured;
+}
+
+function round(value: number, digits: number): number {
+  return Number(value.toFixed(digits));
+}
+
+/**
+ * Puts each model's rows (with bicubic and auto beside them) into its card as `photoInputs`,
+ * so the card carries its measured quality on photo files; the engine ignores the field.
+ */
+async function recordInCards(
+  modelsDir: string,
+  models: string[],
+  results: PhotoInputResult[],
+  command: string,
+): Promise<void> {
+  for (const name of models) {
+    const cardPath = path.join(modelsDir, `${name}.json`);
+    const card = JSON.parse(await readFile(cardPath, 'utf8')) as Record<string, unknown>;
+    card.photoInputs = {
+      protocol:
+        'HR cropped to a multiple of the scale, down-scaled in RGB by MATLAB-style bicubic, saved as the LR file named (png; qNN: JPEG at IJG quality NN, 4:2:0; noiseNN: PNG with Gaussian noise of NN levels in R, G, B), upscaled through engine.upscaleFile; PSNR on 8-bit Y against the clean HR, scale border removed',
+      command,
+      measuredAt: new Date().toISOString().slice(0, 10),
+      results: results.filter((r) => [name, 'bicubic', 'auto (default path)'].includes(r.method)),
+    };
+    await writeFile(cardPath, `${JSON.stringify(card, null, 2)}\n`);
+    console.log(`recorded ${cardPath}`);
+  }
 }
 
 /** Saves the LR planes as the input kind's file: png, qNN (JPEG) or noiseNN (noisy PNG). */

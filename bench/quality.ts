@@ -18,6 +18,7 @@ import { InferenceClient } from '../src/main/engine/inferenceClient.ts';
 import { psnrY, ssimY } from '../src/main/engine/metrics.ts';
 import { ModelRegistry, type ResolvedVariant } from '../src/main/engine/modelRegistry.ts';
 import { upscaleTiled } from '../src/main/engine/tiledUpscale.ts';
+import { lowResInput, modelIoNames, planeModelFor } from '../src/main/engine/engine.ts';
 import { QUALITY_PRESETS } from '../src/shared/upscaleOptions.ts';
 import { REPO_ROOT } from './benchModel.ts';
 import { runPhotoBench } from './photoInputs.ts';
@@ -46,6 +47,8 @@ const { values } = parseArgs({
     inputs: { type: 'string' },
     datasets: { type: 'string', default: 'Set5,Set14' },
     'photo-models': { type: 'string', default: '' },
+    // With --inputs: write each model's rows into its card (models/<name>.json, photoInputs).
+    record: { type: 'boolean', default: false },
   },
 });
 if (values.inputs !== undefined) {
@@ -60,6 +63,9 @@ if (values.inputs !== undefined) {
     modelsDir: values.models,
     threads: Number(values.threads),
     models: values['photo-models'] ? values['photo-models'].split(',') : [],
+    recordCommand: values.record
+      ? `npm run bench:quality -- ${process.argv.slice(2).join(' ')}`
+      : null,
   });
   process.exit(0);
 }
@@ -82,22 +88,34 @@ if (files.length === 0) {
 
 const registry = await ModelRegistry.load([values.models]);
 const registered = registry.models.find((m) => m.card.name === values.model);
-const variants: ResolvedVariant[] = [];
-if (registered) {
-  const stageCounts = new Set<number>();
-  for (const preset of QUALITY_PRESETS) {
-    const resolved = await registry.resolve(values.model, preset);
-    if (!stageCounts.has(resolved.variant.stages)) variants.push(resolved);
-    stageCounts.add(resolved.variant.stages);
-  }
-} else {
+if (!registered) {
   console.log(
     `${path.join(values.models, `${values.model}.json`)} is not installed: only the bicubic rows are measured.\n`,
   );
 }
 const client = new InferenceClient({ device: 'cpu', threads: Number(values.threads) });
-for (const v of variants)
-  await client.open(v.path, { input: v.model.card.input.name, output: v.model.card.output.name });
+/**
+ * The files measured at one scale: each preset's stages, in fp32 and (where the card ships it)
+ * int8. An input-resolution model's file depends on the scale (see modelScaleFor).
+ */
+async function variantsAt(scale: number): Promise<ResolvedVariant[]> {
+  if (!registered) return [];
+  const found: ResolvedVariant[] = [];
+  for (const preset of QUALITY_PRESETS) {
+    for (const int8 of [false, true]) {
+      const resolved = await registry.resolve(values.model, preset, 'cpu', scale, int8);
+      if (found.some((v) => v.path === resolved.path)) continue;
+      await client.open(resolved.path, modelIoNames(resolved.model.card));
+      found.push(resolved);
+    }
+  }
+  return found;
+}
+const variantsByScale = new Map<number, ResolvedVariant[]>();
+for (const scale of scales) variantsByScale.set(scale, await variantsAt(scale));
+const variants = [
+  ...new Map([...variantsByScale.values()].flat().map((v) => [v.path, v])).values(),
+];
 
 /** method → scale → [psnr sum, ssim sum]. */
 const sums = new Map<string, Map<number, [number, number]>>();
@@ -115,7 +133,7 @@ for (const file of files) {
     const { width, height } = hrY;
     const bicubic = bicubicBaseline(lr, hrY);
     add('Bicubic (TypeScript)', scale, psnrY(hrY, bicubic, scale), ssimY(hrY, bicubic, scale));
-    for (const variant of variants) {
+    for (const variant of variantsByScale.get(scale) ?? []) {
       const sr = new Float32Array(width * height);
       await upscaleTiled(lr, {
         outWidth: width,
@@ -123,8 +141,8 @@ for (const file of files) {
         tileSize: TILE_SIZE,
         overlap: Math.min(variant.model.card.receptiveFieldRadius, DEFAULT_MAX_OVERLAP),
         selfEnsemble: false,
-        model: async (input, batch, h, w) =>
-          (await client.run(variant.path, input, batch, h, w)).output,
+        model: planeModelFor(client, variant),
+        ...lowResInput(variant),
         sink: (tile) => {
           for (let row = 0; row < tile.core.height; row++) {
             sr.set(
@@ -143,7 +161,8 @@ for (const file of files) {
 await client.close();
 
 function methodName(variant: ResolvedVariant): string {
-  return `${variant.model.card.name} ${variant.variant.stages} stage(s) (TypeScript + ORT)`;
+  const precision = variant.int8 ? ' int8' : '';
+  return `${variant.model.card.name} ${variant.variant.stages} stage(s)${precision} (TypeScript + ORT)`;
 }
 
 const header = ['method', ...scales.flatMap((s) => [`x${s} PSNR`, `x${s} SSIM`])];
@@ -158,7 +177,7 @@ if (pythonBicubic)
     'Bicubic (Python, training.evaluate)',
     ...scales.flatMap((s) => [fixed(pythonBicubic[s], 2), 'n/a']),
   ]);
-for (const variant of variants) {
+for (const variant of variants.filter((v) => !v.int8)) {
   const results = variant.model.card.evaluation.results.filter(
     (r) => r.dataset === datasetName && r.stages === variant.variant.stages,
   );
