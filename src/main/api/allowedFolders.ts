@@ -1,4 +1,4 @@
-import { realpath } from 'node:fs/promises';
+import { lstat, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidArgument, PathNotAllowed } from './validate.ts';
 
@@ -19,6 +19,33 @@ export class AllowedFolders {
 
   list(): string[] {
     return [...this.roots].sort();
+  }
+
+  /**
+   * Where a job may write. An output folder inside an added folder is checked like any path
+   * (links resolved). The default place beside the inputs (`Photos` → `Photos-upscaled`,
+   * picked files → `upscaled/` next to them) lies outside them by design: it is allowed while
+   * it is not there yet or is a real folder, right beside an input; a link there is resolved
+   * and must lead into an added folder, so the outputs cannot be sent anywhere else.
+   */
+  async checkOutput(folder: string, defaultFor: readonly string[] | null): Promise<string> {
+    const absolute = assertAbsolute(folder);
+    if (defaultFor !== null) {
+      const parent = path.dirname(absolute);
+      const besideAnInput = defaultFor.some(
+        (input) => path.dirname(path.resolve(input)) === parent,
+      );
+      const info = await lstat(absolute).catch(() => null);
+      const realParent = await realpath(parent).catch(() => null);
+      if (
+        besideAnInput &&
+        realParent === parent &&
+        (info === null || (info.isDirectory() && !info.isSymbolicLink()))
+      ) {
+        return absolute;
+      }
+    }
+    return this.check(absolute);
   }
 
   /** The resolved path when it is inside an allowed folder; throws PathNotAllowed otherwise. */

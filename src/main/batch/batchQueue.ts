@@ -45,12 +45,12 @@ import { readSourceMetadata } from './metadataTransfer.ts';
 import {
   chooseOutputPath,
   commitOutput,
-  defaultOutputFolder,
   deleteTemporaryOutputs,
   planOutputName,
   outputsAmongInputs,
   prepareOutputFolder,
   recordOutputInLedger,
+  resolveOutputFolder,
   temporaryOutputPath,
 } from './outputPlan.ts';
 import { estimateJob, volumeOf, type JobSpeed, type PreflightFile } from './preflight.ts';
@@ -879,18 +879,8 @@ export class BatchQueue {
   private async scanAndEstimate(request: AddJobRequest) {
     const settings = cloneSettings(parseExportSettings(request.settings));
     const inputs = validateInputs(request.inputs);
-    const pickedFolders: string[] = [];
-    const usableInputs: string[] = [];
-    for (const inputPath of inputs.paths) {
-      // A missing input or a device (`/dev/null`) is not an error here: the scan reports it as
-      // one problem entry, and it does not pull the default output folder towards `/`.
-      const info = await stat(inputPath).catch(() => null);
-      if (info?.isDirectory()) pickedFolders.push(inputPath);
-      if (info?.isDirectory() || info?.isFile()) usableInputs.push(inputPath);
-    }
-    const outputFolder =
-      settings.outputFolder ??
-      defaultOutputFolder(usableInputs.length > 0 ? usableInputs : inputs.paths, pickedFolders);
+    // A missing input is not an error here: the scan reports it as one problem entry.
+    const outputFolder = await resolveOutputFolder(inputs.paths, settings.outputFolder);
     // Outputs among the inputs (`--out` = the input folder): skipping the output folder would
     // skip the inputs; the folder's output ledger keeps our outputs out of the scan instead.
     const amongInputs = outputsAmongInputs(outputFolder, inputs.paths);

@@ -70,6 +70,26 @@ export function defaultOutputFolder(
   return path.join(commonFolder(resolved.map((p) => path.dirname(p))), DEFAULT_OUTPUT_SUBFOLDER);
 }
 
+/**
+ * The folder a job's outputs go to: the settings' folder, else the default for its inputs.
+ * A missing input or a device (`/dev/null`) does not count for the default (it would pull it
+ * towards `/`); the scan reports such inputs as problems.
+ */
+export async function resolveOutputFolder(
+  inputPaths: readonly string[],
+  settingsFolder: string | null,
+): Promise<string> {
+  if (settingsFolder !== null) return settingsFolder;
+  const pickedFolders: string[] = [];
+  const usableInputs: string[] = [];
+  for (const inputPath of inputPaths) {
+    const info = await stat(inputPath).catch(() => null);
+    if (info?.isDirectory()) pickedFolders.push(inputPath);
+    if (info?.isDirectory() || info?.isFile()) usableInputs.push(inputPath);
+  }
+  return defaultOutputFolder(usableInputs.length > 0 ? usableInputs : inputPaths, pickedFolders);
+}
+
 function commonFolder(folders: readonly string[]): string {
   let common = folders[0] ?? path.resolve('.');
   for (const folder of folders.slice(1)) {

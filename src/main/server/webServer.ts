@@ -140,6 +140,16 @@ export async function startWebServer(options: WebServerOptions): Promise<Running
     try {
       body = decodeWire(await readBody(request));
     } catch (error) {
+      if (error instanceof BodyTooLarge) {
+        // Answered, not reset: the rest of the body is read and dropped, then the
+        // connection closes.
+        response.setHeader('Connection', 'close');
+        sendJson(response, 413, {
+          ok: false,
+          error: { code: 'invalid-argument', message: error.message },
+        });
+        return;
+      }
       sendJson(response, 400, {
         ok: false,
         error: { code: 'invalid-argument', message: String(error) },
@@ -168,8 +178,16 @@ export async function startWebServer(options: WebServerOptions): Promise<Running
   }
 
   async function serveStatic(pathname: string, response: http.ServerResponse): Promise<void> {
-    const relative =
-      pathname === '/' ? 'index.html' : decodeURIComponent(pathname).replace(/^\/+/, '');
+    let relative: string;
+    try {
+      relative = pathname === '/' ? 'index.html' : decodeURIComponent(pathname).replace(/^\/+/, '');
+    } catch {
+      sendJson(response, 400, {
+        ok: false,
+        error: { code: 'invalid-argument', message: 'malformed %-escape in the path' },
+      });
+      return;
+    }
     const filePath = path.resolve(staticDir, relative);
     if (!isInside(staticDir, filePath)) {
       sendJson(response, 403, {
@@ -233,6 +251,8 @@ function statusFor(error: ErrorAnswer): number {
       return 422;
     case 'unavailable':
       return 501;
+    case 'superseded':
+      return 409;
     case 'failed':
       return 500;
   }
@@ -246,15 +266,34 @@ function sendJson(response: http.ServerResponse, status: number, body: unknown):
   response.end(encodeWire(body));
 }
 
+class BodyTooLarge extends Error {
+  override readonly name = 'BodyTooLarge';
+  constructor() {
+    super(`request body over ${MAX_REQUEST_BYTES} bytes`);
+  }
+}
+
+/** Past this much, an oversized body is no longer drained but its connection dropped. */
+const MAX_DRAINED_BYTES = 64 * MAX_REQUEST_BYTES;
+
 function readBody(request: http.IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
+    const declared = Number(request.headers['content-length'] ?? 0);
     const chunks: Buffer[] = [];
     let size = 0;
+    let tooLarge = declared > MAX_REQUEST_BYTES;
+    if (tooLarge) reject(new BodyTooLarge());
     request.on('data', (chunk: Buffer) => {
       size += chunk.length;
+      // Keep reading (and dropping) so the client gets to read the 413 answer.
+      if (tooLarge) {
+        if (size > MAX_DRAINED_BYTES) request.destroy();
+        return;
+      }
       if (size > MAX_REQUEST_BYTES) {
-        reject(new Error(`request body over ${MAX_REQUEST_BYTES} bytes`));
-        request.destroy();
+        tooLarge = true;
+        chunks.length = 0;
+        reject(new BodyTooLarge());
         return;
       }
       chunks.push(chunk);
