@@ -77,6 +77,10 @@ describe('batch in the browser UI', () => {
     await page.waitForSelector('[data-testid="job-state"]:text("Finished")', { timeout: 90_000 });
     await expect.poll(() => page.locator('[data-file-state="done"]').count()).toBe(4);
     await expect.poll(() => page.getByTestId('job-counts').textContent()).toBe('4 of 4 done');
+    // Each done row names the model that made it (a photo variant would also say why).
+    await expect
+      .poll(() => page.locator('[data-file-state="done"] .dims').first().textContent())
+      .toMatch(/^320×240 → 640×480 · .+ · cmsc-tiny$/);
     await session.screenshot('4-finished');
 
     const outputFolder = `${photos}-upscaled`;
