@@ -19,6 +19,7 @@ import { decodeImage } from '../src/main/engine/imageDecode.ts';
 import { createEngine } from '../src/main/engine/index.ts';
 import { DEFAULT_UPSCALE_OPTIONS } from '../src/shared/upscaleOptions.ts';
 import { REPO_ROOT } from './benchModel.ts';
+import { cropPlane } from './srProtocol.ts';
 
 const { values } = parseArgs({
   options: {
@@ -62,12 +63,9 @@ try {
   const height = hr.height - (hr.height % SCALE);
   const lw = width / SCALE;
   const lh = height / SCALE;
-  const planes = [hr.rgb.c0, hr.rgb.c1, hr.rgb.c2].map((p) => {
-    const cropped = new Float32Array(width * height);
-    for (let y = 0; y < height; y++)
-      cropped.set(p.subarray(y * hr.width, y * hr.width + width), y * width);
-    return resizePlane(cropped, width, height, lw, lh, 1 / SCALE);
-  });
+  const planes = [hr.rgb.c0, hr.rgb.c1, hr.rgb.c2].map((p) =>
+    resizePlane(cropPlane(p, hr.width, width, height), width, height, lw, lh, 1 / SCALE),
+  );
   const lrPixels = Buffer.alloc(lw * lh * 3);
   for (let i = 0; i < lw * lh; i++)
     for (let c = 0; c < 3; c++)

@@ -21,6 +21,7 @@ import { decodeImage } from '../src/main/engine/imageDecode.ts';
 import { createEngine, type Engine } from '../src/main/engine/index.ts';
 import { psnrY, type YPlane } from '../src/main/engine/metrics.ts';
 import { DEFAULT_UPSCALE_OPTIONS, type UpscaleOptions } from '../src/shared/upscaleOptions.ts';
+import { cropPlane } from './srProtocol.ts';
 import { fixed, formatTable } from './table.ts';
 
 const IMAGE_EXTENSIONS = new Set(['.png', '.bmp', '.jpg', '.jpeg', '.tif', '.tiff', '.webp']);
@@ -111,12 +112,7 @@ async function benchDataset(
     const hr = await decodeImage(path.join(dataset, file));
     const width = hr.width - (hr.width % scale);
     const height = hr.height - (hr.height % scale);
-    const crop = (plane: Float32Array) => {
-      const out = new Float32Array(width * height);
-      for (let y = 0; y < height; y++)
-        out.set(plane.subarray(y * hr.width, y * hr.width + width), y * width);
-      return out;
-    };
+    const crop = (plane: Float32Array) => cropPlane(plane, hr.width, width, height);
     const rgb = { c0: crop(hr.rgb.c0), c1: crop(hr.rgb.c1), c2: crop(hr.rgb.c2) };
     const hrY: YPlane = { width, height, data: rgbToYcbcr(rgb).c0 };
     const lw = width / scale;

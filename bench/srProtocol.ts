@@ -31,16 +31,27 @@ export async function loadHr(file: string): Promise<HrImage> {
   return { width: decoded.width, height: decoded.height, y: ycbcr.c0, cb: ycbcr.c1, cr: ycbcr.c2 };
 }
 
+/**
+ * The protocol's HR crop: the top-left `width` × `height` of a plane `sourceWidth` wide (the
+ * image cropped to a multiple of the scale).
+ */
+export function cropPlane(
+  plane: Float32Array,
+  sourceWidth: number,
+  width: number,
+  height: number,
+): Float32Array {
+  const out = new Float32Array(width * height);
+  for (let y = 0; y < height; y++)
+    out.set(plane.subarray(y * sourceWidth, y * sourceWidth + width), y * width);
+  return out;
+}
+
 /** The HR Y cropped to a multiple of `scale` and its bicubic-down-scaled LR image. */
 export function degrade(hr: HrImage, scale: number): { hrY: YPlane; lr: LowResImage } {
   const width = hr.width - (hr.width % scale);
   const height = hr.height - (hr.height % scale);
-  const crop = (plane: Float32Array) => {
-    const out = new Float32Array(width * height);
-    for (let y = 0; y < height; y++)
-      out.set(plane.subarray(y * hr.width, y * hr.width + width), y * width);
-    return out;
-  };
+  const crop = (plane: Float32Array) => cropPlane(plane, hr.width, width, height);
   const down = (plane: Float32Array) =>
     resizePlane(crop(plane), width, height, width / scale, height / scale, 1 / scale);
   return {

@@ -18,7 +18,7 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 from PIL import Image
 
-from .images import list_images, read_y
+from .images import list_training_images, read_y
 from .imresize import bicubic_degrade, imresize, modcrop
 
 PATCH = 41
@@ -48,13 +48,7 @@ def build_pairs(
     downscales: Sequence[float] = DOWNSCALES,
     limit: int | None = None,
 ) -> List[Pair]:
-    paths: List[Path] = []
-    for f in folders:
-        paths.extend(list_images(Path(f)))
-    if limit is not None:
-        paths = paths[:limit]
-    if not paths:
-        raise FileNotFoundError(f"no training images in {list(map(str, folders))}")
+    paths = list_training_images(folders, limit)
     pairs: List[Pair] = []
     for p in paths:
         y = read_train_y(p)
@@ -81,13 +75,7 @@ def build_input_resolution_pairs(
 ) -> List[Pair]:
     """Pairs for an input-resolution model (cmsc-fast): HR, its bicubic LR at 1/s size and the
     LR bicubic-upscaled back (the model's global residual), one scale."""
-    paths: List[Path] = []
-    for f in folders:
-        paths.extend(list_images(Path(f)))
-    if limit is not None:
-        paths = paths[:limit]
-    if not paths:
-        raise FileNotFoundError(f"no training images in {list(map(str, folders))}")
+    paths = list_training_images(folders, limit)
     pairs: List[Pair] = []
     for p in paths:
         y = read_train_y(p)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List
+from typing import List, Optional, Sequence
 
 import numpy as np
 from PIL import Image
@@ -18,6 +18,18 @@ def list_images(folder: Path) -> List[Path]:
     if not folder.is_dir():
         raise FileNotFoundError(f"dataset folder not found: {folder}")
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def list_training_images(folders: Sequence[Path], limit: Optional[int] = None) -> List[Path]:
+    """The image files of every training folder, in order; at most ``limit`` (tests); none is an error."""
+    paths: List[Path] = []
+    for f in folders:
+        paths.extend(list_images(Path(f)))
+    if limit is not None:
+        paths = paths[:limit]
+    if not paths:
+        raise FileNotFoundError(f"no training images in {list(map(str, folders))}")
+    return paths
 
 
 def read_y(path: Path) -> np.ndarray:

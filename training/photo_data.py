@@ -27,7 +27,7 @@ from PIL import Image
 
 from .color import rgb_to_y
 from .degrade import PHOTO, DegradationRecipe, degrade
-from .images import list_images
+from .images import list_training_images
 from .imresize import imresize
 
 DEFAULT_RGB_DATA = ["../shared/datasets/train/T91", "../shared/datasets/train/BSD200"]
@@ -39,13 +39,7 @@ EDGE_LR = 2  # the patch keeps at least this many LR pixels from the crop's edge
 def load_rgb_images(folders: Sequence[Path], downscales: Sequence[float] = DOWNSCALES,
                     limit: int | None = None) -> List[np.ndarray]:
     """The training photos as uint8 RGB, each also down-scaled by 0.7 and 0.5 (the paper's augmentation)."""
-    paths: List[Path] = []
-    for f in folders:
-        paths.extend(list_images(Path(f)))
-    if limit is not None:
-        paths = paths[:limit]
-    if not paths:
-        raise FileNotFoundError(f"no training images in {list(map(str, folders))}")
+    paths = list_training_images(folders, limit)
     images: List[np.ndarray] = []
     for p in paths:
         with Image.open(p) as im:
