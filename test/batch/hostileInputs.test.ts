@@ -1,0 +1,152 @@
+/**
+ * What one bad file must not do to a job: a decompression bomb does not make the pre-flight
+ * refuse the whole job, a photo replaced before its turn is reported as processed, a full
+ * disk says "disk full", and names other file systems cannot hold are made safe.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
+import { createBatchQueue, type BatchQueue } from '../../src/main/batch/batchQueue.ts';
+import type { ImageUpscaler } from '../../src/main/batch/imageUpscaler.ts';
+import { freeBytesAt } from '../../src/main/batch/preflight.ts';
+import { expandNamingTemplate, safeFileNamePart } from '../../src/shared/namingTemplate.ts';
+import { pngBomb } from '../reliability/hostileFolder.ts';
+import {
+  fixtureUpscaler,
+  jobInputs,
+  makeTempDir,
+  rawImage,
+  removeDir,
+  testSettings,
+  writeImage,
+} from './batchFixtures.ts';
+
+let upscaler: ImageUpscaler;
+let root: string;
+let queue: BatchQueue;
+
+beforeAll(async () => {
+  upscaler = await fixtureUpscaler();
+});
+afterAll(async () => {
+  await upscaler.close();
+});
+beforeEach(async () => {
+  root = await makeTempDir('hostile');
+  queue = await createBatchQueue({
+    stateDir: path.join(root, 'state'),
+    upscaler,
+    autoStart: false,
+  });
+});
+afterEach(async () => {
+  await queue.close();
+  await removeDir(root);
+});
+
+it('a decompression bomb is one problem; the good photos are estimated and the job fits', async () => {
+  const folder = path.join(root, 'in');
+  await writeImage(path.join(folder, 'good.png'), rawImage(20, 10, 3).png());
+  await writeFile(path.join(folder, 'bomb.png'), pngBomb(100_000, 100_000));
+  const estimate = await queue.preflight({ inputs: jobInputs([folder]), settings: testSettings() });
+  expect(estimate.problems).toEqual([
+    {
+      path: path.join(folder, 'bomb.png'),
+      reason: {
+        code: 'too-large',
+        message:
+          '100000x100000 is 10,000 MP, over the limit of 100 MP (a decompression bomb, or a photo too large to decode safely)',
+      },
+    },
+  ]);
+  expect([estimate.filesFound, estimate.inputMegapixels, estimate.outputMegapixels]).toEqual([
+    2,
+    200 / 1e6,
+    800 / 1e6,
+  ]);
+  expect([estimate.fitsOnDisk, estimate.refusal]).toEqual([true, null]);
+  const job = await queue.addJob({ inputs: jobInputs([folder]), settings: testSettings() });
+  queue.start();
+  await queue.whenIdle();
+  const finished = queue.job(job.id)!;
+  expect(finished.files.map((file) => [path.basename(file.inputPath), file.state])).toEqual([
+    ['bomb.png', 'failed'],
+    ['good.png', 'done'],
+  ]);
+});
+
+it('a photo replaced before its turn is reported with the size that was processed', async () => {
+  const folder = path.join(root, 'in');
+  const photo = await writeImage(path.join(folder, 'photo.png'), rawImage(16, 12, 3).png());
+  const job = await queue.addJob({ inputs: jobInputs([folder]), settings: testSettings() });
+  expect([job.files[0]!.inputWidth, job.files[0]!.inputHeight]).toEqual([16, 12]);
+  await writeImage(photo, rawImage(30, 20, 4).png());
+  const replacedBytes = (await import('node:fs/promises')).stat(photo).then((s) => s.size);
+  queue.start();
+  await queue.whenIdle();
+  const file = queue.job(job.id)!.files[0]!;
+  expect([file.state, file.inputWidth, file.inputHeight, file.inputBytes]).toEqual([
+    'done',
+    30,
+    20,
+    await replacedBytes,
+  ]);
+  expect([file.outputWidth, file.outputHeight]).toEqual([60, 40]);
+});
+
+it('a full disk fails the file as output-not-writable, saying "disk full"', async () => {
+  const full = path.join(root, 'full');
+  await mkdir(full);
+  // A small file system that fills up after the pre-flight (another program writing there).
+  expect(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=512k', 'tmpfs', full]).status).toBe(0);
+  try {
+    const folder = path.join(root, 'in');
+    const noise = Buffer.alloc(200 * 200 * 3);
+    for (let index = 0; index < noise.length; index++) noise[index] = (index * 2654435761) >>> 24;
+    const { default: sharp } = await import('sharp');
+    await writeImage(
+      path.join(folder, 'noise.png'),
+      sharp(noise, { raw: { width: 200, height: 200, channels: 3 } }).png(),
+    );
+    const job = await queue.addJob({
+      inputs: jobInputs([folder]),
+      settings: testSettings({ outputFolder: full, format: 'jpeg' }),
+    });
+    await writeFile(path.join(full, 'filler'), Buffer.alloc((await freeBytesAt(full)) - 8192));
+    queue.start();
+    await queue.whenIdle();
+    expect(queue.job(job.id)!.files[0]!.reason).toEqual({
+      code: 'output-not-writable',
+      message: `disk full: no space left to write the output in ${full}`,
+    });
+  } finally {
+    spawnSync('umount', [full]);
+  }
+});
+
+it('names Linux allows become names every file system allows, never refused', () => {
+  const values = {
+    ext: 'png',
+    scale: 2,
+    width: 20,
+    height: 10,
+    model: 'cmsc',
+    date: '2026-01-31',
+  };
+  const expand = (name: string) => expandNamingTemplate('{name}_x{scale}', { ...values, name });
+  expect(expand('shot 12:00:00')).toEqual({ ok: true, baseName: 'shot 12_00_00_x2' });
+  expect(expand('*')).toEqual({ ok: true, baseName: '__x2' });
+  expect(expand('a?b"c<d>e|f\\g')).toEqual({ ok: true, baseName: 'a_b_c_d_e_f_g_x2' });
+  expect(expand('new\nline\ttab')).toEqual({ ok: true, baseName: 'new_line_tab_x2' });
+  expect(expand('x'.repeat(250))).toEqual({ ok: true, baseName: `${'x'.repeat(177)}_x2` });
+  // Multi-byte names are cut on a character boundary, within 180 bytes of UTF-8.
+  const cut = expand('фото'.repeat(40));
+  expect(cut.ok && [Buffer.byteLength(cut.baseName), cut.baseName.endsWith('_x2')]).toEqual([
+    179,
+    true,
+  ]);
+  expect(safeFileNamePart('nul')).toBe('_nul');
+  expect(safeFileNamePart('trailing dots..')).toBe('trailing dots__');
+  expect(safeFileNamePart('already fine')).toBe('already fine');
+});
