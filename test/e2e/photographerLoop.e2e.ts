@@ -1,0 +1,281 @@
+/**
+ * The loop a photographer runs, in Chromium against web mode: preview crops of a folder before
+ * starting it (two models or presets side by side), start it from Compare, read the estimate and
+ * its basis, watch per-photo progress, read the report. Screenshots in light and dark.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { paneFillingCrop } from '../../src/renderer/src/lib/cropGeometry.ts';
+import {
+  startWebMode,
+  unlabelledControls,
+  writeSyntheticPhotos,
+  type WebModeSession,
+} from './webModeHarness.ts';
+
+describe("the photographer's loop", () => {
+  let session: WebModeSession;
+  beforeAll(async () => {
+    session = await startWebMode('loop', {
+      expectedConsoleErrors: [
+        // Compare sends a new crop while the last one runs; main answers the older one
+        // "superseded", which the page ignores but Chromium logs.
+        /status of 409 \(Conflict\)/,
+        // The folder picker test types a folder that does not exist.
+        /status of 400 \(Bad Request\)/,
+        // The report test's broken.jpg has no thumbnail.
+        /status of 422 \(Unprocessable Entity\)/,
+      ],
+    });
+  });
+  afterAll(async () => {
+    await session?.close();
+  });
+
+  /** A screenshot in the light and the dark colour scheme. */
+  async function screenshots(name: string): Promise<void> {
+    const { page } = session;
+    await page.emulateMedia({ colorScheme: 'light' });
+    await session.screenshot(`${name}-light`);
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await session.screenshot(`${name}-dark`);
+    await page.emulateMedia({ colorScheme: 'light' });
+  }
+
+  /** Adds a folder of the work folder through the folder browser, typing its path. */
+  async function addFolder(page: Page, name: string): Promise<void> {
+    await page.getByRole('button', { name: 'Add folder…' }).click();
+    const browser = page.getByRole('dialog', { name: 'Add a folder of photos' });
+    const field = browser.getByLabel('Folder', { exact: true });
+    // The folder it opens at fills the field when its listing comes; type after that.
+    await expect.poll(() => browser.textContent()).toContain('directly in');
+    await field.fill(path.join(session.workDir, name));
+    await field.press('Enter');
+    await expect.poll(() => browser.textContent()).toContain(`directly in ${path.join(session.workDir, name)}`);
+    await browser.getByRole('button', { name: 'Choose this folder' }).click();
+  }
+
+  it('previews a folder that was added but not started, two presets side by side, then starts it from Compare', async () => {
+    const { page } = session;
+    const garden = path.join(session.workDir, 'garden');
+    await writeSyntheticPhotos(garden, 2, 480, 360);
+    await page.goto(session.url);
+    await addFolder(page, 'garden');
+
+    // The estimate comes from a timed run on this machine, and says so.
+    await expect.poll(() => page.getByTestId('preflight-files').textContent()).toBe('2');
+    await expect
+      .poll(() => page.getByTestId('preflight-time').textContent())
+      .toMatch(/≈ [\d.]+ s\s+\(timed on this machine\)/);
+    expect(await page.getByTestId('preflight-speed').textContent()).toMatch(
+      /^\s*Speed: cmsc-tiny \(best\) on CPU at [\d.]+ [MG]FLOP\/s, timed on a test photo · [\d.]+ MP\/s\s*$/,
+    );
+    await screenshots('1-preflight');
+
+    // Preview before starting: Compare opens the folder's first photo.
+    await page.getByRole('button', { name: 'Preview', exact: true }).click();
+    const photo = page.getByLabel('Photo', { exact: true });
+    await expect.poll(() => photo.inputValue()).toBe(path.join(garden, 'photo-1.jpg'));
+    expect(await photo.locator('option').allTextContents()).toEqual([
+      'photo-1.jpg (not started)',
+      'photo-2.jpg (not started)',
+    ]);
+    // The default crop fills one pane at 1×: the upscaled crop is as large as the pane allows.
+    const view = await page
+      .locator('.view')
+      .evaluate((element) => ({ width: element.clientWidth, height: element.clientHeight }));
+    const expected = paneFillingCrop((view.width - 8) / 2, view.height - 56, 2, 480, 360);
+    const shownRect = () => page.locator('[data-shown-rect]').getAttribute('data-shown-rect');
+    await expect
+      .poll(shownRect, { timeout: 60_000 })
+      .toBe(`${expected.x},${expected.y},${expected.width},${expected.height}`);
+    expect(expected.width).toBeGreaterThan(128);
+    // Which model made the crop, and the zoom says what it is relative to.
+    const after = page.getByRole('img', { name: 'After: cmsc-tiny · best' });
+    await after.waitFor();
+    expect(await page.getByRole('group', { name: 'Zoom: screen pixels per output pixel' }).count()).toBe(1);
+    expect(await page.getByRole('radio', { name: 'Fit' }).isChecked()).toBe(true);
+    await screenshots('2-preview-not-started');
+
+    // Two presets of the registry's model on the same crop: fast on the left, best on the right.
+    await page.getByRole('radio', { name: 'Model' }).check();
+    const leftChoices = await page
+      .getByLabel('Model and preset on the left')
+      .locator('option')
+      .allTextContents();
+    expect(leftChoices.slice(1)).toEqual(['cmsc-tiny · fast', 'cmsc-tiny · balanced', 'cmsc-tiny · best']);
+    await page.getByLabel('Model and preset on the left').selectOption('cmsc-tiny|fast');
+    await page.getByRole('img', { name: 'Left: cmsc-tiny · fast' }).waitFor({ timeout: 60_000 });
+    await page.getByRole('radio', { name: '2×' }).check();
+    await expect
+      .poll(() => after.getAttribute('style'))
+      .toMatch(new RegExp(`^width: ${expected.width * 4}px; height: ${expected.height * 4}px;`));
+    await screenshots('3-two-presets');
+    expect(await unlabelledControls(page)).toEqual([]);
+
+    // Looks good: the folder starts, and Compare's list now holds its job's photos once each.
+    await page.getByRole('button', { name: 'Looks good → start garden' }).click();
+    await page.getByRole('article', { name: 'Job garden' }).waitFor();
+    expect(await page.locator('[aria-label="New job"]').count()).toBe(0);
+    await page.waitForSelector('[data-testid="job-state"]:text("Finished")', { timeout: 90_000 });
+    await page.getByRole('button', { name: 'Compare', exact: true }).first().click();
+    await expect
+      .poll(() => page.getByLabel('Photo', { exact: true }).locator('option').allTextContents())
+      .toEqual(['photo-1.jpg', 'photo-2.jpg']);
+  });
+
+  it('warns before starting: outputs that exist (and what happens to them), photos only in sub-folders', async () => {
+    const { page } = session;
+    // garden was upscaled above: adding it again finds its outputs.
+    await page.getByRole('button', { name: 'Batch', exact: true }).click();
+    await addFolder(page, 'garden');
+    const warnings = page.getByTestId('preflight-warning');
+    await expect
+      .poll(() => warnings.allTextContents())
+      .toEqual([
+        expect.stringMatching(
+          /^\s*2 outputs already exist in .*garden-upscaled \(photo-1_x2\.jpg, photo-2_x2\.jpg\): the new files get a number instead, e\.g\. name-1 \(When the file exists: Add a number\)\.\s*$/,
+        ),
+      ]);
+    await page.getByRole('button', { name: 'Remove garden' }).click();
+
+    const trip = path.join(session.workDir, 'trip');
+    await writeSyntheticPhotos(path.join(trip, 'day1'), 2, 64, 48);
+    await writeSyntheticPhotos(path.join(trip, 'day2'), 1, 64, 48);
+    await page.getByLabel('Include subfolders').uncheck();
+    await addFolder(page, 'trip');
+    await expect.poll(() => page.getByTestId('preflight-files').textContent()).toBe('0');
+    await expect
+      .poll(() => warnings.allTextContents())
+      .toEqual([
+        expect.stringMatching(
+          /^\s*0 photos here, 3 in sub-folders: tick “Include subfolders” to upscale them too\.\s*$/,
+        ),
+      ]);
+    await screenshots('4-warnings');
+    await page.getByLabel('Include subfolders').check();
+    await expect.poll(() => page.getByTestId('preflight-files').textContent()).toBe('3');
+    await expect.poll(() => warnings.count()).toBe(0);
+    await page.getByRole('button', { name: 'Remove trip' }).click();
+  });
+
+  it('shows elapsed and remaining time per photo from its start, "Paused" when paused, and a report people read', async () => {
+    const { page } = session;
+    const big = path.join(session.workDir, 'big');
+    await writeSyntheticPhotos(big, 2, 1600, 1200);
+    await writeFile(path.join(big, 'broken.jpg'), 'not a JPEG');
+    await page.getByRole('button', { name: 'Export settings' }).click();
+    // Small tiles: many steps per photo, so a photo is running long enough to look at.
+    await page.getByLabel('Tile size mode').selectOption('fixed');
+    await page.getByLabel('Tile side in pixels').fill('96');
+    await page.getByLabel('Tile side in pixels').press('Tab');
+    await expect.poll(() => page.getByTestId('settings-status').textContent()).toBe('Saved');
+    await page.getByRole('button', { name: 'Batch', exact: true }).click();
+    await addFolder(page, 'big');
+    await expect.poll(() => page.getByTestId('preflight-files').textContent()).toBe('3');
+    await page.getByRole('button', { name: 'Start batch' }).click();
+
+    const job = page.getByRole('article', { name: 'Job big' });
+    const running = job.locator('[data-file-state="running"]');
+    await running.first().waitFor({ timeout: 60_000 });
+    // From the first moments on: time spent and time left for the photo, the job and overall.
+    await expect
+      .poll(() => running.first().locator('.dims').textContent(), { timeout: 30_000 })
+      .toMatch(/^1600×1200 · [\d.]+ s elapsed · about [\d.]+ (s|min [\d]+ s) left$/);
+    await expect
+      .poll(() => job.getByTestId('job-eta').textContent())
+      .toMatch(/^\d+% · [\d.]+ s elapsed · about [\d.]+ (s|min \d+ s) left · [\d.]+ MP\/s$/);
+    await expect
+      .poll(() => page.getByTestId('overall-progress').textContent())
+      .toMatch(/^\d of 3 photos · [\d.]+ s elapsed · about [\d.]+ (s|min \d+ s) left$/);
+    await screenshots('5-running');
+
+    await job.getByRole('button', { name: 'Pause' }).click();
+    await expect.poll(() => job.getByTestId('job-state').textContent()).toBe('Paused');
+    await expect.poll(() => job.getByTestId('file-state').allTextContents()).not.toContain('Upscaling');
+    await expect.poll(() => job.getByTestId('file-state').allTextContents()).toContain('Paused');
+    await screenshots('6-paused');
+    await job.getByRole('button', { name: 'Resume' }).click();
+    await page.waitForSelector('[aria-label="Job big"] [data-testid="job-state"]:text("Finished")', {
+      timeout: 120_000,
+    });
+    // The broken file can never succeed: no "Retry failed" for it.
+    expect(await job.getByRole('button', { name: 'Retry failed' }).count()).toBe(0);
+
+    await job.getByRole('button', { name: 'Open report' }).click();
+    const report = page.getByRole('dialog', { name: 'Report of big' });
+    await expect
+      .poll(() => report.getByTestId('report-totals').textContent())
+      .toMatch(/^3 photos · 2 done · 1 failed · [\d.]+ [KM]B → [\d.]+ [KM]B · [\d.]+ (s|min \d+ s)$/);
+    expect(await report.getByTestId('report-failure').allTextContents()).toEqual([
+      expect.stringMatching(/^\s*broken\.jpg: Not an image, or in a format this build cannot read/),
+    ]);
+    // Failures first in the folder's table, then the others; sizes in MB, times in s.
+    const rows = report.getByTestId('report-row');
+    expect(await rows.locator('td:first-child').allTextContents()).toEqual([
+      'broken.jpg',
+      'photo-1.jpg',
+      'photo-2.jpg',
+    ]);
+    expect(await rows.nth(1).locator('td').nth(2).textContent()).toMatch(
+      /^[\d.]+ [KM]B → [\d.]+ MB · 1600×1200 → 3200×2400 · [\d.]+ s$/,
+    );
+    await screenshots('7-report');
+    // Each photo links into Compare.
+    await report.getByRole('button', { name: 'Compare photo-2.jpg' }).click();
+    await expect
+      .poll(() => page.getByLabel('Photo', { exact: true }).inputValue())
+      .toBe(path.join(big, 'photo-2.jpg'));
+  });
+
+  it('folder picker: opens at the last folder, makes a new folder, never chooses a folder it does not show, previews a photo', async () => {
+    const { page } = session;
+    await page.getByRole('button', { name: 'Export settings' }).click();
+    await page.getByRole('button', { name: 'Choose…' }).click();
+    const picker = page.getByRole('dialog', { name: 'Choose the output folder' });
+    // Opens at the input folder used last, not at home.
+    await expect
+      .poll(() => picker.getByLabel('Folder', { exact: true }).inputValue())
+      .toBe(path.join(session.workDir, 'big'));
+    // A typed folder that does not exist: an error, and "Choose" does not take the one listed.
+    await picker.getByLabel('Folder', { exact: true }).fill(path.join(session.workDir, 'nowhere'));
+    await picker.getByRole('button', { name: 'Choose this folder' }).click();
+    await picker.getByRole('alert').waitFor();
+    expect(await picker.getByRole('alert').textContent()).toContain('cannot open folder');
+    expect(await picker.getByRole('button', { name: 'Choose this folder' }).isDisabled()).toBe(true);
+    await screenshots('8-picker-missing-folder');
+    // New folder inside the one shown, then chosen.
+    await picker.getByRole('button', { name: 'Parent folder' }).click();
+    await expect
+      .poll(() => picker.getByLabel('Folder', { exact: true }).inputValue())
+      .toBe(session.workDir);
+    await picker.getByRole('button', { name: 'New folder…' }).click();
+    await picker.getByLabel(/^New folder in/).fill('prints');
+    await picker.getByRole('button', { name: 'Create' }).click();
+    await expect
+      .poll(() => picker.getByLabel('Folder', { exact: true }).inputValue())
+      .toBe(path.join(session.workDir, 'prints'));
+    await picker.getByRole('button', { name: 'Choose this folder' }).click();
+    await expect
+      .poll(() => page.getByLabel('Output folder').inputValue())
+      .toBe(path.join(session.workDir, 'prints'));
+
+    // "Preview" on a photo in the folder browser opens it in Compare, nothing started.
+    const portraits = path.join(session.workDir, 'portraits');
+    await writeSyntheticPhotos(portraits, 2, 200, 150);
+    await mkdir(path.join(portraits, 'unused'), { recursive: true });
+    await page.getByRole('button', { name: 'Batch', exact: true }).click();
+    await page.getByRole('button', { name: 'Add folder…' }).click();
+    const browser = page.getByRole('dialog', { name: 'Add a folder of photos' });
+    await browser.getByRole('button', { name: 'Parent folder' }).click();
+    await browser.getByRole('button', { name: 'portraits', exact: true }).click();
+    await browser.getByRole('button', { name: 'Preview photo-2.jpg' }).click();
+    await expect
+      .poll(() => page.getByLabel('Photo', { exact: true }).inputValue())
+      .toBe(path.join(portraits, 'photo-2.jpg'));
+    await page.getByRole('button', { name: 'Looks good → start portraits' }).waitFor();
+    await screenshots('9-preview-from-browser');
+  });
+});
