@@ -156,6 +156,23 @@ describe('cmsc-upscale', () => {
     ]);
   });
 
+  it('passes every option into the job: the report holds the settings it ran with', async () => {
+    const input = await writeTexturedImage(path.join(temp.dir, 'p.png'), 8, 8);
+    const out = path.join(temp.dir, 'out');
+    const result = await cli(input, '--out', out, '--source', 'clean', '--quality', '77');
+    expect(result.code).toBe(0);
+    const [reportName] = (await readdir(out)).filter((f) => f.endsWith('.json'));
+    const report = JSON.parse(await readFile(path.join(out, reportName!), 'utf8'));
+    expect([report.settings.source, report.settings.encoding.jpegQuality]).toEqual(['clean', 77]);
+    // --no-report: the outputs alone.
+    const quiet = await cli(input, '--out', path.join(temp.dir, 'quiet'), '--no-report');
+    expect(quiet.code).toBe(0);
+    expect((await readdir(path.join(temp.dir, 'quiet'))).sort()).toEqual([
+      '.cmsc-upscaler-output',
+      'p_x2.png',
+    ]);
+  });
+
   it('refuses --out naming an existing file once, as a usage error', async () => {
     const input = await writeTexturedImage(path.join(temp.dir, 'p.png'), 8, 8);
     const other = await writeTexturedImage(path.join(temp.dir, 'q.png'), 8, 8);

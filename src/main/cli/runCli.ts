@@ -138,6 +138,7 @@ async function jobRequest(
     precision: options.precision ?? 'auto',
     qualityPreset: options.quality,
     model: options.model ?? null,
+    source: options.source ?? DEFAULT_EXPORT_SETTINGS.source,
   };
   let exportSettings: ExportSettings;
   try {
