@@ -173,6 +173,19 @@ describe('cmsc-upscale', () => {
     ]);
   });
 
+  it('says once that nothing it was given can be read, and writes nothing anywhere', async () => {
+    const missing = path.join(temp.dir, 'typo.jpg');
+    const result = await cli(missing, '/dev/null');
+    expect([result.code, result.out, result.err]).toEqual([
+      1,
+      '',
+      `cmsc-upscale: nothing to upscale: ${missing}: no such file or folder (input-missing); /dev/null: a device, not a regular file; it is not opened (special-file)\n`,
+    ]);
+    // Only the (emptied) folder the CLI keeps its job queues in.
+    expect(await readdir(temp.dir)).toEqual(['.state']);
+    expect(await readdir(path.join(temp.dir, '.state'))).toEqual([]);
+  });
+
   it('refuses --out naming an existing file once, as a usage error', async () => {
     const input = await writeTexturedImage(path.join(temp.dir, 'p.png'), 8, 8);
     const other = await writeTexturedImage(path.join(temp.dir, 'q.png'), 8, 8);

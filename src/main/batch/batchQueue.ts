@@ -211,6 +211,13 @@ export class BatchQueue {
         `no images found in ${inputs.paths.join(', ')}${inputs.recursive ? '' : ' (sub-folders not included)'}`,
       );
     }
+    if (files.every((file) => isScanProblem(file) && inputs.paths.includes(file.inputPath))) {
+      // Nothing the user named can be read (a typo, `/dev/null`): there is no folder to hold
+      // outputs or a report, so the job is refused with every reason instead.
+      throw new Error(
+        `nothing to upscale: ${files.map((file) => `${file.inputPath}: ${file.problem!.message} (${file.problem!.code})`).join('; ')}`,
+      );
+    }
     if (!estimate.fitsOnDisk) throw new PreflightRefusal(estimate);
     const job: Job = {
       id: newJobId(),

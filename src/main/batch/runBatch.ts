@@ -113,8 +113,11 @@ function readRequest(value: unknown): {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
+    // One line for people and logs; the stack only when asked for (CMSC_DEBUG=1).
+    const detail =
+      error instanceof Error && process.env.CMSC_DEBUG ? (error.stack ?? error.message) : null;
     process.stderr.write(
-      `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      `runBatch: ${detail ?? (error instanceof Error ? error.message : String(error))}\n`,
     );
     process.exit(1);
   },

@@ -13,8 +13,17 @@ const pause = (): void => {
 process.once('SIGINT', pause);
 process.once('SIGTERM', pause);
 
-process.exitCode = await runCli(
-  process.argv.slice(2),
-  { stdout: process.stdout, stderr: process.stderr },
-  controller.signal,
-);
+try {
+  process.exitCode = await runCli(
+    process.argv.slice(2),
+    { stdout: process.stdout, stderr: process.stderr },
+    controller.signal,
+  );
+} catch (error) {
+  // Whatever went wrong, one line, not a stack trace (CMSC_DEBUG=1 shows it).
+  const detail = error instanceof Error ? error.message : String(error);
+  process.stderr.write(
+    `cmsc-upscale: ${process.env.CMSC_DEBUG && error instanceof Error ? error.stack : detail}\n`,
+  );
+  process.exitCode = 1;
+}
