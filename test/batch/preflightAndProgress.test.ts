@@ -4,7 +4,6 @@
  */
 import { link, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { crc32, deflateSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   createBatchQueue,
@@ -23,6 +22,7 @@ import {
   testSettings,
   writeImage,
 } from './batchFixtures.ts';
+import { pngHeaderOnly } from '../helpers/pngHeaderOnly.ts';
 
 let upscaler: ImageUpscaler;
 let root: string;
@@ -44,34 +44,12 @@ afterEach(async () => {
 });
 
 async function readSpeedFile(): Promise<
-  Record<string, { flopsPerSecond: number; pipelineSecondsPerMegapixel: number; source: string; photos: number }>
+  Record<
+    string,
+    { flopsPerSecond: number; pipelineSecondsPerMegapixel: number; source: string; photos: number }
+  >
 > {
   return JSON.parse(await readFile(path.join(root, 'state', 'speed.json'), 'utf8'));
-}
-
-/**
- * A PNG whose header declares `width` x `height` (its pixel data is a stub). The pre-flight
- * reads headers only, so this stands in for a huge scan without spending seconds encoding one.
- */
-function pngHeaderOnly(width: number, height: number): Buffer {
-  const chunk = (type: string, data: Buffer) => {
-    const head = Buffer.alloc(8);
-    head.writeUInt32BE(data.length, 0);
-    head.write(type, 4, 'latin1');
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])) >>> 0);
-    return Buffer.concat([head, data, crc]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr),
-    chunk('IDAT', deflateSync(Buffer.alloc(width + 1))),
-    chunk('IEND', Buffer.alloc(0)),
-  ]);
 }
 
 describe('pre-flight', () => {
@@ -224,9 +202,11 @@ it('progress: elapsed time and an ETA from the first event on, and real photos r
   expect(progress[0]!.etaMs).toBeGreaterThan(0);
   // And the first photo's first event (before any tile) has its own ETA.
   const opening = progress.find((event) => event.currentFile !== null)!;
-  expect([opening.filesFinished, opening.currentFile?.fileId, opening.currentFile?.tilesDone]).toEqual([
-    0, 0, 0,
-  ]);
+  expect([
+    opening.filesFinished,
+    opening.currentFile?.fileId,
+    opening.currentFile?.tilesDone,
+  ]).toEqual([0, 0, 0]);
   // The tiny model's photos take milliseconds, so the time left may already round to 0.
   expect(typeof opening.etaMs).toBe('number');
   expect(typeof opening.currentFile!.etaMs).toBe('number');
