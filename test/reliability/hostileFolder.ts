@@ -47,6 +47,10 @@ export const EXPECTED: Readonly<Record<string, Outcome>> = {
   up: 'symlink',
   locked: 'unreadable',
   'secret.png': 'unreadable',
+  // Names whose bytes are not UTF-8 (Latin-1 `café`, `déjà`): Linux allows them, a string
+  // path cannot name them, so they are reported, not lost.
+  'caf\uFFFD.png': 'unreadable',
+  'd\uFFFDj\uFFFD': 'unreadable',
 };
 
 /** Files that are not photo inputs at all (other extensions): never listed, never touched. */
@@ -99,6 +103,14 @@ export async function buildHostileFolder(root: string): Promise<HostileFolder> {
   await tinyImage(8, 8, 2).png().toFile(path.join(photos, 'secret.png'));
   await chmod(path.join(photos, 'secret.png'), 0o000);
   for (const name of IGNORED) await writeFile(path.join(photos, name), 'x');
+  const latin1 = (name: string): Buffer =>
+    Buffer.concat([Buffer.from(`${photos}/`), Buffer.from(name, 'latin1')]);
+  await writeFile(latin1('caf\u00e9.png'), await tinyImage(8, 8, 3).png().toBuffer());
+  await mkdir(latin1('d\u00e9j\u00e0'));
+  await writeFile(
+    Buffer.concat([latin1('d\u00e9j\u00e0'), Buffer.from('/inside.png')]),
+    await tinyImage(8, 8, 4).png().toBuffer(),
+  );
   return {
     photos,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
@@ -121,9 +133,9 @@ export async function hashTree(dir: string): Promise<Record<string, string>> {
       if (entry.isDirectory()) await visit(entryPath);
       else if (entry.isFile()) {
         const content = await readFile(entryPath).catch(() => null);
-        const info = await lstat(entryPath);
+        const mode = (await lstat(entryPath).catch(() => null))?.mode.toString(8) ?? 'no-stat';
         hashes[path.relative(dir, entryPath)] =
-          `${info.mode.toString(8)}:${content ? createHash('sha256').update(content).digest('hex') : 'unreadable'}`;
+          `${mode}:${content ? createHash('sha256').update(content).digest('hex') : 'unreadable'}`;
       }
     }
   };

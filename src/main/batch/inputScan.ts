@@ -47,6 +47,12 @@ export function normalizeExtension(extension: string): string {
   return extension.trim().replace(/^\./, '').toLowerCase();
 }
 
+/**
+ * What Node puts in a file name whose bytes are not UTF-8 (Linux allows any bytes but `/` and
+ * NUL): the string no longer names the file, so it cannot be opened through it.
+ */
+const UNDECODABLE_NAME = '\uFFFD';
+
 /** Largest output ledger read; a bigger one is ignored rather than loaded. */
 const MAX_LEDGER_BYTES = 16 * 1024 * 1024;
 
@@ -135,7 +141,7 @@ async function walkFolder(
     try {
       entries = await readdir(dir, { withFileTypes: true });
     } catch (error) {
-      problem(dir, statProblem(error, 'the folder disappeared while it was scanned'));
+      problem(dir, entryProblem(error, dir, 'folder'));
       return;
     }
     // A folder we wrote outputs into carries a marker; its images are results, not inputs.
@@ -152,7 +158,7 @@ async function walkFolder(
         if (!wanted(entry.name) || ourOutputs.has(entry.name)) continue;
         // lstat, never stat: the entry may have been swapped for a link since readdir.
         const info = await lstat(entryPath).catch((error: unknown) => error as Error);
-        if (info instanceof Error) problem(entryPath, statProblem(info, 'the file disappeared'));
+        if (info instanceof Error) problem(entryPath, entryProblem(info, entryPath, 'file'));
         else if (!info.isFile()) problem(entryPath, specialFile(info));
         else results.push({ inputPath: entryPath, bytes: info.size, problem: null });
       } else if (entry.isSymbolicLink()) {
@@ -189,6 +195,17 @@ async function linkProblem(
       message: `a symbolic link to a ${folder ? 'folder' : 'file'}; links inside folders are not followed (add the target itself to include it)`,
     },
   };
+}
+
+/** Why an entry found by readdir cannot be opened: gone since, not allowed, or its name. */
+function entryProblem(error: unknown, entryPath: string, kind: 'file' | 'folder'): FileReason {
+  if ((error as NodeJS.ErrnoException).code === 'ENOENT' && entryPath.includes(UNDECODABLE_NAME)) {
+    return {
+      code: 'unreadable',
+      message: `its name is not valid UTF-8 (shown with \u{FFFD}), so it cannot be opened by name; rename the ${kind} to include it`,
+    };
+  }
+  return statProblem(error, `the ${kind} disappeared while it was scanned`);
 }
 
 function brokenLink(error: unknown): FileReason {
