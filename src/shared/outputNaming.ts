@@ -7,6 +7,13 @@ import type { ExportFormat } from './upscaleOptions.ts';
 
 export type ConcreteFormat = Exclude<ExportFormat, 'same'>;
 
+/**
+ * Starts the name of every temporary output the batch queue writes (and later renames into
+ * place, or sweeps after a crash). The engine writes such a path directly instead of under a
+ * temporary name of its own, so a killed run leaves one temporary name, not one inside another.
+ */
+export const TEMPORARY_OUTPUT_PREFIX = '.cmsc-partial.';
+
 const EXTENSION_BY_FORMAT: Readonly<Record<ConcreteFormat, string>> = {
   png: '.png',
   jpeg: '.jpg',

@@ -4,12 +4,13 @@
  * disk says "disk full", and names other file systems cannot hold are made safe.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { createBatchQueue, type BatchQueue } from '../../src/main/batch/batchQueue.ts';
 import type { ImageUpscaler } from '../../src/main/batch/imageUpscaler.ts';
 import { freeBytesAt } from '../../src/main/batch/preflight.ts';
+import { writeAtomically } from '../../src/main/engine/index.ts';
 import { expandNamingTemplate, safeFileNamePart } from '../../src/shared/namingTemplate.ts';
 import { pngBomb } from '../reliability/hostileFolder.ts';
 import {
@@ -149,4 +150,30 @@ it('names Linux allows become names every file system allows, never refused', ()
   expect(safeFileNamePart('nul')).toBe('_nul');
   expect(safeFileNamePart('trailing dots..')).toBe('trailing dots__');
   expect(safeFileNamePart('already fine')).toBe('already fine');
+});
+
+it('a kill leaves one temporary name: the engine writes the queue’s temporary path in place', async () => {
+  const queued = path.join(root, '.cmsc-partial.job-x-1.0.photo_x2.png');
+  let written = '';
+  await writeAtomically(queued, async (tempPath) => {
+    written = tempPath;
+    await writeFile(tempPath, 'pixels');
+  });
+  expect(written).toBe(queued);
+  // A failure still leaves nothing behind.
+  await expect(
+    writeAtomically(queued, async (tempPath) => {
+      await writeFile(tempPath, 'half');
+      throw new Error('encoder failed');
+    }),
+  ).rejects.toThrow('encoder failed');
+  expect(await readdir(root)).toEqual(['state']);
+  // Any other path is still written under a temporary sibling and renamed.
+  const plain = path.join(root, 'photo_x2.png');
+  await writeAtomically(plain, async (tempPath) => {
+    written = tempPath;
+    await writeFile(tempPath, 'pixels');
+  });
+  expect(path.basename(written)).toMatch(/^\.photo_x2\.[0-9a-f]{8}\.partial\.png$/);
+  expect((await readdir(root)).sort()).toEqual(['photo_x2.png', 'state']);
 });

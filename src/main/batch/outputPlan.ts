@@ -21,7 +21,12 @@ import {
   formatDateForName,
   safeFileNamePart,
 } from '../../shared/namingTemplate.ts';
-import { concreteFormat, extensionFor, type ConcreteFormat } from '../../shared/outputNaming.ts';
+import {
+  concreteFormat,
+  extensionFor,
+  TEMPORARY_OUTPUT_PREFIX,
+  type ConcreteFormat,
+} from '../../shared/outputNaming.ts';
 import type { OverwritePolicy } from '../../shared/upscaleOptions.ts';
 import { ATOMIC_TEMP_MARKER } from './atomicWrite.ts';
 
@@ -34,7 +39,7 @@ export const OUTPUT_FOLDER_MARKER = '.cmsc-upscaler-output';
  */
 export const OUTPUT_LEDGER_NAME = '.cmsc-upscaler-outputs';
 /** In the name of every temporary output (ours, and the engine's temp derived from ours). */
-export const TEMP_OUTPUT_MARKER = '.cmsc-partial.';
+export const TEMP_OUTPUT_MARKER = TEMPORARY_OUTPUT_PREFIX;
 export const DEFAULT_OUTPUT_SUFFIX = '-upscaled';
 export const DEFAULT_OUTPUT_SUBFOLDER = 'upscaled';
 
