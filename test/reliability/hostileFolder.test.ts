@@ -248,6 +248,36 @@ describe('SIGKILL, then the same command again', () => {
     expect(await hashTree(folder)).toEqual(before);
   });
 
+  it('CLI, Ctrl-C: the job pauses cleanly and the same command resumes it', async () => {
+    const folder = path.join(root, 'pause-cli');
+    const out = path.join(root, 'pause-cli-out');
+    const names = await photosForKill(folder);
+    const env = { XDG_CONFIG_HOME: path.join(root, 'pause-cli-config') };
+    const args = [folder, '--out', out, '--tile', '32'];
+    const first = runAsUser(...cliArgs(args), {
+      env,
+      onStdout: (text) => {
+        if ((text.match(/^ok {3}/gm) ?? []).length === 2) first.kill('SIGINT');
+      },
+    });
+    const paused = await first.done;
+    expect([paused.code, paused.stderr]).toEqual([130, '']);
+    expect(paused.stdout).toMatch(
+      /^2 upscaled, 0 skipped, 0 failed in [\d.]+ s, paused with 3 left: run the same command again to resume$/m,
+    );
+    // Paused cleanly: the photo it was on left no temporary file.
+    expect((await listTree(out)).filter((file) => !file.endsWith('_x2.png'))).toEqual([
+      '.cmsc-upscaler-output',
+    ]);
+    const second = await runAsUser(...cliArgs(args), { env }).done;
+    expect([second.code, second.stderr]).toEqual([0, '']);
+    expect(second.stdout).toMatch(/^resuming an interrupted run: 2 of 5 files already handled$/m);
+    expect((await listTree(out)).filter((file) => !file.startsWith('cmsc-report-'))).toEqual([
+      '.cmsc-upscaler-output',
+      ...names.map((name) => name.replace('.png', '_x2.png')),
+    ]);
+  });
+
   it('batch worker: resumes, each photo upscaled once, no temporary file left', async () => {
     const folder = path.join(root, 'kill-worker');
     const out = path.join(root, 'kill-worker-out');
