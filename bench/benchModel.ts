@@ -28,13 +28,15 @@ export async function findBenchModel(modelsDir: string, name: string): Promise<B
   const registry = await ModelRegistry.load([modelsDir]);
   const model = registry.models.find((m) => m.card.name === name);
   if (!model) return null;
-  const checkpoint = path.join(REPO_ROOT, 'training', 'checkpoints', name);
+  // An input-resolution model is trained per scale: its run folder is <name>-x<scale>.
+  const run = model.card.input.resolution === 'input' ? `${name}-x${model.card.scales[0]!}` : name;
+  const checkpoint = path.join(REPO_ROOT, 'training', 'checkpoints', run);
   return {
     name,
     modelsDir,
     torchWeights: { checkpoint },
     architecture: model.card.architecture,
-    note: `${path.join(modelsDir, `${name}.json`)} (PyTorch: latest checkpoint in training/checkpoints/${name})`,
+    note: `${path.join(modelsDir, `${name}.json`)} (PyTorch: latest checkpoint in training/checkpoints/${run})`,
   };
 }
 

@@ -23,7 +23,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_MAX_OVERLAP } from '../src/main/engine/index.ts';
 import { ModelRegistry } from '../src/main/engine/modelRegistry.ts';
 import { chooseTileSize } from '../src/main/engine/tileSizing.ts';
-import type { QualityPreset, UpscalePhaseTimes } from '../src/shared/upscaleOptions.ts';
+import type { Precision, QualityPreset, UpscalePhaseTimes } from '../src/shared/upscaleOptions.ts';
 import {
   type BenchModel,
   findBenchModel,
@@ -45,6 +45,8 @@ const { values } = parseArgs({
     model: { type: 'string', default: 'cmsc' },
     models: { type: 'string', default: path.join(REPO_ROOT, 'models') },
     preset: { type: 'string', default: 'best' },
+    // auto: the variant's int8 file where the card ships one (what the engine runs on a CPU).
+    precision: { type: 'string', default: 'auto' },
     repeat: { type: 'string', default: '2' },
     // keep: glibc malloc keeps freed memory for PyTorch, as ONNX Runtime's arena does for ORT;
     // default: PyTorch's stock allocator (on this VM fresh pages cost more than the convolutions).
@@ -55,6 +57,7 @@ const repeat = Math.max(1, Number(values.repeat));
 const sizes = values.sizes.split(',').map(Number);
 const threads = Number(values.threads);
 const preset = values.preset as QualityPreset;
+const precision: Precision = values.precision === 'fp32' ? 'fp32' : 'auto';
 const torchMalloc = values['torch-malloc'] === 'default' ? 'default' : 'keep';
 const TORCH_KEEP_MEMORY =
   'glibc.malloc.mmap_threshold=4294967296:glibc.malloc.trim_threshold=17179869184';
@@ -71,7 +74,7 @@ if (!model) {
   model = await randomWeightModel('paper');
 }
 const registry = await ModelRegistry.load([model.modelsDir]);
-const resolved = await registry.resolve(model.name, preset);
+const resolved = await registry.resolve(model.name, preset, 'cpu', 2, precision !== 'fp32');
 const flopsPerPixel = resolved.variant.flopsPerPixel;
 const overlap = Math.min(resolved.model.card.receptiveFieldRadius, DEFAULT_MAX_OVERLAP);
 const load = () =>
@@ -79,7 +82,7 @@ const load = () =>
     .map((l) => l.toFixed(1))
     .join(' ');
 console.log(
-  `model: ${model.note}; ${resolved.variant.file}, ${resolved.variant.stages} stage(s), ${(flopsPerPixel / 1e6).toFixed(2)} MFLOP per output pixel`,
+  `model: ${model.note}; ${path.basename(resolved.path)}${resolved.int8 ? ' (int8)' : ''}, ${resolved.variant.stages} stage(s), ${(flopsPerPixel / 1e6).toFixed(2)} MFLOP per output pixel`,
 );
 console.log(
   `load average at start: ${load()} on ${availableParallelism()} cores (other work skews every number)`,
@@ -153,6 +156,7 @@ try {
       modelsDir: model.modelsDir,
       model: model.name,
       preset,
+      precision,
       threads,
       size,
       tile,

@@ -18,10 +18,12 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { createEngine } from '../src/main/engine/index.ts';
 import { InferenceClient } from '../src/main/engine/inferenceClient.ts';
+import { modelIoNames } from '../src/main/engine/engine.ts';
 import { ModelRegistry } from '../src/main/engine/modelRegistry.ts';
 import { planTiles, type Tile } from '../src/main/engine/tiling.ts';
 import {
   DEFAULT_UPSCALE_OPTIONS,
+  type Precision,
   type QualityPreset,
   type UpscaleResult,
 } from '../src/shared/upscaleOptions.ts';
@@ -31,6 +33,8 @@ export interface SizeRequest {
   modelsDir: string;
   model: string;
   preset: QualityPreset;
+  /** `auto`: the variant's int8 file where the card ships one. */
+  precision: Precision;
   threads: number;
   /** Output side; the input is a PNG of size/2 × size/2. */
   size: number;
@@ -62,7 +66,15 @@ const request = JSON.parse(process.argv[2]!) as SizeRequest;
 const { size, tile, overlap, repeat } = request;
 const collectGarbage = (globalThis as { gc?: () => void }).gc ?? (() => undefined);
 const registry = await ModelRegistry.load([request.modelsDir]);
-const resolved = await registry.resolve(request.model, request.preset);
+const resolved = await registry.resolve(
+  request.model,
+  request.preset,
+  'cpu',
+  2,
+  request.precision !== 'fp32',
+);
+/** Input pixels per output pixel along an axis: 1, or s for an input-resolution model. */
+const modelScale = resolved.lowResScale ?? 1;
 
 /** Studio-range luma noise, made without garbage: GC threads would compete with inference. */
 function randomLuma(n: number): Float32Array {
@@ -73,21 +85,28 @@ function randomLuma(n: number): Float32Array {
 
 async function openClient(): Promise<InferenceClient> {
   const client = new InferenceClient({ device: 'cpu', threads: request.threads });
-  await client.open(resolved.path, {
-    input: resolved.model.card.input.name,
-    output: resolved.model.card.output.name,
-  });
-  await client.run(resolved.path, randomLuma(64 * 64), 1, 64, 64);
+  await client.open(resolved.path, modelIoNames(resolved.model.card));
+  await runModel(client, 64, 64);
   return client;
+}
+
+/**
+ * Worker-timed milliseconds of one model run on an input of height × width model-input pixels
+ * (an input-resolution model also gets its bicubic input, modelScale times larger).
+ */
+async function runModel(client: InferenceClient, height: number, width: number): Promise<number> {
+  const bicubic =
+    modelScale > 1
+      ? { data: randomLuma(height * width * modelScale * modelScale), scale: modelScale }
+      : undefined;
+  const input = randomLuma(height * width);
+  return (await client.run(resolved.path, input, 1, height, width, bicubic)).elapsedMs;
 }
 
 /** Worker-timed milliseconds of one model run per tile, summed. */
 async function runTiles(client: InferenceClient, tiles: readonly Tile[]): Promise<number> {
   let ms = 0;
-  for (const { padded } of tiles) {
-    const input = randomLuma(padded.width * padded.height);
-    ms += (await client.run(resolved.path, input, 1, padded.height, padded.width)).elapsedMs;
-  }
+  for (const { padded } of tiles) ms += await runModel(client, padded.height, padded.width);
   return ms;
 }
 
@@ -95,9 +114,9 @@ async function runTiles(client: InferenceClient, tiles: readonly Tile[]): Promis
 const untiledClient = await openClient();
 const peakReset = resetPeak();
 let untiledMs = Infinity;
+const inputSide = size / modelScale;
 for (let i = 0; i < repeat; i++) {
-  const run = await untiledClient.run(resolved.path, randomLuma(size * size), 1, size, size);
-  untiledMs = Math.min(untiledMs, run.elapsedMs);
+  untiledMs = Math.min(untiledMs, await runModel(untiledClient, inputSide, inputSide));
 }
 const untiledPeakBytes = peakReset ? (memoryStatus()?.peak ?? null) : null;
 await untiledClient.close();
@@ -113,6 +132,7 @@ const options = {
   ...DEFAULT_UPSCALE_OPTIONS,
   model: request.model,
   quality: request.preset,
+  precision: request.precision,
   format: 'png' as const,
   tileSize: tile,
 };
@@ -145,7 +165,8 @@ try {
   const afterPipeline = memoryStatus();
 
   // 3. Pure tiled inference next to the pipeline.
-  const image = { width: size, height: size };
+  // Tiles in the model's input pixels, as the engine plans them.
+  const image = { width: inputSide, height: inputSide };
   const tiles = planTiles({ x: 0, y: 0, ...image }, image, tile, overlap);
   const tiledClient = await openClient();
   let tiledMs = Infinity;
@@ -160,7 +181,7 @@ try {
     untiledMs,
     untiledPeakBytes,
     tiles: tiles.length,
-    repeatedPixels: paddedPixels / (size * size) - 1,
+    repeatedPixels: paddedPixels / (inputSide * inputSide) - 1,
     tiledMs,
     first,
     fastest: fastest!,

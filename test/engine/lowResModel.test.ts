@@ -189,6 +189,34 @@ describe('tiling an input-resolution model', () => {
     expect(maxDiff(ensemble.y, plain.y)).toBeLessThan(1e-6);
   });
 
+  it('never hands the model the image plane itself (the worker takes ownership of inputs)', async () => {
+    // The inference client transfers input buffers to its worker thread, which detaches them
+    // here. A single tile covering the whole image must still get its own copy of the Y plane.
+    const image = lowRes(23, 17);
+    const detaching: PlaneModel = async (input, batch, height, width, bicubic) => {
+      const out = await fakeLowResModel(2)(input, batch, height, width, bicubic);
+      structuredClone(input.buffer, { transfer: [input.buffer as ArrayBuffer] });
+      return out;
+    };
+    const run = async () => {
+      const y = new Float32Array(46 * 34);
+      await upscaleTiled(image, {
+        outWidth: 46,
+        outHeight: 34,
+        tileSize: 1000,
+        overlap: 1,
+        selfEnsemble: false,
+        model: detaching,
+        lowResInput: { scale: 2 },
+        sink: (tile) => y.set(tile.y, 0),
+      });
+      return y;
+    };
+    const first = await run();
+    expect(image.y.length).toBe(23 * 17);
+    expect(maxDiff(await run(), first)).toBe(0);
+  });
+
   it('sourceRect names the input pixels a resized region reads', () => {
     const plan = planResize(46, 34, 35, 26);
     const region = { x: 3, y: 4, width: 10, height: 6 };

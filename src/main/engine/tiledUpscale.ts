@@ -247,7 +247,9 @@ function modelGrid(
     needed,
     downPlan,
     inputs: (padded) => ({
-      y: cropToCore(lr.y, { x: 0, y: 0, width: lr.width, height: lr.height }, padded),
+      // A copy even when one tile is the whole image: the inference client transfers its
+      // input to the worker, which would detach the image's own plane (Compare reuses it).
+      y: cropToCore(lr.y, { x: 0, y: 0, width: lr.width, height: lr.height }, padded).slice(),
       bicubic: resizeRegion(lr.y, upPlan, scaleRect(padded, s)),
     }),
   };
