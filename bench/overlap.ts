@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { InferenceClient } from '../src/main/engine/inferenceClient.ts';
 import { ModelRegistry } from '../src/main/engine/modelRegistry.ts';
 import { OutputRaster } from '../src/main/engine/outputRaster.ts';
+import { lowResInput, modelIoNames, planeModelFor } from '../src/main/engine/engine.ts';
 import { type LowResImage, upscaleTiled } from '../src/main/engine/tiledUpscale.ts';
 import { REPO_ROOT } from './benchModel.ts';
 import { loadHr } from './srProtocol.ts';
@@ -28,6 +29,8 @@ const { values } = parseArgs({
     dataset: { type: 'string', default: path.resolve(REPO_ROOT, '../shared/datasets/Set5') },
     crop: { type: 'string', default: '96' },
     overlaps: { type: 'string', default: '4,8,12,16,24,32' },
+    // auto: the variant's int8 file where the card ships one.
+    precision: { type: 'string', default: 'auto' },
     threads: { type: 'string', default: String(availableParallelism()) },
   },
 });
@@ -42,12 +45,15 @@ if (!registry.models.some((m) => m.card.name === values.model)) {
   );
   process.exit(1);
 }
-const resolved = await registry.resolve(values.model, values.preset as 'best');
+const resolved = await registry.resolve(
+  values.model,
+  values.preset as 'best',
+  'cpu',
+  2,
+  values.precision !== 'fp32',
+);
 const client = new InferenceClient({ device: 'cpu', threads: Number(values.threads) });
-await client.open(resolved.path, {
-  input: resolved.model.card.input.name,
-  output: resolved.model.card.output.name,
-});
+await client.open(resolved.path, modelIoNames(resolved.model.card));
 const crop = Number(values.crop);
 const overlaps = values.overlaps.split(',').map(Number);
 const CORE = 64;
@@ -60,8 +66,8 @@ async function render(lr: LowResImage, tileSize: number, overlap: number): Promi
     tileSize,
     overlap,
     selfEnsemble: false,
-    model: async (input, batch, h, w) =>
-      (await client.run(resolved.path, input, batch, h, w)).output,
+    model: planeModelFor(client, resolved),
+    ...lowResInput(resolved),
     sink: (tile) => raster.write(tile),
   });
   return raster.pixels as Uint8Array;
@@ -106,7 +112,7 @@ for (const file of files) {
 }
 await client.close();
 console.log(
-  `${resolved.model.card.name} ${resolved.variant.stages} stage(s), receptive-field radius ${resolved.model.card.receptiveFieldRadius} px; ${files.length} centre crops of ${crop}² upscaled x2, ${CORE} px tile cores\n`,
+  `${path.basename(resolved.path)}: ${resolved.model.card.name} ${resolved.variant.stages} stage(s), receptive-field radius ${resolved.model.card.receptiveFieldRadius} px (overlaps and tile cores in ${resolved.lowResScale ? 'input' : 'output'} pixels); ${files.length} centre crops of ${crop}² upscaled x2, ${CORE} px tile cores\n`,
 );
 console.log(
   formatTable(
