@@ -214,11 +214,22 @@ async function photosForKill(folder: string): Promise<string[]> {
   return names;
 }
 
-/** What a kill during an encode, and the command line of earlier versions, leave behind. */
-async function plantLeftovers(outputFolder: string): Promise<void> {
+/**
+ * What a kill during the encode of the killed job's third photo, and the command line of
+ * earlier versions, leave behind; and a temporary of another job, which a process running
+ * that job may be writing right now: it must stay.
+ */
+async function plantLeftovers(outputFolder: string, stateRoot: string): Promise<string> {
+  const queueFile = (await listTree(stateRoot)).find((file) => file.endsWith('queue.json'));
+  const { jobs } = JSON.parse(await readFile(path.join(stateRoot, queueFile!), 'utf8')) as {
+    jobs: { id: string }[];
+  };
   await mkdir(outputFolder, { recursive: true });
-  await writeFile(path.join(outputFolder, '.cmsc-partial.job-x-0.2.c-big_x2.png'), 'half');
+  await writeFile(path.join(outputFolder, `.cmsc-partial.${jobs[0]!.id}.2.c-big_x2.png`), 'half');
   await writeFile(path.join(outputFolder, '.c-big_x2.0badc0de.partial.png'), 'half');
+  const foreign = '.cmsc-partial.job-other-0.0.elsewhere_x2.png';
+  await writeFile(path.join(outputFolder, foreign), 'being written by another process');
+  return foreign;
 }
 
 describe('SIGKILL, then the same command again', () => {
@@ -236,12 +247,13 @@ describe('SIGKILL, then the same command again', () => {
       },
     });
     expect((await first.done).signal).toBe('SIGKILL');
-    await plantLeftovers(out);
+    const foreign = await plantLeftovers(out, env.XDG_CONFIG_HOME);
     const second = await runAsUser(...cliArgs(args), { env }).done;
     expect([second.code, second.stderr]).toEqual([0, '']);
     expect(second.stdout).toMatch(/^resuming an interrupted run: \d of 5 files already handled$/m);
     expect(second.stdout).not.toMatch(STACK_TRACE);
     expect((await listTree(out)).filter((file) => !file.startsWith('cmsc-report-'))).toEqual([
+      foreign,
       '.cmsc-upscaler-output',
       ...names.map((name) => name.replace('.png', '_x2.png')),
     ]);
@@ -303,10 +315,11 @@ describe('SIGKILL, then the same command again', () => {
       },
     });
     expect((await first.done).signal).toBe('SIGKILL');
-    await plantLeftovers(out);
+    const foreign = await plantLeftovers(out, state);
     const second = await runAsUser(...workerArgs(state, [])).done;
     expect([second.code, second.stderr]).toEqual([0, '']);
     expect((await listTree(out)).filter((file) => !file.startsWith('cmsc-report-'))).toEqual([
+      foreign,
       '.cmsc-upscaler-output',
       ...names.map((name) => name.replace('.png', '_x2.png')),
     ]);

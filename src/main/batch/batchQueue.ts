@@ -392,7 +392,7 @@ export class BatchQueue {
     for (const job of this.jobList) {
       if (job.state === 'finished' || job.state === 'cancelled') continue;
       // Temporary outputs are only ever half-written work of a crashed run.
-      await deleteTemporaryOutputs(job.outputFolder);
+      await deleteTemporaryOutputs(job.outputFolder, job.id);
       if (job.state === 'running') job.state = 'queued';
       for (const file of job.files) {
         // An interrupted image starts over; its planned path is kept so a completed rename

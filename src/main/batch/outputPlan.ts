@@ -287,8 +287,15 @@ export async function commitOutput(
   return true;
 }
 
-/** Deletes every temporary output below `folder` (a crash can leave them); returns what it deleted. */
-export async function deleteTemporaryOutputs(folder: string): Promise<string[]> {
+/**
+ * Deletes the temporary outputs below `folder` that a crash of job `jobId` can have left (and
+ * temporaries of the engine's own naming, which only a killed run of an earlier version left);
+ * another job's temporaries are left alone: another process may be writing them right now.
+ * Returns what it deleted.
+ */
+export async function deleteTemporaryOutputs(folder: string, jobId: string): Promise<string[]> {
+  const ours = (fileName: string): boolean =>
+    fileName.startsWith(`${TEMP_OUTPUT_MARKER}${jobId}.`) || ENGINE_TEMP_NAME.test(fileName);
   const deleted: string[] = [];
   // Folder by folder: one unreadable sub-folder must not stop the sweep of the others.
   const visit = async (dir: string): Promise<void> => {
@@ -301,7 +308,7 @@ export async function deleteTemporaryOutputs(folder: string): Promise<string[]> 
     for (const entry of entries) {
       const entryPath = path.join(dir, entry.name);
       if (entry.isDirectory()) await visit(entryPath);
-      else if (entry.isFile() && isOurTemporaryFile(entry.name)) {
+      else if (entry.isFile() && ours(entry.name)) {
         await rm(entryPath, { force: true });
         deleted.push(entryPath);
       }
