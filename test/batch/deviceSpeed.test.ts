@@ -30,8 +30,22 @@ const model: ModelSummary = {
   description: '',
   parameters: 1,
   presets: [
-    { preset: 'fast', stages: 1, file: 'a', flopsPerPixel: 250_000, set5Psnr: {}, measuredMegapixelsPerSecond: null },
-    { preset: 'best', stages: 3, file: 'b', flopsPerPixel: 1_000_000, set5Psnr: {}, measuredMegapixelsPerSecond: null },
+    {
+      preset: 'fast',
+      stages: 1,
+      file: 'a',
+      flopsPerPixel: 250_000,
+      set5Psnr: {},
+      measuredMegapixelsPerSecond: null,
+    },
+    {
+      preset: 'best',
+      stages: 3,
+      file: 'b',
+      flopsPerPixel: 1_000_000,
+      set5Psnr: {},
+      measuredMegapixelsPerSecond: null,
+    },
   ],
 };
 
@@ -48,7 +62,12 @@ describe('speed log', () => {
         inferenceMs: 2000,
         elapsedMs: 3000,
       }),
-    ).toEqual({ flopsPerSecond: 5e11, pipelineSecondsPerMegapixel: 1, source: 'calibrated', photos: 0 });
+    ).toEqual({
+      flopsPerSecond: 5e11,
+      pipelineSecondsPerMegapixel: 1,
+      source: 'calibrated',
+      photos: 0,
+    });
     // The first real photo (1 TFLOP/s, 0.5 s/MP) counts half against a calibration.
     expect(
       await log.recordPhoto(key, {
@@ -57,7 +76,12 @@ describe('speed log', () => {
         inferenceMs: 2000,
         elapsedMs: 3000,
       }),
-    ).toEqual({ flopsPerSecond: 7.5e11, pipelineSecondsPerMegapixel: 0.75, source: 'measured', photos: 1 });
+    ).toEqual({
+      flopsPerSecond: 7.5e11,
+      pipelineSecondsPerMegapixel: 0.75,
+      source: 'measured',
+      photos: 1,
+    });
     // Later photos weigh 0.3.
     const third = await log.recordPhoto(key, {
       flopsPerPixel: 1e6,
@@ -78,27 +102,55 @@ describe('speed log', () => {
   });
 
   it('turns a figure into megapixels per second for a preset and self-ensemble', () => {
-    const figure = { flopsPerSecond: 1e12, pipelineSecondsPerMegapixel: 0.5, source: 'measured' as const, photos: 3 };
+    const figure = {
+      flopsPerSecond: 1e12,
+      pipelineSecondsPerMegapixel: 0.5,
+      source: 'measured' as const,
+      photos: 3,
+    };
     // best: 1e6 FLOPs/px x 1e6 px / 1e12 = 1 s + 0.5 s per MP.
-    expect(megapixelsPerSecond(figure, model, { qualityPreset: 'best', selfEnsemble: false })).toBe(1 / 1.5);
+    expect(megapixelsPerSecond(figure, model, { qualityPreset: 'best', selfEnsemble: false })).toBe(
+      1 / 1.5,
+    );
     // self-ensemble: 8 passes = 8 s + 0.5 s.
-    expect(megapixelsPerSecond(figure, model, { qualityPreset: 'best', selfEnsemble: true })).toBe(1 / 8.5);
-    expect(megapixelsPerSecond(figure, model, { qualityPreset: 'balanced', selfEnsemble: false })).toBe(null);
-    expect([formatFlopsPerSecond(2.7e11), formatFlopsPerSecond(3.3e9), formatFlopsPerSecond(8.5e8)]).toEqual([
-      '270 GFLOP/s',
-      '3.3 GFLOP/s',
-      '850 MFLOP/s',
-    ]);
+    expect(megapixelsPerSecond(figure, model, { qualityPreset: 'best', selfEnsemble: true })).toBe(
+      1 / 8.5,
+    );
+    expect(
+      megapixelsPerSecond(figure, model, { qualityPreset: 'balanced', selfEnsemble: false }),
+    ).toBe(null);
+    expect([
+      formatFlopsPerSecond(2.7e11),
+      formatFlopsPerSecond(3.3e9),
+      formatFlopsPerSecond(8.5e8),
+    ]).toEqual(['270 GFLOP/s', '3.3 GFLOP/s', '850 MFLOP/s']);
   });
 });
 
 describe('estimate', () => {
   it('uses the measured speed and says so', async () => {
     const estimate = await estimateJob({
-      files: [{ inputPath: '/p/a.png', header: { width: 1000, height: 500, format: 'png', channels: 3, sixteenBit: false, bytes: 1 }, problem: null }],
+      files: [
+        {
+          inputPath: '/p/a.png',
+          header: {
+            width: 1000,
+            height: 500,
+            format: 'png',
+            channels: 3,
+            sixteenBit: false,
+            bytes: 1,
+          },
+          problem: null,
+        },
+      ],
       settings: testSettings({ qualityPreset: 'best' }),
       outputFolder: dir,
-      speed: { megapixelsPerSecond: 0.5, basis: 'measured', description: 'cmsc-lite (best) on CPU at 270 GFLOP/s, measured over 7 photos' },
+      speed: {
+        megapixelsPerSecond: 0.5,
+        basis: 'measured',
+        description: 'cmsc-lite (best) on CPU at 270 GFLOP/s, measured over 7 photos',
+      },
       provider: 'cpu',
       models: [model],
       queuedOutputBytes: 0,

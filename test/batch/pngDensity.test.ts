@@ -41,7 +41,7 @@ afterEach(async () => {
 /** The pHYs chunk's pixels per unit (x, y) and unit, or null when the PNG has none. */
 async function physOf(file: string): Promise<[number, number, number] | null> {
   const png = await readFile(file);
-  for (let at = 8; at + 12 <= png.length; ) {
+  for (let at = 8; at + 12 <= png.length;) {
     const length = png.readUInt32BE(at);
     if (png.toString('latin1', at + 4, at + 8) === 'pHYs')
       return [png.readUInt32BE(at + 8), png.readUInt32BE(at + 12), png[at + 16]!];

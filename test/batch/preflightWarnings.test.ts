@@ -31,7 +31,11 @@ afterAll(async () => {
 });
 beforeEach(async () => {
   root = await makeTempDir('warnings');
-  queue = await createBatchQueue({ stateDir: path.join(root, 'state'), upscaler, autoStart: false });
+  queue = await createBatchQueue({
+    stateDir: path.join(root, 'state'),
+    upscaler,
+    autoStart: false,
+  });
 });
 afterEach(async () => {
   await queue.close();
@@ -91,7 +95,10 @@ it('points at photos in sub-folders when sub-folders are not included', async ()
 it('retries only failures another attempt can fix', async () => {
   await writeImage(path.join(root, 'in', 'good.png'), rawImage(16, 16, 3).png());
   await writeFile(path.join(root, 'in', 'notes.png'), 'not a picture');
-  const job = await queue.addJob({ inputs: jobInputs([path.join(root, 'in')]), settings: testSettings() });
+  const job = await queue.addJob({
+    inputs: jobInputs([path.join(root, 'in')]),
+    settings: testSettings(),
+  });
   queue.start();
   await queue.whenIdle();
   const broken = queue.job(job.id)!.files.find((file) => file.relativePath === 'notes.png')!;
@@ -105,7 +112,7 @@ it('retries only failures another attempt can fix', async () => {
   expect(
     isRetryableFailure({ state: 'failed', reason: { code: 'output-not-writable', message: '' } }),
   ).toBe(true);
-  expect(isRetryableFailure({ state: 'failed', reason: { code: 'scale-out-of-range', message: '' } })).toBe(
-    false,
-  );
+  expect(
+    isRetryableFailure({ state: 'failed', reason: { code: 'scale-out-of-range', message: '' } }),
+  ).toBe(false);
 });

@@ -53,7 +53,9 @@ describe("the photographer's loop", () => {
     await expect.poll(() => browser.textContent()).toContain('directly in');
     await field.fill(path.join(session.workDir, name));
     await field.press('Enter');
-    await expect.poll(() => browser.textContent()).toContain(`directly in ${path.join(session.workDir, name)}`);
+    await expect
+      .poll(() => browser.textContent())
+      .toContain(`directly in ${path.join(session.workDir, name)}`);
     await browser.getByRole('button', { name: 'Choose this folder' }).click();
   }
 
@@ -95,7 +97,9 @@ describe("the photographer's loop", () => {
     // Which model made the crop, and the zoom says what it is relative to.
     const after = page.getByRole('img', { name: 'After: cmsc-tiny · best' });
     await after.waitFor();
-    expect(await page.getByRole('group', { name: 'Zoom: screen pixels per output pixel' }).count()).toBe(1);
+    expect(
+      await page.getByRole('group', { name: 'Zoom: screen pixels per output pixel' }).count(),
+    ).toBe(1);
     expect(await page.getByRole('radio', { name: 'Fit' }).isChecked()).toBe(true);
     await screenshots('2-preview-not-started');
 
@@ -105,7 +109,11 @@ describe("the photographer's loop", () => {
       .getByLabel('Model and preset on the left')
       .locator('option')
       .allTextContents();
-    expect(leftChoices.slice(1)).toEqual(['cmsc-tiny · fast', 'cmsc-tiny · balanced', 'cmsc-tiny · best']);
+    expect(leftChoices.slice(1)).toEqual([
+      'cmsc-tiny · fast',
+      'cmsc-tiny · balanced',
+      'cmsc-tiny · best',
+    ]);
     await page.getByLabel('Model and preset on the left').selectOption('cmsc-tiny|fast');
     await page.getByRole('img', { name: 'Left: cmsc-tiny · fast' }).waitFor({ timeout: 60_000 });
     await page.getByRole('radio', { name: '2×' }).check();
@@ -194,13 +202,18 @@ describe("the photographer's loop", () => {
 
     await job.getByRole('button', { name: 'Pause' }).click();
     await expect.poll(() => job.getByTestId('job-state').textContent()).toBe('Paused');
-    await expect.poll(() => job.getByTestId('file-state').allTextContents()).not.toContain('Upscaling');
+    await expect
+      .poll(() => job.getByTestId('file-state').allTextContents())
+      .not.toContain('Upscaling');
     await expect.poll(() => job.getByTestId('file-state').allTextContents()).toContain('Paused');
     await screenshots('6-paused');
     await job.getByRole('button', { name: 'Resume' }).click();
-    await page.waitForSelector('[aria-label="Job big"] [data-testid="job-state"]:text("Finished")', {
-      timeout: 120_000,
-    });
+    await page.waitForSelector(
+      '[aria-label="Job big"] [data-testid="job-state"]:text("Finished")',
+      {
+        timeout: 120_000,
+      },
+    );
     // The broken file can never succeed: no "Retry failed" for it.
     expect(await job.getByRole('button', { name: 'Retry failed' }).count()).toBe(0);
 
@@ -208,7 +221,9 @@ describe("the photographer's loop", () => {
     const report = page.getByRole('dialog', { name: 'Report of big' });
     await expect
       .poll(() => report.getByTestId('report-totals').textContent())
-      .toMatch(/^3 photos · 2 done · 1 failed · [\d.]+ [KM]B → [\d.]+ [KM]B · [\d.]+ (s|min \d+ s)$/);
+      .toMatch(
+        /^3 photos · 2 done · 1 failed · [\d.]+ [KM]B → [\d.]+ [KM]B · [\d.]+ (s|min \d+ s)$/,
+      );
     expect(await report.getByTestId('report-failure').allTextContents()).toEqual([
       expect.stringMatching(/^\s*broken\.jpg: Not an image, or in a format this build cannot read/),
     ]);
@@ -244,7 +259,9 @@ describe("the photographer's loop", () => {
     await picker.getByRole('button', { name: 'Choose this folder' }).click();
     await picker.getByRole('alert').waitFor();
     expect(await picker.getByRole('alert').textContent()).toContain('cannot open folder');
-    expect(await picker.getByRole('button', { name: 'Choose this folder' }).isDisabled()).toBe(true);
+    expect(await picker.getByRole('button', { name: 'Choose this folder' }).isDisabled()).toBe(
+      true,
+    );
     await screenshots('8-picker-missing-folder');
     // New folder inside the one shown, then chosen.
     await picker.getByRole('button', { name: 'Parent folder' }).click();

@@ -157,7 +157,13 @@ export async function calibrate(
     };
     const warmUp = path.join(scratch, 'warm-up.png');
     await calibrationPhoto(WARM_UP_SIDE, WARM_UP_SIDE).toFile(warmUp);
-    await upscaler.upscaleFile(warmUp, path.join(scratch, 'warm-up-out.png'), options, settings.device, {});
+    await upscaler.upscaleFile(
+      warmUp,
+      path.join(scratch, 'warm-up-out.png'),
+      options,
+      settings.device,
+      {},
+    );
     const input = path.join(scratch, 'calibration.png');
     await calibrationPhoto(CALIBRATION_INPUT.width, CALIBRATION_INPUT.height).toFile(input);
     const started = performance.now();

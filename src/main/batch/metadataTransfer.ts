@@ -70,7 +70,7 @@ async function readHead(filePath: string, bytes: number): Promise<Buffer> {
 
 async function pngHasPhys(filePath: string): Promise<boolean> {
   const head = await readHead(filePath, PNG_HEAD_BYTES);
-  for (let at = 8; at + 8 <= head.length; ) {
+  for (let at = 8; at + 8 <= head.length;) {
     const type = head.toString('latin1', at + 4, at + 8);
     if (type === 'pHYs') return head[at + 16] === 1; // unit 0 is an aspect ratio, not a resolution
     if (type === 'IDAT') return false;

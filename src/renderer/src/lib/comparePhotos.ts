@@ -15,7 +15,10 @@ export interface ComparePhoto {
 }
 
 /** Pending photos first (what people preview before starting), then jobs newest first. */
-export function comparePhotos(pending: readonly InputPhoto[], jobs: readonly Job[]): ComparePhoto[] {
+export function comparePhotos(
+  pending: readonly InputPhoto[],
+  jobs: readonly Job[],
+): ComparePhoto[] {
   const byPath = new Map<string, ComparePhoto>();
   for (const photo of pending) {
     if (byPath.has(photo.inputPath)) continue;

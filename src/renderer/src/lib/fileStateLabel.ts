@@ -15,8 +15,14 @@ export const FILE_STATE_LABELS: Readonly<Record<JobFile['state'], string>> = {
  * back (it starts over on resume) or its last tile is still finishing: nothing is upscaling for
  * the person who pressed Pause.
  */
-export function fileStateLabel(file: Pick<JobFile, 'state' | 'attempts'>, job: Pick<Job, 'state'>): string {
-  if (job.state === 'paused' && (file.state === 'running' || (file.state === 'queued' && file.attempts > 0)))
+export function fileStateLabel(
+  file: Pick<JobFile, 'state' | 'attempts'>,
+  job: Pick<Job, 'state'>,
+): string {
+  if (
+    job.state === 'paused' &&
+    (file.state === 'running' || (file.state === 'queued' && file.attempts > 0))
+  )
     return 'Paused';
   return FILE_STATE_LABELS[file.state];
 }

@@ -47,8 +47,7 @@ export function overallProgress(
     const counts = countStates(job);
     filesTotal += job.files.length;
     filesFinished += job.files.length - counts.queued - counts.running;
-    elapsedMs +=
-      live?.elapsedMs ?? job.files.reduce((sum, file) => sum + (file.elapsedMs ?? 0), 0);
+    elapsedMs += live?.elapsedMs ?? job.files.reduce((sum, file) => sum + (file.elapsedMs ?? 0), 0);
     if (job.state === 'paused') continue;
     etaMs = etaMs === null || live?.etaMs == null ? null : etaMs + live.etaMs;
   }
