@@ -24,6 +24,7 @@ describe('export settings in the browser UI', () => {
     await page.getByLabel('File name template').fill('{name}_{width}px');
     await page.getByRole('radio', { name: 'Skip the photo' }).check();
     await page.getByLabel('Self-ensemble (8× slower, slightly sharper)').check();
+    await page.getByLabel('Precision').selectOption('fp32');
     // A fixed tile size says what its repeated context costs.
     await page.getByLabel('Tile size mode').selectOption('fixed');
     await expect
@@ -54,13 +55,18 @@ describe('export settings in the browser UI', () => {
     expect(await page.getByLabel('Self-ensemble (8× slower, slightly sharper)').isChecked()).toBe(
       true,
     );
+    expect(await page.getByLabel('Precision').inputValue()).toBe('fp32');
     await session.screenshot('2-after-reload');
+    await page.getByLabel('Precision').scrollIntoViewIfNeeded();
+    await session.screenshot('2a-precision');
     // The theme follows the system: the same screen with a dark preference.
     await page.emulateMedia({ colorScheme: 'dark' });
     expect(await page.evaluate('getComputedStyle(document.documentElement).backgroundColor')).toBe(
       'rgb(21, 24, 29)',
     );
     await session.screenshot('2b-dark');
+    await page.getByLabel('Precision').scrollIntoViewIfNeeded();
+    await session.screenshot('2c-precision-dark');
     await page.emulateMedia({ colorScheme: 'light' });
 
     const stored = JSON.parse(
@@ -73,6 +79,7 @@ describe('export settings in the browser UI', () => {
       namingTemplate: '{name}_{width}px',
       overwrite: 'skip',
       selfEnsemble: true,
+      precision: 'fp32',
       encoding: { webpQuality: 75 },
     });
 
