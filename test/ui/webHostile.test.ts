@@ -214,6 +214,19 @@ describe('web mode on a hostile folder', () => {
   });
 });
 
+describe('thumbnails', () => {
+  it('the same picture asked for twice at once is made once', async () => {
+    const photo = path.join(photos, 'photo.png');
+    const [first, second] = await Promise.all([
+      services.engine.thumbnail(photo, 64),
+      services.engine.thumbnail(photo, 64),
+    ]);
+    expect(second).toBe(first);
+    // Shared while in flight only: a later request makes a fresh one.
+    expect(await services.engine.thumbnail(photo, 64)).not.toBe(first);
+  });
+});
+
 describe('crop scheduler', () => {
   it('runs one crop at a time; a newer request supersedes the waiting one and aborts the running one', async () => {
     const scheduler = new CropScheduler();

@@ -7,7 +7,7 @@
 import type { Stats } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import sharp from 'sharp';
-import type { CropRequest, CropResult, EncodedImage } from '../../shared/ipc.ts';
+import type { CropRequest, CropResult, EncodedImage, Thumbnail } from '../../shared/ipc.ts';
 import type {
   ExecutionProvider,
   SourceSetting,
@@ -33,6 +33,7 @@ export interface EngineServiceOptions {
 export function createEngineService(engine: Engine, options: EngineServiceOptions): EngineService {
   const cropCache = new Map<string, CropResult>();
   const crops = new CropScheduler();
+  const thumbnailsInFlight = new Map<string, Promise<Thumbnail>>();
   let activeProvider: ExecutionProvider | null = null;
 
   return {
@@ -45,29 +46,17 @@ export function createEngineService(engine: Engine, options: EngineServiceOption
       return engine.listModels();
     },
     async thumbnail(imagePath, maxSide) {
-      await expectRegularFile(imagePath);
-      try {
-        const { data, info } = await sharp(imagePath, { failOn: 'none' })
-          .autoOrient()
-          .resize(maxSide, maxSide, { fit: 'inside', withoutEnlargement: true })
-          .jpeg({ quality: 82 })
-          .toBuffer({ resolveWithObject: true });
-        const metadata = await sharp(imagePath).metadata();
-        return {
-          image: {
-            mime: 'image/jpeg',
-            bytes: new Uint8Array(data),
-            width: info.width,
-            height: info.height,
-          },
-          sourceWidth: metadata.autoOrient.width,
-          sourceHeight: metadata.autoOrient.height,
-        };
-      } catch (error) {
-        throw new UnreadableImage(
-          `no picture of ${imagePath}: ${error instanceof Error ? error.message : String(error)}`,
-        );
-      }
+      const info = await expectRegularFile(imagePath);
+      // The same picture asked for again while it is being made shares that work: one
+      // decode per photo in flight, however many parts of the page show it.
+      const key = JSON.stringify([imagePath, info.mtimeMs, info.size, maxSide]);
+      const pending = thumbnailsInFlight.get(key);
+      if (pending) return pending;
+      const making = makeThumbnail(imagePath, maxSide).finally(() =>
+        thumbnailsInFlight.delete(key),
+      );
+      thumbnailsInFlight.set(key, making);
+      return making;
     },
     async crop(request: CropRequest) {
       const modified = (await expectRegularFile(request.inputPath)).mtimeMs;
@@ -136,6 +125,32 @@ export function createEngineService(engine: Engine, options: EngineServiceOption
       return result;
     },
   };
+}
+
+/** A JPEG picture of the photo, upright, within `maxSide`, and the photo's own size. */
+async function makeThumbnail(imagePath: string, maxSide: number): Promise<Thumbnail> {
+  try {
+    const { data, info } = await sharp(imagePath, { failOn: 'none' })
+      .autoOrient()
+      .resize(maxSide, maxSide, { fit: 'inside', withoutEnlargement: true })
+      .jpeg({ quality: 82 })
+      .toBuffer({ resolveWithObject: true });
+    const metadata = await sharp(imagePath).metadata();
+    return {
+      image: {
+        mime: 'image/jpeg',
+        bytes: new Uint8Array(data),
+        width: info.width,
+        height: info.height,
+      },
+      sourceWidth: metadata.autoOrient.width,
+      sourceHeight: metadata.autoOrient.height,
+    };
+  } catch (error) {
+    throw new UnreadableImage(
+      `no picture of ${imagePath}: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
 }
 
 /**
