@@ -94,8 +94,8 @@ class DegradedPatchSampler:
     def set_state(self, state: dict) -> None:
         self.rng.bit_generator.state = state
 
-    def sample(self, scale: int) -> Tuple[np.ndarray, np.ndarray]:
-        """One (lr, hr) pair of float32 Y planes for ``scale``."""
+    def sample(self, scale: int) -> Tuple[np.ndarray, ...]:
+        """One (lr, hr) pair of float32 Y planes for ``scale`` (input resolution: plus the bicubic)."""
         rng = self.rng
         c = self.crop[scale]
         im = self.images[int(rng.choice(len(self.images), p=self.prob))]
@@ -112,18 +112,26 @@ class DegradedPatchSampler:
         if self.lr_resolution == "input":
             o = int(rng.integers(EDGE_LR, 2 * MARGIN_LR - EDGE_LR + 1))
             p = self.lr_patch
-            return (lr_y[o : o + p, o : o + p].astype(np.float32),
-                    hr_y[scale * o : scale * (o + p), scale * o : scale * (o + p)].astype(np.float32))
+            # The model's residual input: the degraded LR bicubic-upscaled over the whole crop,
+            # so the patch carries no resize border (as the engine's whole-image bicubic).
+            up = imresize(lr_y, output_shape=(c, c))
+            hr_window = (slice(scale * o, scale * (o + p)),) * 2
+            return (lr_y[o : o + p, o : o + p].astype(np.float32), hr_y[hr_window].astype(np.float32),
+                    up[hr_window].astype(np.float32))
         up = imresize(lr_y, output_shape=(c, c))
         lo, hi = EDGE_LR * scale, c - self.patch - EDGE_LR * scale
         oy, ox = int(rng.integers(lo, hi + 1)), int(rng.integers(lo, hi + 1))
         p = self.patch
         return (up[oy : oy + p, ox : ox + p].astype(np.float32), hr_y[oy : oy + p, ox : ox + p].astype(np.float32))
 
-    def batch(self, size: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def batch(self, size: int) -> Tuple[np.ndarray, ...]:
+        """(lr, hr, scales); for ``lr_resolution='input'`` (lr, bicubic, hr, scales), as
+        ``data.InputResolutionPatchSampler`` gives them."""
         scales = np.array([self.scales[int(i)] for i in self.rng.integers(0, len(self.scales), size=size)],
                           dtype=np.int64)
         pairs = [self.sample(int(s)) for s in scales]
         lr = np.stack([p[0] for p in pairs])[:, None]
         hr = np.stack([p[1] for p in pairs])[:, None]
+        if self.lr_resolution == "input":
+            return lr, np.stack([p[2] for p in pairs])[:, None], hr, scales
         return lr, hr, scales

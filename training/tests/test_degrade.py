@@ -156,8 +156,8 @@ def test_sampler_state_resumes_the_same_batches(tmp_path):
 
 def test_input_resolution_sampler_shapes(tmp_path):
     images = load_rgb_images([_photo_images(tmp_path)])
-    lr, hr, scales = DegradedPatchSampler(images, 0, scales=(3,), lr_resolution="input", lr_patch=16).batch(4)
-    assert lr.shape == (4, 1, 16, 16) and hr.shape == (4, 1, 48, 48) and scales.tolist() == [3] * 4
+    lr, bic, hr, scales = DegradedPatchSampler(images, 0, scales=(3,), lr_resolution="input", lr_patch=16).batch(4)
+    assert lr.shape == (4, 1, 16, 16) and bic.shape == hr.shape == (4, 1, 48, 48) and scales.tolist() == [3] * 4
 
 
 def test_photo_fine_tune_resumes_exactly(tmp_path):

@@ -175,3 +175,25 @@ def test_fast_export_has_two_inputs_and_matches_pytorch_in_onnxruntime_node(tmp_
     assert got.shape == (2, 1, 33, 51) and np.abs(got - ref).max() <= 1e-4
     written = json.loads((tmp_path / "fastprobe.json").read_text())
     assert written["receptiveFieldRadius"] == 12
+
+
+def test_photo_fine_tune_of_a_fast_model_runs_on_input_resolution_degraded_pairs(tmp_path):
+    from training.photo_data import DegradedPatchSampler, load_rgb_images
+
+    folder = tmp_path / "rgb"
+    folder.mkdir()
+    rng = np.random.default_rng(4)
+    for i in range(2):
+        base = rng.random((12, 12, 3))
+        Image.fromarray((np.kron(base, np.ones((10, 10, 1))) * 255).astype(np.uint8)).save(folder / f"{i}.png")
+    lr, bic, hr, scales = DegradedPatchSampler(load_rgb_images([folder]), 0, scales=(2,), lr_resolution="input",
+                                               lr_patch=16).batch(3)
+    assert lr.shape == (3, 1, 16, 16) and bic.shape == hr.shape == (3, 1, 32, 32) and scales.tolist() == [2] * 3
+    for i in range(3):
+        # The residual input is the degraded LR bicubic-upscaled (taken from a larger crop, so
+        # away from the patch border it equals up-scaling the patch itself).
+        assert np.abs(imresize(lr[i, 0].astype(np.float64), scale=2) - bic[i, 0])[6:-6, 6:-6].max() < 1e-5
+    run = tmp_path / "run"
+    assert train.main(["--run", str(run), "--arch", "fast_x2", "--data", str(folder), "--threads", "1",
+                       "--batch", "2", "--max-iters", "2", "--degradation", "photo"]) == 0
+    assert load_checkpoint(run)["iteration"] == 2
