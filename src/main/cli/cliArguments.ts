@@ -36,7 +36,9 @@ Output:
   --no-report             do not write cmsc-report-<job>.json/.csv next to the outputs
 Model and device:
   --preset <preset>       fast|balanced|best: 1, 2 or all cascade stages (default best)
-  --model <name>          model card name (default: cmsc-lite on a CPU, cmsc on a GPU)
+  --model <name>          model card name (default: cmsc on a GPU; on a CPU cmsc-fast
+                          at the scales where its card is at least as good as
+                          cmsc-lite's, else cmsc-lite)
   --source <kind>         auto|clean|photo: clean model, or its photo variant trained on
                           JPEG/noisy inputs; auto reads each file's JPEG quality and noise
                           (default auto)
