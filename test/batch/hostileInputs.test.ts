@@ -4,7 +4,7 @@
  * disk says "disk full", and names other file systems cannot hold are made safe.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { createBatchQueue, type BatchQueue } from '../../src/main/batch/batchQueue.ts';
@@ -176,4 +176,34 @@ it('a kill leaves one temporary name: the engine writes the queue’s temporary 
   });
   expect(path.basename(written)).toMatch(/^\.photo_x2\.[0-9a-f]{8}\.partial\.png$/);
   expect((await readdir(root)).sort()).toEqual(['photo_x2.png', 'state']);
+});
+
+it('a link planted in the output folder is not followed: that photo fails, the others are done', async () => {
+  const folder = path.join(root, 'in');
+  await writeImage(path.join(folder, 'trip', 'beach.png'), rawImage(12, 8, 3).png());
+  await writeImage(path.join(folder, 'home.png'), rawImage(12, 8, 3).png());
+  const out = path.join(root, 'out');
+  const elsewhere = path.join(root, 'elsewhere');
+  await mkdir(out);
+  await mkdir(elsewhere);
+  await symlink(elsewhere, path.join(out, 'trip'));
+  const job = await queue.addJob({
+    inputs: jobInputs([folder]),
+    settings: testSettings({ outputFolder: out }),
+  });
+  queue.start();
+  await queue.whenIdle();
+  const files = queue.job(job.id)!.files;
+  expect(files.map((file) => [file.relativePath, file.state, file.reason])).toEqual([
+    ['home.png', 'done', null],
+    [
+      'trip/beach.png',
+      'failed',
+      {
+        code: 'output-not-writable',
+        message: `cannot create the output folder ${path.join(out, 'trip')} (${path.join(out, 'trip')} is a symbolic link; outputs are not written through it)`,
+      },
+    ],
+  ]);
+  expect(await readdir(elsewhere)).toEqual([]);
 });

@@ -35,6 +35,9 @@ export const EXPECTED: Readonly<Record<string, Outcome>> = {
   'UPPER.PNG': 'done',
   '.hidden.png': 'done',
   [LONG_NAME]: 'done',
+  'jpeg-named.png': 'done', // a JPEG behind a .png name: read by content
+  '1x1.png': 'done',
+  '._IMG_0001.jpg': 'not-an-image', // macOS AppleDouble metadata beside a copied photo
   'empty.png': 'empty-file',
   'text.png': 'not-an-image',
   'cut.jpg': 'decode-failed',
@@ -54,7 +57,7 @@ export const EXPECTED: Readonly<Record<string, Outcome>> = {
 };
 
 /** Files that are not photo inputs at all (other extensions): never listed, never touched. */
-const IGNORED = ['notes.txt', 'raw.cr2.txt'];
+const IGNORED = ['notes.txt', 'raw.cr2.txt', '.DS_Store', 'Thumbs.db', 'desktop.ini'];
 
 export interface HostileFolder {
   photos: string;
@@ -79,11 +82,15 @@ export async function buildHostileFolder(root: string): Promise<HostileFolder> {
   let seed = 0;
   for (const [name, outcome] of Object.entries(EXPECTED)) {
     if (outcome !== 'done') continue;
-    const image = tinyImage(12 + (seed % 5), 10, seed++);
-    const jpeg = /\.jpe?g$/i.test(name);
+    const image = name === '1x1.png' ? tinyImage(1, 1, 7) : tinyImage(12 + (seed % 5), 10, seed++);
+    const jpeg = /\.jpe?g$/i.test(name) || name === 'jpeg-named.png';
     await (jpeg ? image.jpeg() : image.png()).toFile(path.join(photos, name));
   }
   await writeFile(path.join(photos, 'empty.png'), '');
+  await writeFile(
+    path.join(photos, '._IMG_0001.jpg'),
+    Buffer.concat([Buffer.from([0, 5, 0x16, 7, 0, 2, 0, 0]), Buffer.from('Mac OS X        ')]),
+  );
   await writeFile(path.join(photos, 'text.png'), 'a text file with an image name\n');
   const jpeg = await tinyImage(64, 48, 99).jpeg().toBuffer();
   await writeFile(path.join(photos, 'cut.jpg'), jpeg.subarray(0, Math.floor(jpeg.length / 2)));
