@@ -207,3 +207,25 @@ it('a link planted in the output folder is not followed: that photo fails, the o
   ]);
   expect(await readdir(elsewhere)).toEqual([]);
 });
+
+it('the pre-flight lists a FIFO and a dangling link as problems without opening them', async () => {
+  const folder = path.join(root, 'in');
+  await writeImage(path.join(folder, 'good.png'), rawImage(20, 10, 3).png());
+  expect(spawnSync('mkfifo', [path.join(folder, 'pipe.png')]).status).toBe(0);
+  await symlink('gone.png', path.join(folder, 'dangling.png'));
+  const estimate = await queue.preflight({ inputs: jobInputs([folder]), settings: testSettings() });
+  expect(estimate.problems).toEqual([
+    {
+      path: path.join(folder, 'dangling.png'),
+      reason: { code: 'broken-link', message: 'a symbolic link whose target does not exist' },
+    },
+    {
+      path: path.join(folder, 'pipe.png'),
+      reason: {
+        code: 'special-file',
+        message: 'a named pipe (FIFO), not a regular file; it is not opened',
+      },
+    },
+  ]);
+  expect([estimate.filesFound, estimate.outputMegapixels]).toEqual([3, 800 / 1e6]);
+});
