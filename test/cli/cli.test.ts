@@ -186,6 +186,25 @@ describe('cmsc-upscale', () => {
     expect(await readdir(path.join(temp.dir, '.state'))).toEqual([]);
   });
 
+  it('says in one line when it cannot keep its job state', async () => {
+    const input = await writeTexturedImage(path.join(temp.dir, 'p.png'), 8, 8);
+    const notAFolder = path.join(temp.dir, 'state-file');
+    await writeFile(notAFolder, 'x');
+    const stderr = new PassThrough();
+    let err = '';
+    stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const args = [input, '--models', FIXTURE_MODELS_DIR, '--device', 'cpu'];
+    const code = await runCli(args, { stdout: new PassThrough(), stderr }, undefined, {
+      stateRoot: notAFolder,
+    });
+    expect(code).toBe(1);
+    expect(err).toMatch(
+      new RegExp(
+        `^cmsc-upscale: cannot keep the job's state in ${notAFolder}/[0-9a-f]{24} \\(.*ENOTDIR.*\\); set XDG_CONFIG_HOME to a writable folder\n$`,
+      ),
+    );
+  });
+
   it('refuses --out naming an existing file once, as a usage error', async () => {
     const input = await writeTexturedImage(path.join(temp.dir, 'p.png'), 8, 8);
     const other = await writeTexturedImage(path.join(temp.dir, 'q.png'), 8, 8);

@@ -90,7 +90,12 @@ export async function runCli(
         writeReports: settings.report,
       });
     } catch (error) {
-      streams.stderr.write(`cmsc-upscale: ${(error as Error).message} (the same command)\n`);
+      const message = (error as Error).message;
+      streams.stderr.write(
+        /in use by process/.test(message)
+          ? `cmsc-upscale: this command is already running (${message})\n`
+          : `cmsc-upscale: cannot keep the job's state in ${stateDir} (${message}); set XDG_CONFIG_HOME to a writable folder\n`,
+      );
       return EXIT_SOME_FAILED;
     }
     let outcome: JobOutcome = { code: EXIT_SOME_FAILED, keepState: true };
