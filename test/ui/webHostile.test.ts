@@ -184,7 +184,7 @@ describe('web mode on a hostile folder', () => {
     const refused = await invoke('batch:preflight', [inputs]);
     expect(refused.status).toBe(403);
     expect(JSON.parse(refused.body).error.message).toBe(
-      `${photos}-upscaled is outside the folders you added`,
+      `the default output folder ${photos}-upscaled is outside the folders you added; choose an output folder in the export settings`,
     );
     await rm(`${photos}-upscaled`);
     // Not there yet: the job may create it as a real folder beside the added one.

@@ -44,6 +44,14 @@ export class AllowedFolders {
       ) {
         return absolute;
       }
+      try {
+        return await this.check(absolute);
+      } catch (error) {
+        if (!(error instanceof PathNotAllowed)) throw error;
+        throw new PathNotAllowed(
+          `the default output folder ${absolute} is outside the folders you added; choose an output folder in the export settings`,
+        );
+      }
     }
     return this.check(absolute);
   }
