@@ -214,6 +214,18 @@ describe('web mode on a hostile folder', () => {
   });
 });
 
+describe('photos to preview', () => {
+  it('lists the photos of an added folder, not the FIFO named like one', async () => {
+    const answer = await invoke('batch:photos', [
+      { paths: [photos], recursive: false, includeExtensions: [], excludeExtensions: [] },
+    ]);
+    expect(answer.status).toBe(200);
+    expect(
+      (JSON.parse(answer.body).value as { relativePath: string }[]).map((p) => p.relativePath),
+    ).toEqual(['photo.png']);
+  });
+});
+
 describe('thumbnails', () => {
   it('the same picture asked for twice at once is made once', async () => {
     const photo = path.join(photos, 'photo.png');

@@ -98,8 +98,9 @@ function createBatchService(queue: BatchQueue, allowedFolders: AllowedFolders): 
     async photos(inputs, limit) {
       const found = await scanInputs(inputs);
       const roots = inputs.paths.map((root) => path.resolve(root));
+      // Entries the scan refused (a FIFO named x.png, a link) are no photos to preview.
       return found
-        .filter((file) => hasImageExtension(file.inputPath))
+        .filter((file) => file.problem === null && hasImageExtension(file.inputPath))
         .slice(0, limit)
         .map((file) => ({
           inputPath: file.inputPath,
