@@ -108,7 +108,7 @@ async function main(): Promise<void> {
           await queue.addJob({ inputs, settings: jobSettings });
           await queue.whenIdle();
           const actualMs = performance.now() - started;
-          rows.push([
+          const row = [
             `${set.count}× ${set.width}×${set.height}`,
             round === 'first' && index === 0 ? 'fresh' : 'refined',
             seconds(preflightMs),
@@ -116,14 +116,16 @@ async function main(): Promise<void> {
             seconds(actualMs),
             (estimate.estimatedMs / actualMs).toFixed(2),
             estimate.speedBasis,
-          ]);
+          ];
+          rows.push(row);
+          // Each row as it comes: a long run still says something if it is stopped.
+          console.log(row.join(' | '));
         }
       }
     } finally {
       await queue.close();
     }
   } finally {
-    await upscaler.close();
     await rm(work, { recursive: true, force: true });
   }
   console.log(
@@ -145,6 +147,7 @@ async function main(): Promise<void> {
       rows,
     ),
   );
+  await upscaler.close();
 }
 
 await main();

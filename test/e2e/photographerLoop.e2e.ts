@@ -15,6 +15,11 @@ import {
   type WebModeSession,
 } from './webModeHarness.ts';
 
+/** expect.poll with room for a loaded machine (the default second is too short there). */
+function poll<T>(read: () => T | Promise<T>, options: { timeout?: number } = {}) {
+  return expect.poll(read, { timeout: 15_000, ...options });
+}
+
 describe("the photographer's loop", () => {
   let session: WebModeSession;
   beforeAll(async () => {
@@ -50,12 +55,12 @@ describe("the photographer's loop", () => {
     const browser = page.getByRole('dialog', { name: 'Add a folder of photos' });
     const field = browser.getByLabel('Folder', { exact: true });
     // The folder it opens at fills the field when its listing comes; type after that.
-    await expect.poll(() => browser.textContent()).toContain('directly in');
+    await poll(() => browser.textContent(), { timeout: 30_000 }).toContain('directly in');
     await field.fill(path.join(session.workDir, name));
     await field.press('Enter');
-    await expect
-      .poll(() => browser.textContent())
-      .toContain(`directly in ${path.join(session.workDir, name)}`);
+    await poll(() => browser.textContent(), { timeout: 30_000 }).toContain(
+      `directly in ${path.join(session.workDir, name)}`,
+    );
     await browser.getByRole('button', { name: 'Choose this folder' }).click();
   }
 
@@ -67,10 +72,10 @@ describe("the photographer's loop", () => {
     await addFolder(page, 'garden');
 
     // The estimate comes from a timed run on this machine, and says so.
-    await expect.poll(() => page.getByTestId('preflight-files').textContent()).toBe('2');
-    await expect
-      .poll(() => page.getByTestId('preflight-time').textContent())
-      .toMatch(/≈ [\d.]+ s\s+\(timed on this machine\)/);
+    await poll(() => page.getByTestId('preflight-files').textContent()).toBe('2');
+    await poll(() => page.getByTestId('preflight-time').textContent()).toMatch(
+      /≈ [\d.]+ s\s+\(timed on this machine\)/,
+    );
     expect(await page.getByTestId('preflight-speed').textContent()).toMatch(
       /^\s*Speed: cmsc-tiny \(best\) on CPU at [\d.]+ [MG]FLOP\/s, timed on a test photo · [\d.]+ MP\/s\s*$/,
     );
@@ -79,7 +84,7 @@ describe("the photographer's loop", () => {
     // Preview before starting: Compare opens the folder's first photo.
     await page.getByRole('button', { name: 'Preview', exact: true }).click();
     const photo = page.getByLabel('Photo', { exact: true });
-    await expect.poll(() => photo.inputValue()).toBe(path.join(garden, 'photo-1.jpg'));
+    await poll(() => photo.inputValue()).toBe(path.join(garden, 'photo-1.jpg'));
     expect(await photo.locator('option').allTextContents()).toEqual([
       'photo-1.jpg (not started)',
       'photo-2.jpg (not started)',
@@ -90,9 +95,9 @@ describe("the photographer's loop", () => {
       .evaluate((element) => ({ width: element.clientWidth, height: element.clientHeight }));
     const expected = paneFillingCrop((view.width - 8) / 2, view.height - 56, 2, 480, 360);
     const shownRect = () => page.locator('[data-shown-rect]').getAttribute('data-shown-rect');
-    await expect
-      .poll(shownRect, { timeout: 60_000 })
-      .toBe(`${expected.x},${expected.y},${expected.width},${expected.height}`);
+    await poll(shownRect, { timeout: 60_000 }).toBe(
+      `${expected.x},${expected.y},${expected.width},${expected.height}`,
+    );
     expect(expected.width).toBeGreaterThan(128);
     // Which model made the crop, and the zoom says what it is relative to.
     const after = page.getByRole('img', { name: 'After: cmsc-tiny · best' });
@@ -117,9 +122,9 @@ describe("the photographer's loop", () => {
     await page.getByLabel('Model and preset on the left').selectOption('cmsc-tiny|fast');
     await page.getByRole('img', { name: 'Left: cmsc-tiny · fast' }).waitFor({ timeout: 60_000 });
     await page.getByRole('radio', { name: '2×' }).check();
-    await expect
-      .poll(() => after.getAttribute('style'))
-      .toMatch(new RegExp(`^width: ${expected.width * 4}px; height: ${expected.height * 4}px;`));
+    await poll(() => after.getAttribute('style')).toMatch(
+      new RegExp(`^width: ${expected.width * 4}px; height: ${expected.height * 4}px;`),
+    );
     await screenshots('3-two-presets');
     expect(await unlabelledControls(page)).toEqual([]);
 
@@ -129,9 +134,9 @@ describe("the photographer's loop", () => {
     expect(await page.locator('[aria-label="New job"]').count()).toBe(0);
     await page.waitForSelector('[data-testid="job-state"]:text("Finished")', { timeout: 90_000 });
     await page.getByRole('button', { name: 'Compare', exact: true }).first().click();
-    await expect
-      .poll(() => page.getByLabel('Photo', { exact: true }).locator('option').allTextContents())
-      .toEqual(['photo-1.jpg', 'photo-2.jpg']);
+    await poll(() =>
+      page.getByLabel('Photo', { exact: true }).locator('option').allTextContents(),
+    ).toEqual(['photo-1.jpg', 'photo-2.jpg']);
   });
 
   it('warns before starting: outputs that exist (and what happens to them), photos only in sub-folders', async () => {
@@ -140,13 +145,11 @@ describe("the photographer's loop", () => {
     await page.getByRole('button', { name: 'Batch', exact: true }).click();
     await addFolder(page, 'garden');
     const warnings = page.getByTestId('preflight-warning');
-    await expect
-      .poll(() => warnings.allTextContents())
-      .toEqual([
-        expect.stringMatching(
-          /^\s*2 outputs already exist in .*garden-upscaled \(photo-1_x2\.jpg, photo-2_x2\.jpg\): the new files get a number instead, e\.g\. name-1 \(When the file exists: Add a number\)\.\s*$/,
-        ),
-      ]);
+    await poll(() => warnings.allTextContents()).toEqual([
+      expect.stringMatching(
+        /^\s*2 outputs already exist in .*garden-upscaled \(photo-1_x2\.jpg, photo-2_x2\.jpg\): the new files get a number instead, e\.g\. name-1 \(When the file exists: Add a number\)\.\s*$/,
+      ),
+    ]);
     await page.getByRole('button', { name: 'Remove garden' }).click();
 
     const trip = path.join(session.workDir, 'trip');
@@ -154,18 +157,16 @@ describe("the photographer's loop", () => {
     await writeSyntheticPhotos(path.join(trip, 'day2'), 1, 64, 48);
     await page.getByLabel('Include subfolders').uncheck();
     await addFolder(page, 'trip');
-    await expect.poll(() => page.getByTestId('preflight-files').textContent()).toBe('0');
-    await expect
-      .poll(() => warnings.allTextContents())
-      .toEqual([
-        expect.stringMatching(
-          /^\s*0 photos here, 3 in sub-folders: tick “Include subfolders” to upscale them too\.\s*$/,
-        ),
-      ]);
+    await poll(() => page.getByTestId('preflight-files').textContent()).toBe('0');
+    await poll(() => warnings.allTextContents()).toEqual([
+      expect.stringMatching(
+        /^\s*0 photos here, 3 in sub-folders: tick “Include subfolders” to upscale them too\.\s*$/,
+      ),
+    ]);
     await screenshots('4-warnings');
     await page.getByLabel('Include subfolders').check();
-    await expect.poll(() => page.getByTestId('preflight-files').textContent()).toBe('3');
-    await expect.poll(() => warnings.count()).toBe(0);
+    await poll(() => page.getByTestId('preflight-files').textContent()).toBe('3');
+    await poll(() => warnings.count()).toBe(0);
     await page.getByRole('button', { name: 'Remove trip' }).click();
   });
 
@@ -179,33 +180,31 @@ describe("the photographer's loop", () => {
     await page.getByLabel('Tile size mode').selectOption('fixed');
     await page.getByLabel('Tile side in pixels').fill('96');
     await page.getByLabel('Tile side in pixels').press('Tab');
-    await expect.poll(() => page.getByTestId('settings-status').textContent()).toBe('Saved');
+    await poll(() => page.getByTestId('settings-status').textContent()).toBe('Saved');
     await page.getByRole('button', { name: 'Batch', exact: true }).click();
     await addFolder(page, 'big');
-    await expect.poll(() => page.getByTestId('preflight-files').textContent()).toBe('3');
+    await poll(() => page.getByTestId('preflight-files').textContent()).toBe('3');
     await page.getByRole('button', { name: 'Start batch' }).click();
 
     const job = page.getByRole('article', { name: 'Job big' });
     const running = job.locator('[data-file-state="running"]');
     await running.first().waitFor({ timeout: 60_000 });
     // From the first moments on: time spent and time left for the photo, the job and overall.
-    await expect
-      .poll(() => running.first().locator('.dims').textContent(), { timeout: 30_000 })
-      .toMatch(/^1600×1200 · [\d.]+ s elapsed · about [\d.]+ (s|min [\d]+ s) left$/);
-    await expect
-      .poll(() => job.getByTestId('job-eta').textContent())
-      .toMatch(/^\d+% · [\d.]+ s elapsed · about [\d.]+ (s|min \d+ s) left · [\d.]+ MP\/s$/);
-    await expect
-      .poll(() => page.getByTestId('overall-progress').textContent())
-      .toMatch(/^\d of 3 photos · [\d.]+ s elapsed · about [\d.]+ (s|min \d+ s) left$/);
+    await poll(() => running.first().locator('.dims').textContent(), { timeout: 30_000 }).toMatch(
+      /^1600×1200 · [\d.]+ s elapsed · about [\d.]+ (s|min [\d]+ s) left$/,
+    );
+    await poll(() => job.getByTestId('job-eta').textContent()).toMatch(
+      /^\d+% · [\d.]+ s elapsed · about [\d.]+ (s|min \d+ s) left · [\d.]+ MP\/s$/,
+    );
+    await poll(() => page.getByTestId('overall-progress').textContent()).toMatch(
+      /^\d of 3 photos · [\d.]+ s elapsed · about [\d.]+ (s|min \d+ s) left$/,
+    );
     await screenshots('5-running');
 
     await job.getByRole('button', { name: 'Pause' }).click();
-    await expect.poll(() => job.getByTestId('job-state').textContent()).toBe('Paused');
-    await expect
-      .poll(() => job.getByTestId('file-state').allTextContents())
-      .not.toContain('Upscaling');
-    await expect.poll(() => job.getByTestId('file-state').allTextContents()).toContain('Paused');
+    await poll(() => job.getByTestId('job-state').textContent()).toBe('Paused');
+    await poll(() => job.getByTestId('file-state').allTextContents()).not.toContain('Upscaling');
+    await poll(() => job.getByTestId('file-state').allTextContents()).toContain('Paused');
     await screenshots('6-paused');
     await job.getByRole('button', { name: 'Resume' }).click();
     await page.waitForSelector(
@@ -219,11 +218,9 @@ describe("the photographer's loop", () => {
 
     await job.getByRole('button', { name: 'Open report' }).click();
     const report = page.getByRole('dialog', { name: 'Report of big' });
-    await expect
-      .poll(() => report.getByTestId('report-totals').textContent())
-      .toMatch(
-        /^3 photos · 2 done · 1 failed · [\d.]+ [KM]B → [\d.]+ [KM]B · [\d.]+ (s|min \d+ s)$/,
-      );
+    await poll(() => report.getByTestId('report-totals').textContent()).toMatch(
+      /^3 photos · 2 done · 1 failed · [\d.]+ [KM]B → [\d.]+ [KM]B · [\d.]+ (s|min \d+ s)$/,
+    );
     expect(await report.getByTestId('report-failure').allTextContents()).toEqual([
       expect.stringMatching(/^\s*broken\.jpg: Not an image, or in a format this build cannot read/),
     ]);
@@ -240,9 +237,9 @@ describe("the photographer's loop", () => {
     await screenshots('7-report');
     // Each photo links into Compare.
     await report.getByRole('button', { name: 'Compare photo-2.jpg' }).click();
-    await expect
-      .poll(() => page.getByLabel('Photo', { exact: true }).inputValue())
-      .toBe(path.join(big, 'photo-2.jpg'));
+    await poll(() => page.getByLabel('Photo', { exact: true }).inputValue()).toBe(
+      path.join(big, 'photo-2.jpg'),
+    );
   });
 
   it('folder picker: opens at the last folder, makes a new folder, never chooses a folder it does not show, previews a photo', async () => {
@@ -251,9 +248,9 @@ describe("the photographer's loop", () => {
     await page.getByRole('button', { name: 'Choose…' }).click();
     const picker = page.getByRole('dialog', { name: 'Choose the output folder' });
     // Opens at the input folder used last, not at home.
-    await expect
-      .poll(() => picker.getByLabel('Folder', { exact: true }).inputValue())
-      .toBe(path.join(session.workDir, 'big'));
+    await poll(() => picker.getByLabel('Folder', { exact: true }).inputValue()).toBe(
+      path.join(session.workDir, 'big'),
+    );
     // A typed folder that does not exist: an error, and "Choose" does not take the one listed.
     await picker.getByLabel('Folder', { exact: true }).fill(path.join(session.workDir, 'nowhere'));
     await picker.getByRole('button', { name: 'Choose this folder' }).click();
@@ -265,19 +262,19 @@ describe("the photographer's loop", () => {
     await screenshots('8-picker-missing-folder');
     // New folder inside the one shown, then chosen.
     await picker.getByRole('button', { name: 'Parent folder' }).click();
-    await expect
-      .poll(() => picker.getByLabel('Folder', { exact: true }).inputValue())
-      .toBe(session.workDir);
+    await poll(() => picker.getByLabel('Folder', { exact: true }).inputValue()).toBe(
+      session.workDir,
+    );
     await picker.getByRole('button', { name: 'New folder…' }).click();
     await picker.getByLabel(/^New folder in/).fill('prints');
     await picker.getByRole('button', { name: 'Create' }).click();
-    await expect
-      .poll(() => picker.getByLabel('Folder', { exact: true }).inputValue())
-      .toBe(path.join(session.workDir, 'prints'));
+    await poll(() => picker.getByLabel('Folder', { exact: true }).inputValue()).toBe(
+      path.join(session.workDir, 'prints'),
+    );
     await picker.getByRole('button', { name: 'Choose this folder' }).click();
-    await expect
-      .poll(() => page.getByLabel('Output folder').inputValue())
-      .toBe(path.join(session.workDir, 'prints'));
+    await poll(() => page.getByLabel('Output folder').inputValue()).toBe(
+      path.join(session.workDir, 'prints'),
+    );
 
     // "Preview" on a photo in the folder browser opens it in Compare, nothing started.
     const portraits = path.join(session.workDir, 'portraits');
@@ -289,10 +286,58 @@ describe("the photographer's loop", () => {
     await browser.getByRole('button', { name: 'Parent folder' }).click();
     await browser.getByRole('button', { name: 'portraits', exact: true }).click();
     await browser.getByRole('button', { name: 'Preview photo-2.jpg' }).click();
-    await expect
-      .poll(() => page.getByLabel('Photo', { exact: true }).inputValue())
-      .toBe(path.join(portraits, 'photo-2.jpg'));
+    await poll(() => page.getByLabel('Photo', { exact: true }).inputValue()).toBe(
+      path.join(portraits, 'photo-2.jpg'),
+    );
     await page.getByRole('button', { name: 'Looks good → start portraits' }).waitFor();
     await screenshots('9-preview-from-browser');
+  });
+
+  it('settings show only what the format uses, say what Default means here, explain stages, tiles and self-ensemble', async () => {
+    const { page } = session;
+    await page.goto(session.url);
+    await page.getByRole('button', { name: 'Export settings' }).click();
+    const visible = (label: string) => page.getByLabel(label, { exact: true }).count();
+    await page.getByLabel('File format').selectOption('png');
+    expect(
+      await Promise.all(
+        [
+          'PNG compression (0–9)',
+          'JPEG quality',
+          'WebP quality',
+          'AVIF quality',
+          'TIFF compression',
+          'Bit depth',
+        ].map(visible),
+      ),
+    ).toEqual([1, 0, 0, 0, 0, 1]);
+    await page.getByLabel('File format').selectOption('jpeg');
+    expect(
+      await Promise.all(
+        [
+          'PNG compression (0–9)',
+          'JPEG quality',
+          'WebP quality',
+          'TIFF compression',
+          'Bit depth',
+        ].map(visible),
+      ),
+    ).toEqual([0, 1, 0, 0, 0]);
+    // "Default" names the model it means on this machine, and the name example uses it.
+    expect(
+      await page.getByLabel('Model', { exact: true }).locator('option').first().textContent(),
+    ).toBe('Default (cmsc-tiny on this hardware)');
+    await page.getByLabel('File name template').fill('{name}_{model}');
+    await poll(() => page.getByTestId('naming-example').textContent()).toMatch(
+      /IMG_0042\.jpg →\s*IMG_0042_cmsc-tiny\.jpg/,
+    );
+    const text = ((await page.locator('.settings').textContent()) ?? '').replace(/\s+/g, ' ');
+    expect(text).not.toContain('Settings schema version');
+    expect(text).toContain('The network refines the picture in stages');
+    expect(text).toContain('the tile size changes memory use and speed, never the result');
+    expect(text).toContain('flipped and turned 8 ways and averages them');
+    await screenshots('10-settings');
+    await page.getByLabel('File name template').fill('{name}_x{scale}');
+    await poll(() => page.getByTestId('settings-status').textContent()).toBe('Saved');
   });
 });

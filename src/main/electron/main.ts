@@ -45,10 +45,18 @@ async function start(): Promise<void> {
     if (!window) throw new Error('the app window is not open');
     return window;
   };
+  // Dialogs open where the person was last: the output folder in the settings, else the input
+  // folder of the newest job (as the web mode's folder browser does).
+  const lastInputFolder = (): string | undefined =>
+    services.batch.snapshot().jobs.at(-1)?.inputs.paths[0];
   const handlers = createRequestHandlers(services, allowedFolders, {
     mode: 'desktop',
-    pickInputs: (kind) => pickInputs(requireWindow(), kind),
-    pickOutputFolder: () => pickOutputFolder(requireWindow()),
+    pickInputs: (kind) => pickInputs(requireWindow(), kind, lastInputFolder()),
+    pickOutputFolder: async () =>
+      pickOutputFolder(
+        requireWindow(),
+        (await services.settings.load()).outputFolder ?? lastInputFolder(),
+      ),
     openFolder: async (folder) => {
       const problem = await shell.openPath(folder);
       if (problem) throw new Error(problem);
