@@ -215,11 +215,17 @@ function tradeoffSvg(pts: Point[], bicubic: number, paperBicubic: number | undef
     `<text x="${(m.left + W - m.right) / 2}" y="${H - 14}" text-anchor="middle">seconds per output megapixel (log scale) →</text>`,
     `<text transform="translate(16 ${(m.top + H - m.bottom) / 2}) rotate(-90)" text-anchor="middle">PSNR dB (Y) ↑</text>`,
   );
-  const refLine = (v: number, label: string, dash: string) =>
+  const labelYs: number[] = [];
+  const refLine = (v: number, label: string, dash: string) => {
+    // Labels of nearby lines would overprint: push each below the ones it would touch.
+    let y = py(v) + 4;
+    while (labelYs.some((taken) => Math.abs(taken - y) < 13)) y += 13;
+    labelYs.push(y);
     out.push(
       `<line x1="${m.left}" x2="${W - m.right}" y1="${py(v)}" y2="${py(v)}" stroke="#888" stroke-dasharray="${dash}"/>`,
-      `<text x="${W - m.right + 6}" y="${py(v) + 4}" fill="#555">${label}</text>`,
+      `<text x="${W - m.right + 6}" y="${y}" fill="#555">${label}</text>`,
     );
+  };
   refLine(bicubic, `bicubic ${bicubic.toFixed(2)}`, '4 3');
   if (paperBicubic !== undefined && Math.abs(paperBicubic - bicubic) > 0.05)
     refLine(paperBicubic, `paper bicubic ${paperBicubic.toFixed(2)}`, '2 2');
