@@ -197,6 +197,14 @@ def input_card(cfg: CMSCConfig) -> dict:
     return card
 
 
+def interpolate_weights(clean: dict, tuned: dict, alpha: float) -> dict:
+    """(1 - alpha) * clean + alpha * tuned for every floating tensor (batch-norm statistics too);
+    counters come from ``tuned``. Between a model and its own fine-tune this interpolation stays
+    in one basin, and on photo files its middle beats both ends (training/README.md)."""
+    return {k: ((1.0 - alpha) * clean[k].float() + alpha * v.float()).to(v.dtype) if v.is_floating_point() else v
+            for k, v in tuned.items()}
+
+
 def tiny_fixture(seed: int = 7, upscale: int = 0) -> CMSC:
     """Random-weight S=1, M=1, 8-channel CMSC whose output stays near its input
     (``upscale``: the cmsc-fast form at that scale).
@@ -266,6 +274,12 @@ def main(argv: Optional[list] = None) -> int:
                     help="take the card's evaluation from this file (training.evaluate --json, e.g. run on a "
                          "lent GPU in fp32) instead of evaluating here; it must be of the same checkpoint")
     ap.add_argument("--note", default=None, help="free-text training note kept in the card")
+    ap.add_argument("--interpolate-from", default=None,
+                    help="run folder of the clean model this checkpoint was fine-tuned from: export the weights "
+                         "(1 - alpha) * clean + alpha * checkpoint (WiSE-FT, Wortsman et al. 2022)")
+    ap.add_argument("--alpha", type=float, default=1.0, help="with --interpolate-from: the fine-tuned share")
+    ap.add_argument("--photo-jpeg-quality", default=None, metavar="MIN-MAX",
+                    help="with --photo-variant-of: the estimated JPEG qualities this variant serves (e.g. 80-95)")
     ap.add_argument("--photo-variant-of", default=None,
                     help="the clean model this one is the photo variant of (the engine runs it for JPEG/noisy files)")
     ap.add_argument("--quantize", action="store_true",
@@ -286,8 +300,17 @@ def main(argv: Optional[list] = None) -> int:
     else:
         cfg_dict, weights, state = load_model_weights(Path(args.checkpoint))
         model = CMSC(CMSCConfig.from_dict(cfg_dict))
-        model.load_state_dict(weights)
         training_info = training_summary(state)
+        if args.interpolate_from:
+            base_cfg, base_weights, base_state = load_model_weights(Path(args.interpolate_from))
+            if base_cfg != cfg_dict:
+                raise SystemExit(f"--interpolate-from {args.interpolate_from}: another architecture")
+            weights = interpolate_weights(base_weights, weights, args.alpha)
+            training_info["interpolation"] = {
+                "method": "weights (1 - alpha) * clean + alpha * fine-tuned (WiSE-FT), batch-norm statistics included",
+                "clean": args.interpolate_from, "cleanIteration": base_state.get("iteration"), "alpha": args.alpha,
+            }
+        model.load_state_dict(weights)
         if args.note:
             training_info["note"] = args.note
     evaluation = None
@@ -307,6 +330,9 @@ def main(argv: Optional[list] = None) -> int:
         card = add_int8_variants(model, card, args.out, [Path(d) for d in args.calibration_data], args.set5)
     if args.photo_variant_of:
         card["photoVariantOf"] = args.photo_variant_of
+        if args.photo_jpeg_quality:
+            low, high = (int(v) for v in args.photo_jpeg_quality.split("-"))
+            card["photoJpegQuality"] = {"min": low, "max": high}
         (args.out / f"{args.name}.json").write_text(json.dumps(card, indent=2) + "\n")
     return 0
 

@@ -173,6 +173,8 @@ export interface ModelSummary {
   parameters: number;
   /** Set on a photo variant: the clean model it was fine-tuned from (runs on JPEG/noisy inputs). */
   photoVariantOf?: string;
+  /** A photo variant that serves only JPEGs of these estimated qualities (inclusive). */
+  photoJpegQuality?: { min: number; max: number };
   presets: PresetSummary[];
 }
 

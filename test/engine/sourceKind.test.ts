@@ -156,12 +156,60 @@ describe('model choice by source', () => {
     await writeCleanAndPhotoModels(temp.dir);
     const registry = await ModelRegistry.load([temp.dir]);
     expect(registry.get().card.name).toBe('cmsc-tiny');
-    expect(registry.modelForSource(undefined, 'clean')).toBeUndefined();
-    expect(registry.modelForSource('cmsc-tiny', 'photo')).toBe('cmsc-tiny-photo');
-    expect(registry.modelForSource('cmsc-tiny-photo', 'clean')).toBe('cmsc-tiny-photo');
+    const clean = { kind: 'clean', jpegQuality: null } as const;
+    const photo = { kind: 'photo', jpegQuality: 70 } as const;
+    expect(registry.modelForSource(undefined, clean)).toBeUndefined();
+    expect(registry.modelForSource('cmsc-tiny', photo)).toBe('cmsc-tiny-photo');
+    expect(registry.modelForSource('cmsc-tiny-photo', clean)).toBe('cmsc-tiny-photo');
     expect(registry.summaries().map((m) => [m.name, m.isDefault, m.photoVariantOf])).toEqual([
       ['cmsc-tiny-photo', false, 'cmsc-tiny'],
       ['cmsc-tiny', true, undefined],
+    ]);
+  });
+
+  it('picks the photo variant whose JPEG quality band holds the file, the strongest otherwise', async () => {
+    await writeCleanAndPhotoModels(temp.dir);
+    const card = JSON.parse(
+      await readFile(path.join(temp.dir, 'cmsc-tiny-photo.json'), 'utf8'),
+    ) as Record<string, unknown>;
+    await writeFile(
+      path.join(temp.dir, 'cmsc-tiny-photo.json'),
+      JSON.stringify({ ...card, photoJpegQuality: { min: 1, max: 79 } }),
+    );
+    await writeFile(
+      path.join(temp.dir, 'cmsc-tiny-photo-light.json'),
+      JSON.stringify({
+        ...card,
+        name: 'cmsc-tiny-photo-light',
+        photoJpegQuality: { min: 80, max: 95 },
+      }),
+    );
+    const registry = await ModelRegistry.load([temp.dir]);
+    const pick = (jpegQuality: number | null) =>
+      registry.modelForSource(undefined, { kind: 'photo', jpegQuality });
+    expect([pick(50), pick(79), pick(80), pick(95), pick(99), pick(null)]).toEqual([
+      'cmsc-tiny-photo',
+      'cmsc-tiny-photo',
+      'cmsc-tiny-photo-light',
+      'cmsc-tiny-photo-light',
+      'cmsc-tiny-photo',
+      'cmsc-tiny-photo',
+    ]);
+    expect(registry.problems).toEqual([]);
+  });
+
+  it('refuses a quality band that is not 1 <= min <= max <= 100', async () => {
+    await writeCleanAndPhotoModels(temp.dir);
+    const card = JSON.parse(
+      await readFile(path.join(temp.dir, 'cmsc-tiny-photo.json'), 'utf8'),
+    ) as Record<string, unknown>;
+    await writeFile(
+      path.join(temp.dir, 'cmsc-tiny-photo.json'),
+      JSON.stringify({ ...card, photoJpegQuality: { min: 90, max: 80 } }),
+    );
+    const registry = await ModelRegistry.load([temp.dir]);
+    expect(registry.problems).toEqual([
+      `${path.join(temp.dir, 'cmsc-tiny-photo.json')}: photoJpegQuality must be qualities 1 <= min <= max <= 100`,
     ]);
   });
 

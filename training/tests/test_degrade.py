@@ -175,3 +175,19 @@ def test_photo_fine_tune_resumes_exactly(tmp_path):
     assert a["initialised_from"]["iteration"] == 1
     for k in a["model"]:
         assert np.array_equal(a["model"][k].numpy(), b["model"][k].numpy()), k
+
+
+def test_interpolated_weights_lie_between_the_clean_and_the_tuned_model():
+    import torch
+    from training.export import interpolate_weights
+    from training.model import CMSC, CMSCConfig
+
+    cfg = CMSCConfig(stages=1, modules_per_stage=1, channels=4)
+    clean, tuned = CMSC(cfg).state_dict(), CMSC(cfg).state_dict()
+    half = interpolate_weights(clean, tuned, 0.5)
+    for k, v in tuned.items():
+        if v.is_floating_point():
+            assert torch.allclose(half[k], (clean[k] + v) / 2), k
+        else:
+            assert torch.equal(half[k], v), k
+    assert all(torch.equal(interpolate_weights(clean, tuned, 1.0)[k], tuned[k]) for k in tuned)

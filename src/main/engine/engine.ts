@@ -367,7 +367,7 @@ class UpscaleEngine implements Engine {
       lowRes.height,
     );
     const hardware = options.model === undefined ? await this.hardware() : 'cpu';
-    const name = this.registry.modelForSource(options.model, source.kind, hardware, scale);
+    const name = this.registry.modelForSource(options.model, source, hardware, scale);
     // int8 files run on a CPU only: accelerators have their own fast paths for float.
     const int8 = options.precision !== 'fp32' && (await this.hardware()) === 'cpu';
     const variant = await this.registry.resolve(name, options.quality, hardware, scale, int8);

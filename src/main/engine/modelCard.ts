@@ -71,6 +71,13 @@ export interface ModelCard {
    * inputs; the engine runs it instead of that model for files judged photos (sourceKind.ts).
    */
   photoVariantOf?: string;
+  /**
+   * A photo variant that serves only JPEGs of these estimated IJG qualities (inclusive): a
+   * model fine-tuned on compressed photos and its interpolations with the clean model
+   * (`training/export.py --interpolate-from`) each win in their own band. Without it the
+   * variant serves every photo.
+   */
+  photoJpegQuality?: { min: number; max: number };
 }
 
 export class ModelCardError extends Error {
@@ -175,6 +182,9 @@ export function parseModelCard(json: Json, source: string): ModelCard {
     ...(card.photoVariantOf !== undefined
       ? { photoVariantOf: stringAt(card.photoVariantOf, 'photoVariantOf', fail) }
       : {}),
+    ...(card.photoJpegQuality !== undefined
+      ? { photoJpegQuality: qualityBand(card.photoJpegQuality, fail) }
+      : {}),
   };
 }
 
@@ -207,6 +217,14 @@ function nameAt(value: Json, fail: Fail): string {
   return /^[a-z0-9][a-z0-9._-]*$/.test(name)
     ? name
     : fail('name', 'lowercase letters, digits, ".", "_" or "-"');
+}
+
+function qualityBand(value: Json, fail: Fail): { min: number; max: number } {
+  const band = objectAt(value, 'photoJpegQuality', fail);
+  const min = positiveInteger(band.min, 'photoJpegQuality.min', fail);
+  const max = positiveInteger(band.max, 'photoJpegQuality.max', fail);
+  if (max > 100 || min > max) fail('photoJpegQuality', 'qualities 1 <= min <= max <= 100');
+  return { min, max };
 }
 
 function isFiniteNumber(value: Json): value is number {

@@ -11,7 +11,7 @@ import type {
   ModelSummary,
   PresetSummary,
   QualityPreset,
-  SourceKind,
+  SourceDecision,
 } from '../../shared/upscaleOptions.ts';
 import { QUALITY_PRESETS } from '../../shared/upscaleOptions.ts';
 import {
@@ -145,22 +145,23 @@ export class ModelRegistry {
   }
 
   /**
-   * The model name to run for a file judged `kind` (clean or photo), given the model asked for
-   * (undefined: the default). A photo runs the photo variant of the asked model; with no model
+   * The model name to run for a file judged a photo or clean, given the model asked for
+   * (undefined: the default). A photo runs a photo variant of the asked model; with no model
    * asked, of the first default candidate that has one (the fast default may have none yet,
-   * and a photo is better served by another model's photo variant than by a clean model). A
-   * model asked for by name that is itself a photo variant runs as asked. Undefined keeps the
-   * default.
+   * and a photo is better served by another model's photo variant than by a clean model).
+   * Among several variants the one whose JPEG quality band holds the file's quality runs;
+   * a noisy or forced-photo file that is not such a JPEG gets the strongest (lowest band). A
+   * model asked for by name that is itself a photo variant runs as asked. Undefined keeps
+   * the default.
    */
   modelForSource(
     name: string | undefined,
-    kind: SourceKind,
+    source: Pick<SourceDecision, 'kind' | 'jpegQuality'>,
     hardware: InferenceHardware = 'cpu',
     scale?: number,
   ): string | undefined {
-    if (kind === 'clean') return name;
-    const photoOf = (clean: string) =>
-      this.models.find((m) => m.card.photoVariantOf === clean)?.card.name;
+    if (source.kind === 'clean') return name;
+    const photoOf = (clean: string) => photoVariantFor(this.models, clean, source.jpegQuality);
     if (name !== undefined) {
       const asked = this.models.find((m) => m.card.name === name);
       return asked?.card.photoVariantOf !== undefined ? name : (photoOf(name) ?? name);
@@ -189,6 +190,7 @@ export class ModelRegistry {
       description: card.description,
       parameters: card.parameters,
       ...(card.photoVariantOf !== undefined ? { photoVariantOf: card.photoVariantOf } : {}),
+      ...(card.photoJpegQuality !== undefined ? { photoJpegQuality: card.photoJpegQuality } : {}),
       presets: QUALITY_PRESETS.map((preset): PresetSummary => {
         const variant = variantForPreset(card, preset);
         const set5Psnr: Partial<Record<number, number>> = {};
@@ -248,6 +250,28 @@ export class ModelRegistry {
     }
     this.verified.add(key);
   }
+}
+
+/**
+ * The photo variant of `clean` for a file of estimated JPEG quality `jpegQuality` (null: not a
+ * JPEG): the one whose band holds it, else the strongest (lowest band; a variant without a
+ * band serves everything and counts as the strongest).
+ */
+export function photoVariantFor(
+  models: readonly RegisteredModel[],
+  clean: string,
+  jpegQuality: number | null,
+): string | undefined {
+  const variants = models.filter((m) => m.card.photoVariantOf === clean);
+  const inBand =
+    jpegQuality === null
+      ? undefined
+      : variants.find(({ card: { photoJpegQuality: band } }) =>
+          band ? band.min <= jpegQuality && jpegQuality <= band.max : false,
+        );
+  const strength = (m: RegisteredModel) => m.card.photoJpegQuality?.min ?? 0;
+  const strongest = [...variants].sort((a, b) => strength(a) - strength(b))[0];
+  return (inBand ?? strongest)?.card.name;
 }
 
 /**
