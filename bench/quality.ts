@@ -13,16 +13,14 @@ import { readdir } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_MAX_OVERLAP } from '../src/main/engine/index.ts';
 import { InferenceClient } from '../src/main/engine/inferenceClient.ts';
 import { psnrY, ssimY } from '../src/main/engine/metrics.ts';
 import { ModelRegistry, type ResolvedVariant } from '../src/main/engine/modelRegistry.ts';
-import { upscaleTiled } from '../src/main/engine/tiledUpscale.ts';
-import { lowResInput, modelIoNames, planeModelFor } from '../src/main/engine/engine.ts';
+import { modelIoNames } from '../src/main/engine/engine.ts';
 import { QUALITY_PRESETS } from '../src/shared/upscaleOptions.ts';
 import { REPO_ROOT } from './benchModel.ts';
 import { runPhotoBench } from './photoInputs.ts';
-import { bicubicBaseline, degrade, loadHr, PYTHON_BICUBIC } from './srProtocol.ts';
+import { bicubicBaseline, degrade, loadHr, PYTHON_BICUBIC, upscaleY } from './srProtocol.ts';
 import { fixed, formatTable } from './table.ts';
 
 /** The paper's Table III (PSNR dB), only the entries we have verified; others print n/a. */
@@ -134,25 +132,7 @@ for (const file of files) {
     const bicubic = bicubicBaseline(lr, hrY);
     add('Bicubic (TypeScript)', scale, psnrY(hrY, bicubic, scale), ssimY(hrY, bicubic, scale));
     for (const variant of variantsByScale.get(scale) ?? []) {
-      const sr = new Float32Array(width * height);
-      await upscaleTiled(lr, {
-        outWidth: width,
-        outHeight: height,
-        tileSize: TILE_SIZE,
-        overlap: Math.min(variant.model.card.receptiveFieldRadius, DEFAULT_MAX_OVERLAP),
-        selfEnsemble: false,
-        model: planeModelFor(client, variant),
-        ...lowResInput(variant),
-        sink: (tile) => {
-          for (let row = 0; row < tile.core.height; row++) {
-            sr.set(
-              tile.y.subarray(row * tile.core.width, (row + 1) * tile.core.width),
-              (tile.core.y + row) * width + tile.core.x,
-            );
-          }
-        },
-      });
-      const output = { width, height, data: sr };
+      const { y: output } = await upscaleY(client, variant, lr, { width, height }, TILE_SIZE);
       add(methodName(variant), scale, psnrY(hrY, output, scale), ssimY(hrY, output, scale));
     }
   }

@@ -8,7 +8,11 @@ import { resizePlane } from '../src/main/engine/bicubic.ts';
 import { rgbToYcbcr } from '../src/main/engine/color.ts';
 import { decodeImage } from '../src/main/engine/imageDecode.ts';
 import type { YPlane } from '../src/main/engine/metrics.ts';
-import type { LowResImage } from '../src/main/engine/tiledUpscale.ts';
+import { DEFAULT_MAX_OVERLAP } from '../src/shared/upscaleOptions.ts';
+import { lowResInput, planeModelFor } from '../src/main/engine/engine.ts';
+import type { InferenceClient } from '../src/main/engine/inferenceClient.ts';
+import type { ResolvedVariant } from '../src/main/engine/modelRegistry.ts';
+import { type LowResImage, upscaleTiled } from '../src/main/engine/tiledUpscale.ts';
 
 /** training.evaluate's bicubic rows on the same data (Set5 printed by it at 4 decimals; Set14 from ../shared/datasets/README.md). */
 export const PYTHON_BICUBIC: Record<string, Record<number, number>> = {
@@ -74,4 +78,37 @@ export function bicubicBaseline(lr: LowResImage, hrY: YPlane): YPlane {
     height: hrY.height,
     data: resizePlane(lr.y, lr.width, lr.height, hrY.width, hrY.height),
   };
+}
+
+/**
+ * A model file's Y output for `lr` at width × height, through the engine's tiled upscaler in
+ * tiles of `tileSize` with the engine's overlap (the benches' one way to run a model).
+ */
+export async function upscaleY(
+  client: InferenceClient,
+  variant: ResolvedVariant,
+  lr: LowResImage,
+  size: { width: number; height: number },
+  tileSize: number,
+): Promise<{ y: YPlane; inferenceMs: number }> {
+  const { width, height } = size;
+  const data = new Float32Array(width * height);
+  const stats = await upscaleTiled(lr, {
+    outWidth: width,
+    outHeight: height,
+    tileSize,
+    overlap: Math.min(variant.model.card.receptiveFieldRadius, DEFAULT_MAX_OVERLAP),
+    selfEnsemble: false,
+    model: planeModelFor(client, variant),
+    ...lowResInput(variant),
+    sink: (tile) => {
+      for (let row = 0; row < tile.core.height; row++) {
+        data.set(
+          tile.y.subarray(row * tile.core.width, (row + 1) * tile.core.width),
+          (tile.core.y + row) * width + tile.core.x,
+        );
+      }
+    },
+  });
+  return { y: { width, height, data }, inferenceMs: stats.inferenceMs };
 }

@@ -14,15 +14,14 @@ import { readdir, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_MAX_OVERLAP } from '../src/main/engine/index.ts';
-import { lowResInput, modelIoNames, planeModelFor } from '../src/main/engine/engine.ts';
+import { modelIoNames } from '../src/main/engine/engine.ts';
 import { InferenceClient } from '../src/main/engine/inferenceClient.ts';
 import { psnrY } from '../src/main/engine/metrics.ts';
 import { ModelRegistry, type ResolvedVariant } from '../src/main/engine/modelRegistry.ts';
-import { type LowResImage, upscaleTiled } from '../src/main/engine/tiledUpscale.ts';
+import type { LowResImage } from '../src/main/engine/tiledUpscale.ts';
 import { QUALITY_PRESETS } from '../src/shared/upscaleOptions.ts';
 import { REPO_ROOT } from './benchModel.ts';
-import { bicubicBaseline, degrade, loadHr } from './srProtocol.ts';
+import { bicubicBaseline, degrade, loadHr, upscaleY } from './srProtocol.ts';
 import { fixed, formatTable } from './table.ts';
 
 const { values } = parseArgs({
@@ -63,32 +62,8 @@ for (const { card } of registry.models) {
   }
 }
 
-async function upscale(
-  variant: ResolvedVariant,
-  lr: LowResImage,
-): Promise<{ y: Float32Array; ms: number }> {
-  const width = lr.width * SCALE;
-  const height = lr.height * SCALE;
-  const y = new Float32Array(width * height);
-  const stats = await upscaleTiled(lr, {
-    outWidth: width,
-    outHeight: height,
-    tileSize: TILE,
-    overlap: Math.min(variant.model.card.receptiveFieldRadius, DEFAULT_MAX_OVERLAP),
-    selfEnsemble: false,
-    model: planeModelFor(client, variant),
-    ...lowResInput(variant),
-    sink: (tile) => {
-      for (let row = 0; row < tile.core.height; row++) {
-        y.set(
-          tile.y.subarray(row * tile.core.width, (row + 1) * tile.core.width),
-          (tile.core.y + row) * width + tile.core.x,
-        );
-      }
-    },
-  });
-  return { y, ms: stats.inferenceMs };
-}
+const upscale = (variant: ResolvedVariant, lr: LowResImage) =>
+  upscaleY(client, variant, lr, { width: lr.width * SCALE, height: lr.height * SCALE }, TILE);
 
 // --- Quality: PSNR x2 over the dataset ----------------------------------------------------
 const files = (await readdir(values.dataset))
@@ -101,7 +76,7 @@ for (const file of files) {
   addPsnr('bicubic', psnrY(hrY, bicubicBaseline(lr, hrY), SCALE));
   for (const variant of variants) {
     const { y } = await upscale(variant, lr);
-    addPsnr(variant.path, psnrY(hrY, { width: hrY.width, height: hrY.height, data: y }, SCALE));
+    addPsnr(variant.path, psnrY(hrY, y, SCALE));
   }
   process.stderr.write(`  ${file} done\n`);
 }
@@ -122,7 +97,7 @@ const secondsPerMp = new Map<string, number>();
 for (let run = 0; run < repeat + 1; run++) {
   // Round-robin, so every file sees the same machine; the first round warms the sessions.
   for (const variant of variants) {
-    const { ms } = await upscale(variant, speedInput);
+    const { inferenceMs: ms } = await upscale(variant, speedInput);
     if (run === 0) continue;
     const s = ms / 1000 / ((size * size) / 1e6);
     secondsPerMp.set(variant.path, Math.min(s, secondsPerMp.get(variant.path) ?? Infinity));

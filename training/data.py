@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 from PIL import Image
@@ -42,24 +42,30 @@ def read_train_y(path: Path) -> np.ndarray:
     return read_y(path)
 
 
+def downscaled_training_images(
+    folders: Sequence[Path], downscales: Sequence[float], limit: int | None
+) -> Iterator[np.ndarray]:
+    """Every training image at every down-scale (the augmentation), in a fixed order."""
+    for p in list_training_images(folders, limit):
+        y = read_train_y(p)
+        for f in downscales:
+            yield y if f == 1.0 else np.clip(imresize(y, scale=f), 0.0, 1.0)
+
+
 def build_pairs(
     folders: Sequence[Path],
     scales: Sequence[int] = SCALES,
     downscales: Sequence[float] = DOWNSCALES,
     limit: int | None = None,
 ) -> List[Pair]:
-    paths = list_training_images(folders, limit)
     pairs: List[Pair] = []
-    for p in paths:
-        y = read_train_y(p)
-        for f in downscales:
-            hr_f = y if f == 1.0 else np.clip(imresize(y, scale=f), 0.0, 1.0)
-            for s in scales:
-                hr = modcrop(hr_f, s)
-                if min(hr.shape) < PATCH:
-                    continue
-                lr = bicubic_degrade(hr, s)
-                pairs.append(Pair(hr.astype(np.float32), lr.astype(np.float32), s))
+    for hr_f in downscaled_training_images(folders, downscales, limit):
+        for s in scales:
+            hr = modcrop(hr_f, s)
+            if min(hr.shape) < PATCH:
+                continue
+            lr = bicubic_degrade(hr, s)
+            pairs.append(Pair(hr.astype(np.float32), lr.astype(np.float32), s))
     return pairs
 
 
@@ -75,18 +81,14 @@ def build_input_resolution_pairs(
 ) -> List[Pair]:
     """Pairs for an input-resolution model (cmsc-fast): HR, its bicubic LR at 1/s size and the
     LR bicubic-upscaled back (the model's global residual), one scale."""
-    paths = list_training_images(folders, limit)
     pairs: List[Pair] = []
-    for p in paths:
-        y = read_train_y(p)
-        for f in downscales:
-            hr_f = y if f == 1.0 else np.clip(imresize(y, scale=f), 0.0, 1.0)
-            hr = modcrop(hr_f, scale)
-            if min(hr.shape) < patch * scale:
-                continue
-            small = imresize(hr, scale=1.0 / scale)
-            up = imresize(small, output_shape=hr.shape[:2])
-            pairs.append(Pair(hr.astype(np.float32), up.astype(np.float32), scale, small.astype(np.float32)))
+    for hr_f in downscaled_training_images(folders, downscales, limit):
+        hr = modcrop(hr_f, scale)
+        if min(hr.shape) < patch * scale:
+            continue
+        small = imresize(hr, scale=1.0 / scale)
+        up = imresize(small, output_shape=hr.shape[:2])
+        pairs.append(Pair(hr.astype(np.float32), up.astype(np.float32), scale, small.astype(np.float32)))
     return pairs
 
 

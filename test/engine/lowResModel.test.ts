@@ -414,21 +414,8 @@ describe('engine with an input-resolution model', () => {
     }
     expect(max).toBeLessThanOrEqual(1);
   });
-});
 
-describe('int8 files', () => {
-  let engine: Engine;
-  let temp: Awaited<ReturnType<typeof makeTempDir>>;
-  beforeAll(async () => {
-    engine = await createEngine({ modelsDirs: [FAST_FIXTURE_DIR], device: 'cpu', threads: 1 });
-  });
-  afterAll(async () => engine.close());
-  beforeEach(async () => {
-    temp = await makeTempDir();
-  });
-  afterEach(async () => temp.remove());
-
-  it('are read from the card and picked only when allowed', async () => {
+  it('reads int8 files from the card and picks them only when allowed', async () => {
     const json = JSON.parse(
       await readFile(path.join(FAST_FIXTURE_DIR, 'cmsc-tiny-fast.json'), 'utf8'),
     ) as { variants: Record<string, unknown>[] };
@@ -451,7 +438,7 @@ describe('int8 files', () => {
     ]);
   });
 
-  it('run on a CPU unless fp32 is asked for, within 2 grey levels of fp32', async () => {
+  it('runs int8 files on a CPU unless fp32 is asked for, within 2 grey levels of fp32', async () => {
     const input = await writeTexturedImage(path.join(temp.dir, 'in.png'), 40, 30);
     const run = async (precision: 'auto' | 'fp32', name: string) => {
       const out = path.join(temp.dir, name);

@@ -90,18 +90,6 @@ def test_receptive_field_radius_is_exact_in_low_resolution_pixels():
     assert cols.min() // 2 == c - r and cols.max() // 2 == c + r
 
 
-@pytest.fixture()
-def tiny_dataset(tmp_path):
-    rng = np.random.default_rng(3)
-    folder = tmp_path / "images"
-    folder.mkdir()
-    for i in range(3):
-        base = rng.random((12, 12))
-        big = np.kron(base, np.ones((8, 8)))
-        Image.fromarray((big * 255).astype(np.uint8), mode="L").save(folder / f"{i}.png")
-    return folder
-
-
 def test_input_resolution_patches_are_aligned_under_every_flip_and_rotation(tiny_dataset):
     pairs = build_input_resolution_pairs([tiny_dataset], 2, downscales=(1.0,))
     assert [p.small.shape for p in pairs] == [(48, 48)] * 3

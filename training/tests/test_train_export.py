@@ -3,10 +3,8 @@
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from training import train
 from training.checkpoint import load_checkpoint
@@ -14,19 +12,6 @@ from training.export import export_model, parity, tiny_fixture
 from training.model import CMSC, CMSCConfig
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture()
-def tiny_dataset(tmp_path):
-    rng = np.random.default_rng(3)
-    folder = tmp_path / "images"
-    folder.mkdir()
-    for i in range(3):
-        # Smooth random images so bicubic has something sensible to do.
-        base = rng.random((12, 12))
-        big = np.kron(base, np.ones((8, 8)))
-        Image.fromarray((big * 255).astype(np.uint8), mode="L").save(folder / f"{i}.png")
-    return folder
 
 
 def _run(args):
