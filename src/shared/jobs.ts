@@ -65,7 +65,8 @@ export type FileReasonCode = (typeof FILE_REASON_CODES)[number];
 /**
  * Failures another attempt can fix: the file came back, the folder became writable, the engine
  * recovered. Content that cannot be decoded or a size outside the scale range (the job's settings
- * are fixed) fails the same way every time, so "Retry failed" leaves those alone.
+ * are fixed) fails the same way every time, so "Retry failed" is not offered for those alone; the
+ * queue still retries such a file when it was replaced since (its size changed).
  */
 export const RETRYABLE_REASON_CODES: readonly FileReasonCode[] = [
   'input-missing',

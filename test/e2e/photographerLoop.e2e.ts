@@ -290,6 +290,9 @@ describe("the photographer's loop", () => {
       path.join(portraits, 'photo-2.jpg'),
     );
     await page.getByRole('button', { name: 'Looks good → start portraits' }).waitFor();
+    await poll(() => page.locator('[data-shown-rect]').getAttribute('data-shown-rect'), {
+      timeout: 60_000,
+    }).not.toBe('');
     await screenshots('9-preview-from-browser');
   });
 
@@ -297,6 +300,10 @@ describe("the photographer's loop", () => {
     const { page } = session;
     await page.goto(session.url);
     await page.getByRole('button', { name: 'Export settings' }).click();
+    // The output folder chosen in the previous test was stored, though the screen was left at once.
+    expect(await page.getByLabel('Output folder').inputValue()).toBe(
+      path.join(session.workDir, 'prints'),
+    );
     const visible = (label: string) => page.getByLabel(label, { exact: true }).count();
     await page.getByLabel('File format').selectOption('png');
     expect(

@@ -135,6 +135,15 @@ describe('progress', () => {
       }),
     ).toEqual({ filesFinished: 1, filesTotal: 3, elapsedMs: 7000, etaMs: 5000 });
     expect(overallProgress([finished], {})).toBe(null);
+    // Only paused jobs: time spent, but no time left.
+    expect(
+      overallProgress([paused], { b: progress({ jobId: 'b', elapsedMs: 1000, etaMs: 7000 }) }),
+    ).toEqual({
+      filesFinished: 0,
+      filesTotal: 1,
+      elapsedMs: 1000,
+      etaMs: null,
+    });
     // A running job without a speed yet: the time left is unknown.
     expect(overallProgress([running], { a: progress({ etaMs: null }) })?.etaMs).toBe(null);
   });

@@ -319,12 +319,16 @@ export class BatchQueue {
     }
   }
 
-  /** Queues the job's failed files again (those another attempt can fix); returns how many. */
+  /**
+   * Queues the job's failed files again: those another attempt can fix, and those whose content
+   * failed (not an image, truncated, …) but that were replaced since; returns how many.
+   */
   async retryFailed(jobId: string): Promise<number> {
     const job = this.requireJob(jobId);
     let count = 0;
     for (const file of job.files) {
-      if (!isRetryableFailure(file)) continue;
+      if (file.state !== 'failed') continue;
+      if (!isRetryableFailure(file) && !(await changedSinceScan(file))) continue;
       file.state = 'queued';
       file.reason = null;
       file.outputPath = null;
@@ -1038,6 +1042,15 @@ function describeSpeed(key: SpeedKey, settings: ExportSettings, figure: SpeedFig
       : `measured over ${figure.photos} photo${figure.photos === 1 ? '' : 's'}`;
   const preset = `${settings.qualityPreset}${settings.selfEnsemble ? ', self-ensemble' : ''}`;
   return `${key.model} (${preset}) on ${key.provider.toUpperCase()} at ${formatFlopsPerSecond(figure.flopsPerSecond)}, ${how}`;
+}
+
+/**
+ * True when a file's size differs from the one the job recorded: it was replaced (a truncated
+ * download finished, a placeholder swapped for the photo), so a content failure may not recur.
+ */
+async function changedSinceScan(file: JobFile): Promise<boolean> {
+  const info = await stat(file.inputPath).catch(() => null);
+  return info !== null && info.size !== file.inputBytes;
 }
 
 function expectedOutputPixels(settings: ExportSettings, file: JobFile): number {

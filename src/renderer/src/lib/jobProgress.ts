@@ -42,6 +42,7 @@ export function overallProgress(
   let filesTotal = 0;
   let elapsedMs = 0;
   let etaMs: number | null = 0;
+  let running = 0;
   for (const job of open) {
     const live = progress[job.id];
     const counts = countStates(job);
@@ -49,9 +50,11 @@ export function overallProgress(
     filesFinished += job.files.length - counts.queued - counts.running;
     elapsedMs += live?.elapsedMs ?? job.files.reduce((sum, file) => sum + (file.elapsedMs ?? 0), 0);
     if (job.state === 'paused') continue;
+    running++;
     etaMs = etaMs === null || live?.etaMs == null ? null : etaMs + live.etaMs;
   }
-  return { filesFinished, filesTotal, elapsedMs, etaMs };
+  // Only paused jobs: nothing will run, so there is no time left to give.
+  return { filesFinished, filesTotal, elapsedMs, etaMs: running === 0 ? null : etaMs };
 }
 
 /** 0..1 for a job, weighted by output pixels when known (a big photo counts for more). */
