@@ -415,6 +415,18 @@ describe('engine with an input-resolution model', () => {
     expect(max).toBeLessThanOrEqual(1);
   });
 
+  it('shows the speed measured on the int8 file beside the preset that ran it', async () => {
+    const registry = await ModelRegistry.load([FAST_FIXTURE_DIR]);
+    const measured = (file: string) => (file.endsWith('-int8.onnx') ? 2.5 : null);
+    const best = registry.summaries(measured)[0]!.presets.find((p) => p.preset === 'best')!;
+    expect(best.measuredMegapixelsPerSecond).toBe(2.5);
+    const fp32Only = (file: string) => (file.endsWith('-int8.onnx') ? null : 1.25);
+    expect(
+      registry.summaries(fp32Only)[0]!.presets.find((p) => p.preset === 'best')!
+        .measuredMegapixelsPerSecond,
+    ).toBe(1.25);
+  });
+
   it('reads int8 files from the card and picks them only when allowed', async () => {
     const json = JSON.parse(
       await readFile(path.join(FAST_FIXTURE_DIR, 'cmsc-tiny-fast.json'), 'utf8'),
