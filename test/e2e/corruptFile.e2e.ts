@@ -49,25 +49,7 @@ describe('a corrupt photo in a batch', () => {
     await session.screenshot('3-report');
     await page.getByRole('button', { name: 'Close' }).click();
 
-    // Retry failed queues the broken file again; it fails again with the same reason.
-    await page.getByRole('button', { name: 'Retry failed' }).click();
-    // Asked through the same API the page uses: the broken file was tried a second time.
-    const attemptsOfBroken = async (): Promise<number | undefined> => {
-      const response = await fetch(`http://127.0.0.1:${session.port}/api/invoke/batch:list`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${session.token}` },
-        body: '{"args":[]}',
-      });
-      const answer = (await response.json()) as {
-        value: { jobs: { files: { relativePath: string; attempts: number }[] }[] };
-      };
-      return answer.value.jobs[0]?.files.find((file) => file.relativePath === 'broken.jpg')
-        ?.attempts;
-    };
-    await expect.poll(attemptsOfBroken, { timeout: 60_000 }).toBe(2);
-    await page.waitForSelector('[data-testid="job-state"]:text("Finished")', { timeout: 60_000 });
-    await expect
-      .poll(() => page.getByTestId('job-counts').textContent())
-      .toBe('3 of 4 done · 1 failed');
+    // The broken file can never succeed as it is: no "Retry failed" is offered for it.
+    expect(await page.getByRole('button', { name: 'Retry failed' }).count()).toBe(0);
   });
 });
