@@ -77,10 +77,11 @@ describe('batch in the browser UI', () => {
     await page.waitForSelector('[data-testid="job-state"]:text("Finished")', { timeout: 90_000 });
     await expect.poll(() => page.locator('[data-file-state="done"]').count()).toBe(4);
     await expect.poll(() => page.getByTestId('job-counts').textContent()).toBe('4 of 4 done');
-    // Each done row names the model that made it (a photo variant would also say why).
+    // Each done row names the model that made it and, for a file judged a photo, why (these
+    // are JPEGs saved at quality 90; the tiny fixture has no photo variant, so it runs itself).
     await expect
       .poll(() => page.locator('[data-file-state="done"] .dims').first().textContent())
-      .toMatch(/^320×240 → 640×480 · .+ · cmsc-tiny$/);
+      .toMatch(/^320×240 → 640×480 · .+ · cmsc-tiny \(JPEG quality ≈ 90\)$/);
     await session.screenshot('4-finished');
 
     const outputFolder = `${photos}-upscaled`;
