@@ -285,10 +285,13 @@ it('retry failed: a file that failed is processed again once fixed', async () =>
   await writeImage(broken, rawImage(16, 12, 3).png());
   expect(await queue.retryFailed(job.id)).toBe(1);
   const second = await runToEnd(job);
+  // The broken file was refused by the scan's header check, before any attempt: the retry is
+  // its first attempt.
+  expect(first.files[1]!.attempts).toBe(0);
   expect([second.state, ...second.files.map((f) => `${f.state}/${f.attempts}`)]).toEqual([
     'finished',
     'done/1',
-    'done/2',
+    'done/1',
   ]);
   expect(second.summary?.counts.done).toBe(2);
 });
