@@ -303,7 +303,7 @@ def main(argv: Optional[list] = None) -> int:
         training_info = training_summary(state)
         if args.interpolate_from:
             base_cfg, base_weights, base_state = load_model_weights(Path(args.interpolate_from))
-            if base_cfg != cfg_dict:
+            if CMSCConfig.from_dict(base_cfg) != CMSCConfig.from_dict(cfg_dict):
                 raise SystemExit(f"--interpolate-from {args.interpolate_from}: another architecture")
             weights = interpolate_weights(base_weights, weights, args.alpha)
             training_info["interpolation"] = {
