@@ -74,6 +74,16 @@ export const RETRYABLE_REASON_CODES: readonly FileReasonCode[] = [
   'upscale-failed',
 ];
 
+/**
+ * The model that made a done photo as people read it: its name, and why when a photo variant
+ * ran (`cmsc-lite-photo (JPEG quality ≈ 72)`); empty before the photo is done. One wording for
+ * the batch row and the CLI line.
+ */
+export function madeByText(file: Pick<JobFile, 'state' | 'model' | 'source'>): string {
+  if (file.state !== 'done' || !file.model) return '';
+  return file.source?.kind === 'photo' ? `${file.model} (${file.source.reason})` : file.model;
+}
+
 export function isRetryableFailure(file: Pick<JobFile, 'state' | 'reason'>): boolean {
   return (
     file.state === 'failed' &&

@@ -50,6 +50,12 @@ describe('cmsc-upscale', () => {
     expect(result.code).toBe(1);
     const lines = result.out.trim().split('\n');
     expect(lines.filter((l) => l.startsWith('ok   '))).toHaveLength(2);
+    // Each line names the model that made the output; a JPEG judged a photo also says why (the
+    // tiny fixture has no photo variant, so it runs itself).
+    expect(lines.find((l) => l.startsWith(`ok   ${a} `))).toMatch(/, cpu, cmsc-tiny\)$/);
+    expect(lines.find((l) => l.startsWith(`ok   ${b} `))).toMatch(
+      /, cpu, cmsc-tiny \(JPEG quality ≈ 80\)\)$/,
+    );
     expect(lines.filter((l) => l.startsWith('FAIL '))).toEqual([
       `FAIL ${path.join(photos, 'broken.png')}: cannot read the image header (Input file has corrupt header:) (decode-failed)`,
     ]);

@@ -16,6 +16,7 @@ import {
   type ExportSettings,
 } from '../../shared/exportSettings.ts';
 import type { Job, JobFile, JobInputs } from '../../shared/jobs.ts';
+import { madeByText } from '../../shared/jobs.ts';
 import { defaultDataDir } from '../api/dataDir.ts';
 import { createBatchQueue, PreflightRefusal, type BatchQueue } from '../batch/batchQueue.ts';
 import { createEngineUpscaler } from '../batch/engineUpscaler.ts';
@@ -300,7 +301,8 @@ function fileLine(file: JobFile): string {
   if (file.state === 'done') {
     const time = file.elapsedMs === null ? '' : `, ${formatDuration(file.elapsedMs)}`;
     const bytes = file.outputBytes === null ? '' : `, ${formatBytes(file.outputBytes)}`;
-    return `ok   ${input} -> ${printable(file.outputPath ?? '')} (${file.outputWidth}x${file.outputHeight}${bytes}${time}, ${file.provider ?? 'cpu'})`;
+    const model = file.model ? `, ${madeByText(file)}` : '';
+    return `ok   ${input} -> ${printable(file.outputPath ?? '')} (${file.outputWidth}x${file.outputHeight}${bytes}${time}, ${file.provider ?? 'cpu'}${model})`;
   }
   const reason = file.reason ?? { code: 'upscale-failed', message: 'no reason recorded' };
   const tag = file.state === 'skipped' ? 'skip' : 'FAIL';
