@@ -10,7 +10,6 @@ import type {
   CropResult,
   DeviceInfo,
   EventChannels,
-  FolderListing,
   InputPhoto,
   ReportView,
   Thumbnail,
