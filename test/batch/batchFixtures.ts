@@ -12,6 +12,8 @@ import {
 import type { JobInputs } from '../../src/shared/jobs.ts';
 import { createEngineUpscaler } from '../../src/main/batch/engineUpscaler.ts';
 import type { ImageUpscaler } from '../../src/main/batch/imageUpscaler.ts';
+import { createBatchQueue, type BatchQueue } from '../../src/main/batch/batchQueue.ts';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
 export const FIXTURE_MODELS_DIR = path.join(REPO_ROOT, 'test/fixtures/models');
@@ -27,6 +29,40 @@ export async function removeDir(dir: string): Promise<void> {
 /** The real engine on the CPU with the tiny random-weight fixture model. */
 export function fixtureUpscaler(): Promise<ImageUpscaler> {
   return createEngineUpscaler({ modelsDirs: [FIXTURE_MODELS_DIR], threads: 1 }, 'cpu');
+}
+
+/**
+ * Registers a fresh batch queue in its own temporary folder around each test of the calling
+ * file, over one fixture upscaler for the whole file; `onFresh` receives each test's folder and
+ * queue. The queue is closed and the folder removed after each test.
+ */
+export function useFixtureQueue(
+  label: string,
+  options: { autoStart?: boolean },
+  onFresh: (root: string, queue: BatchQueue) => void,
+): void {
+  let upscaler: ImageUpscaler;
+  let root: string;
+  let queue: BatchQueue;
+  beforeAll(async () => {
+    upscaler = await fixtureUpscaler();
+  });
+  afterAll(async () => {
+    await upscaler.close();
+  });
+  beforeEach(async () => {
+    root = await makeTempDir(label);
+    queue = await createBatchQueue({
+      stateDir: path.join(root, 'state'),
+      upscaler,
+      ...(options.autoStart === undefined ? {} : { autoStart: options.autoStart }),
+    });
+    onFresh(root, queue);
+  });
+  afterEach(async () => {
+    await queue.close();
+    await removeDir(root);
+  });
 }
 
 export function testSettings(overrides: Partial<ExportSettings> = {}): ExportSettings {

@@ -6,44 +6,20 @@
 import { spawnSync } from 'node:child_process';
 import { mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
-import { createBatchQueue, type BatchQueue } from '../../src/main/batch/batchQueue.ts';
-import type { ImageUpscaler } from '../../src/main/batch/imageUpscaler.ts';
+import { expect, it } from 'vitest';
+import type { BatchQueue } from '../../src/main/batch/batchQueue.ts';
 import { freeBytesAt } from '../../src/main/batch/preflight.ts';
 import { writeAtomically } from '../../src/main/engine/index.ts';
 import { expandNamingTemplate, safeFileNamePart } from '../../src/shared/namingTemplate.ts';
 import { pngBomb } from '../reliability/hostileFolder.ts';
-import {
-  fixtureUpscaler,
-  jobInputs,
-  makeTempDir,
-  rawImage,
-  removeDir,
-  testSettings,
-  writeImage,
-} from './batchFixtures.ts';
+import { jobInputs, rawImage, testSettings, writeImage, useFixtureQueue } from './batchFixtures.ts';
 
-let upscaler: ImageUpscaler;
 let root: string;
 let queue: BatchQueue;
 
-beforeAll(async () => {
-  upscaler = await fixtureUpscaler();
-});
-afterAll(async () => {
-  await upscaler.close();
-});
-beforeEach(async () => {
-  root = await makeTempDir('hostile');
-  queue = await createBatchQueue({
-    stateDir: path.join(root, 'state'),
-    upscaler,
-    autoStart: false,
-  });
-});
-afterEach(async () => {
-  await queue.close();
-  await removeDir(root);
+useFixtureQueue('hostile', { autoStart: false }, (freshRoot, freshQueue) => {
+  root = freshRoot;
+  queue = freshQueue;
 });
 
 it('a decompression bomb is one problem; the good photos are estimated and the job fits', async () => {

@@ -5,37 +5,17 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
-import { afterAll, beforeAll, beforeEach, afterEach, expect, it } from 'vitest';
-import { createBatchQueue, type BatchQueue } from '../../src/main/batch/batchQueue.ts';
-import type { ImageUpscaler } from '../../src/main/batch/imageUpscaler.ts';
+import { expect, it } from 'vitest';
+import type { BatchQueue } from '../../src/main/batch/batchQueue.ts';
 import { setPngDensity } from '../../src/main/batch/metadataTransfer.ts';
-import {
-  fixtureUpscaler,
-  jobInputs,
-  makeTempDir,
-  rawImage,
-  removeDir,
-  testSettings,
-  writeImage,
-} from './batchFixtures.ts';
+import { jobInputs, rawImage, testSettings, writeImage, useFixtureQueue } from './batchFixtures.ts';
 
-let upscaler: ImageUpscaler;
 let root: string;
 let queue: BatchQueue;
 
-beforeAll(async () => {
-  upscaler = await fixtureUpscaler();
-});
-afterAll(async () => {
-  await upscaler.close();
-});
-beforeEach(async () => {
-  root = await makeTempDir('density');
-  queue = await createBatchQueue({ stateDir: path.join(root, 'state'), upscaler });
-});
-afterEach(async () => {
-  await queue.close();
-  await removeDir(root);
+useFixtureQueue('density', {}, (freshRoot, freshQueue) => {
+  root = freshRoot;
+  queue = freshQueue;
 });
 
 /** The pHYs chunk's pixels per unit (x, y) and unit, or null when the PNG has none. */

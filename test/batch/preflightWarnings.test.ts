@@ -5,41 +5,17 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
-import { createBatchQueue, type BatchQueue } from '../../src/main/batch/batchQueue.ts';
-import type { ImageUpscaler } from '../../src/main/batch/imageUpscaler.ts';
+import { expect, it } from 'vitest';
+import type { BatchQueue } from '../../src/main/batch/batchQueue.ts';
 import { isRetryableFailure } from '../../src/shared/jobs.ts';
-import {
-  fixtureUpscaler,
-  jobInputs,
-  makeTempDir,
-  rawImage,
-  removeDir,
-  testSettings,
-  writeImage,
-} from './batchFixtures.ts';
+import { jobInputs, rawImage, testSettings, writeImage, useFixtureQueue } from './batchFixtures.ts';
 
-let upscaler: ImageUpscaler;
 let root: string;
 let queue: BatchQueue;
 
-beforeAll(async () => {
-  upscaler = await fixtureUpscaler();
-});
-afterAll(async () => {
-  await upscaler.close();
-});
-beforeEach(async () => {
-  root = await makeTempDir('warnings');
-  queue = await createBatchQueue({
-    stateDir: path.join(root, 'state'),
-    upscaler,
-    autoStart: false,
-  });
-});
-afterEach(async () => {
-  await queue.close();
-  await removeDir(root);
+useFixtureQueue('warnings', { autoStart: false }, (freshRoot, freshQueue) => {
+  root = freshRoot;
+  queue = freshQueue;
 });
 
 it('says which outputs already exist and what each overwrite policy will do with them', async () => {
