@@ -121,6 +121,11 @@ def variant_file(name: str, stages: int, total: int) -> str:
     return f"{name}.onnx" if stages == total else f"{name}-s{stages}.onnx"
 
 
+def scale_file_base(name: str, scale: int) -> str:
+    """File names of one scale of a multi-scale input-resolution card: ``cmsc-fast-x4-s1.onnx``."""
+    return f"{name}-x{scale}"
+
+
 def export_model(
     model: CMSC,
     name: str,
@@ -129,15 +134,17 @@ def export_model(
     description: str,
     training_info: dict,
     evaluation: Optional[dict] = None,
+    file_base: Optional[str] = None,
 ) -> dict:
-    """Export every stage prefix, check parity, write ``<name>.json``; returns the card."""
+    """Export every stage prefix, check parity, write ``<name>.json``; returns the card.
+    ``file_base`` names the ONNX files (default: ``name``)."""
     model = model.eval()
     cfg = model.cfg
     out_dir.mkdir(parents=True, exist_ok=True)
     stage_counts = list(range(1, cfg.stages + 1)) if cfg.cascaded_supervision else [cfg.stages]
     variants = []
     for k in stage_counts:
-        path = out_dir / variant_file(name, k, cfg.stages)
+        path = out_dir / variant_file(file_base or name, k, cfg.stages)
         export_onnx(model, k, path)
         diff = parity(model, k, path)
         if diff > PARITY_TOLERANCE:
@@ -205,6 +212,29 @@ def interpolate_weights(clean: dict, tuned: dict, alpha: float) -> dict:
             for k, v in tuned.items()}
 
 
+def merge_scale_cards(cards: Sequence[dict]) -> dict:
+    """One card for an input-resolution model trained once per integer scale (cmsc-fast x2, x3,
+    x4: same body, own pixel-shuffle head): the union of the scales, every scale's files and
+    evaluation rows; the training and stage weights kept per scale. The card-level parameter and
+    FLOP counts are those of the lowest scale (each variant carries its own FLOPs)."""
+    by_scale = sorted(cards, key=lambda c: c["scales"][0])
+    scales = [c["scales"][0] for c in by_scale]
+    if len(set(scales)) != len(scales):
+        raise ValueError(f"two checkpoints of the same scale: {scales}")
+    bodies = [{k: v for k, v in c["architecture"].items() if k != "stageWeights"} for c in by_scale]
+    if any(b != bodies[0] for b in bodies):
+        raise ValueError("the checkpoints differ in architecture beyond their scale")
+    merged = dict(by_scale[0])
+    merged["scales"] = scales
+    merged["architecture"] = {**bodies[0], "stageWeightsByScale": {
+        str(s): c["architecture"]["stageWeights"] for s, c in zip(scales, by_scale)}}
+    merged["variants"] = [v for c in by_scale for v in c["variants"]]
+    merged["evaluation"] = {**by_scale[0]["evaluation"],
+                            "results": [r for c in by_scale for r in c["evaluation"]["results"]]}
+    merged["training"] = {"byScale": {str(s): c["training"] for s, c in zip(scales, by_scale)}}
+    return merged
+
+
 def tiny_fixture(seed: int = 7, upscale: int = 0) -> CMSC:
     """Random-weight S=1, M=1, 8-channel CMSC whose output stays near its input
     (``upscale``: the cmsc-fast form at that scale).
@@ -260,9 +290,32 @@ def training_summary(state: dict) -> dict:
     }
 
 
+def load_for_export(checkpoint: Path, args: argparse.Namespace) -> Tuple[CMSC, dict]:
+    """A trained run's model (optionally WiSE-FT-interpolated with its clean run) and its card's
+    training section."""
+    cfg_dict, weights, state = load_model_weights(checkpoint)
+    model = CMSC(CMSCConfig.from_dict(cfg_dict))
+    training_info = training_summary(state)
+    if args.interpolate_from:
+        base_cfg, base_weights, base_state = load_model_weights(Path(args.interpolate_from))
+        if CMSCConfig.from_dict(base_cfg) != CMSCConfig.from_dict(cfg_dict):
+            raise SystemExit(f"--interpolate-from {args.interpolate_from}: another architecture")
+        weights = interpolate_weights(base_weights, weights, args.alpha)
+        training_info["interpolation"] = {
+            "method": "weights (1 - alpha) * clean + alpha * fine-tuned (WiSE-FT), batch-norm statistics included",
+            "clean": args.interpolate_from, "cleanIteration": base_state.get("iteration"), "alpha": args.alpha,
+        }
+    model.load_state_dict(weights)
+    if args.note:
+        training_info["note"] = args.note
+    return model, training_info
+
+
 def main(argv: Optional[list] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--checkpoint", help="run folder of a trained model")
+    ap.add_argument("--checkpoint", nargs="+",
+                    help="run folder of a trained model; for cmsc-fast, one run per integer scale (one card, "
+                         "files <name>-x<s>*.onnx)")
     ap.add_argument("--tiny-fixture", action="store_true", help="export the random-weight test fixture instead")
     ap.add_argument("--upscale", type=int, default=0, help="with --tiny-fixture: the cmsc-fast form at this scale")
     ap.add_argument("--name", required=True)
@@ -295,45 +348,42 @@ def main(argv: Optional[list] = None) -> int:
         torch.set_num_threads(args.threads)
 
     if args.tiny_fixture:
-        model = tiny_fixture(upscale=args.upscale)
-        training_info = {"note": "random weights (seed 7); a test fixture, not a trained model"}
+        models = [(tiny_fixture(upscale=args.upscale),
+                   {"note": "random weights (seed 7); a test fixture, not a trained model"})]
     else:
-        cfg_dict, weights, state = load_model_weights(Path(args.checkpoint))
-        model = CMSC(CMSCConfig.from_dict(cfg_dict))
-        training_info = training_summary(state)
-        if args.interpolate_from:
-            base_cfg, base_weights, base_state = load_model_weights(Path(args.interpolate_from))
-            if CMSCConfig.from_dict(base_cfg) != CMSCConfig.from_dict(cfg_dict):
-                raise SystemExit(f"--interpolate-from {args.interpolate_from}: another architecture")
-            weights = interpolate_weights(base_weights, weights, args.alpha)
-            training_info["interpolation"] = {
-                "method": "weights (1 - alpha) * clean + alpha * fine-tuned (WiSE-FT), batch-norm statistics included",
-                "clean": args.interpolate_from, "cleanIteration": base_state.get("iteration"), "alpha": args.alpha,
-            }
-        model.load_state_dict(weights)
-        if args.note:
-            training_info["note"] = args.note
-    evaluation = None
-    if args.evaluation_json:
-        evaluation = json.loads(args.evaluation_json.read_text())
-        evaluation["source"] = f"{args.evaluation_json.name}: evaluated with training.evaluate on {evaluation.get('device', '?')}"
-    elif args.evaluate:
-        from .evaluate import evaluate_model_on
+        models = [load_for_export(Path(c), args) for c in args.checkpoint]
+    multi_scale = len(models) > 1
+    if multi_scale and not all(m.cfg.upscale for m, _ in models):
+        raise SystemExit("several --checkpoint runs make one card only for input-resolution (cmsc-fast) models")
+    if multi_scale and (args.evaluation_json or args.interpolate_from):
+        raise SystemExit("--evaluation-json and --interpolate-from take one checkpoint")
+    cards = []
+    for model, training_info in models:
+        evaluation = None
+        if args.evaluation_json:
+            evaluation = json.loads(args.evaluation_json.read_text())
+            evaluation["source"] = (f"{args.evaluation_json.name}: evaluated with training.evaluate on "
+                                    f"{evaluation.get('device', '?')}")
+        elif args.evaluate:
+            from .evaluate import evaluate_model_on
 
-        scales = [model.cfg.upscale] if model.cfg.upscale else [int(s) for s in args.scales.split(",")]
-        evaluation = evaluate_model_on(model, [Path(d) for d in args.evaluate.split(",")], scales)
-    card = export_model(model, args.name, args.out, args.display_name or args.name, args.description, training_info,
-                        evaluation)
-    if args.quantize:
-        from .quantize import add_int8_variants
+            scales = [model.cfg.upscale] if model.cfg.upscale else [int(s) for s in args.scales.split(",")]
+            evaluation = evaluate_model_on(model, [Path(d) for d in args.evaluate.split(",")], scales)
+        file_base = scale_file_base(args.name, model.cfg.upscale) if multi_scale else args.name
+        card = export_model(model, args.name, args.out, args.display_name or args.name, args.description,
+                            training_info, evaluation, file_base=file_base)
+        if args.quantize:
+            from .quantize import add_int8_variants
 
-        card = add_int8_variants(model, card, args.out, [Path(d) for d in args.calibration_data], args.set5)
+            card = add_int8_variants(model, card, args.out, [Path(d) for d in args.calibration_data], args.set5)
+        cards.append(card)
+    card = merge_scale_cards(cards) if multi_scale else cards[0]
     if args.photo_variant_of:
         card["photoVariantOf"] = args.photo_variant_of
         if args.photo_jpeg_quality:
             low, high = (int(v) for v in args.photo_jpeg_quality.split("-"))
             card["photoJpegQuality"] = {"min": low, "max": high}
-        (args.out / f"{args.name}.json").write_text(json.dumps(card, indent=2) + "\n")
+    (args.out / f"{args.name}.json").write_text(json.dumps(card, indent=2) + "\n")
     return 0
 
 

@@ -257,6 +257,17 @@ class CMSC(nn.Module):
         return self.assemble(self.forward_all(x, bicubic=bicubic))
 
 
+def load_matching_weights(model: nn.Module, state: dict) -> List[str]:
+    """Copy every tensor of ``state`` whose name and shape match ``model``'s; return the names
+    of the model's tensors left as they were (e.g. a cmsc-fast x4 started from the x2 body:
+    only the s^2-channel reconstruction convs differ)."""
+    own = model.state_dict()
+    matching = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    own.update(matching)
+    model.load_state_dict(own)
+    return [k for k in own if k not in matching]
+
+
 class StagePrefix(nn.Module):
     """The app's speed/quality dial: run only the first k stages and return y_k.
 

@@ -25,7 +25,7 @@ import random
 import signal
 import sys
 import time
-from dataclasses import dataclass, asdict
+from dataclasses import dataclass, asdict, replace
 from pathlib import Path
 from typing import Optional
 
@@ -40,7 +40,7 @@ from .data import (
 from .data import PATCH
 from .degrade import PHOTO, DegradationRecipe
 from .losses import cascaded_loss
-from .model import CMSC, NAMED_CONFIGS, CMSCConfig
+from .model import CMSC, NAMED_CONFIGS, CMSCConfig, load_matching_weights
 from .photo_data import DEFAULT_RGB_DATA, DegradedPatchSampler, load_rgb_images
 
 DEFAULT_DATA = ["../shared/datasets/train-y/T91", "../shared/datasets/train-y/BSD200"]
@@ -241,9 +241,16 @@ def main(argv: Optional[list] = None) -> int:
         init_state = load_checkpoint(Path(args.init_from), map_location="cpu")
         if init_state is None:
             raise SystemExit(f"--init-from {args.init_from}: no checkpoint there")
-        if CMSCConfig.from_dict(init_state["config"]) != cfg:
+        init_cfg = CMSCConfig.from_dict(init_state["config"])
+        if init_cfg == cfg:
+            model.load_state_dict(init_state["model"])
+        elif init_cfg.upscale and cfg.upscale and replace(init_cfg, upscale=cfg.upscale) == cfg:
+            # cmsc-fast at another scale: the body (everything before the pixel shuffle) carries
+            # over; the s^2-channel reconstruction convs differ in shape and keep their init.
+            fresh = load_matching_weights(model, init_state["model"])
+            print(f"body from the x{init_cfg.upscale} run; fresh for x{cfg.upscale}: {', '.join(fresh)}", flush=True)
+        else:
             raise SystemExit(f"--init-from {args.init_from}: its architecture differs from --arch {args.arch}")
-        model.load_state_dict(init_state["model"])
         initialised_from = {"run": str(args.init_from), "iteration": init_state["iteration"],
                             "wall_seconds": init_state.get("wall_seconds"),
                             "sessions": init_state.get("sessions", [])}

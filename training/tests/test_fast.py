@@ -185,3 +185,49 @@ def test_photo_fine_tune_of_a_fast_model_runs_on_input_resolution_degraded_pairs
     assert train.main(["--run", str(run), "--arch", "fast_x2", "--data", str(folder), "--threads", "1",
                        "--batch", "2", "--max-iters", "2", "--degradation", "photo"]) == 0
     assert load_checkpoint(run)["iteration"] == 2
+
+
+def test_a_fast_run_at_another_scale_starts_from_the_x2_body_with_fresh_heads(tiny_dataset, tmp_path):
+    common = ["--recipe", "budget", "--data", str(tiny_dataset), "--threads", "1", "--batch", "2"]
+    x2, x4 = tmp_path / "x2", tmp_path / "x4"
+    assert train.main(["--run", str(x2), "--arch", "fast_x2", "--max-iters", "2", *common]) == 0
+    assert train.main(["--run", str(x4), "--arch", "fast_x4", "--max-iters", "0", "--init-from", str(x2),
+                       *common]) == 0
+    body, started = load_checkpoint(x2)["model"], load_checkpoint(x4)
+    assert started["config"]["upscale"] == 4 and started["initialised_from"]["iteration"] == 2
+    heads = {k for k in started["model"] if k.startswith("reconstruction.")}
+    for k, v in started["model"].items():
+        if k in heads:
+            # Zero-initialised (so x4 starts at bicubic), shaped for 16 sub-pixels.
+            assert not v.any() and v.shape[0] == 16 if v.dim() else True, k
+        else:
+            assert torch.equal(v, body[k]), k
+    # Another body is still refused.
+    with pytest.raises(SystemExit, match="architecture differs"):
+        train.main(["--run", str(tmp_path / "lite"), "--arch", "lite", "--max-iters", "0", "--init-from", str(x2),
+                    *common])
+
+
+def test_one_card_holds_a_fast_model_trained_per_scale(tiny_dataset, tmp_path):
+    from training import export
+
+    if not (REPO / "node_modules" / "onnxruntime-node").exists():
+        pytest.fail("node_modules/onnxruntime-node is missing: run `npm ci` before the Python tests")
+    runs = []
+    for arch in ("fast_x3", "fast_x2"):
+        run = tmp_path / arch
+        assert train.main(["--run", str(run), "--arch", arch, "--recipe", "budget", "--data", str(tiny_dataset),
+                           "--threads", "1", "--batch", "2", "--max-iters", "1"]) == 0
+        runs.append(str(run))
+    out = tmp_path / "models"
+    assert export.main(["--checkpoint", *runs, "--name", "fastpair", "--out", str(out),
+                        "--evaluate", str(tiny_dataset)]) == 0
+    card = json.loads((out / "fastpair.json").read_text())
+    assert card["scales"] == [2, 3]
+    assert [(v["scale"], v["stages"], v["file"]) for v in card["variants"]] == [
+        (s, k, f"fastpair-x{s}{'' if k == 3 else f'-s{k}'}.onnx") for s in (2, 3) for k in (1, 2, 3)]
+    assert all((out / v["file"]).exists() and v["parityMaxAbsDiff"] <= 1e-4 for v in card["variants"])
+    assert {r["scale"] for r in card["evaluation"]["results"]} == {2, 3}
+    assert set(card["training"]["byScale"]) == {"2", "3"}
+    assert card["training"]["byScale"]["3"]["iterations"] == 1
+    assert set(card["architecture"]["stageWeightsByScale"]) == {"2", "3"}
