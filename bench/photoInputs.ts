@@ -20,6 +20,7 @@ import { rgbToYcbcr } from '../src/main/engine/color.ts';
 import { decodeImage } from '../src/main/engine/imageDecode.ts';
 import { createEngine, type Engine } from '../src/main/engine/index.ts';
 import { psnrY, type YPlane } from '../src/main/engine/metrics.ts';
+import type { PhotoInputResult as CardPhotoInputRow } from '../src/main/engine/modelCard.ts';
 import { DEFAULT_UPSCALE_OPTIONS, type UpscaleOptions } from '../src/shared/upscaleOptions.ts';
 import { cropPlane } from './srProtocol.ts';
 import { fixed, formatTable } from './table.ts';
@@ -38,13 +39,8 @@ export interface PhotoBenchOptions {
   recordCommand: string | null;
 }
 
-/** One measured row: a model (or bicubic/auto) on one kind of LR file. */
-export interface PhotoInputResult {
-  dataset: string;
-  scale: number;
-  input: string;
-  method: string;
-  psnr: number;
+/** One measured row: a model (or bicubic/auto) on one kind of LR file, as cards keep it. */
+export interface PhotoInputResult extends CardPhotoInputRow {
   gainOverBicubic: number;
 }
 
@@ -188,7 +184,9 @@ function round(value: number, digits: number): number {
 
 /**
  * Puts each model's rows (with bicubic and auto beside them) into its card as `photoInputs`,
- * so the card carries its measured quality on photo files; the engine ignores the field.
+ * so the card carries its measured quality on photo files; the registry's default rule reads
+ * the JPEG rows (`fastPhotoPathQualifies`). Rows of other datasets, scales and inputs already
+ * in the card stay (a run at x4 keeps the x2 rows), each with the command that measured it.
  */
 async function recordInCards(
   modelsDir: string,
@@ -199,12 +197,22 @@ async function recordInCards(
   for (const name of models) {
     const cardPath = path.join(modelsDir, `${name}.json`);
     const card = JSON.parse(await readFile(cardPath, 'utf8')) as Record<string, unknown>;
+    const measuredAt = new Date().toISOString().slice(0, 10);
+    const fresh = results
+      .filter((r) => [name, 'bicubic', 'auto (default path)'].includes(r.method))
+      .map((r) => ({ ...r, command, measuredAt }));
+    const key = (r: CardPhotoInputRow) => `${r.dataset}|${r.scale}|${r.input}|${r.method}`;
+    const replaced = new Set(fresh.map(key));
+    // Cards recorded before rows carried their command keep the section's.
+    const previous = card.photoInputs as
+      { results?: CardPhotoInputRow[]; command?: string; measuredAt?: string } | undefined;
+    const kept = (previous?.results ?? [])
+      .filter((r) => !replaced.has(key(r)))
+      .map((r) => ({ command: previous?.command, measuredAt: previous?.measuredAt, ...r }));
     card.photoInputs = {
       protocol:
-        'HR cropped to a multiple of the scale, down-scaled in RGB by MATLAB-style bicubic, saved as the LR file named (png; qNN: JPEG at IJG quality NN, 4:2:0; noiseNN: PNG with Gaussian noise of NN levels in R, G, B), upscaled through engine.upscaleFile; PSNR on 8-bit Y against the clean HR, scale border removed',
-      command,
-      measuredAt: new Date().toISOString().slice(0, 10),
-      results: results.filter((r) => [name, 'bicubic', 'auto (default path)'].includes(r.method)),
+        'HR cropped to a multiple of the scale, down-scaled in RGB by MATLAB-style bicubic, saved as the LR file named (png; qNN: JPEG at IJG quality NN, 4:2:0; noiseNN: PNG with Gaussian noise of NN levels in R, G, B), upscaled through engine.upscaleFile; PSNR on 8-bit Y against the clean HR, scale border removed; each row names the command that measured it',
+      results: [...kept, ...fresh],
     };
     await writeFile(cardPath, `${JSON.stringify(card, null, 2)}\n`);
     console.log(`recorded ${cardPath}`);

@@ -335,6 +335,65 @@ describe('input-resolution model cards', () => {
       expect(registry.get(undefined, 'cpu', 3).card.name).toBe('cmsc-lite');
       expect(registry.get(undefined, 'accelerator', 2).card.name).toBe('cmsc-lite');
     });
+
+    /** cmsc-lite (all scales) and cmsc-fast (x2 card) with photo variants and JPEG rows. */
+    async function writeFamilies(fastPhotoPsnr: number | null): Promise<ModelRegistry> {
+      const liteCard = {
+        ...card,
+        input: { ...(card.input as object), resolution: 'output', bicubic: undefined },
+        scales: [2, 3, 4],
+        variants: (card.variants as Record<string, unknown>[]).map((v) => ({
+          ...v,
+          scale: undefined,
+        })),
+        evaluation: evaluated({ set5: 37.0, set14: 32.6 }),
+      };
+      const rows = (method: string, psnr: number) => ({
+        results: ['Set5', 'Set14'].flatMap((dataset) =>
+          [50, 75, 90].map((q) => ({ dataset, scale: 2, input: `q${q}`, method, psnr })),
+        ),
+      });
+      const cards: Record<string, unknown>[] = [
+        { ...liteCard, name: 'cmsc-lite' },
+        {
+          ...liteCard,
+          name: 'cmsc-lite-photo',
+          photoVariantOf: 'cmsc-lite',
+          photoInputs: rows('cmsc-lite-photo', 33.0),
+        },
+        { ...card, name: 'cmsc-fast', evaluation: evaluated({ set5: 37.2, set14: 32.7 }) },
+      ];
+      if (fastPhotoPsnr !== null)
+        cards.push({
+          ...card,
+          name: 'cmsc-fast-photo',
+          photoVariantOf: 'cmsc-fast',
+          photoInputs: rows('cmsc-fast-photo', fastPhotoPsnr),
+        });
+      for (const c of cards)
+        await writeFile(path.join(temp.dir, `${String(c.name)}.json`), JSON.stringify(c));
+      const registry = await ModelRegistry.load([temp.dir]);
+      expect(registry.problems).toEqual([]);
+      return registry;
+    }
+    const photo = { kind: 'photo', jpegQuality: 75 } as const;
+
+    it('sends photos to the fast photo variant where it has the scale, else to another model’s', async () => {
+      const registry = await writeFamilies(33.2);
+      expect(registry.get(undefined, 'cpu', 2).card.name).toBe('cmsc-fast');
+      expect(registry.modelForSource(undefined, photo, 'cpu', 2)).toBe('cmsc-fast-photo');
+      // The fast photo card has no x4 file: a x4 photo runs cmsc-lite's photo variant.
+      expect(registry.modelForSource(undefined, photo, 'cpu', 4)).toBe('cmsc-lite-photo');
+      expect(registry.modelForSource('cmsc-fast', photo, 'cpu', 4)).toBe('cmsc-fast');
+    });
+
+    it('keeps cmsc-lite the default where the fast photo path scores lower on the JPEG sets', async () => {
+      expect((await writeFamilies(32.9)).get(undefined, 'cpu', 2).card.name).toBe('cmsc-lite');
+      await temp.remove();
+      temp = await makeTempDir();
+      // No fast photo variant: photos go to cmsc-lite-photo under either default.
+      expect((await writeFamilies(null)).get(undefined, 'cpu', 2).card.name).toBe('cmsc-fast');
+    });
   });
 });
 

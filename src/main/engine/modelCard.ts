@@ -35,6 +35,18 @@ export interface EvaluationResult {
   ssim: number;
 }
 
+/**
+ * One measured row of `npm run bench:quality --record` (bench/photoInputs.ts): a model (or
+ * bicubic, or the default path) on LR *files* of one kind (`png`, `qNN` JPEG, `noiseNN`).
+ */
+export interface PhotoInputResult {
+  dataset: string;
+  scale: number;
+  input: string;
+  method: string;
+  psnr: number;
+}
+
 export interface ModelCard {
   schemaVersion: 1;
   name: string;
@@ -78,6 +90,8 @@ export interface ModelCard {
    * variant serves every photo.
    */
   photoJpegQuality?: { min: number; max: number };
+  /** Measured quality on photo files (bench `--record`); the default rule reads its JPEG rows. */
+  photoInputs?: PhotoInputResult[];
 }
 
 export class ModelCardError extends Error {
@@ -185,6 +199,9 @@ export function parseModelCard(json: Json, source: string): ModelCard {
     ...(card.photoJpegQuality !== undefined
       ? { photoJpegQuality: qualityBand(card.photoJpegQuality, fail) }
       : {}),
+    ...(card.photoInputs !== undefined
+      ? { photoInputs: photoInputRows(card.photoInputs, fail) }
+      : {}),
   };
 }
 
@@ -225,6 +242,24 @@ function qualityBand(value: Json, fail: Fail): { min: number; max: number } {
   const max = positiveInteger(band.max, 'photoJpegQuality.max', fail);
   if (max > 100 || min > max) fail('photoJpegQuality', 'qualities 1 <= min <= max <= 100');
   return { min, max };
+}
+
+function photoInputRows(value: Json, fail: Fail): PhotoInputResult[] {
+  const section = objectAt(value, 'photoInputs', fail);
+  const rows = Array.isArray(section.results)
+    ? section.results
+    : fail('photoInputs.results', 'an array');
+  return rows.map((entry, index): PhotoInputResult => {
+    const at = `photoInputs.results[${index}]`;
+    const row = objectAt(entry, at, fail);
+    return {
+      dataset: stringAt(row.dataset, `${at}.dataset`, fail),
+      scale: numberAt(row.scale, `${at}.scale`, fail),
+      input: stringAt(row.input, `${at}.input`, fail),
+      method: stringAt(row.method, `${at}.method`, fail),
+      psnr: numberAt(row.psnr, `${at}.psnr`, fail),
+    };
+  });
 }
 
 function isFiniteNumber(value: Json): value is number {

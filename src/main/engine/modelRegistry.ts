@@ -161,20 +161,19 @@ export class ModelRegistry {
     scale?: number,
   ): string | undefined {
     if (source.kind === 'clean') return name;
-    const photoOf = (clean: string) => photoVariantFor(this.models, clean, source.jpegQuality);
     if (name !== undefined) {
       const asked = this.models.find((m) => m.card.name === name);
-      return asked?.card.photoVariantOf !== undefined ? name : (photoOf(name) ?? name);
+      return asked?.card.photoVariantOf !== undefined
+        ? name
+        : (photoVariantFor(this.models, name, source.jpegQuality, scale) ?? name);
     }
-    const candidates = [
+    return photoModelFor(
+      this.models,
       this.defaultModel(hardware, scale)?.card.name,
-      ...DEFAULT_MODEL_PREFERENCE[hardware],
-    ];
-    for (const candidate of candidates) {
-      const photo = candidate === undefined ? undefined : photoOf(candidate);
-      if (photo) return photo;
-    }
-    return undefined;
+      hardware,
+      source.jpegQuality,
+      scale,
+    );
   }
 
   /** `throughput` gives measured output megapixels per second by model file path. */
@@ -220,7 +219,13 @@ export class ModelRegistry {
     if (hardware === 'cpu') {
       const fast = this.models.find((m) => m.card.name === FAST_CPU_MODEL);
       const replaced = this.models.find((m) => m.card.name === FAST_REPLACES);
-      if (fast && replaced && fastModelQualifies(fast.card, replaced.card, scale ?? 2)) return fast;
+      if (
+        fast &&
+        replaced &&
+        fastModelQualifies(fast.card, replaced.card, scale ?? 2) &&
+        fastPhotoPathQualifies(this.models, scale ?? 2)
+      )
+        return fast;
     }
     for (const name of DEFAULT_MODEL_PREFERENCE[hardware]) {
       const model = this.models.find((m) => m.card.name === name);
@@ -257,15 +262,19 @@ export class ModelRegistry {
 
 /**
  * The photo variant of `clean` for a file of estimated JPEG quality `jpegQuality` (null: not a
- * JPEG): the one whose band holds it, else the strongest (lowest band; a variant without a
- * band serves everything and counts as the strongest).
+ * JPEG) at `scale`: among the variants that have a file for that scale, the one whose band
+ * holds the quality, else the strongest (lowest band; a variant without a band serves
+ * everything and counts as the strongest).
  */
 export function photoVariantFor(
   models: readonly RegisteredModel[],
   clean: string,
   jpegQuality: number | null,
+  scale?: number,
 ): string | undefined {
-  const variants = models.filter((m) => m.card.photoVariantOf === clean);
+  const variants = models.filter(
+    (m) => m.card.photoVariantOf === clean && (scale === undefined || hasScale(m.card, scale)),
+  );
   const inBand =
     jpegQuality === null
       ? undefined
@@ -275,6 +284,37 @@ export function photoVariantFor(
   const strength = (m: RegisteredModel) => m.card.photoJpegQuality?.min ?? 0;
   const strongest = [...variants].sort((a, b) => strength(a) - strength(b))[0];
   return (inBand ?? strongest)?.card.name;
+}
+
+/**
+ * The model a photo runs when no model is asked: the photo variant of the default model
+ * `defaultName`, else of the first default candidate that has one at this scale (the fast
+ * default may have none at some scales, and a photo is better served by another model's
+ * photo variant than by a clean model). Undefined keeps the default.
+ */
+export function photoModelFor(
+  models: readonly RegisteredModel[],
+  defaultName: string | undefined,
+  hardware: InferenceHardware,
+  jpegQuality: number | null,
+  scale?: number,
+): string | undefined {
+  for (const candidate of [defaultName, ...DEFAULT_MODEL_PREFERENCE[hardware]]) {
+    const photo =
+      candidate === undefined ? undefined : photoVariantFor(models, candidate, jpegQuality, scale);
+    if (photo) return photo;
+  }
+  return undefined;
+}
+
+/**
+ * Whether a card can serve `scale` without resizing up: the paper's models serve every
+ * scale; an input-resolution model needs a file at the next integer scale or above.
+ */
+function hasScale(card: ModelCard, scale: number): boolean {
+  if (card.input.resolution !== 'input') return true;
+  const wanted = Math.max(2, Math.ceil(scale - 1e-9));
+  return card.scales.some((s) => s >= wanted);
 }
 
 /**
@@ -306,6 +346,41 @@ export function fastModelQualifies(fast: ModelCard, replaced: ModelCard, scale: 
     const a = best(fast, dataset);
     const b = best(replaced, dataset);
     return a !== undefined && b !== undefined && a >= b;
+  });
+}
+
+/** The JPEG files the fast default must serve at least as well as cmsc-lite's default path. */
+export const QUALIFYING_JPEG_INPUTS = [50, 75, 90] as const;
+
+/**
+ * The other half of the default rule: on JPEG files (Set5 and Set14 LR saved at
+ * `QUALIFYING_JPEG_INPUTS`) the model auto would run under the fast default must score at
+ * least what it would run under cmsc-lite, by the rows `npm run bench:quality --record` put in
+ * their cards (`photoInputs`, at the integer scale). Where both defaults send photos to the
+ * same model there is nothing to compare; a missing row never qualifies.
+ */
+export function fastPhotoPathQualifies(models: readonly RegisteredModel[], scale: number): boolean {
+  const wanted = Math.max(2, Math.ceil(scale - 1e-9));
+  const measured = (name: string, dataset: string, quality: number): number | undefined =>
+    models
+      .find((m) => m.card.name === name)
+      ?.card.photoInputs?.find(
+        (r) =>
+          r.method === name &&
+          r.dataset === dataset &&
+          r.scale === wanted &&
+          r.input === `q${quality}`,
+      )?.psnr;
+  return QUALIFYING_JPEG_INPUTS.every((quality) => {
+    const underFast = photoModelFor(models, FAST_CPU_MODEL, 'cpu', quality, wanted);
+    const underLite = photoModelFor(models, FAST_REPLACES, 'cpu', quality, wanted);
+    if (underFast === underLite) return true;
+    if (underFast === undefined || underLite === undefined) return false;
+    return QUALIFYING_DATASETS.every((dataset) => {
+      const a = measured(underFast, dataset, quality);
+      const b = measured(underLite, dataset, quality);
+      return a !== undefined && b !== undefined && a >= b;
+    });
   });
 }
 
