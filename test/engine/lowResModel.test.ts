@@ -3,7 +3,7 @@
  * fed beside the low-resolution tile, non-integer targets resized down from the model's
  * integer-scale output, Compare regions, self-ensemble, and the engine end to end.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -532,5 +532,82 @@ describe('engine with an input-resolution model', () => {
     // Different files ran (int8 rounds some pixels differently), both close to each other.
     expect(differing).toBeGreaterThan(0);
     expect(max).toBeLessThanOrEqual(2);
+  });
+});
+
+describe('engine with an input-resolution model trained per scale', () => {
+  const X4_FIXTURE_DIR = path.resolve(import.meta.dirname, '../fixtures/models-fast-x4');
+  let temp: Awaited<ReturnType<typeof makeTempDir>>;
+  beforeEach(async () => {
+    temp = await makeTempDir();
+  });
+  afterEach(async () => temp.remove());
+
+  /** Folders holding the x2 fixture, the x4 fixture, and one card with both (as export merges them). */
+  async function writeCards(): Promise<{ both: string; x2: string; x4: string }> {
+    const read = async (dir: string, name: string) =>
+      JSON.parse(await readFile(path.join(dir, `${name}.json`), 'utf8')) as Record<string, unknown>;
+    const x2Card = await read(FAST_FIXTURE_DIR, 'cmsc-tiny-fast');
+    const x4Card = await read(X4_FIXTURE_DIR, 'cmsc-tiny-fast-x4');
+    const dirs = { both: 'both', x2: 'x2', x4: 'x4' };
+    for (const [kind, sub] of Object.entries(dirs)) {
+      const dir = path.join(temp.dir, sub);
+      await mkdir(dir);
+      const variants = [
+        ...(kind !== 'x4' ? (x2Card.variants as unknown[]) : []),
+        ...(kind !== 'x2' ? (x4Card.variants as unknown[]) : []),
+      ];
+      for (const [from, file] of [
+        [FAST_FIXTURE_DIR, 'cmsc-tiny-fast.onnx'],
+        [X4_FIXTURE_DIR, 'cmsc-tiny-fast-x4.onnx'],
+      ] as const)
+        await copyFile(path.join(from, file), path.join(dir, file));
+      const scales = kind === 'both' ? [2, 4] : kind === 'x2' ? [2] : [4];
+      await writeFile(
+        path.join(dir, 'cmsc-tiny-fast.json'),
+        JSON.stringify({ ...x2Card, scales, variants }),
+      );
+    }
+    return {
+      both: path.join(temp.dir, dirs.both),
+      x2: path.join(temp.dir, dirs.x2),
+      x4: path.join(temp.dir, dirs.x4),
+    };
+  }
+
+  async function upscaleWith(dir: string, input: string, scale: number): Promise<Buffer> {
+    const engine = await createEngine({ modelsDirs: [dir], device: 'cpu', threads: 1 });
+    try {
+      const out = path.join(temp.dir, `out-${path.basename(dir)}-${scale}.png`);
+      const result = await engine.upscaleFile(input, out, {
+        ...DEFAULT_UPSCALE_OPTIONS,
+        model: 'cmsc-tiny-fast',
+        precision: 'fp32',
+        target: { kind: 'scale', scale },
+      });
+      expect([result.outputWidth, result.outputHeight]).toEqual([40 * scale, 30 * scale]);
+      return (await sharp(out).raw().toBuffer({ resolveWithObject: true })).data;
+    } finally {
+      await engine.close();
+    }
+  }
+
+  it('runs the x4 file at x4 and at x3 (resized down), the x2 file at x2', async () => {
+    const dirs = await writeCards();
+    const input = await writeTexturedImage(path.join(temp.dir, 'in.png'), 40, 30);
+    // The same pixels as a card holding only the file that should run.
+    expect(
+      (await upscaleWith(dirs.both, input, 4)).equals(await upscaleWith(dirs.x4, input, 4)),
+    ).toBe(true);
+    expect(
+      (await upscaleWith(dirs.both, input, 3)).equals(await upscaleWith(dirs.x4, input, 3)),
+    ).toBe(true);
+    expect(
+      (await upscaleWith(dirs.both, input, 2)).equals(await upscaleWith(dirs.x2, input, 2)),
+    ).toBe(true);
+    // And not what the x2 file resized up to x3 gives.
+    expect(
+      (await upscaleWith(dirs.both, input, 3)).equals(await upscaleWith(dirs.x2, input, 3)),
+    ).toBe(false);
   });
 });
