@@ -11,6 +11,7 @@ import type { ExportSettings } from './exportSettings.ts';
 import type { BatchEvent, Job, JobInputs, JobProgress, PreflightEstimate } from './jobs.ts';
 import type {
   ExecutionProvider,
+  InferencePrecision,
   ModelSummary,
   ProviderReport,
   QualityPreset,
@@ -111,6 +112,8 @@ export interface CropResult {
   /** The model card that produced `upscaled` (a photo variant when the file was judged a photo). */
   model: string;
   stages: number;
+  /** Whether the model's int8 or float file produced `upscaled`. */
+  precision: InferencePrecision;
   /** Why the clean or the photo variant ran. */
   source: SourceDecision;
   provider: ExecutionProvider;

@@ -4,7 +4,7 @@
  * same objects cross IPC, server-sent events and the queue's state file unchanged.
  */
 import type { ExportSettings } from './exportSettings.ts';
-import type { ExecutionProvider, SourceDecision } from './upscaleOptions.ts';
+import type { ExecutionProvider, InferencePrecision, SourceDecision } from './upscaleOptions.ts';
 
 /** What the user picked: files and folders, and how folders are walked. */
 export interface JobInputs {
@@ -75,13 +75,18 @@ export const RETRYABLE_REASON_CODES: readonly FileReasonCode[] = [
 ];
 
 /**
- * The model that made a done photo as people read it: its name, and why when a photo variant
- * ran (`cmsc-lite-photo (JPEG quality ≈ 72)`); empty before the photo is done. One wording for
- * the batch row and the CLI line.
+ * The model that made a done photo as people read it: its name, why when a photo variant ran,
+ * and the precision of its file (`cmsc-fast, int8`; `cmsc-lite-photo (JPEG quality ≈ 72), fp32`);
+ * empty before the photo is done. Records from before the precision was kept show the model
+ * alone. One wording for the batch row and the CLI line.
  */
-export function madeByText(file: Pick<JobFile, 'state' | 'model' | 'source'>): string {
+export function madeByText(
+  file: Pick<JobFile, 'state' | 'model' | 'source' | 'precision'>,
+): string {
   if (file.state !== 'done' || !file.model) return '';
-  return file.source?.kind === 'photo' ? `${file.model} (${file.source.reason})` : file.model;
+  const model =
+    file.source?.kind === 'photo' ? `${file.model} (${file.source.reason})` : file.model;
+  return file.precision ? `${model}, ${file.precision}` : model;
 }
 
 export function isRetryableFailure(file: Pick<JobFile, 'state' | 'reason'>): boolean {
@@ -120,6 +125,8 @@ export interface JobFile {
   /** The model that made the output (a clean model or its photo variant) and why; set once done. */
   model?: string;
   source?: SourceDecision;
+  /** Whether the model's int8 or float file made it; set once done (absent in older records). */
+  precision?: InferencePrecision;
   attempts: number;
 }
 

@@ -37,6 +37,9 @@ export type SourceKind = Exclude<SourceSetting, 'auto'>;
  */
 export const PRECISIONS = ['auto', 'fp32'] as const;
 export type Precision = (typeof PRECISIONS)[number];
+/** The precision of the model file that actually ran: what `Precision: auto` became for a photo. */
+export const INFERENCE_PRECISIONS = ['int8', 'fp32'] as const;
+export type InferencePrecision = (typeof INFERENCE_PRECISIONS)[number];
 
 /** JPEGs saved at a lower IJG quality than this go to the photo variant. */
 export const PHOTO_BELOW_JPEG_QUALITY = 96;
@@ -134,6 +137,8 @@ export interface UpscaleResult {
   /** Why the clean or the photo variant ran (absent from results recorded before it existed). */
   source?: SourceDecision;
   stages: number;
+  /** Whether the model's int8 or float file ran. */
+  precision: InferencePrecision;
   provider: ExecutionProvider;
   tiles: number;
   tileSize: number;
@@ -183,6 +188,11 @@ export interface PresetSummary {
   stages: number;
   file: string;
   flopsPerPixel: number;
+  /**
+   * The preset's int8 file where the card ships one: it runs instead of `file` on a CPU unless
+   * Precision is fp32 (same FLOPs per pixel, about twice the speed there).
+   */
+  int8File?: string;
   /** PSNR on Set5 from the model card, by scale; empty when the card has no measurement. */
   set5Psnr: Partial<Record<number, number>>;
   /** Output megapixels per second measured by this engine on this machine; null until it has run. */

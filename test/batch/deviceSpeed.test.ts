@@ -6,7 +6,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { writeFile } from 'node:fs/promises';
 import {
+  expectedPrecision,
   formatFlopsPerSecond,
   megapixelsPerSecond,
   SpeedLog,
@@ -52,7 +54,7 @@ const model: ModelSummary = {
 describe('speed log', () => {
   it('derives FLOP/s and pipeline time from a calibration, then blends real photos in', async () => {
     const log = new SpeedLog(path.join(dir, 'speed.json'));
-    const key = { provider: 'cpu' as const, model: 'cmsc-lite' };
+    const key = { provider: 'cpu' as const, model: 'cmsc-lite', precision: 'fp32' as const };
     expect(log.get(key)).toBe(null);
     // 1 MFLOP/px x 1 MP in 2 s of inference = 500 GFLOP/s; 1 s of the rest per MP.
     expect(
@@ -97,7 +99,7 @@ describe('speed log', () => {
     await reread.load();
     expect(reread.get(key)).toEqual(third);
     expect(Object.keys(JSON.parse(await readFile(path.join(dir, 'speed.json'), 'utf8')))).toEqual([
-      'cpu/cmsc-lite',
+      'cpu/cmsc-lite/fp32',
     ]);
   });
 
@@ -149,9 +151,10 @@ describe('estimate', () => {
       speed: {
         megapixelsPerSecond: 0.5,
         basis: 'measured',
-        description: 'cmsc-lite (best) on CPU at 270 GFLOP/s, measured over 7 photos',
+        description: 'cmsc-lite (best, fp32) on CPU at 270 GFLOP/s, measured over 7 photos',
       },
       provider: 'cpu',
+      precision: 'fp32',
       models: [model],
       queuedOutputBytes: 0,
     });
@@ -159,7 +162,7 @@ describe('estimate', () => {
     expect([estimate.estimatedMs, estimate.throughputBasis, estimate.speedBasis]).toEqual([
       4000,
       'measured',
-      'cmsc-lite (best) on CPU at 270 GFLOP/s, measured over 7 photos',
+      'cmsc-lite (best, fp32) on CPU at 270 GFLOP/s, measured over 7 photos',
     ]);
   });
 
@@ -170,6 +173,7 @@ describe('estimate', () => {
       outputFolder: dir,
       speed: null,
       provider: 'cpu',
+      precision: 'fp32',
       models: [model],
       queuedOutputBytes: 0,
     });
@@ -177,5 +181,89 @@ describe('estimate', () => {
       'assumed',
       'assumed 2 GFLOP/s on CPU (nothing measured yet)',
     ]);
+  });
+});
+
+describe('int8 and float files', () => {
+  const fastModel: ModelSummary = {
+    ...model,
+    name: 'cmsc-fast',
+    presets: [
+      { ...model.presets[0]!, int8File: 'a-int8' },
+      // A preset whose card ships no int8 file runs the float file everywhere.
+      model.presets[1]!,
+    ],
+  };
+  const figure = (flopsPerSecond: number) => ({
+    flopsPerSecond,
+    pipelineSecondsPerMegapixel: 0.5,
+    source: 'measured' as const,
+    photos: 2,
+  });
+
+  it('expects the int8 file on a CPU under auto where the preset has one, else the float file', () => {
+    const auto = { qualityPreset: 'fast', precision: 'auto' } as const;
+    expect([
+      expectedPrecision(fastModel, auto, 'cpu'),
+      expectedPrecision(fastModel, { ...auto, precision: 'fp32' }, 'cpu'),
+      expectedPrecision(fastModel, auto, 'cuda'),
+      expectedPrecision(fastModel, auto, 'webgpu'),
+      expectedPrecision(fastModel, { ...auto, qualityPreset: 'best' }, 'cpu'),
+      expectedPrecision(model, auto, 'cpu'),
+      expectedPrecision(undefined, auto, 'cpu'),
+    ]).toEqual(['int8', 'fp32', 'fp32', 'fp32', 'fp32', 'fp32', 'fp32']);
+  });
+
+  it('keeps one figure per precision, and drops figures stored before the key had one', async () => {
+    const file = path.join(dir, 'speed.json');
+    // `cpu/cmsc-fast` was written before the key said which file it timed: it may be either.
+    await writeFile(
+      file,
+      JSON.stringify({
+        'cpu/cmsc-fast': figure(9e9),
+        'cpu/cmsc-fast/int8': figure(4e9),
+        'cuda/cmsc-fast/fp16': figure(1e12),
+      }),
+    );
+    const log = new SpeedLog(file);
+    await log.load();
+    const key = { provider: 'cpu' as const, model: 'cmsc-fast' };
+    expect([
+      log.get({ ...key, precision: 'int8' })?.flopsPerSecond,
+      log.get({ ...key, precision: 'fp32' }),
+    ]).toEqual([4e9, null]);
+    await log.recordCalibration(
+      { ...key, precision: 'fp32' },
+      { flopsPerPixel: 1e6, outputPixels: 1e6, inferenceMs: 1000, elapsedMs: 1000 },
+    );
+    expect(log.get({ ...key, precision: 'int8' })?.flopsPerSecond).toBe(4e9);
+    expect(log.get({ ...key, precision: 'fp32' })?.flopsPerSecond).toBe(1e12);
+    expect(Object.keys(JSON.parse(await readFile(file, 'utf8'))).sort()).toEqual([
+      'cpu/cmsc-fast/fp32',
+      'cpu/cmsc-fast/int8',
+    ]);
+  });
+
+  it('an unmeasured int8 estimate assumes the float rate and says so', async () => {
+    const assumed = (precision: 'int8' | 'fp32') =>
+      estimateJob({
+        files: [],
+        settings: testSettings({ model: 'cmsc-fast' }),
+        outputFolder: dir,
+        speed: null,
+        provider: 'cpu',
+        precision,
+        models: [fastModel],
+        queuedOutputBytes: 0,
+      });
+    const int8 = await assumed('int8');
+    const fp32 = await assumed('fp32');
+    expect([int8.throughputBasis, int8.speedBasis]).toEqual([
+      'assumed',
+      'assumed 2 GFLOP/s on CPU for the int8 file, as for float (nothing measured yet; int8 is usually faster)',
+    ]);
+    // The same figure: no unmeasured int8 speed-up is claimed.
+    expect(int8.megapixelsPerSecond).toBe(fp32.megapixelsPerSecond);
+    expect(int8.megapixelsPerSecond).toBe(1 / ((250_000 * 1e6) / 2e9 + 1.5));
   });
 });

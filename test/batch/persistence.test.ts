@@ -76,6 +76,64 @@ it('round-trips jobs exactly', async () => {
   expect((await new QueueStore(dir).load()).jobs).toEqual([job]);
 });
 
+/** A done file made by the int8 file of a photo variant, as the queue records it. */
+function doneJob(id: string): Job {
+  const job = sampleJob(id, '/photos/a.jpg');
+  job.files[0] = {
+    ...job.files[0]!,
+    state: 'done',
+    reason: null,
+    outputPath: '/photos-upscaled/a-x2.jpg',
+    outputBytes: 4000,
+    outputWidth: 20,
+    outputHeight: 16,
+    model: 'cmsc-fast-photo',
+    source: {
+      kind: 'photo',
+      setting: 'auto',
+      reason: 'JPEG quality ≈ 72',
+      jpegQuality: 72,
+      noiseSigma: 1.5,
+    },
+    precision: 'int8',
+  };
+  return job;
+}
+
+it('keeps which model, variant and precision made a done file across a restart', async () => {
+  const store = new QueueStore(dir);
+  await store.load();
+  const job = doneJob('job-a');
+  await store.save([job]);
+  expect((await new QueueStore(dir).load()).jobs).toEqual([job]);
+});
+
+it('reads done files recorded before the model, source and precision were kept', async () => {
+  const job = doneJob('job-old');
+  const { model: _model, source: _source, precision: _precision, ...older } = job.files[0]!;
+  await writeFile(
+    path.join(dir, 'queue.json'),
+    JSON.stringify({ schemaVersion: 1, jobs: [{ ...job, files: [older] }] }),
+  );
+  const loaded = await new QueueStore(dir).load();
+  expect([loaded.jobs, loaded.warnings]).toEqual([[{ ...job, files: [older] }], []]);
+  // Its report row leaves the columns empty rather than guessing.
+  const csv = reportToCsv(buildReport(loaded.jobs[0]!, 'finished', new Date()));
+  expect(csv.split('\r\n')[1]).toMatch(/,cpu,,,,$/);
+});
+
+it('writes the model, why that variant, and which precision ran in the report', () => {
+  const report = buildReport(doneJob('job-a'), 'finished', new Date('2026-11-25T11:00:00.000Z'));
+  expect(report.files[0]).toMatchObject({
+    model: 'cmsc-fast-photo',
+    source: 'JPEG quality ≈ 72',
+    precision: 'int8',
+  });
+  expect(reportToCsv(report).split('\r\n')[1]).toBe(
+    '/photos/a.jpg,/photos-upscaled/a-x2.jpg,done,1000,4000,10,8,20,16,13,cpu,cmsc-fast-photo,JPEG quality ≈ 72,int8,',
+  );
+});
+
 it('moves an unreadable queue file aside, deletes stale temporaries, and opens empty', async () => {
   await writeFile(path.join(dir, 'queue.json'), '{"schemaVersion": 1, "jobs": [ {"id": 3');
   await writeFile(path.join(dir, '.cmsc-atomic.queue.json.1a2b3c4d'), 'half a write');
@@ -111,8 +169,8 @@ it('writes CSV with RFC 4180 quoting and no spreadsheet formulas', () => {
   const job = sampleJob('job-a', '/photos/=cmd|calc,"x".jpg');
   const csv = reportToCsv(buildReport(job, 'finished', new Date('2026-11-25T11:00:00.000Z')));
   expect(csv.split('\r\n')).toEqual([
-    'input,output,state,inputBytes,outputBytes,inputWidth,inputHeight,outputWidth,outputHeight,timeMs,device,model,source,error',
-    '"/photos/=cmd|calc,""x"".jpg",,failed,1000,,10,8,,,13,cpu,,,"decode-failed: truncated file, ""premature end"""',
+    'input,output,state,inputBytes,outputBytes,inputWidth,inputHeight,outputWidth,outputHeight,timeMs,device,model,source,precision,error',
+    '"/photos/=cmd|calc,""x"".jpg",,failed,1000,,10,8,,,13,cpu,,,,"decode-failed: truncated file, ""premature end"""',
     '',
   ]);
   const formula = reportToCsv(

@@ -63,7 +63,7 @@ describe('pre-flight', () => {
     });
     const outputFolder = path.join(root, 'in-upscaled');
     // The fresh state folder had no speed figure: the pre-flight timed the model first.
-    const figure = (await readSpeedFile())['cpu/cmsc-tiny']!;
+    const figure = (await readSpeedFile())['cpu/cmsc-tiny/fp32']!;
     expect([figure.source, figure.photos]).toEqual(['calibrated', 0]);
     // cmsc-tiny's fast preset costs 10144 FLOPs per output pixel.
     const megapixelsPerSecond =
@@ -100,7 +100,7 @@ describe('pre-flight', () => {
       refusal: null,
     });
     expect(estimate.speedBasis).toMatch(
-      /^cmsc-tiny \(fast\) on CPU at [\d.]+ [MGT]?FLOP\/s, timed on a test photo$/,
+      /^cmsc-tiny \(fast, fp32\) on CPU at [\d.]+ [MGT]?FLOP\/s, timed on a test photo$/,
     );
     // The volume's free space is real and shared: other test files write and delete files on it
     // meanwhile, so compare with a fresh statfs within a margin.
@@ -222,7 +222,7 @@ it('progress: elapsed time and an ETA from the first event on, and real photos r
   ]).toEqual([first.id, 3, 3, null, (3 * 64 * 64) / 1e6, 0]);
   const files = queue.job(first.id)!.files;
   expect(last.elapsedMs).toBe(Math.round(files.reduce((sum, f) => sum + f.elapsedMs!, 0)));
-  const figure = (await readSpeedFile())['cpu/cmsc-tiny']!;
+  const figure = (await readSpeedFile())['cpu/cmsc-tiny/fp32']!;
   expect([figure.source, figure.photos]).toEqual(['measured', 3]);
 
   progress.length = 0;

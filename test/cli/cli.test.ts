@@ -50,11 +50,12 @@ describe('cmsc-upscale', () => {
     expect(result.code).toBe(1);
     const lines = result.out.trim().split('\n');
     expect(lines.filter((l) => l.startsWith('ok   '))).toHaveLength(2);
-    // Each line names the model that made the output; a JPEG judged a photo also says why (the
-    // tiny fixture has no photo variant, so it runs itself).
-    expect(lines.find((l) => l.startsWith(`ok   ${a} `))).toMatch(/, cpu, cmsc-tiny\)$/);
+    // Each line names the model that made the output and its file's precision (the tiny
+    // fixture ships no int8 file); a JPEG judged a photo also says why (the fixture has no photo
+    // variant, so it runs itself).
+    expect(lines.find((l) => l.startsWith(`ok   ${a} `))).toMatch(/, cpu, cmsc-tiny, fp32\)$/);
     expect(lines.find((l) => l.startsWith(`ok   ${b} `))).toMatch(
-      /, cpu, cmsc-tiny \(JPEG quality ≈ 80\)\)$/,
+      /, cpu, cmsc-tiny \(JPEG quality ≈ 80\), fp32\)$/,
     );
     expect(lines.filter((l) => l.startsWith('FAIL '))).toEqual([
       `FAIL ${path.join(photos, 'broken.png')}: cannot read the image header (Input file has corrupt header:) (decode-failed)`,

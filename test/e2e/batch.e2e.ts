@@ -81,7 +81,7 @@ describe('batch in the browser UI', () => {
     // are JPEGs saved at quality 90; the tiny fixture has no photo variant, so it runs itself).
     await expect
       .poll(() => page.locator('[data-file-state="done"] .dims').first().textContent())
-      .toMatch(/^320×240 → 640×480 · .+ · cmsc-tiny \(JPEG quality ≈ 90\)$/);
+      .toMatch(/^320×240 → 640×480 · .+ · cmsc-tiny \(JPEG quality ≈ 90\), fp32$/);
     await session.screenshot('4-finished');
 
     const outputFolder = `${photos}-upscaled`;

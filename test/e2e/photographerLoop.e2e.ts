@@ -77,7 +77,7 @@ describe("the photographer's loop", () => {
       /≈ [\d.]+ s\s+\(timed on this machine\)/,
     );
     expect(await page.getByTestId('preflight-speed').textContent()).toMatch(
-      /^\s*Speed: cmsc-tiny \(best\) on CPU at [\d.]+ [MG]FLOP\/s, timed on a test photo · [\d.]+ MP\/s\s*$/,
+      /^\s*Speed: cmsc-tiny \(best, fp32\) on CPU at [\d.]+ [MG]FLOP\/s, timed on a test photo · [\d.]+ MP\/s\s*$/,
     );
     await screenshots('1-preflight');
 

@@ -511,17 +511,21 @@ describe('engine with an input-resolution model', () => {
 
   it('runs int8 files on a CPU unless fp32 is asked for, within 2 grey levels of fp32', async () => {
     const input = await writeTexturedImage(path.join(temp.dir, 'in.png'), 40, 30);
+    const ran: string[] = [];
     const run = async (precision: 'auto' | 'fp32', name: string) => {
       const out = path.join(temp.dir, name);
-      await engine.upscaleFile(input, out, {
+      const result = await engine.upscaleFile(input, out, {
         ...DEFAULT_UPSCALE_OPTIONS,
         model: 'cmsc-tiny-fast',
         precision,
       });
+      ran.push(result.precision);
       return (await sharp(out).raw().toBuffer({ resolveWithObject: true })).data;
     };
     const auto = await run('auto', 'auto.png');
     const fp32 = await run('fp32', 'fp32.png');
+    // The result says which file ran.
+    expect(ran).toEqual(['int8', 'fp32']);
     let max = 0;
     let differing = 0;
     for (let i = 0; i < auto.length; i++) {
@@ -532,6 +536,22 @@ describe('engine with an input-resolution model', () => {
     // Different files ran (int8 rounds some pixels differently), both close to each other.
     expect(differing).toBeGreaterThan(0);
     expect(max).toBeLessThanOrEqual(2);
+  });
+
+  it('says which file made a Compare crop, and which presets have an int8 file', async () => {
+    const input = await writeTexturedImage(path.join(temp.dir, 'in.png'), 24, 20);
+    const crop = (precision: 'auto' | 'fp32') =>
+      engine.upscaleRegion(input, { x: 2, y: 2, width: 8, height: 8 }, options({ precision }));
+    expect([(await crop('auto')).precision, (await crop('fp32')).precision]).toEqual([
+      'int8',
+      'fp32',
+    ]);
+    // The time estimate reads this to know which file a job will run.
+    expect(engine.listModels()[0]!.presets.map((p) => [p.preset, p.file, p.int8File])).toEqual([
+      ['fast', 'cmsc-tiny-fast.onnx', 'cmsc-tiny-fast-int8.onnx'],
+      ['balanced', 'cmsc-tiny-fast.onnx', 'cmsc-tiny-fast-int8.onnx'],
+      ['best', 'cmsc-tiny-fast.onnx', 'cmsc-tiny-fast-int8.onnx'],
+    ]);
   });
 });
 

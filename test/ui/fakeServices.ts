@@ -106,6 +106,7 @@ export function fakeServices(): {
           quality: request.quality,
           model: request.model ?? 'cmsc-tiny',
           stages: 1,
+          precision: 'fp32',
           source: {
             kind: request.source === 'photo' ? 'photo' : 'clean',
             setting: request.source ?? 'auto',

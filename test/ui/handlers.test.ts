@@ -7,6 +7,7 @@ import { createEngineService } from '../../src/main/api/engineService.ts';
 import { createRequestHandlers, type RequestHandlers } from '../../src/main/api/handlers.ts';
 import { UnreadableImage } from '../../src/main/api/validate.ts';
 import type { Engine } from '../../src/main/engine/index.ts';
+import type { Precision, UpscaleOptions } from '../../src/shared/upscaleOptions.ts';
 import { fakeServices, type RecordedCalls } from './fakeServices.ts';
 
 describe('request handlers (shared by IPC and HTTP)', () => {
@@ -233,6 +234,55 @@ describe('request handlers (shared by IPC and HTTP)', () => {
     await writeFile(notAnImage, 'plain text');
     const engineService = createEngineService({} as Engine, { availableProviders: [] });
     await expect(engineService.thumbnail(notAnImage, 64)).rejects.toBeInstanceOf(UnreadableImage);
+  });
+
+  it('Compare crops follow the Precision setting, say which file ran, and are cached per precision', async () => {
+    const photo = path.join(photos, 'crop.png');
+    await writeFile(photo, 'x');
+    let precision: Precision = 'auto';
+    const asked: (Precision | undefined)[] = [];
+    const rgba = { width: 2, height: 2, data: new Uint8Array(16).fill(200) };
+    const engine = {
+      probe: async () => ({ width: 16, height: 16 }),
+      providers: async () => ({ requested: 'cpu', active: 'cpu', attempts: [] }),
+      async upscaleRegion(_path: string, _rect: unknown, options: UpscaleOptions) {
+        asked.push(options.precision);
+        return {
+          model: 'cmsc-fast',
+          stages: 1,
+          precision: options.precision === 'fp32' ? 'fp32' : 'int8',
+          source: {
+            kind: 'clean',
+            setting: 'auto',
+            reason: 'PNG',
+            jpegQuality: null,
+            noiseSigma: 0,
+          },
+          inputRegion: { x: 0, y: 0, width: 2, height: 2 },
+          outputRegion: { x: 0, y: 0, width: 2, height: 2 },
+          outputWidth: 32,
+          outputHeight: 32,
+          input: rgba,
+          output: rgba,
+        };
+      },
+    } as unknown as Engine;
+    const service = createEngineService(engine, {
+      precision: async () => precision,
+      availableProviders: [],
+    });
+    const request = { inputPath: photo, rect: { x: 0, y: 0, width: 2, height: 2 }, scale: 2 };
+    const crop = async () => {
+      const result = await service.crop({ ...request, quality: 'fast' });
+      return `${result.precision}${result.cached ? ' (cached)' : ''}`;
+    };
+    const shown = [await crop(), await crop()];
+    precision = 'fp32';
+    shown.push(await crop());
+    expect([shown, asked]).toEqual([
+      ['int8', 'int8 (cached)', 'fp32'],
+      ['auto', 'fp32'],
+    ]);
   });
 
   it('turns a service failure into a failed answer with its message', async () => {

@@ -65,6 +65,7 @@ export async function createAppServices(config: AppServicesConfig): Promise<AppS
   const engine = createEngineService(sharedEngine, {
     model: async () => (await settings.load()).model ?? undefined,
     source: async () => (await settings.load()).source,
+    precision: async () => (await settings.load()).precision,
     availableProviders: [],
   });
 

@@ -1,8 +1,8 @@
 /**
  * Adapts the engine to what the UI asks: device list, models, thumbnails and Compare crops.
- * Crops are cached (keyed by photo, file modification time, rectangle, scale and quality) so
- * moving the crop box back to a place already seen answers at once; the others run one at a
- * time, newest first (cropScheduler.ts).
+ * Crops are cached (keyed by photo, file modification time, rectangle, scale, quality, model,
+ * source and precision) so moving the crop box back to a place already seen answers at once;
+ * the others run one at a time, newest first (cropScheduler.ts).
  */
 import type { Stats } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -10,6 +10,7 @@ import sharp from 'sharp';
 import type { CropRequest, CropResult, EncodedImage, Thumbnail } from '../../shared/ipc.ts';
 import type {
   ExecutionProvider,
+  Precision,
   SourceSetting,
   UpscaleOptions,
 } from '../../shared/upscaleOptions.ts';
@@ -26,6 +27,8 @@ export interface EngineServiceOptions {
   model?: () => Promise<string | undefined>;
   /** The Source setting for Compare (clean or photo variant, or auto per file). */
   source?: () => Promise<SourceSetting>;
+  /** The Precision setting: Compare shows what a job of these settings would make. */
+  precision?: () => Promise<Precision>;
   /** Providers this build can try, best first (a platform fact, not a measurement). */
   availableProviders: ExecutionProvider[];
 }
@@ -62,6 +65,7 @@ export function createEngineService(engine: Engine, options: EngineServiceOption
       const modified = (await expectRegularFile(request.inputPath)).mtimeMs;
       const model = request.model ?? (await options.model?.());
       const source = request.source ?? (await options.source?.()) ?? 'auto';
+      const precision = (await options.precision?.()) ?? 'auto';
       const key = JSON.stringify([
         request.inputPath,
         modified,
@@ -70,6 +74,7 @@ export function createEngineService(engine: Engine, options: EngineServiceOption
         request.quality,
         model,
         source,
+        precision,
       ]);
       const hit = cropCache.get(key);
       if (hit) {
@@ -84,6 +89,7 @@ export function createEngineService(engine: Engine, options: EngineServiceOption
         target: { kind: 'scale', scale: request.scale },
         quality: request.quality,
         source,
+        precision,
         ...(model ? { model } : {}),
       };
       // The header says whether the box lies on the photo; nothing is decoded for a wrong one.
@@ -112,6 +118,7 @@ export function createEngineService(engine: Engine, options: EngineServiceOption
         // What really ran: a photo variant when the file was judged a photo.
         model: region.model,
         stages: region.stages,
+        precision: region.precision,
         source: region.source,
         provider: activeProvider,
         elapsedMs: Math.round(performance.now() - started),

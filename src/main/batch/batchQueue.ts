@@ -57,10 +57,12 @@ import { estimateJob, volumeOf, type JobSpeed, type PreflightFile } from './pref
 import { QueueStore } from './queueStore.ts';
 import {
   calibrate,
+  expectedPrecision,
   formatFlopsPerSecond,
   jobFlopsPerPixel,
   megapixelsPerSecond,
   SpeedLog,
+  speedKeyText,
   type SpeedFigure,
   type SpeedKey,
 } from './deviceSpeed.ts';
@@ -620,6 +622,7 @@ export class BatchQueue {
       file.provider = result.provider;
       file.model = result.model;
       if (result.source) file.source = result.source;
+      file.precision = result.precision;
       this.lastProvider = result.provider;
       await finishOutput(
         tempPath,
@@ -654,7 +657,7 @@ export class BatchQueue {
       );
       if (flopsPerPixel !== null) {
         await this.speed.recordPhoto(
-          { provider: result.provider, model: result.model },
+          { provider: result.provider, model: result.model, precision: result.precision },
           {
             flopsPerPixel,
             outputPixels: result.outputWidth * result.outputHeight,
@@ -831,9 +834,16 @@ export class BatchQueue {
     );
   }
 
+  /** The figure a job of `settings` is estimated from: its model, provider and the file that will run. */
   private speedKey(settings: ExportSettings): SpeedKey | null {
     const model = resolveModel(this.upscaler.listModels(), settings.model);
-    return model ? { provider: this.providerFor(settings), model: model.name } : null;
+    if (!model) return null;
+    const provider = this.providerFor(settings);
+    return {
+      provider,
+      model: model.name,
+      precision: expectedPrecision(model, settings, provider),
+    };
   }
 
   /** This machine's speed for the job's model and preset, or null when never measured. */
@@ -859,7 +869,7 @@ export class BatchQueue {
   private async ensureSpeed(settings: ExportSettings): Promise<void> {
     const key = this.speedKey(settings);
     if (!key || this.speed.get(key) || this.running) return;
-    const id = `${key.provider}/${key.model}`;
+    const id = speedKeyText(key);
     let pending = this.calibrations.get(id);
     if (!pending) {
       pending = this.runCalibration(settings, key).finally(() => this.calibrations.delete(id));
@@ -874,14 +884,14 @@ export class BatchQueue {
     if (flopsPerPixel === null) return;
     try {
       await mkdir(this.options.stateDir, { recursive: true });
-      const { timing, provider } = await calibrate(
+      const { timing, provider, precision } = await calibrate(
         this.upscaler,
         settings,
         flopsPerPixel,
         this.options.stateDir,
       );
       this.lastProvider ??= provider;
-      await this.speed.recordCalibration({ ...key, provider }, timing);
+      await this.speed.recordCalibration({ ...key, provider, precision }, timing);
     } catch (error) {
       this.loadWarnings.push(`could not time ${key.model} on this machine: ${errorText(error)}`);
     }
@@ -913,6 +923,7 @@ export class BatchQueue {
       outputFolder,
       speed: this.jobSpeed(settings),
       provider: this.providerFor(settings),
+      precision: this.speedKey(settings)?.precision ?? 'fp32',
       models: this.upscaler.listModels(),
       queuedOutputBytes: await this.pendingOutputBytesOn(outputFolder),
     });
@@ -1034,13 +1045,13 @@ async function isExpectedOutput(
   }
 }
 
-/** `cmsc-lite (best) on CPU at 270 GFLOP/s, measured over 7 photos`. */
+/** `cmsc-fast (best, int8) on CPU at 27 GFLOP/s, measured over 7 photos`. */
 function describeSpeed(key: SpeedKey, settings: ExportSettings, figure: SpeedFigure): string {
   const how =
     figure.source === 'calibrated'
       ? 'timed on a test photo'
       : `measured over ${figure.photos} photo${figure.photos === 1 ? '' : 's'}`;
-  const preset = `${settings.qualityPreset}${settings.selfEnsemble ? ', self-ensemble' : ''}`;
+  const preset = `${settings.qualityPreset}${settings.selfEnsemble ? ', self-ensemble' : ''}, ${key.precision}`;
   return `${key.model} (${preset}) on ${key.provider.toUpperCase()} at ${formatFlopsPerSecond(figure.flopsPerSecond)}, ${how}`;
 }
 

@@ -7,13 +7,20 @@
  *
  * FLOPs rather than megapixels per second: one figure per model serves every quality preset and
  * self-ensemble (their cost is the card's FLOPs per pixel times the passes), so the first
- * estimate after switching from `fast` to `best` is already measured.
+ * estimate after switching from `fast` to `best` is already measured. One figure per precision
+ * too: a model's int8 file does the card's FLOPs about twice as fast on a CPU as its float file,
+ * so a figure timed on one says nothing exact about the other.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import sharp, { type Sharp } from 'sharp';
 import type { ExportSettings } from '../../shared/exportSettings.ts';
-import type { ExecutionProvider, ModelSummary } from '../../shared/upscaleOptions.ts';
+import type {
+  ExecutionProvider,
+  InferencePrecision,
+  ModelSummary,
+} from '../../shared/upscaleOptions.ts';
+import { INFERENCE_PRECISIONS } from '../../shared/upscaleOptions.ts';
 import { writeFileAtomic } from './atomicWrite.ts';
 import { toUpscaleOptions } from './exportOptions.ts';
 import type { ImageUpscaler } from './imageUpscaler.ts';
@@ -43,6 +50,8 @@ export interface SpeedFigure {
 export interface SpeedKey {
   provider: ExecutionProvider;
   model: string;
+  /** Which of the model's files ran: the figures of its int8 and float files are kept apart. */
+  precision: InferencePrecision;
 }
 
 /** One photo's timing, as the queue records it after the photo is committed. */
@@ -64,7 +73,9 @@ export class SpeedLog {
       const parsed: unknown = JSON.parse(await readFile(this.filePath, 'utf8'));
       if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return;
       for (const [key, value] of Object.entries(parsed)) {
-        if (isSpeedFigure(value)) this.table[key] = value;
+        // Figures stored before the precision was part of the key (`cpu/cmsc-fast`) may have
+        // timed either file: dropped, so the next estimate times the file that will run.
+        if (isSpeedFigure(value) && hasPrecision(key)) this.table[key] = value;
       }
     } catch {
       // Nothing measured yet (or an unreadable file): the next estimate calibrates.
@@ -72,7 +83,7 @@ export class SpeedLog {
   }
 
   get(key: SpeedKey): SpeedFigure | null {
-    return this.table[keyString(key)] ?? null;
+    return this.table[speedKeyText(key)] ?? null;
   }
 
   async recordCalibration(key: SpeedKey, timing: PhotoTiming): Promise<SpeedFigure> {
@@ -99,7 +110,7 @@ export class SpeedLog {
   }
 
   private async put(key: SpeedKey, figure: SpeedFigure): Promise<SpeedFigure> {
-    this.table[keyString(key)] = figure;
+    this.table[speedKeyText(key)] = figure;
     await writeFileAtomic(this.filePath, `${JSON.stringify(this.table, null, 1)}\n`);
     return figure;
   }
@@ -116,6 +127,21 @@ export function megapixelsPerSecond(
   const secondsPerMegapixel =
     (flopsPerPixel * 1e6) / figure.flopsPerSecond + figure.pipelineSecondsPerMegapixel;
   return 1 / secondsPerMegapixel;
+}
+
+/**
+ * The precision a job's photos run at: the preset's int8 file on a CPU where the card ships one,
+ * unless Precision is fp32 (the engine's rule); the float file everywhere else.
+ */
+export function expectedPrecision(
+  model: ModelSummary | undefined,
+  settings: Pick<ExportSettings, 'qualityPreset' | 'precision'>,
+  provider: ExecutionProvider,
+): InferencePrecision {
+  const preset = model?.presets.find((p) => p.preset === settings.qualityPreset);
+  return provider === 'cpu' && settings.precision !== 'fp32' && preset?.int8File !== undefined
+    ? 'int8'
+    : 'fp32';
 }
 
 /** The card's FLOPs per output pixel for the job's preset, times the self-ensemble passes. */
@@ -144,7 +170,7 @@ export async function calibrate(
   settings: ExportSettings,
   flopsPerPixel: number,
   scratchParent: string,
-): Promise<{ timing: PhotoTiming; provider: ExecutionProvider }> {
+): Promise<{ timing: PhotoTiming; provider: ExecutionProvider; precision: InferencePrecision }> {
   const scratch = await mkdtemp(path.join(scratchParent, 'calibration-'));
   try {
     const options = {
@@ -176,6 +202,7 @@ export async function calibrate(
     );
     return {
       provider: result.provider,
+      precision: result.precision,
       timing: {
         flopsPerPixel,
         outputPixels: result.outputWidth * result.outputHeight,
@@ -226,6 +253,12 @@ function isSpeedFigure(value: unknown): value is SpeedFigure {
   );
 }
 
-function keyString(key: SpeedKey): string {
-  return `${key.provider}/${key.model}`;
+/** `cpu/cmsc-fast/int8`: one figure per provider, model and precision. */
+export function speedKeyText(key: SpeedKey): string {
+  return `${key.provider}/${key.model}/${key.precision}`;
+}
+
+function hasPrecision(keyText: string): boolean {
+  const parts = keyText.split('/');
+  return parts.length === 3 && (INFERENCE_PRECISIONS as readonly string[]).includes(parts[2]!);
 }

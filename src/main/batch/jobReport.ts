@@ -1,12 +1,14 @@
 /**
  * The report of a finished job, next to its outputs: JSON for programs, CSV for spreadsheets,
- * one row per file (input, output, sizes, time, device, error). When the output folder cannot
- * take them (read-only, gone) they go to the queue's state folder instead, so a report exists.
+ * one row per file (input, output, sizes, time, device, model, precision, error). When the
+ * output folder cannot take them (read-only, gone) they go to the queue's state folder instead,
+ * so a report exists.
  */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { FileState, Job, JobSummary } from '../../shared/jobs.ts';
 import { FILE_STATES } from '../../shared/jobs.ts';
+import type { InferencePrecision } from '../../shared/upscaleOptions.ts';
 import { writeFileAtomic } from './atomicWrite.ts';
 
 export interface ReportRow {
@@ -24,6 +26,8 @@ export interface ReportRow {
   /** The model that made the output (clean or photo variant), and why that variant. */
   model: string | null;
   source: string | null;
+  /** `int8` or `fp32`: which of the model's files ran; null when not done or not recorded. */
+  precision: InferencePrecision | null;
   error: string | null;
 }
 
@@ -52,6 +56,7 @@ const CSV_COLUMNS: readonly (keyof ReportRow)[] = [
   'device',
   'model',
   'source',
+  'precision',
   'error',
 ];
 
@@ -106,6 +111,7 @@ export function buildReport(
       device: file.provider,
       model: file.state === 'done' ? (file.model ?? null) : null,
       source: file.state === 'done' && file.source ? file.source.reason : null,
+      precision: file.state === 'done' ? (file.precision ?? null) : null,
       error: file.reason ? `${file.reason.code}: ${file.reason.message}` : null,
     })),
   };

@@ -15,6 +15,11 @@ import {
   type JobFile,
   type JobInputs,
 } from '../../shared/jobs.ts';
+import {
+  INFERENCE_PRECISIONS,
+  SOURCE_SETTINGS,
+  type SourceDecision,
+} from '../../shared/upscaleOptions.ts';
 import { ATOMIC_TEMP_MARKER, writeFileAtomic } from './atomicWrite.ts';
 
 export const QUEUE_FILE_NAME = 'queue.json';
@@ -229,6 +234,23 @@ function parseFile(value: unknown, where: string): JobFile {
       `${where}.provider`,
     ),
     attempts: expectNumber(file.attempts, `${where}.attempts`),
+    // What made a done output; optional: files recorded before each field existed lack it.
+    ...(file.model === undefined ? {} : { model: expectString(file.model, `${where}.model`) }),
+    ...(file.source === undefined ? {} : { source: parseSource(file.source, `${where}.source`) }),
+    ...(file.precision === undefined
+      ? {}
+      : { precision: expectEnum(file.precision, INFERENCE_PRECISIONS, `${where}.precision`) }),
+  };
+}
+
+function parseSource(value: unknown, where: string): SourceDecision {
+  const source = expectRecord(value, where);
+  return {
+    kind: expectEnum(source.kind, ['clean', 'photo'] as const, `${where}.kind`),
+    setting: expectEnum(source.setting, SOURCE_SETTINGS, `${where}.setting`),
+    reason: expectString(source.reason, `${where}.reason`),
+    jpegQuality: nullable(source.jpegQuality, expectNumber, `${where}.jpegQuality`),
+    noiseSigma: expectNumber(source.noiseSigma, `${where}.noiseSigma`),
   };
 }
 

@@ -13,6 +13,7 @@ import {
   DEFAULT_MAX_OVERLAP,
   smallestTileSize,
   type Device,
+  type InferencePrecision,
   type ModelSummary,
   type ProviderReport,
   type SourceDecision,
@@ -33,7 +34,12 @@ import { encodeImage, supportsSixteenBit } from './imageEncode.ts';
 import { InferenceClient } from './inferenceClient.ts';
 import type { ModelCard } from './modelCard.ts';
 import type { ModelIoNames } from './onnxSession.ts';
-import { type InferenceHardware, ModelRegistry, type ResolvedVariant } from './modelRegistry.ts';
+import {
+  type InferenceHardware,
+  ModelRegistry,
+  type ResolvedVariant,
+  variantForPreset,
+} from './modelRegistry.ts';
 import { writeAtomically } from './outputFile.ts';
 import { assessSource } from './sourceKind.ts';
 import { OutputRaster } from './outputRaster.ts';
@@ -71,9 +77,10 @@ export interface RgbaImage {
 }
 
 export interface RegionResult {
-  /** The model that made the crop, its stages, and why its clean or photo variant ran. */
+  /** The model that made the crop, its stages, its file's precision, and why its clean or photo variant ran. */
   model: string;
   stages: number;
+  precision: InferencePrecision;
   source: SourceDecision;
   /** The requested crop, in input pixels (clipped to the image). */
   inputRegion: Rect;
@@ -143,10 +150,22 @@ class UpscaleEngine implements Engine {
   ) {}
 
   listModels(): ModelSummary[] {
-    return this.registry.summaries((modelPath) => {
+    const summaries = this.registry.summaries((modelPath) => {
       const measured = this.throughput.get(modelPath);
       return measured && measured.ms > 0 ? measured.pixels / 1e6 / (measured.ms / 1000) : null;
     }, this.knownHardware());
+    // The time estimate must know which file a preset runs; the registry's summaries name the
+    // float file only, so the int8 one is added here from the same card and preset rule.
+    return summaries.map((summary) => {
+      const { card } = this.registry.get(summary.name);
+      return {
+        ...summary,
+        presets: summary.presets.map((preset) => {
+          const int8 = variantForPreset(card, preset.preset).int8;
+          return int8 ? { ...preset, int8File: int8.file } : preset;
+        }),
+      };
+    });
   }
 
   probe(inputPath: string): Promise<ImageHeader> {
@@ -261,6 +280,7 @@ class UpscaleEngine implements Engine {
       model: variant.model.card.name,
       source,
       stages: variant.variant.stages,
+      precision: precisionOf(variant),
       provider: report.active,
       tiles: stats.tiles,
       tileSize: stats.tileSize,
@@ -329,6 +349,7 @@ class UpscaleEngine implements Engine {
     return {
       model: variant.model.card.name,
       stages: variant.variant.stages,
+      precision: precisionOf(variant),
       source,
       inputRegion,
       outputRegion,
@@ -456,6 +477,11 @@ export function planeModelFor(client: InferenceClient, resolved: ResolvedVariant
         scale && bicubic ? { data: bicubic, scale } : undefined,
       )
     ).output;
+}
+
+/** Which of the variant's files the resolved path is. */
+function precisionOf(resolved: ResolvedVariant): InferencePrecision {
+  return resolved.int8 ? 'int8' : 'fp32';
 }
 
 /** upscaleTiled's option for an input-resolution model (none for the paper's models). */
