@@ -34,12 +34,7 @@ import { encodeImage, supportsSixteenBit } from './imageEncode.ts';
 import { InferenceClient } from './inferenceClient.ts';
 import type { ModelCard } from './modelCard.ts';
 import type { ModelIoNames } from './onnxSession.ts';
-import {
-  type InferenceHardware,
-  ModelRegistry,
-  type ResolvedVariant,
-  variantForPreset,
-} from './modelRegistry.ts';
+import { type InferenceHardware, ModelRegistry, type ResolvedVariant } from './modelRegistry.ts';
 import { writeAtomically } from './outputFile.ts';
 import { assessSource } from './sourceKind.ts';
 import { OutputRaster } from './outputRaster.ts';
@@ -150,22 +145,10 @@ class UpscaleEngine implements Engine {
   ) {}
 
   listModels(): ModelSummary[] {
-    const summaries = this.registry.summaries((modelPath) => {
+    return this.registry.summaries((modelPath) => {
       const measured = this.throughput.get(modelPath);
       return measured && measured.ms > 0 ? measured.pixels / 1e6 / (measured.ms / 1000) : null;
     }, this.knownHardware());
-    // The time estimate must know which file a preset runs; the registry's summaries name the
-    // float file only, so the int8 one is added here from the same card and preset rule.
-    return summaries.map((summary) => {
-      const { card } = this.registry.get(summary.name);
-      return {
-        ...summary,
-        presets: summary.presets.map((preset) => {
-          const int8 = variantForPreset(card, preset.preset).int8;
-          return int8 ? { ...preset, int8File: int8.file } : preset;
-        }),
-      };
-    });
   }
 
   probe(inputPath: string): Promise<ImageHeader> {

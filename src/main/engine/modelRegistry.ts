@@ -200,6 +200,7 @@ export class ModelRegistry {
           preset,
           stages: variant.stages,
           file: variant.file,
+          ...(variant.int8 ? { int8File: variant.int8.file } : {}),
           flopsPerPixel: variant.flopsPerPixel,
           set5Psnr,
           // On a CPU the int8 file is what runs where the card ships one: its speed first.
