@@ -111,6 +111,11 @@ export interface JobFile {
   /** From the image header at scan time; 0 when the header could not be read. */
   inputWidth: number;
   inputHeight: number;
+  /**
+   * A JPEG input's IJG quality from its header tables at scan time (absent for other files and
+   * older records): the time estimate predicts the clean model or its photo variant from it.
+   */
+  inputJpegQuality?: number;
   state: FileState;
   /** Set for skipped, failed and cancelled files. */
   reason: FileReason | null;

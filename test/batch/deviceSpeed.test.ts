@@ -12,8 +12,12 @@ import {
   formatFlopsPerSecond,
   megapixelsPerSecond,
   SpeedLog,
+  type SpeedFigure,
 } from '../../src/main/batch/deviceSpeed.ts';
+import type { ImageUpscaler } from '../../src/main/batch/imageUpscaler.ts';
 import { estimateJob } from '../../src/main/batch/preflight.ts';
+import { RunPlanner } from '../../src/main/batch/runPlan.ts';
+import type { ExportSettings } from '../../src/shared/exportSettings.ts';
 import type { ModelSummary } from '../../src/shared/upscaleOptions.ts';
 import { testSettings } from './batchFixtures.ts';
 
@@ -129,57 +133,139 @@ describe('speed log', () => {
   });
 });
 
+/** The port with only what the planner reads: the models, and the model a file is predicted to run. */
+function plannerUpscaler(
+  models: ModelSummary[],
+  pick: (jpegQuality: number | null) => string,
+): ImageUpscaler {
+  return {
+    listModels: () => models,
+    plannedModel: (_options, jpegQuality) => pick(jpegQuality),
+    upscaleFile: () => Promise.reject(new Error('nothing runs in these tests')),
+    activeProvider: () => 'cpu',
+    close: () => Promise.resolve(),
+  };
+}
+
+/** The estimate of `files` (path, size, JPEG quality) with `figures` as this machine's speed file. */
+async function estimateWith(options: {
+  files: { inputPath: string; width: number; height: number; jpegQuality: number | null }[];
+  settings: ExportSettings;
+  models: ModelSummary[];
+  pick: (jpegQuality: number | null) => string;
+  figures?: Record<string, SpeedFigure>;
+}) {
+  const speedFile = path.join(dir, 'speed.json');
+  await writeFile(speedFile, JSON.stringify(options.figures ?? {}));
+  const log = new SpeedLog(speedFile);
+  await log.load();
+  const planner = new RunPlanner(
+    plannerUpscaler(options.models, options.pick),
+    log,
+    options.settings,
+    'cpu',
+  );
+  return estimateJob({
+    files: options.files.map(({ inputPath, width, height, jpegQuality }) => ({
+      inputPath,
+      header: {
+        width,
+        height,
+        format: jpegQuality === null ? 'png' : 'jpeg',
+        channels: 3,
+        sixteenBit: false,
+        bytes: 1,
+      },
+      jpegQuality,
+      problem: null,
+    })),
+    settings: options.settings,
+    outputFolder: dir,
+    runFor: (jpegQuality, scale) => planner.runFor(jpegQuality, scale),
+    queuedOutputBytes: 0,
+  });
+}
+
+const measuredFigure = (
+  flopsPerSecond: number,
+  pipelineSecondsPerMegapixel: number,
+  photos: number,
+): SpeedFigure => ({
+  flopsPerSecond,
+  pipelineSecondsPerMegapixel,
+  source: 'measured',
+  photos,
+});
+
 describe('estimate', () => {
   it('uses the measured speed and says so', async () => {
-    const estimate = await estimateJob({
-      files: [
-        {
-          inputPath: '/p/a.png',
-          header: {
-            width: 1000,
-            height: 500,
-            format: 'png',
-            channels: 3,
-            sixteenBit: false,
-            bytes: 1,
-          },
-          problem: null,
-        },
-      ],
+    const estimate = await estimateWith({
+      files: [{ inputPath: '/p/a.png', width: 1000, height: 500, jpegQuality: null }],
       settings: testSettings({ qualityPreset: 'best' }),
-      outputFolder: dir,
-      speed: {
-        megapixelsPerSecond: 0.5,
-        basis: 'measured',
-        description: 'cmsc-lite (best, fp32) on CPU at 270 GFLOP/s, measured over 7 photos',
-      },
-      provider: 'cpu',
-      precision: 'fp32',
       models: [model],
-      queuedOutputBytes: 0,
+      pick: () => 'cmsc-lite',
+      // best: 1 MFLOP per pixel at 1 TFLOP/s = 1 s per MP, plus 1 s of the rest: 0.5 MP/s.
+      figures: { 'cpu/cmsc-lite/fp32': measuredFigure(1e12, 1, 7) },
     });
     // 2000 x 1000 output = 2 MP at 0.5 MP/s.
-    expect([estimate.estimatedMs, estimate.throughputBasis, estimate.speedBasis]).toEqual([
+    expect([
+      estimate.estimatedMs,
+      estimate.megapixelsPerSecond,
+      estimate.throughputBasis,
+      estimate.speedBasis,
+    ]).toEqual([
       4000,
+      0.5,
       'measured',
-      'cmsc-lite (best, fp32) on CPU at 270 GFLOP/s, measured over 7 photos',
+      'cmsc-lite (best, fp32) on CPU at 1.0 TFLOP/s, measured over 7 photos',
     ]);
   });
 
-  it('says when the speed is only assumed', async () => {
-    const estimate = await estimateJob({
+  it('says when the speed is only assumed, and for which model', async () => {
+    const estimate = await estimateWith({
       files: [],
       settings: testSettings(),
-      outputFolder: dir,
-      speed: null,
-      provider: 'cpu',
-      precision: 'fp32',
       models: [model],
-      queuedOutputBytes: 0,
+      pick: () => 'cmsc-lite',
     });
     expect([estimate.throughputBasis, estimate.speedBasis]).toEqual([
       'assumed',
-      'assumed 2 GFLOP/s on CPU (nothing measured yet)',
+      'cmsc-lite (fast, fp32): assumed 2 GFLOP/s on CPU (nothing measured yet)',
+    ]);
+  });
+
+  it('times each file at its own model’s speed and names the model most files run', async () => {
+    const photoModel: ModelSummary = {
+      ...model,
+      name: 'cmsc-lite-photo',
+      isDefault: false,
+      photoVariantOf: 'cmsc-lite',
+    };
+    const files = [
+      { inputPath: '/p/a.jpg', width: 500, height: 500, jpegQuality: 70 },
+      { inputPath: '/p/b.jpg', width: 500, height: 500, jpegQuality: 80 },
+      { inputPath: '/p/c.png', width: 500, height: 500, jpegQuality: null },
+    ];
+    const estimate = await estimateWith({
+      files,
+      settings: testSettings(),
+      models: [model, photoModel],
+      pick: (jpegQuality) => (jpegQuality === null ? 'cmsc-lite' : 'cmsc-lite-photo'),
+      // fast: 0.25 MFLOP per pixel. Clean: 0.25 + 0.75 = 1 s per MP; photo: 1 + 1 = 2 s per MP.
+      figures: {
+        'cpu/cmsc-lite/fp32': measuredFigure(1e12, 0.75, 4),
+        'cpu/cmsc-lite-photo/fp32': {
+          ...measuredFigure(2.5e11, 1, 0),
+          source: 'calibrated',
+        },
+      },
+    });
+    // Each 1 MP out: two photos at 2 s, one clean file at 1 s.
+    expect(estimate.estimatedMs).toBe(5000);
+    expect(estimate.megapixelsPerSecond).toBeCloseTo(3 / 5, 12);
+    expect([estimate.throughputBasis, estimate.speedBasis]).toEqual([
+      'calibrated',
+      'cmsc-lite-photo (fast, fp32) on CPU at 250 GFLOP/s, timed on a test photo; + 1 photo on cmsc-lite (fast, fp32) at 1.0 TFLOP/s',
     ]);
   });
 });
@@ -245,22 +331,18 @@ describe('int8 and float files', () => {
   });
 
   it('an unmeasured int8 estimate assumes the float rate and says so', async () => {
-    const assumed = (precision: 'int8' | 'fp32') =>
-      estimateJob({
+    const assumed = (precision: 'auto' | 'fp32') =>
+      estimateWith({
         files: [],
-        settings: testSettings({ model: 'cmsc-fast' }),
-        outputFolder: dir,
-        speed: null,
-        provider: 'cpu',
-        precision,
+        settings: testSettings({ model: 'cmsc-fast', precision }),
         models: [fastModel],
-        queuedOutputBytes: 0,
+        pick: () => 'cmsc-fast',
       });
-    const int8 = await assumed('int8');
+    const int8 = await assumed('auto');
     const fp32 = await assumed('fp32');
     expect([int8.throughputBasis, int8.speedBasis]).toEqual([
       'assumed',
-      'assumed 2 GFLOP/s on CPU for the int8 file, as for float (nothing measured yet; int8 is usually faster)',
+      'cmsc-fast (fast, int8): assumed 2 GFLOP/s on CPU for the int8 file, as for float (nothing measured yet; int8 is usually faster)',
     ]);
     // The same figure: no unmeasured int8 speed-up is claimed.
     expect(int8.megapixelsPerSecond).toBe(fp32.megapixelsPerSecond);

@@ -26,7 +26,11 @@ import type {
 import { isRetryableFailure } from '../../shared/jobs.ts';
 import { resolveTargetSize } from '../../shared/targetSize.ts';
 import type { ExecutionProvider } from '../../shared/upscaleOptions.ts';
-import { DEFAULT_MAX_INPUT_PIXELS, DEFAULT_MAX_OUTPUT_PIXELS } from '../engine/index.ts';
+import {
+  DEFAULT_MAX_INPUT_PIXELS,
+  DEFAULT_MAX_OUTPUT_PIXELS,
+  readJpegQuality,
+} from '../engine/index.ts';
 import { syncDirectory, syncFile } from './atomicWrite.ts';
 import { BatchEventHub, type BatchListener, type Unsubscribe } from './batchEvents.ts';
 import { finishOutput, toUpscaleOptions } from './exportOptions.ts';
@@ -53,20 +57,17 @@ import {
   resolveOutputFolder,
   temporaryOutputPath,
 } from './outputPlan.ts';
-import { estimateJob, volumeOf, type JobSpeed, type PreflightFile } from './preflight.ts';
+import { estimateJob, volumeOf, type PreflightFile } from './preflight.ts';
 import { QueueStore } from './queueStore.ts';
 import {
   calibrate,
-  expectedPrecision,
-  formatFlopsPerSecond,
   jobFlopsPerPixel,
-  megapixelsPerSecond,
   SpeedLog,
   speedKeyText,
-  type SpeedFigure,
   type SpeedKey,
 } from './deviceSpeed.ts';
 import { preflightWarnings } from './preflightWarnings.ts';
+import { RunPlanner, RunTally } from './runPlan.ts';
 
 export interface BatchQueueOptions {
   /** Folder for the queue file and fallback reports. */
@@ -235,6 +236,7 @@ export class BatchQueue {
         inputBytes: file.bytes,
         inputWidth: file.header?.width ?? 0,
         inputHeight: file.header?.height ?? 0,
+        ...(file.jpegQuality !== null ? { inputJpegQuality: file.jpegQuality } : {}),
         // What the scan refused without opening it fails at once; header problems are read
         // again when the file's turn comes (it may have been fixed meanwhile).
         state: isScanProblem(file) ? 'failed' : 'queued',
@@ -769,14 +771,19 @@ export class BatchQueue {
   private computeProgress(job: Job): JobProgress {
     let totalPixels = 0;
     let donePixels = 0;
-    let waitingPixels = 0;
     let filesFinished = 0;
     let elapsedMs = 0;
     let currentFile: JobProgress['currentFile'] = null;
     const running = this.running?.jobId === job.id ? this.running : null;
-    const speed = this.jobSpeed(job.settings)?.megapixelsPerSecond ?? null;
+    // Each file at this machine's speed for the model it is predicted to run (runPlan.ts); an
+    // ETA only from figures timed or measured here, never from the assumed rates.
+    const planner = this.plannerFor(job.settings);
+    const allRuns = new RunTally();
+    const waitingRuns = new RunTally();
     for (const file of job.files) {
       const pixels = expectedOutputPixels(job.settings, file);
+      const run = planner.runFor(file.inputJpegQuality ?? null, expectedScale(job.settings, file));
+      allRuns.add(run, pixels);
       totalPixels += pixels;
       if (TERMINAL_FILE_STATES.has(file.state)) {
         filesFinished++;
@@ -785,7 +792,8 @@ export class BatchQueue {
       } else if (running && running.fileId === file.id) {
         const fileElapsed = performance.now() - running.startedAt;
         // The engine's tile times once a tile finished; this machine's speed before that.
-        const predicted = speed === null ? null : ((pixels / 1e6) * 1000) / speed;
+        const predicted =
+          run.basis === 'assumed' ? null : ((pixels / 1e6) * 1000) / run.megapixelsPerSecond;
         const fileEta =
           running.imageEtaMs ?? (predicted === null ? null : Math.max(0, predicted - fileElapsed));
         const fraction =
@@ -804,10 +812,10 @@ export class BatchQueue {
           etaMs: fileEta === null ? null : Math.round(fileEta),
         };
       } else {
-        waitingPixels += pixels;
+        waitingRuns.add(run, pixels);
       }
     }
-    const waitingMs = speed === null ? null : ((waitingPixels / 1e6) * 1000) / speed;
+    const waitingMs = waitingRuns.isMeasured() ? waitingRuns.seconds() * 1000 : null;
     const etaMs =
       waitingMs === null || (currentFile !== null && currentFile.etaMs === null)
         ? null
@@ -819,7 +827,7 @@ export class BatchQueue {
       currentFile,
       outputMegapixelsDone: donePixels / 1e6,
       outputMegapixelsTotal: totalPixels / 1e6,
-      megapixelsPerSecond: speed,
+      megapixelsPerSecond: allRuns.isMeasured() ? allRuns.megapixelsPerSecond() : null,
       elapsedMs: Math.round(elapsedMs),
       etaMs,
     };
@@ -834,64 +842,65 @@ export class BatchQueue {
     );
   }
 
-  /** The figure a job of `settings` is estimated from: its model, provider and the file that will run. */
-  private speedKey(settings: ExportSettings): SpeedKey | null {
-    const model = resolveModel(this.upscaler.listModels(), settings.model);
-    if (!model) return null;
-    const provider = this.providerFor(settings);
-    return {
-      provider,
-      model: model.name,
-      precision: expectedPrecision(model, settings, provider),
-    };
-  }
-
-  /** This machine's speed for the job's model and preset, or null when never measured. */
-  private jobSpeed(settings: ExportSettings): JobSpeed | null {
-    const key = this.speedKey(settings);
-    const figure = key && this.speed.get(key);
-    if (!key || !figure) return null;
-    const model = resolveModel(this.upscaler.listModels(), settings.model);
-    const value = megapixelsPerSecond(figure, model, settings);
-    if (value === null) return null;
-    return {
-      megapixelsPerSecond: value,
-      basis: figure.source,
-      description: describeSpeed(key, settings, figure),
-    };
+  /** Predicts, for a job of `settings`, each file's model and this machine's speed for it. */
+  private plannerFor(settings: ExportSettings): RunPlanner {
+    return new RunPlanner(this.upscaler, this.speed, settings, this.providerFor(settings));
   }
 
   /**
-   * Times the model on this machine when it has never run here, so the first estimate is a
-   * measurement. Not while a photo is running: the two would share the engine and the figure
-   * would come out slow. A failed calibration leaves the assumed speed in place.
+   * Times each model the job's files are predicted to run (a clean model and its photo
+   * variant may both) when it has never run here, so the first estimate is a measurement. Not
+   * while a photo is running: the two would share the engine and the figure would come out
+   * slow. A failed calibration leaves the assumed speed in place.
    */
-  private async ensureSpeed(settings: ExportSettings): Promise<void> {
-    const key = this.speedKey(settings);
-    if (!key || this.speed.get(key) || this.running) return;
-    const id = speedKeyText(key);
-    let pending = this.calibrations.get(id);
-    if (!pending) {
-      pending = this.runCalibration(settings, key).finally(() => this.calibrations.delete(id));
-      this.calibrations.set(id, pending);
+  private async ensureSpeeds(settings: ExportSettings, files: readonly PreflightFile[]) {
+    const planner = this.plannerFor(settings);
+    const unmeasured = new Map<string, SpeedKey>();
+    for (const file of files) {
+      if (!file.header) continue;
+      const key = planner.keyFor(file.jpegQuality, nominalScaleOf(settings, file.header));
+      if (key && !this.speed.get(key)) unmeasured.set(speedKeyText(key), key);
     }
-    await pending;
+    for (const [id, key] of unmeasured) {
+      if (this.running) return;
+      let pending = this.calibrations.get(id);
+      if (!pending) {
+        pending = this.runCalibration(settings, key, planner).finally(() =>
+          this.calibrations.delete(id),
+        );
+        this.calibrations.set(id, pending);
+      }
+      await pending;
+    }
   }
 
-  private async runCalibration(settings: ExportSettings, key: SpeedKey): Promise<void> {
-    const model = resolveModel(this.upscaler.listModels(), settings.model);
-    const flopsPerPixel = jobFlopsPerPixel(model, { ...settings, selfEnsemble: false });
-    if (flopsPerPixel === null) return;
+  /**
+   * Times `key.model` by name (a photo variant too: the test photo is a clean PNG, so under
+   * Auto it would time the clean model) and files the figure under the model, provider and
+   * file that actually ran.
+   */
+  private async runCalibration(
+    settings: ExportSettings,
+    key: SpeedKey,
+    planner: RunPlanner,
+  ): Promise<void> {
     try {
       await mkdir(this.options.stateDir, { recursive: true });
-      const { timing, provider, precision } = await calibrate(
+      const timed = await calibrate(
         this.upscaler,
-        settings,
-        flopsPerPixel,
+        { ...settings, model: key.model, source: 'clean' },
         this.options.stateDir,
       );
-      this.lastProvider ??= provider;
-      await this.speed.recordCalibration({ ...key, provider, precision }, timing);
+      const flopsPerPixel = jobFlopsPerPixel(planner.summary(timed.model), {
+        ...settings,
+        selfEnsemble: false,
+      });
+      if (flopsPerPixel === null) return;
+      this.lastProvider ??= timed.provider;
+      await this.speed.recordCalibration(
+        { provider: timed.provider, model: timed.model, precision: timed.precision },
+        { ...timed.timing, flopsPerPixel },
+      );
     } catch (error) {
       this.loadWarnings.push(`could not time ${key.model} on this machine: ${errorText(error)}`);
     }
@@ -910,21 +919,26 @@ export class BatchQueue {
     for (const file of scanned) {
       // Entries the scan already refused (special files, links, unreadable folders) are never opened.
       const header = file.problem ?? (await this.readUsableHeader(file.inputPath, settings));
+      const usable = isFileReason(header) ? null : header;
       files.push({
         ...file,
-        header: isFileReason(header) ? null : header,
+        header: usable,
+        // The tables only (no pixels): a JPEG below the photo threshold runs a photo variant.
+        jpegQuality:
+          usable?.format === 'jpeg'
+            ? ((await readJpegQuality(file.inputPath).catch(() => null))?.quality ?? null)
+            : null,
         problem: isFileReason(header) ? header : null,
       });
     }
-    if (files.length > 0) await this.ensureSpeed(settings);
+    await this.ensureSpeeds(settings, files);
+    // After the calibrations: their figures are in the planner's speed log.
+    const planner = this.plannerFor(settings);
     const estimate = await estimateJob({
       files,
       settings,
       outputFolder,
-      speed: this.jobSpeed(settings),
-      provider: this.providerFor(settings),
-      precision: this.speedKey(settings)?.precision ?? 'fp32',
-      models: this.upscaler.listModels(),
+      runFor: (jpegQuality, scale) => planner.runFor(jpegQuality, scale),
       queuedOutputBytes: await this.pendingOutputBytesOn(outputFolder),
     });
     estimate.warnings = await preflightWarnings({
@@ -1045,16 +1059,6 @@ async function isExpectedOutput(
   }
 }
 
-/** `cmsc-fast (best, int8) on CPU at 27 GFLOP/s, measured over 7 photos`. */
-function describeSpeed(key: SpeedKey, settings: ExportSettings, figure: SpeedFigure): string {
-  const how =
-    figure.source === 'calibrated'
-      ? 'timed on a test photo'
-      : `measured over ${figure.photos} photo${figure.photos === 1 ? '' : 's'}`;
-  const preset = `${settings.qualityPreset}${settings.selfEnsemble ? ', self-ensemble' : ''}, ${key.precision}`;
-  return `${key.model} (${preset}) on ${key.provider.toUpperCase()} at ${formatFlopsPerSecond(figure.flopsPerSecond)}, ${how}`;
-}
-
 /**
  * True when a file's size differs from the one the job recorded: it was replaced (a truncated
  * download finished, a placeholder swapped for the photo), so a content failure may not recur.
@@ -1062,6 +1066,20 @@ function describeSpeed(key: SpeedKey, settings: ExportSettings, figure: SpeedFig
 async function changedSinceScan(file: JobFile): Promise<boolean> {
   const info = await stat(file.inputPath).catch(() => null);
   return info !== null && info.size !== file.inputBytes;
+}
+
+/** The scale a file runs at (2 when its size is unknown: it fails before any model runs). */
+function expectedScale(settings: ExportSettings, file: JobFile): number {
+  return nominalScaleOf(settings, { width: file.inputWidth, height: file.inputHeight });
+}
+
+function nominalScaleOf(settings: ExportSettings, size: { width: number; height: number }): number {
+  if (size.width === 0 || size.height === 0) return 2;
+  try {
+    return resolveTargetSize(size, settings.target).scale;
+  } catch {
+    return 2;
+  }
 }
 
 function expectedOutputPixels(settings: ExportSettings, file: JobFile): number {

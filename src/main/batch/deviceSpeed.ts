@@ -118,7 +118,7 @@ export class SpeedLog {
 
 /** Output megapixels per second for a job of `settings` on `model` at this speed. */
 export function megapixelsPerSecond(
-  figure: SpeedFigure,
+  figure: Pick<SpeedFigure, 'flopsPerSecond' | 'pipelineSecondsPerMegapixel'>,
   model: ModelSummary | undefined,
   settings: Pick<ExportSettings, 'qualityPreset' | 'selfEnsemble'>,
 ): number | null {
@@ -161,6 +161,15 @@ export function formatFlopsPerSecond(flops: number): string {
   return `${Math.round(flops / 1e6)} MFLOP/s`;
 }
 
+/** What a calibration ran (the figure belongs to it) and how long it took. */
+export interface Calibration {
+  model: string;
+  provider: ExecutionProvider;
+  precision: InferencePrecision;
+  /** Without the FLOPs per pixel: they are the card's for `model`, which the caller looks up. */
+  timing: Omit<PhotoTiming, 'flopsPerPixel'>;
+}
+
 /**
  * Times the job's model and preset on a synthetic photo (after a tiny warm-up run that opens
  * the session), in a scratch folder under `scratchParent` that is removed afterwards.
@@ -168,9 +177,8 @@ export function formatFlopsPerSecond(flops: number): string {
 export async function calibrate(
   upscaler: ImageUpscaler,
   settings: ExportSettings,
-  flopsPerPixel: number,
   scratchParent: string,
-): Promise<{ timing: PhotoTiming; provider: ExecutionProvider; precision: InferencePrecision }> {
+): Promise<Calibration> {
   const scratch = await mkdtemp(path.join(scratchParent, 'calibration-'));
   try {
     const options = {
@@ -201,10 +209,10 @@ export async function calibrate(
       {},
     );
     return {
+      model: result.model,
       provider: result.provider,
       precision: result.precision,
       timing: {
-        flopsPerPixel,
         outputPixels: result.outputWidth * result.outputHeight,
         inferenceMs: result.inferenceMs,
         elapsedMs: performance.now() - started,

@@ -80,6 +80,24 @@ class EngineUpscaler implements ImageUpscaler {
     return (this.owned ?? this.shared)!.engine.listModels();
   }
 
+  plannedModel(
+    options: Pick<UpscaleOptions, 'model' | 'source'>,
+    jpegQuality: number | null,
+    scale: number,
+    provider: ExecutionProvider,
+  ): string | null {
+    try {
+      return (this.owned ?? this.shared)!.engine.plannedModel(
+        options,
+        jpegQuality,
+        scale,
+        provider,
+      );
+    } catch {
+      return null; // an unknown model: the estimate falls back to its generic assumption
+    }
+  }
+
   activeProvider(device: Device): ExecutionProvider | null {
     return this.providers.get(device) ?? null;
   }

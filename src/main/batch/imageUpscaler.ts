@@ -40,6 +40,16 @@ export interface ImageUpscaler {
   ): Promise<UpscaleResult>;
   /** Models with their per-preset cost, for the pre-flight time estimate. */
   listModels(): ModelSummary[];
+  /**
+   * The model a file will run, predicted from its JPEG header quality (null: not a JPEG) at
+   * `scale` on `provider`, by the engine's own rule; null for a model the engine does not know.
+   */
+  plannedModel(
+    options: Pick<UpscaleOptions, 'model' | 'source'>,
+    jpegQuality: number | null,
+    scale: number,
+    provider: ExecutionProvider,
+  ): string | null;
   /** The provider `device` resolves to, when known without running anything; null otherwise. */
   activeProvider(device: Device): ExecutionProvider | null;
   close(): Promise<void>;

@@ -9,36 +9,15 @@ import type { ExportSettings } from '../../shared/exportSettings.ts';
 import type { PreflightEstimate, PreflightFileProblem } from '../../shared/jobs.ts';
 import { concreteFormat, type ConcreteFormat } from '../../shared/outputNaming.ts';
 import { resolveTargetSize } from '../../shared/targetSize.ts';
-import type {
-  ExecutionProvider,
-  InferencePrecision,
-  ModelSummary,
-} from '../../shared/upscaleOptions.ts';
-import { SELF_ENSEMBLE_PASSES } from './deviceSpeed.ts';
-import { resolveModel } from './imageUpscaler.ts';
 import type { ImageHeader } from './inputScan.ts';
 import { pathExists } from './outputPlan.ts';
-
-/**
- * Assumed speed when nothing could be measured (a calibration failed or a job was running), in
- * model FLOPs per second actually achieved.
- * Measured on a 2-core VM shared with a training job (the batch tests' machine): the tiny
- * fixture model ran at about 3.3 GFLOP/s inside tiles, and decode + colour + bicubic + encode
- * took about 1.1 s per output megapixel. The assumptions sit below those numbers on purpose.
- */
-const ASSUMED_FLOPS_PER_SECOND: Readonly<Record<ExecutionProvider, number>> = {
-  cpu: 2e9,
-  webgpu: 5e10,
-  cuda: 1e11,
-};
-/** Decode, colour conversion, bicubic resize and encode, per output megapixel, on a slow machine. */
-const ASSUMED_PIPELINE_SECONDS_PER_MEGAPIXEL = 1.5;
-/** When the model card is unknown: a large CMSC on a CPU. */
-const FALLBACK_MEGAPIXELS_PER_SECOND = 0.02;
+import { RunTally, type PlannedRun } from './runPlan.ts';
 
 export interface PreflightFile {
   inputPath: string;
   header: ImageHeader | null;
+  /** A JPEG's IJG quality from its header tables; null for other files (or no tables). */
+  jpegQuality: number | null;
   problem: PreflightFileProblem['reason'] | null;
 }
 
@@ -46,22 +25,13 @@ export interface PreflightInputs {
   files: readonly PreflightFile[];
   settings: ExportSettings;
   outputFolder: string;
-  /** This machine's speed for the job's model and preset (src/main/batch/deviceSpeed.ts), or null. */
-  speed: JobSpeed | null;
-  provider: ExecutionProvider;
-  /** The precision of the file the job's photos will run (deviceSpeed.ts `expectedPrecision`). */
-  precision: InferencePrecision;
-  models: readonly ModelSummary[];
+  /**
+   * The model a file of `jpegQuality` (null: not a JPEG) will run at `scale`, and this
+   * machine's speed for it (runPlan.ts `RunPlanner.runFor`).
+   */
+  runFor: (jpegQuality: number | null, scale: number) => PlannedRun;
   /** Bytes that jobs queued earlier will still write on the output folder's volume. */
   queuedOutputBytes: number;
-}
-
-/** Output megapixels per second for one job's settings, and where the figure comes from. */
-export interface JobSpeed {
-  megapixelsPerSecond: number;
-  basis: 'calibrated' | 'measured';
-  /** In words, e.g. `cmsc-lite on CPU at 270 GFLOP/s, measured over 7 photos`. */
-  description: string;
 }
 
 export async function estimateJob(inputs: PreflightInputs): Promise<PreflightEstimate> {
@@ -70,6 +40,9 @@ export async function estimateJob(inputs: PreflightInputs): Promise<PreflightEst
   let outputPixels = 0;
   let outputBytes = 0;
   const problems: PreflightFileProblem[] = [];
+  // Each file at the speed of the model it is predicted to run (a JPEG photo may run a
+  // slower photo variant than a PNG beside it).
+  const runs = new RunTally();
   for (const file of inputs.files) {
     if (file.problem || !file.header) {
       if (file.problem) problems.push({ path: file.inputPath, reason: file.problem });
@@ -88,13 +61,12 @@ export async function estimateJob(inputs: PreflightInputs): Promise<PreflightEst
     inputPixels += file.header.width * file.header.height;
     const pixels = size.width * size.height;
     outputPixels += pixels;
+    runs.add(inputs.runFor(file.jpegQuality, size.scale), pixels);
     const format = concreteFormat(settings.format, file.inputPath);
     outputBytes += pixels * bytesPerOutputPixel(format, settings, file.header);
   }
-  const speed = inputs.speed;
-  const megapixelsPerSecond =
-    speed?.megapixelsPerSecond ??
-    assumedMegapixelsPerSecond(settings, inputs.provider, inputs.models);
+  // Nothing to run: the speed of a clean file at the nominal scale still shows.
+  if (runs.isEmpty) runs.add(inputs.runFor(null, nominalScale(settings)), 0);
   const outputMegapixels = outputPixels / 1e6;
   const freeBytes = await freeBytesAt(inputs.outputFolder);
   const estimatedOutputBytes = Math.round(outputBytes);
@@ -106,10 +78,10 @@ export async function estimateJob(inputs: PreflightInputs): Promise<PreflightEst
     inputMegapixels: inputPixels / 1e6,
     outputMegapixels,
     estimatedOutputBytes,
-    estimatedMs: Math.round((outputMegapixels / megapixelsPerSecond) * 1000),
-    throughputBasis: speed?.basis ?? 'assumed',
-    speedBasis: speed?.description ?? assumedSpeedBasis(inputs.provider, inputs.precision),
-    megapixelsPerSecond,
+    estimatedMs: Math.round(runs.seconds() * 1000),
+    throughputBasis: runs.basis(),
+    speedBasis: runs.description(),
+    megapixelsPerSecond: runs.megapixelsPerSecond()!,
     warnings: [],
     outputFolder: inputs.outputFolder,
     freeBytes,
@@ -152,32 +124,9 @@ function lossyBytesPerPixel(quality: number, low: number, high: number): number 
   return low + (high - low) * t;
 }
 
-export function assumedMegapixelsPerSecond(
-  settings: ExportSettings,
-  provider: ExecutionProvider,
-  models: readonly ModelSummary[],
-): number {
-  const preset = resolveModel(models, settings.model)?.presets.find(
-    (p) => p.preset === settings.qualityPreset,
-  );
-  if (!preset) return FALLBACK_MEGAPIXELS_PER_SECOND;
-  const passes = settings.selfEnsemble ? SELF_ENSEMBLE_PASSES : 1;
-  const secondsPerMegapixel =
-    (preset.flopsPerPixel * 1e6 * passes) / ASSUMED_FLOPS_PER_SECOND[provider] +
-    ASSUMED_PIPELINE_SECONDS_PER_MEGAPIXEL;
-  return 1 / secondsPerMegapixel;
-}
-
-/**
- * The assumed speed in words. An int8 file gets the float assumption: the 2.2-2.8x the README
- * measured for cmsc-fast holds on that machine's CPU and ONNX Runtime build (it depends on the
- * CPU's int8 instructions), so the unmeasured estimate stays on the long side and says so.
- */
-function assumedSpeedBasis(provider: ExecutionProvider, precision: InferencePrecision): string {
-  const rate = `assumed ${ASSUMED_FLOPS_PER_SECOND[provider] / 1e9} GFLOP/s on ${provider.toUpperCase()}`;
-  return precision === 'int8'
-    ? `${rate} for the int8 file, as for float (nothing measured yet; int8 is usually faster)`
-    : `${rate} (nothing measured yet)`;
+/** The scale a `scale` target asks for; 2 (the models' first scale) for width/height targets. */
+function nominalScale(settings: ExportSettings): number {
+  return settings.target.kind === 'scale' ? settings.target.scale : 2;
 }
 
 /** Free bytes for an unprivileged writer on the volume of `folder` (or its nearest existing parent). */

@@ -221,6 +221,10 @@ function parseFile(value: unknown, where: string): JobFile {
     inputBytes: expectNumber(file.inputBytes, `${where}.inputBytes`),
     inputWidth: expectNumber(file.inputWidth, `${where}.inputWidth`),
     inputHeight: expectNumber(file.inputHeight, `${where}.inputHeight`),
+    // Optional: only JPEG inputs have it, and records written before it existed lack it.
+    ...(file.inputJpegQuality === undefined
+      ? {}
+      : { inputJpegQuality: expectNumber(file.inputJpegQuality, `${where}.inputJpegQuality`) }),
     state: expectEnum(file.state, FILE_STATES, `${where}.state`),
     reason: file.reason === null ? null : parseReason(file.reason, `${where}.reason`),
     outputPath: nullable(file.outputPath, expectString, `${where}.outputPath`),

@@ -13,6 +13,7 @@ import {
   DEFAULT_MAX_OVERLAP,
   smallestTileSize,
   type Device,
+  type ExecutionProvider,
   type InferencePrecision,
   type ModelSummary,
   type ProviderReport,
@@ -36,7 +37,7 @@ import type { ModelCard } from './modelCard.ts';
 import type { ModelIoNames } from './onnxSession.ts';
 import { type InferenceHardware, ModelRegistry, type ResolvedVariant } from './modelRegistry.ts';
 import { writeAtomically } from './outputFile.ts';
-import { assessSource } from './sourceKind.ts';
+import { assessSource, decideSource } from './sourceKind.ts';
 import { OutputRaster } from './outputRaster.ts';
 import { type LowResImage, type PlaneModel, upscaleTiled } from './tiledUpscale.ts';
 import { chooseTileSize } from './tileSizing.ts';
@@ -104,6 +105,19 @@ export interface Engine {
   /** Reads the header only (size after EXIF orientation, format); throws ImageInputError for bad files. */
   probe(inputPath: string): Promise<ImageHeader>;
   listModels(): ModelSummary[];
+  /**
+   * The model a file will run, predicted before it is decoded (the batch pre-flight estimate):
+   * the source decision from the file's JPEG header quality alone, then the registry's rule for
+   * the asked model at that scale. Noise needs the pixels, so a noisy PNG is predicted clean.
+   * Throws for a model name the registry does not know.
+   */
+  plannedModel(
+    options: Pick<UpscaleOptions, 'model' | 'source'>,
+    /** IJG quality from the file's tables (jpegQuality.ts); null: not a JPEG, or no tables. */
+    jpegQuality: number | null,
+    scale: number,
+    provider: ExecutionProvider,
+  ): string;
   /** Which execution provider runs, and why the others were skipped (opens the default model). */
   providers(): Promise<ProviderReport>;
   close(): Promise<void>;
@@ -149,6 +163,26 @@ class UpscaleEngine implements Engine {
       const measured = this.throughput.get(modelPath);
       return measured && measured.ms > 0 ? measured.pixels / 1e6 / (measured.ms / 1000) : null;
     }, this.knownHardware());
+  }
+
+  plannedModel(
+    options: Pick<UpscaleOptions, 'model' | 'source'>,
+    jpegQuality: number | null,
+    scale: number,
+    provider: ExecutionProvider,
+  ): string {
+    // Without pixels the noise is unknown: 0 keeps the decision to the JPEG tables (the format
+    // only words the reason, which is not used here).
+    const source = decideSource(options.source ?? 'auto', {
+      format: jpegQuality === null ? 'image' : 'jpeg',
+      jpegQuality,
+      noiseSigma: 0,
+    });
+    // As resolveForInput: the hardware only matters where the default model is asked for.
+    const hardware: InferenceHardware =
+      options.model === undefined && provider !== 'cpu' ? 'accelerator' : 'cpu';
+    const name = this.registry.modelForSource(options.model, source, hardware, scale);
+    return this.registry.get(name, hardware, scale).card.name;
   }
 
   probe(inputPath: string): Promise<ImageHeader> {

@@ -10,4 +10,5 @@ export { ImageInputError, type ImageInputProblem } from './imageInputError.ts';
 export { DEFAULT_MAX_INPUT_PIXELS, type ImageHeader } from './imageDecode.ts';
 export { writeAtomically } from './outputFile.ts';
 export { ModelCardError } from './modelCard.ts';
+export { readJpegQuality } from './jpegQuality.ts';
 export { psnrY, ssimY, type YPlane } from './metrics.ts';
