@@ -69,7 +69,7 @@ export function fakeServices(): {
           estimatedOutputBytes: 0,
           estimatedMs: 0,
           throughputBasis: 'assumed',
-          speedBasis: 'assumed 2 GFLOP/s on CPU (nothing measured yet)',
+          speedBasis: 'cmsc-lite (fast, fp32): assumed 2 GFLOP/s on CPU (nothing measured yet)',
           megapixelsPerSecond: 1,
           warnings: [],
           outputFolder: '/tmp/out',
