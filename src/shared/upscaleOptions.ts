@@ -193,6 +193,11 @@ export interface PresetSummary {
    * Precision is fp32 (same FLOPs per pixel, about twice the speed there).
    */
   int8File?: string;
+  /**
+   * Input-resolution models (one file per integer scale): FLOPs per output pixel of the file
+   * each scale runs (x4 costs about a quarter of x2 per output pixel); `flopsPerPixel` is x2's.
+   */
+  flopsPerPixelByScale?: Partial<Record<number, number>>;
   /** PSNR on Set5 from the model card, by scale; empty when the card has no measurement. */
   set5Psnr: Partial<Record<number, number>>;
   /** Output megapixels per second measured by this engine on this machine; null until it has run. */
@@ -230,4 +235,25 @@ export function repeatedContextShare(
 ): number {
   const tile = Math.max(tileSize, smallestTileSize(overlap));
   return (tile / (tile - 2 * overlap)) ** 2 - 1;
+}
+
+/**
+ * The integer scale an input-resolution model runs for a target `scale`, among the integer
+ * `scales` it has files for: the smallest at or above it (the engine then resizes down to the
+ * target), else the largest (the engine then resizes up the rest of the way).
+ */
+export function integerModelScale(scales: readonly number[], scale: number): number {
+  const wanted = Math.max(2, Math.ceil(scale - 1e-9));
+  const sorted = [...scales].sort((a, b) => a - b);
+  return sorted.find((s) => s >= wanted) ?? sorted[sorted.length - 1]!;
+}
+
+/** A preset's FLOPs per output pixel at `scale` (for an input-resolution model, its file's). */
+export function presetFlopsPerPixel(preset: PresetSummary, scale?: number): number {
+  const byScale = preset.flopsPerPixelByScale;
+  if (!byScale || scale === undefined) return preset.flopsPerPixel;
+  const scales = Object.keys(byScale).map(Number);
+  return scales.length === 0
+    ? preset.flopsPerPixel
+    : (byScale[integerModelScale(scales, scale)] ?? preset.flopsPerPixel);
 }

@@ -125,6 +125,17 @@ describe('speed log', () => {
     expect(
       megapixelsPerSecond(figure, model, { qualityPreset: 'balanced', selfEnsemble: false }),
     ).toBe(null);
+    // An input-resolution model runs another file per integer scale: x3 and x4 run the x4 one.
+    const perScale: ModelSummary = {
+      ...model,
+      presets: [{ ...model.presets[1]!, flopsPerPixelByScale: { 2: 1_000_000, 4: 250_000 } }],
+    };
+    const best = { qualityPreset: 'best', selfEnsemble: false } as const;
+    expect(
+      [undefined, 1.5, 2, 3, 4, 6].map((scale) =>
+        megapixelsPerSecond(figure, perScale, best, scale),
+      ),
+    ).toEqual([1 / 1.5, 1 / 1.5, 1 / 1.5, 1 / 0.75, 1 / 0.75, 1 / 0.75]);
     expect([
       formatFlopsPerSecond(2.7e11),
       formatFlopsPerSecond(3.3e9),

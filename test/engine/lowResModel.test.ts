@@ -612,6 +612,17 @@ describe('engine with an input-resolution model trained per scale', () => {
     }
   }
 
+  it('summarises the FLOPs per output pixel of each scale’s file', async () => {
+    const dirs = await writeCards();
+    const [summary] = (await ModelRegistry.load([dirs.both])).summaries();
+    const best = summary!.presets.find((p) => p.preset === 'best')!;
+    const byScale = best.flopsPerPixelByScale!;
+    // The same body on 4x fewer input pixels per output pixel at x4, plus a wider head.
+    expect(Object.keys(byScale)).toEqual(['2', '4']);
+    expect(byScale[2]).toBe(best.flopsPerPixel);
+    expect(byScale[4]!).toBeLessThan(byScale[2]! / 2);
+  });
+
   it('runs the x4 file at x4 and at x3 (resized down), the x2 file at x2', async () => {
     const dirs = await writeCards();
     const input = await writeTexturedImage(path.join(temp.dir, 'in.png'), 40, 30);

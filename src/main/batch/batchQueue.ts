@@ -60,6 +60,7 @@ import {
 import { estimateJob, volumeOf, type PreflightFile } from './preflight.ts';
 import { QueueStore } from './queueStore.ts';
 import {
+  CALIBRATION_INPUT,
   calibrate,
   jobFlopsPerPixel,
   SpeedLog,
@@ -656,6 +657,7 @@ export class BatchQueue {
       const flopsPerPixel = jobFlopsPerPixel(
         this.upscaler.listModels().find((model) => model.name === result.model),
         settings,
+        result.outputWidth / result.inputWidth,
       );
       if (flopsPerPixel !== null) {
         await this.speed.recordPhoto(
@@ -891,10 +893,11 @@ export class BatchQueue {
         { ...settings, model: key.model, source: 'clean' },
         this.options.stateDir,
       );
-      const flopsPerPixel = jobFlopsPerPixel(planner.summary(timed.model), {
-        ...settings,
-        selfEnsemble: false,
-      });
+      const flopsPerPixel = jobFlopsPerPixel(
+        planner.summary(timed.model),
+        { ...settings, selfEnsemble: false },
+        CALIBRATION_INPUT.scale,
+      );
       if (flopsPerPixel === null) return;
       this.lastProvider ??= timed.provider;
       await this.speed.recordCalibration(

@@ -20,7 +20,7 @@ import type {
   InferencePrecision,
   ModelSummary,
 } from '../../shared/upscaleOptions.ts';
-import { INFERENCE_PRECISIONS } from '../../shared/upscaleOptions.ts';
+import { INFERENCE_PRECISIONS, presetFlopsPerPixel } from '../../shared/upscaleOptions.ts';
 import { writeFileAtomic } from './atomicWrite.ts';
 import { toUpscaleOptions } from './exportOptions.ts';
 import type { ImageUpscaler } from './imageUpscaler.ts';
@@ -121,8 +121,9 @@ export function megapixelsPerSecond(
   figure: Pick<SpeedFigure, 'flopsPerSecond' | 'pipelineSecondsPerMegapixel'>,
   model: ModelSummary | undefined,
   settings: Pick<ExportSettings, 'qualityPreset' | 'selfEnsemble'>,
+  scale?: number,
 ): number | null {
-  const flopsPerPixel = jobFlopsPerPixel(model, settings);
+  const flopsPerPixel = jobFlopsPerPixel(model, settings, scale);
   if (flopsPerPixel === null) return null;
   const secondsPerMegapixel =
     (flopsPerPixel * 1e6) / figure.flopsPerSecond + figure.pipelineSecondsPerMegapixel;
@@ -144,14 +145,18 @@ export function expectedPrecision(
     : 'fp32';
 }
 
-/** The card's FLOPs per output pixel for the job's preset, times the self-ensemble passes. */
+/**
+ * The card's FLOPs per output pixel for the job's preset at `scale` (an input-resolution
+ * model's file depends on it; undefined: x2's), times the self-ensemble passes.
+ */
 export function jobFlopsPerPixel(
   model: ModelSummary | undefined,
   settings: Pick<ExportSettings, 'qualityPreset' | 'selfEnsemble'>,
+  scale?: number,
 ): number | null {
   const preset = model?.presets.find((p) => p.preset === settings.qualityPreset);
   if (!preset) return null;
-  return preset.flopsPerPixel * (settings.selfEnsemble ? SELF_ENSEMBLE_PASSES : 1);
+  return presetFlopsPerPixel(preset, scale) * (settings.selfEnsemble ? SELF_ENSEMBLE_PASSES : 1);
 }
 
 /** `270 GFLOP/s`, `3.3 GFLOP/s`, `850 MFLOP/s`. */

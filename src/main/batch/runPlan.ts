@@ -20,6 +20,7 @@ import type {
 import {
   expectedPrecision,
   formatFlopsPerSecond,
+  jobFlopsPerPixel,
   megapixelsPerSecond,
   speedKeyText,
   type SpeedKey,
@@ -101,10 +102,13 @@ export class RunPlanner {
 
   runFor(jpegQuality: number | null, scale: number): PlannedRun {
     const key = this.keyFor(jpegQuality, scale);
-    const id = key === null ? '' : speedKeyText(key);
+    const model = key === null ? undefined : this.summary(key.model);
+    // An input-resolution model runs another file (and FLOPs) per integer scale.
+    const flops = jobFlopsPerPixel(model, this.settings, scale);
+    const id = `${key === null ? '' : speedKeyText(key)}@${flops}`;
     let run = this.runs.get(id);
     if (!run) {
-      run = this.plan(key);
+      run = this.plan(key, scale);
       this.runs.set(id, run);
     }
     return run;
@@ -115,13 +119,14 @@ export class RunPlanner {
     return this.models.find((model) => model.name === name);
   }
 
-  private plan(key: SpeedKey | null): PlannedRun {
+  private plan(key: SpeedKey | null, scale: number): PlannedRun {
     const model = key === null ? undefined : this.summary(key.model);
     const { qualityPreset, selfEnsemble } = this.settings;
     const preset = `${qualityPreset}${selfEnsemble ? ', self-ensemble' : ''}, ${key?.precision ?? 'fp32'}`;
     const name = `${key?.model ?? this.settings.model ?? 'the default model'} (${preset})`;
     const figure = key === null ? null : this.speeds.get(key);
-    const measured = figure === null ? null : megapixelsPerSecond(figure, model, this.settings);
+    const measured =
+      figure === null ? null : megapixelsPerSecond(figure, model, this.settings, scale);
     if (key !== null && figure !== null && measured !== null) {
       const how =
         figure.source === 'calibrated'
@@ -138,7 +143,7 @@ export class RunPlanner {
     }
     return {
       key,
-      megapixelsPerSecond: assumedMegapixelsPerSecond(model, this.settings, this.provider),
+      megapixelsPerSecond: assumedMegapixelsPerSecond(model, this.settings, this.provider, scale),
       basis: 'assumed',
       description: `${name}: ${assumedSpeedBasis(this.provider, key?.precision ?? 'fp32')}`,
       brief: `${name}, speed assumed`,
@@ -213,12 +218,13 @@ export function assumedMegapixelsPerSecond(
   model: ModelSummary | undefined,
   settings: Pick<ExportSettings, 'qualityPreset' | 'selfEnsemble'>,
   provider: ExecutionProvider,
+  scale?: number,
 ): number {
   const assumed = {
     flopsPerSecond: ASSUMED_FLOPS_PER_SECOND[provider],
     pipelineSecondsPerMegapixel: ASSUMED_PIPELINE_SECONDS_PER_MEGAPIXEL,
   };
-  return megapixelsPerSecond(assumed, model, settings) ?? FALLBACK_MEGAPIXELS_PER_SECOND;
+  return megapixelsPerSecond(assumed, model, settings, scale) ?? FALLBACK_MEGAPIXELS_PER_SECOND;
 }
 
 /**

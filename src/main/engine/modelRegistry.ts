@@ -13,7 +13,7 @@ import type {
   QualityPreset,
   SourceDecision,
 } from '../../shared/upscaleOptions.ts';
-import { QUALITY_PRESETS } from '../../shared/upscaleOptions.ts';
+import { integerModelScale, QUALITY_PRESETS } from '../../shared/upscaleOptions.ts';
 import {
   type ModelCard,
   ModelCardError,
@@ -202,6 +202,13 @@ export class ModelRegistry {
           file: variant.file,
           ...(variant.int8 ? { int8File: variant.int8.file } : {}),
           flopsPerPixel: variant.flopsPerPixel,
+          ...(card.input.resolution === 'input'
+            ? {
+                flopsPerPixelByScale: Object.fromEntries(
+                  card.scales.map((s) => [s, variantForPreset(card, preset, s).flopsPerPixel]),
+                ),
+              }
+            : {}),
           set5Psnr,
           // On a CPU the int8 file is what runs where the card ships one: its speed first.
           measuredMegapixelsPerSecond:
@@ -324,9 +331,7 @@ function hasScale(card: ModelCard, scale: number): boolean {
  * engine then resizes up the rest of the way).
  */
 export function modelScaleFor(card: ModelCard, scale: number): number {
-  const wanted = Math.max(2, Math.ceil(scale - 1e-9));
-  const sorted = [...card.scales].sort((a, b) => a - b);
-  return sorted.find((s) => s >= wanted) ?? sorted[sorted.length - 1]!;
+  return integerModelScale(card.scales, scale);
 }
 
 /**
