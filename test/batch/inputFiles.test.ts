@@ -225,10 +225,12 @@ describe('a recursive job over every kind of input', () => {
     // Each output names the model that made it and why its clean (or photo) variant ran.
     const done = report.files.filter((row) => row.state === 'done');
     expect(done.every((row) => row.model === 'cmsc-tiny')).toBe(true);
+    // The fixture ships no int8 file: every photo ran the float one.
+    expect(done.every((row) => row.precision === 'fp32')).toBe(true);
     expect(done.find((row) => row.input.endsWith('a.png'))?.source).toMatch(/^PNG, noise σ ≈ /);
     const csv = (await readFile(job.summary!.reportCsvPath!, 'utf8')).split('\r\n');
     expect(csv[0]).toBe(
-      'input,output,state,inputBytes,outputBytes,inputWidth,inputHeight,outputWidth,outputHeight,timeMs,device,model,source,error',
+      'input,output,state,inputBytes,outputBytes,inputWidth,inputHeight,outputWidth,outputHeight,timeMs,device,model,source,precision,error',
     );
     expect(csv.length).toBe(1 + 11 + 1);
   });
