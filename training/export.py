@@ -290,20 +290,20 @@ def training_summary(state: dict) -> dict:
     }
 
 
-def load_for_export(checkpoint: Path, args: argparse.Namespace) -> Tuple[CMSC, dict]:
-    """A trained run's model (optionally WiSE-FT-interpolated with its clean run) and its card's
+def load_for_export(checkpoint: Path, clean_run: Optional[str], args: argparse.Namespace) -> Tuple[CMSC, dict]:
+    """A trained run's model (WiSE-FT-interpolated with ``clean_run`` when given) and its card's
     training section."""
     cfg_dict, weights, state = load_model_weights(checkpoint)
     model = CMSC(CMSCConfig.from_dict(cfg_dict))
     training_info = training_summary(state)
-    if args.interpolate_from:
-        base_cfg, base_weights, base_state = load_model_weights(Path(args.interpolate_from))
+    if clean_run:
+        base_cfg, base_weights, base_state = load_model_weights(Path(clean_run))
         if CMSCConfig.from_dict(base_cfg) != CMSCConfig.from_dict(cfg_dict):
-            raise SystemExit(f"--interpolate-from {args.interpolate_from}: another architecture")
+            raise SystemExit(f"--interpolate-from {clean_run}: another architecture than {checkpoint}")
         weights = interpolate_weights(base_weights, weights, args.alpha)
         training_info["interpolation"] = {
             "method": "weights (1 - alpha) * clean + alpha * fine-tuned (WiSE-FT), batch-norm statistics included",
-            "clean": args.interpolate_from, "cleanIteration": base_state.get("iteration"), "alpha": args.alpha,
+            "clean": clean_run, "cleanIteration": base_state.get("iteration"), "alpha": args.alpha,
         }
     model.load_state_dict(weights)
     if args.note:
@@ -327,9 +327,10 @@ def main(argv: Optional[list] = None) -> int:
                     help="take the card's evaluation from this file (training.evaluate --json, e.g. run on a "
                          "lent GPU in fp32) instead of evaluating here; it must be of the same checkpoint")
     ap.add_argument("--note", default=None, help="free-text training note kept in the card")
-    ap.add_argument("--interpolate-from", default=None,
-                    help="run folder of the clean model this checkpoint was fine-tuned from: export the weights "
-                         "(1 - alpha) * clean + alpha * checkpoint (WiSE-FT, Wortsman et al. 2022)")
+    ap.add_argument("--interpolate-from", nargs="+", default=None,
+                    help="run folder of the clean model this checkpoint was fine-tuned from (one per --checkpoint, "
+                         "in the same order): export the weights (1 - alpha) * clean + alpha * checkpoint "
+                         "(WiSE-FT, Wortsman et al. 2022)")
     ap.add_argument("--alpha", type=float, default=1.0, help="with --interpolate-from: the fine-tuned share")
     ap.add_argument("--photo-jpeg-quality", default=None, metavar="MIN-MAX",
                     help="with --photo-variant-of: the estimated JPEG qualities this variant serves (e.g. 80-95)")
@@ -351,12 +352,15 @@ def main(argv: Optional[list] = None) -> int:
         models = [(tiny_fixture(upscale=args.upscale),
                    {"note": "random weights (seed 7); a test fixture, not a trained model"})]
     else:
-        models = [load_for_export(Path(c), args) for c in args.checkpoint]
+        if args.interpolate_from and len(args.interpolate_from) != len(args.checkpoint):
+            raise SystemExit("--interpolate-from takes one clean run per --checkpoint")
+        clean_runs = args.interpolate_from or [None] * len(args.checkpoint)
+        models = [load_for_export(Path(c), clean, args) for c, clean in zip(args.checkpoint, clean_runs)]
     multi_scale = len(models) > 1
     if multi_scale and not all(m.cfg.upscale for m, _ in models):
         raise SystemExit("several --checkpoint runs make one card only for input-resolution (cmsc-fast) models")
-    if multi_scale and (args.evaluation_json or args.interpolate_from):
-        raise SystemExit("--evaluation-json and --interpolate-from take one checkpoint")
+    if multi_scale and args.evaluation_json:
+        raise SystemExit("--evaluation-json takes one checkpoint")
     cards = []
     for model, training_info in models:
         evaluation = None
