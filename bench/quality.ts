@@ -37,7 +37,8 @@ const TILE_SIZE = 512;
 const { values } = parseArgs({
   options: {
     dataset: { type: 'string', default: path.resolve(REPO_ROOT, '../shared/datasets/Set5') },
-    scales: { type: 'string', default: '2,3,4' },
+    // Clean protocol: 2,3,4; photo files (--inputs): 2 unless given.
+    scales: { type: 'string' },
     model: { type: 'string', default: 'cmsc' },
     models: { type: 'string', default: path.join(REPO_ROOT, 'models') },
     threads: { type: 'string', default: String(availableParallelism()) },
@@ -57,7 +58,7 @@ if (values.inputs !== undefined) {
         d.includes('/') ? path.resolve(d) : path.resolve(REPO_ROOT, '../shared/datasets', d),
       ),
     inputs: values.inputs.split(','),
-    scales: values.scales === '2,3,4' ? [2] : values.scales.split(',').map(Number),
+    scales: (values.scales ?? '2').split(',').map(Number),
     modelsDir: values.models,
     threads: Number(values.threads),
     models: values['photo-models'] ? values['photo-models'].split(',') : [],
@@ -69,7 +70,7 @@ if (values.inputs !== undefined) {
 }
 const dataset = path.resolve(values.dataset);
 const datasetName = path.basename(dataset);
-const scales = values.scales.split(',').map(Number);
+const scales = (values.scales ?? '2,3,4').split(',').map(Number);
 if (!existsSync(dataset)) {
   console.error(
     `dataset folder ${dataset} does not exist (the benchmark sets live in ../shared/datasets)`,
