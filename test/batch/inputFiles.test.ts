@@ -198,6 +198,7 @@ describe('a recursive job over every kind of input', () => {
         device: string | null;
         model: string | null;
         source: string | null;
+        precision: string | null;
       }[];
     };
     expect(
