@@ -17,6 +17,8 @@ import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
 export const FIXTURE_MODELS_DIR = path.join(REPO_ROOT, 'test/fixtures/models');
+/** The input-resolution fixture (cmsc-tiny-fast), with an int8 file. */
+export const FAST_FIXTURE_MODELS_DIR = path.join(REPO_ROOT, 'test/fixtures/models-fast');
 
 export async function makeTempDir(label: string): Promise<string> {
   return mkdtemp(path.join(tmpdir(), `cmsc-batch-${label}-`));

@@ -20,12 +20,11 @@ import {
   makeTempDir,
   rawImage,
   removeDir,
-  REPO_ROOT,
   testSettings,
   writeImage,
+  FAST_FIXTURE_MODELS_DIR,
 } from './batchFixtures.ts';
 
-const FAST_FIXTURE_DIR = path.join(REPO_ROOT, 'test/fixtures/models-fast');
 const CLEAN = 'cmsc-tiny-fast';
 const PHOTO = 'cmsc-tiny-photo';
 /** FLOPs per output pixel of the `fast` preset, from the two cards. */
@@ -54,7 +53,7 @@ afterEach(async () => {
 async function writeCleanAndPhotoModels(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true });
   for (const file of ['cmsc-tiny-fast.json', 'cmsc-tiny-fast.onnx', 'cmsc-tiny-fast-int8.onnx'])
-    await copyFile(path.join(FAST_FIXTURE_DIR, file), path.join(dir, file));
+    await copyFile(path.join(FAST_FIXTURE_MODELS_DIR, file), path.join(dir, file));
   await copyFile(path.join(FIXTURE_MODELS_DIR, 'cmsc-tiny.onnx'), path.join(dir, 'cmsc-tiny.onnx'));
   const card = JSON.parse(
     await readFile(path.join(FIXTURE_MODELS_DIR, 'cmsc-tiny.json'), 'utf8'),

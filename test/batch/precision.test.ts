@@ -17,12 +17,11 @@ import {
   makeTempDir,
   rawImage,
   removeDir,
-  REPO_ROOT,
   testSettings,
   writeImage,
+  FAST_FIXTURE_MODELS_DIR,
 } from './batchFixtures.ts';
 
-const FAST_FIXTURE_DIR = path.join(REPO_ROOT, 'test/fixtures/models-fast');
 /** The fixture's one preset: FLOPs per output pixel from its card. */
 const FIXTURE_FLOPS_PER_PIXEL = 2644;
 
@@ -31,7 +30,10 @@ let root: string;
 let queue: BatchQueue;
 
 beforeAll(async () => {
-  upscaler = await createEngineUpscaler({ modelsDirs: [FAST_FIXTURE_DIR], threads: 1 }, 'cpu');
+  upscaler = await createEngineUpscaler(
+    { modelsDirs: [FAST_FIXTURE_MODELS_DIR], threads: 1 },
+    'cpu',
+  );
 });
 afterAll(async () => {
   await upscaler.close();
