@@ -237,13 +237,18 @@ export function repeatedContextShare(
   return (tile / (tile - 2 * overlap)) ** 2 - 1;
 }
 
+/** The smallest integer scale (2 or more) that reaches a target `scale` (x1.5 → 2, x2.01 → 3). */
+export function wantedIntegerScale(scale: number): number {
+  return Math.max(2, Math.ceil(scale - 1e-9));
+}
+
 /**
  * The integer scale an input-resolution model runs for a target `scale`, among the integer
  * `scales` it has files for: the smallest at or above it (the engine then resizes down to the
  * target), else the largest (the engine then resizes up the rest of the way).
  */
 export function integerModelScale(scales: readonly number[], scale: number): number {
-  const wanted = Math.max(2, Math.ceil(scale - 1e-9));
+  const wanted = wantedIntegerScale(scale);
   const sorted = [...scales].sort((a, b) => a - b);
   return sorted.find((s) => s >= wanted) ?? sorted[sorted.length - 1]!;
 }

@@ -13,7 +13,11 @@ import type {
   QualityPreset,
   SourceDecision,
 } from '../../shared/upscaleOptions.ts';
-import { integerModelScale, QUALITY_PRESETS } from '../../shared/upscaleOptions.ts';
+import {
+  integerModelScale,
+  QUALITY_PRESETS,
+  wantedIntegerScale,
+} from '../../shared/upscaleOptions.ts';
 import {
   type ModelCard,
   ModelCardError,
@@ -321,7 +325,7 @@ export function photoModelFor(
  */
 function hasScale(card: ModelCard, scale: number): boolean {
   if (card.input.resolution !== 'input') return true;
-  const wanted = Math.max(2, Math.ceil(scale - 1e-9));
+  const wanted = wantedIntegerScale(scale);
   return card.scales.some((s) => s >= wanted);
 }
 
@@ -340,7 +344,7 @@ export function modelScaleFor(card: ModelCard, scale: number): number {
  * Set14 at that scale (both cards must report them; a missing number never qualifies).
  */
 export function fastModelQualifies(fast: ModelCard, replaced: ModelCard, scale: number): boolean {
-  const wanted = Math.max(2, Math.ceil(scale - 1e-9));
+  const wanted = wantedIntegerScale(scale);
   if (!fast.scales.includes(wanted)) return false;
   const best = (card: ModelCard, dataset: string): number | undefined => {
     const stages = Math.max(...card.variants.map((v) => v.stages));
@@ -366,7 +370,7 @@ export const QUALIFYING_JPEG_INPUTS = [50, 75, 90] as const;
  * same model there is nothing to compare; a missing row never qualifies.
  */
 export function fastPhotoPathQualifies(models: readonly RegisteredModel[], scale: number): boolean {
-  const wanted = Math.max(2, Math.ceil(scale - 1e-9));
+  const wanted = wantedIntegerScale(scale);
   const measured = (name: string, dataset: string, quality: number): number | undefined =>
     models
       .find((m) => m.card.name === name)
