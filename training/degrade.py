@@ -65,7 +65,19 @@ class DegradationRecipe:
 
 
 PHOTO = DegradationRecipe()
+# Light compression, as phones and cameras save (IJG q85-95) and as the light band's model serves:
+# fewer and milder artefacts, more clean pairs, so it keeps most of the clean model's sharpness.
+PHOTO_LIGHT = DegradationRecipe(
+    clean_fraction=0.25,
+    blur_probability=0.15,
+    blur_sigma=(0.3, 0.8),
+    noise_probability=0.3,
+    gaussian_sigma=(1.0, 4.0),
+    poisson_peak=(150.0, 600.0),
+    jpeg_quality=(80, 97),
+)
 CLEAN = DegradationRecipe(clean_fraction=1.0)
+NAMED_RECIPES = {"photo": PHOTO, "photo-light": PHOTO_LIGHT}
 
 
 def blur(img: np.ndarray, sigma: float) -> np.ndarray:

@@ -290,20 +290,21 @@ def training_summary(state: dict) -> dict:
     }
 
 
-def load_for_export(checkpoint: Path, clean_run: Optional[str], args: argparse.Namespace) -> Tuple[CMSC, dict]:
-    """A trained run's model (WiSE-FT-interpolated with ``clean_run`` when given) and its card's
-    training section."""
+def load_for_export(checkpoint: Path, clean_run: Optional[str], alpha: float,
+                    args: argparse.Namespace) -> Tuple[CMSC, dict]:
+    """A trained run's model (WiSE-FT-interpolated with ``clean_run`` when given and ``alpha`` < 1)
+    and its card's training section."""
     cfg_dict, weights, state = load_model_weights(checkpoint)
     model = CMSC(CMSCConfig.from_dict(cfg_dict))
     training_info = training_summary(state)
-    if clean_run:
+    if clean_run and alpha < 1.0:
         base_cfg, base_weights, base_state = load_model_weights(Path(clean_run))
         if CMSCConfig.from_dict(base_cfg) != CMSCConfig.from_dict(cfg_dict):
             raise SystemExit(f"--interpolate-from {clean_run}: another architecture than {checkpoint}")
-        weights = interpolate_weights(base_weights, weights, args.alpha)
+        weights = interpolate_weights(base_weights, weights, alpha)
         training_info["interpolation"] = {
             "method": "weights (1 - alpha) * clean + alpha * fine-tuned (WiSE-FT), batch-norm statistics included",
-            "clean": clean_run, "cleanIteration": base_state.get("iteration"), "alpha": args.alpha,
+            "clean": clean_run, "cleanIteration": base_state.get("iteration"), "alpha": alpha,
         }
     model.load_state_dict(weights)
     if args.note:
@@ -331,7 +332,10 @@ def main(argv: Optional[list] = None) -> int:
                     help="run folder of the clean model this checkpoint was fine-tuned from (one per --checkpoint, "
                          "in the same order): export the weights (1 - alpha) * clean + alpha * checkpoint "
                          "(WiSE-FT, Wortsman et al. 2022)")
-    ap.add_argument("--alpha", type=float, default=1.0, help="with --interpolate-from: the fine-tuned share")
+    ap.add_argument("--alpha", default="1",
+                    help="with --interpolate-from: the fine-tuned share, one for all checkpoints or one per "
+                         "--checkpoint (comma-separated; 1 exports that checkpoint as trained, e.g. a model "
+                         "fine-tuned for the band at one scale and an interpolation at another)")
     ap.add_argument("--photo-jpeg-quality", default=None, metavar="MIN-MAX",
                     help="with --photo-variant-of: the estimated JPEG qualities this variant serves (e.g. 80-95)")
     ap.add_argument("--photo-variant-of", default=None,
@@ -355,7 +359,13 @@ def main(argv: Optional[list] = None) -> int:
         if args.interpolate_from and len(args.interpolate_from) != len(args.checkpoint):
             raise SystemExit("--interpolate-from takes one clean run per --checkpoint")
         clean_runs = args.interpolate_from or [None] * len(args.checkpoint)
-        models = [load_for_export(Path(c), clean, args) for c, clean in zip(args.checkpoint, clean_runs)]
+        alphas = [float(a) for a in args.alpha.split(",")]
+        if len(alphas) == 1:
+            alphas *= len(args.checkpoint)
+        if len(alphas) != len(args.checkpoint) or not all(0.0 <= a <= 1.0 for a in alphas):
+            raise SystemExit("--alpha takes one share in [0, 1], or one per --checkpoint")
+        models = [load_for_export(Path(c), clean, alpha, args)
+                  for c, clean, alpha in zip(args.checkpoint, clean_runs, alphas)]
     multi_scale = len(models) > 1
     if multi_scale and not all(m.cfg.upscale for m, _ in models):
         raise SystemExit("several --checkpoint runs make one card only for input-resolution (cmsc-fast) models")

@@ -38,7 +38,7 @@ from .data import (
     build_pairs, input_patches_per_epoch, patches_per_epoch,
 )
 from .data import PATCH
-from .degrade import PHOTO, DegradationRecipe
+from .degrade import NAMED_RECIPES, DegradationRecipe
 from .losses import cascaded_loss
 from .model import CMSC, NAMED_CONFIGS, CMSCConfig, load_matching_weights
 from .photo_data import DEFAULT_RGB_DATA, DegradedPatchSampler, load_rgb_images
@@ -180,7 +180,7 @@ def main(argv: Optional[list] = None) -> int:
     ap.add_argument("--anneal-minutes", type=float, default=None,
                     help="this invocation only: lr follows a cosine from --lr to --min-lr over this much "
                          "wall time (after --warmup iterations of ramp); for a session of known length")
-    ap.add_argument("--degradation", choices=["none", "photo"], default=None,
+    ap.add_argument("--degradation", choices=["none", *NAMED_RECIPES], default=None,
                     help="LR side of each pair: the paper's clean bicubic (none, default) or photo degradations "
                          "(blur, kernels, noise, JPEG; training/degrade.py) made per sample from the RGB images "
                          "(default data then ../shared/datasets/train); a resumed run keeps its own")
@@ -219,7 +219,7 @@ def main(argv: Optional[list] = None) -> int:
         cfg = NAMED_CONFIGS[args.arch]
         recipe = make_recipe(args.recipe, args)
         seed = args.seed
-        degradation = PHOTO.to_dict() if args.degradation == "photo" else None
+        degradation = NAMED_RECIPES[args.degradation].to_dict() if args.degradation in NAMED_RECIPES else None
     initialised_from = state.get("initialised_from") if state is not None else None
 
     torch.manual_seed(seed)

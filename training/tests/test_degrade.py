@@ -10,7 +10,7 @@ from PIL import Image
 from training import train
 from training.checkpoint import load_checkpoint
 from training.color import rgb_to_y
-from training.degrade import CLEAN, PHOTO, DegradationRecipe, blur, degrade, downscale, gaussian_noise, jpeg, poisson_noise, quantise
+from training.degrade import CLEAN, NAMED_RECIPES, PHOTO, PHOTO_LIGHT, DegradationRecipe, blur, degrade, downscale, gaussian_noise, jpeg, poisson_noise, quantise
 from training.imresize import imresize
 from training.metrics import psnr
 from training.photo_data import DegradedPatchSampler, load_rgb_images
@@ -106,6 +106,24 @@ def test_photo_recipe_is_seeded_and_varied():
     assert len(qualities) > 10 and min(qualities) >= 40 and max(qualities) <= 95
     steps = {s.rstrip("0123456789.-444") for a in runs[0] for s in a["steps"]}
     assert {"bicubic", "jpeg", "gauss", "blur"} <= steps
+
+
+def test_light_recipe_degrades_less_than_the_photo_recipe():
+    """The light band's recipe: only light JPEG, milder noise, more clean pairs; so its LR images
+    lie closer to the clean bicubic LR than the photo recipe's on the same fixture and seed."""
+    img = fixture_rgb()
+    clean = y8(quantise(imresize(img, output_shape=(48, 48))))
+
+    def mean_psnr(recipe: DegradationRecipe) -> float:
+        """Over the degraded samples (a clean sample's PSNR is infinite)."""
+        rng = np.random.default_rng(11)
+        scores = [psnr(clean, y8(degrade(img, 2, rng, recipe)[0]), border=0) for _ in range(60)]
+        return float(np.mean([p for p in scores if np.isfinite(p)]))
+
+    qualities = {degrade(img, 2, np.random.default_rng(i), PHOTO_LIGHT)[1].jpeg_quality for i in range(60)}
+    assert min(q for q in qualities if q is not None) >= 80
+    assert mean_psnr(PHOTO_LIGHT) > mean_psnr(PHOTO) + 1.0
+    assert set(NAMED_RECIPES) == {"photo", "photo-light"} and NAMED_RECIPES["photo"] == PHOTO
 
 
 def test_recipe_round_trips_through_a_checkpoint_dict():

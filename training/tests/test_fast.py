@@ -241,3 +241,11 @@ def test_one_card_holds_a_fast_model_trained_per_scale(tiny_dataset, tmp_path):
         "3": runs[0], "2": runs[1]}
     with pytest.raises(SystemExit, match="one clean run per --checkpoint"):
         export.main(["--checkpoint", *runs, "--name", "bad", "--out", str(out), "--interpolate-from", runs[0]])
+    # One share per checkpoint: x3 exported as trained (alpha 1, no interpolation), x2 halfway.
+    assert export.main(["--checkpoint", *runs, "--name", "fastper", "--out", str(out), "--interpolate-from", *runs,
+                        "--alpha", "1,0.5"]) == 0
+    per = json.loads((out / "fastper.json").read_text())["training"]["byScale"]
+    assert "interpolation" not in per["3"] and per["2"]["interpolation"]["alpha"] == 0.5
+    with pytest.raises(SystemExit, match="one per --checkpoint"):
+        export.main(["--checkpoint", *runs, "--name", "bad", "--out", str(out), "--interpolate-from", *runs,
+                     "--alpha", "1,0.5,0.5"])
