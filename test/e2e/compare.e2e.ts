@@ -54,6 +54,23 @@ describe('compare in the browser UI', () => {
     await expect.poll(() => timing.textContent()).toMatch(/^Upscaled in [\d.]+ s · CPU · 1 stage$/);
     await session.screenshot('1-first-crop');
 
+    // In a short window the side panel scrolls rather than squashing its items: the overview
+    // keeps the photo's 4:3 shape, and no select (long model labels) reaches past the panel.
+    const viewport = page.viewportSize();
+    await page.setViewportSize({ width: viewport?.width ?? 1280, height: 480 });
+    const layout = await page.evaluate(() => {
+      const side = document.querySelector('.side')!.getBoundingClientRect();
+      const overview = document.querySelector('.overview')!.getBoundingClientRect();
+      const selects = [...document.querySelectorAll('.side select')].map(
+        (element) => element.getBoundingClientRect().right,
+      );
+      return { sideRight: side.right, overview: overview.height / overview.width, selects };
+    });
+    expect(layout.overview).toBeCloseTo(360 / 480, 2);
+    expect(layout.selects.length).toBeGreaterThan(1);
+    for (const right of layout.selects) expect(right).toBeLessThanOrEqual(layout.sideRight);
+    if (viewport) await page.setViewportSize(viewport);
+
     // Drag the crop box 50 px right on screen: 80 input pixels.
     const box = await page.getByTestId('crop-box').boundingBox();
     if (!box) throw new Error('crop box not visible');
