@@ -21,7 +21,11 @@ import { decodeImage } from '../src/main/engine/imageDecode.ts';
 import { createEngine, type Engine } from '../src/main/engine/index.ts';
 import { psnrY, type YPlane } from '../src/main/engine/metrics.ts';
 import type { PhotoInputResult as CardPhotoInputRow } from '../src/main/engine/modelCard.ts';
-import { DEFAULT_UPSCALE_OPTIONS, type UpscaleOptions } from '../src/shared/upscaleOptions.ts';
+import {
+  DEFAULT_UPSCALE_OPTIONS,
+  type Precision,
+  type UpscaleOptions,
+} from '../src/shared/upscaleOptions.ts';
 import { cropPlane } from './srProtocol.ts';
 import { fixed, formatTable } from './table.ts';
 
@@ -37,6 +41,16 @@ export interface PhotoBenchOptions {
   models: string[];
   /** Write each measured model's rows into its card (`photoInputs`), with this command line. */
   recordCommand: string | null;
+  /**
+   * `auto` (what users get: int8 where the card ships it) or `fp32`, to measure what int8
+   * costs on degraded files; cards record `auto` rows only, as the registry compares those.
+   */
+  precision: Precision;
+  /**
+   * Encoder quality of the output file: a JPEG input is written as a JPEG (format `same`, as
+   * users get it), so this is part of the default path; undefined keeps the engine's default.
+   */
+  encodeQuality?: number;
 }
 
 /** One measured row: a model (or bicubic/auto) on one kind of LR file, as cards keep it. */
@@ -50,6 +64,13 @@ interface Method {
 }
 
 export async function runPhotoBench(options: PhotoBenchOptions): Promise<void> {
+  if (
+    options.recordCommand !== null &&
+    (options.precision !== 'auto' || options.encodeQuality !== undefined)
+  )
+    throw new Error('--record keeps the default path only: drop --precision and --encode-quality');
+  const encoding =
+    options.encodeQuality === undefined ? {} : { encodeQuality: options.encodeQuality };
   const temp = await mkdtemp(path.join(tmpdir(), 'cmsc-photo-bench-'));
   const engine = await createEngine({
     modelsDirs: [options.modelsDir],
@@ -64,9 +85,17 @@ export async function runPhotoBench(options: PhotoBenchOptions): Promise<void> {
     const methods: Method[] = [
       ...models.map((name) => ({
         label: name,
-        options: { model: name, source: 'clean' as const },
+        options: {
+          model: name,
+          source: 'clean' as const,
+          precision: options.precision,
+          ...encoding,
+        },
       })),
-      { label: 'auto (default path)', options: { source: 'auto' as const } },
+      {
+        label: 'auto (default path)',
+        options: { source: 'auto' as const, precision: options.precision, ...encoding },
+      },
     ];
     for (const dataset of options.datasets) {
       const files = (await readdir(dataset))

@@ -17,7 +17,7 @@ import { InferenceClient } from '../src/main/engine/inferenceClient.ts';
 import { psnrY, ssimY } from '../src/main/engine/metrics.ts';
 import { ModelRegistry, type ResolvedVariant } from '../src/main/engine/modelRegistry.ts';
 import { modelIoNames } from '../src/main/engine/engine.ts';
-import { QUALITY_PRESETS } from '../src/shared/upscaleOptions.ts';
+import { PRECISIONS, QUALITY_PRESETS, type Precision } from '../src/shared/upscaleOptions.ts';
 import { REPO_ROOT } from './benchModel.ts';
 import { runPhotoBench } from './photoInputs.ts';
 import { bicubicBaseline, degrade, loadHr, PYTHON_BICUBIC, upscaleY } from './srProtocol.ts';
@@ -34,6 +34,13 @@ const PAPER_TABLE: Record<string, Record<string, Record<number, number>>> = {
 const IMAGE_EXTENSIONS = new Set(['.png', '.bmp', '.jpg', '.jpeg', '.tif', '.tiff', '.webp']);
 const TILE_SIZE = 512;
 
+function parsePrecision(value: string): Precision {
+  const precision = PRECISIONS.find((p) => p === value);
+  if (precision === undefined)
+    throw new Error(`--precision ${value}: one of ${PRECISIONS.join(', ')}`);
+  return precision;
+}
+
 const { values } = parseArgs({
   options: {
     dataset: { type: 'string', default: path.resolve(REPO_ROOT, '../shared/datasets/Set5') },
@@ -48,6 +55,10 @@ const { values } = parseArgs({
     'photo-models': { type: 'string', default: '' },
     // With --inputs: write each model's rows into its card (models/<name>.json, photoInputs).
     record: { type: 'boolean', default: false },
+    // With --inputs: auto (int8 where a card ships it, as users get) or fp32.
+    precision: { type: 'string', default: 'auto' },
+    // With --inputs: the output file's encoder quality (JPEG inputs are written as JPEG).
+    'encode-quality': { type: 'string' },
   },
 });
 if (values.inputs !== undefined) {
@@ -65,6 +76,10 @@ if (values.inputs !== undefined) {
     recordCommand: values.record
       ? `npm run bench:quality -- ${process.argv.slice(2).join(' ')}`
       : null,
+    precision: parsePrecision(values.precision),
+    ...(values['encode-quality'] === undefined
+      ? {}
+      : { encodeQuality: Number(values['encode-quality']) }),
   });
   process.exit(0);
 }
