@@ -5,6 +5,7 @@
  */
 import { validateNamingTemplate, DEFAULT_NAMING_TEMPLATE } from './namingTemplate.ts';
 import {
+  DEFAULT_JPEG_QUALITY,
   DEVICES,
   EXPORT_FORMATS,
   MAX_SCALE,
@@ -80,7 +81,7 @@ export const DEFAULT_EXPORT_SETTINGS: Readonly<ExportSettings> = deepFreeze({
   target: { kind: 'scale', scale: 2 },
   format: 'same',
   encoding: {
-    jpegQuality: 92,
+    jpegQuality: DEFAULT_JPEG_QUALITY,
     webpQuality: 90,
     avifQuality: 70,
     pngCompressionLevel: 6,

@@ -81,8 +81,8 @@ describe('pre-flight', () => {
       ],
       inputMegapixels: (24 * 16 + 20 * 20) / 1e6,
       outputMegapixels: (48 * 32 + 40 * 40) / 1e6,
-      // PNG: 48x32 px x 3 channels x 0.8 = 3686.4; JPEG at quality 92: 40x40 px x (0.25 + 0.65 x 0.84) = 1273.6.
-      estimatedOutputBytes: 4960,
+      // PNG: 48x32 px x 3 channels x 0.8 = 3686.4; JPEG at quality 95: 40x40 px x (0.25 + 0.65 x 0.9) = 1336.
+      estimatedOutputBytes: 5022,
       estimatedMs: Math.round((((48 * 32 + 40 * 40) / 1e6) * 1000) / megapixelsPerSecond),
       throughputBasis: 'calibrated',
       speedBasis: '',

@@ -19,7 +19,7 @@ describe('export settings', () => {
       target: { kind: 'scale', scale: 2 },
       format: 'same',
       encoding: {
-        jpegQuality: 92,
+        jpegQuality: 95,
         webpQuality: 90,
         avifQuality: 70,
         pngCompressionLevel: 6,

@@ -1,6 +1,11 @@
 /** Parsing and validating `cmsc-upscale` arguments into engine options. */
 import { parseArgs } from 'node:util';
-import { MAX_TILE_SIZE, MIN_TILE_SIZE } from '../../shared/exportSettings.ts';
+import {
+  DEFAULT_EXPORT_SETTINGS,
+  MAX_TILE_SIZE,
+  MIN_TILE_SIZE,
+  type ExportSettings,
+} from '../../shared/exportSettings.ts';
 import { DEFAULT_NAMING_TEMPLATE, validateNamingTemplate } from '../../shared/namingTemplate.ts';
 import {
   DEVICES,
@@ -30,7 +35,7 @@ Output:
   --name <template>       file name template (default "${DEFAULT_NAMING_TEMPLATE}");
                           fields {name} {ext} {scale} {width} {height} {model} {date}
   --format <fmt>          same|png|jpeg|webp|avif|tiff (default: same as input)
-  --quality <1..100>      jpeg/webp/avif quality (default 90)
+  --quality <1..100>      jpeg/webp/avif quality (default: jpeg ${DEFAULT_EXPORT_SETTINGS.encoding.jpegQuality}, webp ${DEFAULT_EXPORT_SETTINGS.encoding.webpQuality}, avif ${DEFAULT_EXPORT_SETTINGS.encoding.avifQuality})
   --overwrite <policy>    skip|rename|overwrite when the output exists (default rename)
   --keep-metadata         keep EXIF, IPTC, XMP and the ICC profile (orientation baked in)
   --no-report             do not write cmsc-report-<job>.json/.csv next to the outputs
@@ -67,6 +72,8 @@ export interface CliSettings {
   nameTemplate: string;
   overwrite: OverwritePolicy;
   options: UpscaleOptions;
+  /** Encoder settings per format: `--quality` for jpeg, webp and avif, else the app's defaults. */
+  encoding: ExportSettings['encoding'];
   device: Device;
   threads: number | undefined;
   modelsDir: string | null;
@@ -136,6 +143,17 @@ export function parseCliArguments(argv: readonly string[]): ParsedCommand {
   const templateProblem = validateNamingTemplate(nameTemplate);
   if (templateProblem) throw new UsageError(`--name: ${templateProblem}`);
 
+  const givenQuality =
+    values.quality === undefined ? undefined : integerFlag('quality', values.quality, 1, 100);
+  const encoding: ExportSettings['encoding'] =
+    givenQuality === undefined
+      ? { ...DEFAULT_EXPORT_SETTINGS.encoding }
+      : {
+          ...DEFAULT_EXPORT_SETTINGS.encoding,
+          jpegQuality: givenQuality,
+          webpQuality: givenQuality,
+          avifQuality: givenQuality,
+        };
   const options: UpscaleOptions = {
     target,
     quality: choiceFlag('preset', values.preset ?? 'best', QUALITY_PRESETS),
@@ -143,7 +161,7 @@ export function parseCliArguments(argv: readonly string[]): ParsedCommand {
     selfEnsemble: values.tta ?? false,
     precision: choiceFlag('precision', values.precision ?? 'auto', PRECISIONS),
     format: choiceFlag('format', values.format ?? 'same', EXPORT_FORMATS),
-    encodeQuality: integerFlag('quality', values.quality ?? '90', 1, 100),
+    encodeQuality: encoding.jpegQuality,
     keepMetadata: values['keep-metadata'] ?? false,
     ...(values.model !== undefined ? { model: values.model } : {}),
     // The batch settings' range: a CLI run is a batch job.
@@ -158,6 +176,7 @@ export function parseCliArguments(argv: readonly string[]): ParsedCommand {
       recursive: values.recursive ?? false,
       outFolder: values.out ?? null,
       nameTemplate,
+      encoding,
       overwrite: choiceFlag('overwrite', values.overwrite ?? 'rename', OVERWRITE_POLICIES),
       options,
       device: choiceFlag('device', values.device ?? 'auto', DEVICES),

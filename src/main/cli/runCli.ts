@@ -128,12 +128,7 @@ async function jobRequest(
     ...cloneSettings(DEFAULT_EXPORT_SETTINGS),
     target: { ...options.target },
     format: options.format,
-    encoding: {
-      ...DEFAULT_EXPORT_SETTINGS.encoding,
-      jpegQuality: options.encodeQuality,
-      webpQuality: options.encodeQuality,
-      avifQuality: options.encodeQuality,
-    },
+    encoding: { ...settings.encoding },
     outputFolder,
     namingTemplate: settings.nameTemplate,
     overwrite: settings.overwrite,
