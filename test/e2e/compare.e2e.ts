@@ -58,14 +58,17 @@ describe('compare in the browser UI', () => {
     // keeps the photo's 4:3 shape, and no select (long model labels) reaches past the panel.
     const viewport = page.viewportSize();
     await page.setViewportSize({ width: viewport?.width ?? 1280, height: 480 });
-    const layout = await page.evaluate(() => {
-      const side = document.querySelector('.side')!.getBoundingClientRect();
-      const overview = document.querySelector('.overview')!.getBoundingClientRect();
-      const selects = [...document.querySelectorAll('.side select')].map(
-        (element) => element.getBoundingClientRect().right,
-      );
-      return { sideRight: side.right, overview: overview.height / overview.width, selects };
-    });
+    const sideBox = await page.locator('.side').boundingBox();
+    const overviewBox = await page.locator('.overview').boundingBox();
+    const selectBoxes = await Promise.all(
+      (await page.locator('.side select').all()).map((select) => select.boundingBox()),
+    );
+    if (!sideBox || !overviewBox) throw new Error('side panel or overview not visible');
+    const layout = {
+      sideRight: sideBox.x + sideBox.width,
+      overview: overviewBox.height / overviewBox.width,
+      selects: selectBoxes.map((box) => (box ? box.x + box.width : Infinity)),
+    };
     expect(layout.overview).toBeCloseTo(360 / 480, 2);
     expect(layout.selects.length).toBeGreaterThan(1);
     for (const right of layout.selects) expect(right).toBeLessThanOrEqual(layout.sideRight);
