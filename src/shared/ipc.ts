@@ -131,6 +131,17 @@ export interface BatchSnapshot {
   progress: Record<string, JobProgress>;
 }
 
+/**
+ * A model and preset chosen in Compare for a job ("Use these settings for the batch"): the
+ * model by name, so a photo variant picked there runs as picked (source `photo`) and a clean
+ * model stays clean (source `clean`) instead of being swapped per photo.
+ */
+export interface ModelChoice {
+  model: string;
+  qualityPreset: QualityPreset;
+  source: SourceSetting;
+}
+
 export interface ReportView {
   path: string;
   text: string;
@@ -166,8 +177,18 @@ export interface InvokeChannels {
   'batch:photos': { args: [inputs: JobInputs]; result: InputPhoto[] };
   /** What a job of these inputs would do with the current settings (files, bytes, disk, time). */
   'batch:preflight': { args: [inputs: JobInputs]; result: PreflightEstimate };
-  /** Queues a job with a snapshot of the current settings; it starts when the queue reaches it. */
-  'batch:add': { args: [inputs: JobInputs]; result: Job };
+  /**
+   * Queues a job with a snapshot of the current settings (with the model and preset chosen in
+   * Compare, when given); it starts when the queue reaches it.
+   */
+  'batch:add': { args: [inputs: JobInputs, choice?: ModelChoice]; result: Job };
+  /**
+   * Scans a job that has not started again (photos added or removed since), keeping its
+   * settings and its place in the queue. Answers the job as it is now (a new id).
+   */
+  'batch:rescan': { args: [jobId: string]; result: Job };
+  /** Writes a model and preset into a job that has not started (a new id, same place). */
+  'batch:useModel': { args: [jobId: string, choice: ModelChoice]; result: Job };
   'batch:list': { args: []; result: BatchSnapshot };
   'batch:pause': { args: [jobId: string]; result: void };
   'batch:resume': { args: [jobId: string]; result: void };
@@ -210,6 +231,8 @@ export const INVOKE_CHANNELS = [
   'batch:photos',
   'batch:preflight',
   'batch:add',
+  'batch:rescan',
+  'batch:useModel',
   'batch:list',
   'batch:pause',
   'batch:resume',

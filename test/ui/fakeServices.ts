@@ -19,6 +19,8 @@ export interface RecordedCalls {
   crop: CropRequest[];
   thumbnail: [string, number][];
   saved: unknown[];
+  addSettings: ExportSettings[];
+  rebuild: { jobId: string; settings: ExportSettings | null }[];
 }
 
 export function fakeServices(): {
@@ -33,6 +35,8 @@ export function fakeServices(): {
     crop: [],
     thumbnail: [],
     saved: [],
+    addSettings: [],
+    rebuild: [],
   };
   const listeners = new Set<(event: ServiceEvent) => void>();
   let settings: ExportSettings = cloneSettings(DEFAULT_EXPORT_SETTINGS);
@@ -78,9 +82,17 @@ export function fakeServices(): {
           refusal: null,
         };
       },
-      async add(inputs) {
+      async add(inputs, addSettings) {
         calls.add.push(inputs);
+        calls.addSettings.push(addSettings);
         return job(inputs);
+      },
+      async rebuild(jobId, settings) {
+        calls.rebuild.push({ jobId, settings: settings ?? null });
+        return {
+          ...job({ paths: [], recursive: false, includeExtensions: [], excludeExtensions: [] }),
+          id: 'job-2',
+        };
       },
       snapshot: () => ({ jobs: [], progress: {} }),
       pause: async () => undefined,
@@ -96,7 +108,16 @@ export function fakeServices(): {
     },
     engine: {
       devices: async () => ({ available: ['cpu'], active: null }),
-      models: async () => [],
+      models: async () => [
+        {
+          name: 'cmsc-tiny',
+          isDefault: true,
+          displayName: 'CMSC tiny',
+          description: 'test',
+          parameters: 1,
+          presets: [],
+        },
+      ],
       async crop(request) {
         calls.crop.push(request);
         return {

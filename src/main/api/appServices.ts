@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ExportSettings } from '../../shared/exportSettings.ts';
 import type { BatchSnapshot } from '../../shared/ipc.ts';
-import type { BatchEvent, JobProgress } from '../../shared/jobs.ts';
+import type { BatchEvent, Job, JobInputs, JobProgress } from '../../shared/jobs.ts';
 import type { ExecutionProvider } from '../../shared/upscaleOptions.ts';
 import { createBatchQueue, type BatchQueue } from '../batch/batchQueue.ts';
 import { createEngineUpscaler } from '../batch/engineUpscaler.ts';
@@ -18,6 +18,7 @@ import type { AllowedFolders } from './allowedFolders.ts';
 import { createEngineService } from './engineService.ts';
 import type { AppServices, BatchService, ServiceEvent } from './services.ts';
 import { createFileSettingsStore } from './settingsStore.ts';
+import { InvalidArgument } from './validate.ts';
 
 export interface AppServicesConfig {
   version: string;
@@ -114,9 +115,32 @@ function createBatchService(queue: BatchQueue, allowedFolders: AllowedFolders): 
     },
     preflight: (inputs, settings) => queue.preflight({ inputs, settings }),
     async add(inputs, settings) {
-      const job = await queue.addJob({ inputs, settings });
+      const job = await queue.addJob({ inputs, settings }).catch((error: unknown) => {
+        throw peopleAddError(error, inputs);
+      });
       await allowJobFolders(allowedFolders, job.inputs.paths, job.outputFolder);
       return job;
+    },
+    async rebuild(jobId, settings) {
+      const job = requireJob(jobId);
+      if (!hasNotStarted(job))
+        throw new InvalidArgument('This job has started: its photos and settings are fixed now.');
+      const place = queue.jobs().findIndex((candidate) => candidate.id === job.id);
+      const request = { inputs: job.inputs, settings: settings ?? job.settings };
+      // Scan first: a folder that is empty now leaves the job as it was instead of losing it.
+      const estimate = await queue.preflight(request);
+      if (estimate.filesFound === 0)
+        throw new InvalidArgument(`${noPhotosText(job.inputs)}; the job was left as it was.`);
+      await queue.removeJob(job.id);
+      const rebuilt = await queue.addJob(request).catch(async (error: unknown) => {
+        // Put the job back as it was (a new id): a failed rescan never loses it.
+        await queue.addJob({ inputs: job.inputs, settings: job.settings }).catch(() => undefined);
+        throw peopleAddError(error, job.inputs);
+      });
+      if (place >= 0 && place < queue.jobs().length - 1) await queue.moveJob(rebuilt.id, place);
+      if (job.state === 'paused') await queue.pauseJob(rebuilt.id);
+      await allowJobFolders(allowedFolders, rebuilt.inputs.paths, rebuilt.outputFolder);
+      return queue.job(rebuilt.id) ?? rebuilt;
     },
     snapshot(): BatchSnapshot {
       const jobs = queue.jobs();
@@ -142,6 +166,29 @@ function createBatchService(queue: BatchQueue, allowedFolders: AllowedFolders): 
     },
     job: requireJob,
   };
+}
+
+/** Queued or paused, and no photo of it has been tried: its inputs and settings may change. */
+function hasNotStarted(job: Job): boolean {
+  return (
+    (job.state === 'queued' || job.state === 'paused') &&
+    job.files.every((file) => file.attempts === 0 && file.outputPath === null)
+  );
+}
+
+function noPhotosText(inputs: JobInputs): string {
+  const names = inputs.paths.map((input) => path.basename(input) || input).join(', ');
+  return `No photos in ${names}${inputs.recursive ? '' : ' (sub-folders not included)'}`;
+}
+
+/** The queue's refusals in words for people; the developer's text stays in the log. */
+function peopleAddError(error: unknown, inputs: JobInputs): unknown {
+  const text = error instanceof Error ? error.message : String(error);
+  if (text.startsWith('no images found'))
+    return new InvalidArgument(noPhotosText(inputs), { detail: text });
+  if (text.startsWith('nothing to upscale'))
+    return new InvalidArgument('None of these photos can be read.', { detail: text });
+  return error;
 }
 
 async function allowJobFolders(

@@ -4,19 +4,48 @@ import os from 'node:os';
 import path from 'node:path';
 import type { FolderEntry, FolderListing } from '../../shared/ipc.ts';
 import { hasImageExtension } from '../../shared/imageExtensions.ts';
+import { expandHome } from './homeFolder.ts';
 import { InvalidArgument } from './validate.ts';
 
 const MAX_FOLDERS_LISTED = 2000;
 
+/** A folder path as typed: `~` is the home folder; anything else must be a full path. */
+export function expectFolderPath(typed: string): string {
+  const expanded = expandHome(typed.trim());
+  if (!path.isAbsolute(expanded))
+    throw new InvalidArgument(FULL_PATH_TEXT, { detail: `${typed} is not an absolute path` });
+  return path.resolve(expanded);
+}
+
+export const FULL_PATH_TEXT = 'Type the whole path of the folder, starting with / or ~';
+
+/** Why a folder cannot be opened, in words for people; the errno code goes to the log. */
+export function folderErrorText(code: string | undefined): string {
+  switch (code) {
+    case 'ENOENT':
+      return 'This folder does not exist';
+    case 'ENOTDIR':
+      return 'This is a file; pick the folder that holds it';
+    case 'EACCES':
+    case 'EPERM':
+      return 'You may not open this folder (no permission)';
+    case 'ELOOP':
+      return 'This folder is a link that leads to itself';
+    default:
+      return 'This folder cannot be opened';
+  }
+}
+
 export async function listFolder(folder: string): Promise<FolderListing> {
-  if (!path.isAbsolute(folder)) throw new InvalidArgument(`${folder} is not an absolute path`);
-  const resolved = path.resolve(folder);
+  const resolved = expectFolderPath(folder);
   let entries;
   try {
     entries = await readdir(resolved, { withFileTypes: true });
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'error';
-    throw new InvalidArgument(`cannot open folder ${resolved} (${code})`);
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new InvalidArgument(folderErrorText(code), {
+      detail: `cannot open folder ${resolved} (${code ?? String(error)})`,
+    });
   }
   const folders = entries
     .filter((entry) => entry.isDirectory() && !entry.name.startsWith('.'))
@@ -65,13 +94,13 @@ export async function createFolder(parent: string, name: string): Promise<Folder
     const code = (error as NodeJS.ErrnoException).code ?? 'error';
     const why =
       code === 'EEXIST'
-        ? 'it already exists'
+        ? `A folder named ${name} is here already`
         : code === 'EACCES' || code === 'EPERM'
-          ? 'permission denied'
+          ? 'You may not make a folder here (no permission)'
           : code === 'ENOENT'
-            ? `${parent} does not exist`
-            : code;
-    throw new InvalidArgument(`cannot create folder ${folder} (${why})`);
+            ? 'The folder to make it in does not exist any more'
+            : 'The folder could not be made';
+    throw new InvalidArgument(why, { detail: `cannot create folder ${folder} (${code})` });
   }
   return listFolder(folder);
 }

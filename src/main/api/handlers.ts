@@ -6,7 +6,13 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import type { ErrorAnswer, InvokeArgs, InvokeChannel, InvokeResult } from '../../shared/ipc.ts';
+import type {
+  ErrorAnswer,
+  InvokeArgs,
+  InvokeChannel,
+  InvokeResult,
+  ModelChoice,
+} from '../../shared/ipc.ts';
 import { isInvokeChannel } from '../../shared/ipc.ts';
 import type { ExportSettings } from '../../shared/exportSettings.ts';
 import type { JobInputs } from '../../shared/jobs.ts';
@@ -14,7 +20,13 @@ import { resolveOutputFolder } from '../batch/outputPlan.ts';
 import { QUALITY_PRESETS, SOURCE_SETTINGS } from '../../shared/upscaleOptions.ts';
 import type { AllowedFolders } from './allowedFolders.ts';
 import { Superseded } from './cropScheduler.ts';
-import { createFolder, expectFolderName, imagesIn, listFolder } from './folderBrowser.ts';
+import {
+  createFolder,
+  expectFolderName,
+  expectFolderPath,
+  imagesIn,
+  listFolder,
+} from './folderBrowser.ts';
 import type { AppServices, PlatformActions } from './services.ts';
 import {
   expectArgCount,
@@ -116,6 +128,30 @@ export function createRequestHandlers(
       throw new Unavailable(`${what} is not available in ${platform.mode} mode`);
     return action;
   };
+  /** A model and preset from Compare: a model the registry has, a preset, clean or photo. */
+  const modelChoice = async (value: unknown): Promise<ModelChoice> => {
+    const choice = expectRecord(value, 'choice');
+    const model = expectPattern(choice.model, 'choice.model', MODEL_NAME, 'a model card name');
+    const qualityPreset = expectOneOf(
+      choice.qualityPreset,
+      'choice.qualityPreset',
+      QUALITY_PRESETS,
+    );
+    const source = expectOneOf(choice.source, 'choice.source', SOURCE_SETTINGS);
+    const known = await services.engine.models();
+    if (!known.some((summary) => summary.name === model))
+      throw new InvalidArgument(`There is no model named ${model} here`);
+    return { model, qualityPreset, source };
+  };
+  const withChoice = (settings: ExportSettings, choice: ModelChoice | null): ExportSettings =>
+    choice === null
+      ? settings
+      : {
+          ...settings,
+          model: choice.model,
+          qualityPreset: choice.qualityPreset,
+          source: choice.source,
+        };
   const addChosen = async (paths: string[]): Promise<string[]> =>
     Promise.all(paths.map((chosen) => allowedFolders.add(chosen)));
 
@@ -143,7 +179,9 @@ export function createRequestHandlers(
       if (typeof candidate.outputFolder === 'string' && candidate.outputFolder !== '') {
         await allowedFolders.check(candidate.outputFolder);
       }
-      return services.settings.save(candidate);
+      return services.settings.save(candidate).catch((error: unknown) => {
+        throw peopleSettingsError(error);
+      });
     },
     'settings:reset': async (args) => {
       expectArgCount(args, 0);
@@ -174,13 +212,11 @@ export function createRequestHandlers(
       if (platform.mode !== 'web')
         throw new Unavailable('the folder browser is for web mode; use the dialog');
       const folder = args[0] === null ? os.homedir() : expectString(args[0], 'folder');
-      return listFolder(folder);
+      return listFolder(expectFolderPath(folder));
     },
     'browse:previews': async (args) => {
       expectArgCount(args, 1);
-      const requested = expectString(args[0], 'folder');
-      if (!path.isAbsolute(requested))
-        throw new InvalidArgument(`${requested} is not an absolute path`);
+      const requested = expectFolderPath(expectString(args[0], 'folder'));
       // Web mode browses any folder by design (names and pictures, to choose one); the desktop
       // app has native dialogs, so there it only shows folders the user already added.
       const folder =
@@ -201,15 +237,14 @@ export function createRequestHandlers(
       expectArgCount(args, 1);
       if (platform.mode !== 'web')
         throw new Unavailable('the folder browser is for web mode; use the dialog');
-      return allowedFolders.add(expectString(args[0], 'folder'));
+      return allowedFolders.add(expectFolderPath(expectString(args[0], 'folder')));
     },
     'browse:createFolder': async (args) => {
       expectArgCount(args, 2);
       if (platform.mode !== 'web')
         throw new Unavailable('the folder browser is for web mode; use the dialog');
-      const parent = expectString(args[0], 'parent');
-      if (!path.isAbsolute(parent)) throw new InvalidArgument(`${parent} is not an absolute path`);
-      return createFolder(path.resolve(parent), expectFolderName(args[1]));
+      const parent = expectFolderPath(expectString(args[0], 'parent'));
+      return createFolder(parent, expectFolderName(args[1]));
     },
     'image:thumbnail': async (args) => {
       expectArgCount(args, 2);
@@ -251,9 +286,17 @@ export function createRequestHandlers(
       return services.batch.preflight(inputs, await checkedSettings(inputs));
     },
     'batch:add': async (args) => {
-      expectArgCount(args, 1);
+      expectArgCount(args, 1, 2);
       const inputs = await jobInputs(args[0]);
-      return services.batch.add(inputs, await checkedSettings(inputs));
+      const choice = args[1] === undefined ? null : await modelChoice(args[1]);
+      return services.batch.add(inputs, withChoice(await checkedSettings(inputs), choice));
+    },
+    'batch:rescan': async (args) => services.batch.rebuild(jobId(args)),
+    'batch:useModel': async (args) => {
+      expectArgCount(args, 2);
+      const job = services.batch.job(expectString(args[0], 'job id', 200));
+      const choice = await modelChoice(args[1]);
+      return services.batch.rebuild(job.id, withChoice(job.settings, choice));
     },
     'batch:list': async (args) => {
       expectArgCount(args, 0);
@@ -281,6 +324,10 @@ export function createRequestHandlers(
         const value = await (table[channel] as ChannelHandler<InvokeChannel>)(args);
         return { ok: true, value };
       } catch (error) {
+        // The developer's words (errno codes, raw text) go to the log; the answer carries
+        // the sentence written for people.
+        if (error instanceof InvalidArgument && error.detail)
+          console.warn(`${channel}: ${error.message} [${error.detail}]`);
         return { ok: false, error: toErrorAnswer(error) };
       }
     },
@@ -296,6 +343,42 @@ export async function invoke<C extends InvokeChannel>(
   const answer = await handlers.handle(channel, args);
   if (!answer.ok) throw new Error(`${answer.error.code}: ${answer.error.message}`);
   return answer.value as InvokeResult<C>;
+}
+
+/** Names of settings fields as the Settings screen labels them. */
+const SETTINGS_FIELD_LABELS: Record<string, string> = {
+  target: 'Size',
+  format: 'File format',
+  'encoding.jpegQuality': 'JPEG quality (1–100)',
+  'encoding.webpQuality': 'WebP quality (1–100)',
+  'encoding.avifQuality': 'AVIF quality (1–100)',
+  'encoding.pngCompressionLevel': 'PNG compression (0–9)',
+  'encoding.tiffCompression': 'TIFF compression',
+  outputFolder: 'Output folder',
+  namingTemplate: 'File name template',
+  tileSize: 'Tile size (32–4096)',
+};
+
+/**
+ * Settings main refused, in words: `Not saved: Scale goes from 1 to 4`, never the JSON of the
+ * value (that stays in the log).
+ */
+function peopleSettingsError(error: unknown): unknown {
+  if (!(error instanceof TypeError) || !error.message.startsWith('invalid export settings'))
+    return error;
+  const fields = [...error.message.matchAll(/(?:: |; )([A-Za-z.]+): /g)].map((match) => match[1]!);
+  const words = [
+    ...new Set(
+      fields.map((field) =>
+        field === 'target'
+          ? 'Scale goes from 1 to 4; width and height from 1 to 65535 pixels'
+          : `check ${SETTINGS_FIELD_LABELS[field] ?? field}`,
+      ),
+    ),
+  ];
+  return new InvalidArgument(`Not saved: ${words.join('; ') || 'a setting is not possible'}`, {
+    detail: error.message,
+  });
 }
 
 export function toErrorAnswer(error: unknown): ErrorAnswer {

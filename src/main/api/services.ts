@@ -22,6 +22,12 @@ export interface BatchService {
   photos(inputs: JobInputs, limit: number): Promise<InputPhoto[]>;
   preflight(inputs: JobInputs, settings: ExportSettings): Promise<PreflightEstimate>;
   add(inputs: JobInputs, settings: ExportSettings): Promise<Job>;
+  /**
+   * Scans a job that has not started again and queues it in its place, with `settings` when
+   * given (else its own snapshot). Answers the new job; throws when the job has started or its
+   * inputs hold no photos now (the job then stays as it was).
+   */
+  rebuild(jobId: string, settings?: ExportSettings): Promise<Job>;
   snapshot(): BatchSnapshot;
   pause(jobId: string): Promise<void>;
   resume(jobId: string): Promise<void>;

@@ -6,6 +6,15 @@
 
 export class InvalidArgument extends Error {
   override readonly name = 'InvalidArgument';
+  /**
+   * What a developer needs (an errno code, the raw text) when `message` is written for people:
+   * it goes to the log, never to the screen.
+   */
+  readonly detail: string | undefined;
+  constructor(message: string, options: { detail?: string } = {}) {
+    super(message);
+    this.detail = options.detail;
+  }
 }
 
 /** Thrown when a file a request names cannot be decoded as an image: the file's fault, not ours. */
