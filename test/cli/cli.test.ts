@@ -253,3 +253,14 @@ describe('cmsc-upscale', () => {
     expect(failure?.stdout).not.toContain('\r');
   });
 });
+
+describe('cmsc-upscale on hostile arguments', () => {
+  it('answers --scale -1 with our message and exit code 2, not Node\'s "ambiguous"', async () => {
+    const result = await cli('x.png', '--scale', '-1');
+    expect([result.code, result.out, result.err]).toEqual([
+      2,
+      '',
+      'cmsc-upscale: --scale must be a number from 1 to 4 (got "-1")\nRun cmsc-upscale --help for the options.\n',
+    ]);
+  });
+});

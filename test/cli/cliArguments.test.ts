@@ -45,3 +45,66 @@ describe('--quality', () => {
     expect(() => parseCliArguments(['a.jpg', '--quality', '101'])).toThrow(UsageError);
   });
 });
+
+describe('negative and missing values', () => {
+  const usageMessage = (argv: string[]): string => {
+    try {
+      parseCliArguments(argv);
+    } catch (error) {
+      if (error instanceof UsageError) return error.message;
+      throw error;
+    }
+    throw new Error('expected a usage error');
+  };
+
+  it('gives every numeric flag our own message for a negative value, not parseArgs\'s "ambiguous"', () => {
+    expect(usageMessage(['a.jpg', '--scale', '-1'])).toBe(
+      '--scale must be a number from 1 to 4 (got "-1")',
+    );
+    expect(usageMessage(['a.jpg', '--scale', '-0.5'])).toBe(
+      '--scale must be a number from 1 to 4 (got "-0.5")',
+    );
+    expect(usageMessage(['a.jpg', '--width', '-100'])).toBe(
+      '--width must be a number from 1 to 65535 (got "-100")',
+    );
+    expect(usageMessage(['a.jpg', '--height', '-1'])).toBe(
+      '--height must be a number from 1 to 65535 (got "-1")',
+    );
+    expect(usageMessage(['a.jpg', '--quality', '-5'])).toBe(
+      '--quality must be a number from 1 to 100 (got "-5")',
+    );
+    expect(usageMessage(['a.jpg', '--threads', '-1'])).toBe(
+      '--threads must be a number from 0 to 1024 (got "-1")',
+    );
+    expect(usageMessage(['a.jpg', '--tile', '-64'])).toBe(
+      '--tile must be a number from 32 to 4096 (got "-64")',
+    );
+    // The same as --scale=-1, which parseArgs already passed through.
+    expect(usageMessage(['a.jpg', '--scale=-1'])).toBe(
+      '--scale must be a number from 1 to 4 (got "-1")',
+    );
+  });
+
+  it('says which flag lacks its value, and names an unknown option, in our words', () => {
+    expect(usageMessage(['a.jpg', '--scale'])).toBe('--scale needs a value');
+    expect(usageMessage(['a.jpg', '--scale', '--width', '100'])).toBe(
+      '--scale needs a value (got the option --width)',
+    );
+    expect(usageMessage(['a.jpg', '--out', '-r'])).toBe('--out needs a value (got the option -r)');
+    expect(usageMessage(['a.jpg', '--tta=yes'])).toBe('--tta takes no value');
+    expect(usageMessage(['a.jpg', '--sclae', '2'])).toBe(
+      'unknown option --sclae (a file whose name starts with "-" goes after --: cmsc-upscale -- --sclae)',
+    );
+  });
+
+  it('reads a value starting with "-" that is not an option, and a file named like a number after --', () => {
+    expect(runSettings(['a.jpg', '--out=-out']).outFolder).toBe('-out');
+    expect(runSettings(['a.jpg', '--out', '-out']).outFolder).toBe('-out');
+    expect(runSettings(['a.jpg', '--name', '-{name}']).nameTemplate).toBe('-{name}');
+    expect(runSettings(['--scale', '3', '--', '-1.png']).inputs).toEqual(['-1.png']);
+    expect(runSettings(['--scale', '3', '--', '-1.png']).options.target).toEqual({
+      kind: 'scale',
+      scale: 3,
+    });
+  });
+});

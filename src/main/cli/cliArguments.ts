@@ -87,39 +87,41 @@ export class UsageError extends Error {
 
 export type ParsedCommand = { kind: 'help' } | { kind: 'run'; settings: CliSettings };
 
+const OPTIONS = {
+  scale: { type: 'string' },
+  width: { type: 'string' },
+  height: { type: 'string' },
+  out: { type: 'string' },
+  name: { type: 'string' },
+  format: { type: 'string' },
+  quality: { type: 'string' },
+  overwrite: { type: 'string' },
+  'keep-metadata': { type: 'boolean' },
+  'no-report': { type: 'boolean' },
+  preset: { type: 'string' },
+  model: { type: 'string' },
+  source: { type: 'string' },
+  models: { type: 'string' },
+  tta: { type: 'boolean' },
+  tile: { type: 'string' },
+  precision: { type: 'string' },
+  device: { type: 'string' },
+  threads: { type: 'string' },
+  recursive: { type: 'boolean', short: 'r' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 export function parseCliArguments(argv: readonly string[]): ParsedCommand {
   let parsed;
   try {
     parsed = parseArgs({
-      args: [...argv],
+      args: attachDashValues(argv),
       allowPositionals: true,
       strict: true,
-      options: {
-        scale: { type: 'string' },
-        width: { type: 'string' },
-        height: { type: 'string' },
-        out: { type: 'string' },
-        name: { type: 'string' },
-        format: { type: 'string' },
-        quality: { type: 'string' },
-        overwrite: { type: 'string' },
-        'keep-metadata': { type: 'boolean' },
-        'no-report': { type: 'boolean' },
-        preset: { type: 'string' },
-        model: { type: 'string' },
-        source: { type: 'string' },
-        models: { type: 'string' },
-        tta: { type: 'boolean' },
-        tile: { type: 'string' },
-        precision: { type: 'string' },
-        device: { type: 'string' },
-        threads: { type: 'string' },
-        recursive: { type: 'boolean', short: 'r' },
-        help: { type: 'boolean', short: 'h' },
-      },
+      options: OPTIONS,
     });
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    throw new UsageError(parseArgsProblem(error as Error & { code?: string }));
   }
   const { values, positionals } = parsed;
   if (values.help) return { kind: 'help' };
@@ -186,6 +188,59 @@ export function parseCliArguments(argv: readonly string[]): ParsedCommand {
       report: !(values['no-report'] ?? false),
     },
   };
+}
+
+/**
+ * parseArgs refuses `--scale -1` as "ambiguous" (a value starting with "-" might be an option),
+ * and its other messages are Node's. A value that is not one of our options is attached with
+ * `=` (`--scale=-1`), so the flag's own check answers it; a flag followed by an option or by
+ * nothing gets our message.
+ */
+function attachDashValues(argv: readonly string[]): string[] {
+  const args: string[] = [];
+  for (let index = 0; index < argv.length; index++) {
+    const arg = argv[index]!;
+    args.push(arg);
+    if (arg === '--') {
+      args.push(...argv.slice(index + 1));
+      break;
+    }
+    const name = arg.startsWith('--') && !arg.includes('=') ? arg.slice(2) : null;
+    if (name === null || !isStringOption(name)) continue;
+    const value = argv[index + 1];
+    if (value === undefined) throw new UsageError(`--${name} needs a value`);
+    if (!value.startsWith('-') || value === '-') continue;
+    if (isOption(value)) throw new UsageError(`--${name} needs a value (got the option ${value})`);
+    args[args.length - 1] = `${arg}=${value}`;
+    index++;
+  }
+  return args;
+}
+
+function isStringOption(name: string): boolean {
+  return Object.hasOwn(OPTIONS, name) && OPTIONS[name as keyof typeof OPTIONS].type === 'string';
+}
+
+/** `--anything` (ours or a typo), or a cluster of our one-letter flags (`-r`, `-rh`). */
+function isOption(arg: string): boolean {
+  if (arg.startsWith('--')) return true;
+  const shorts: string[] = Object.values(OPTIONS).flatMap((option) =>
+    'short' in option ? [option.short] : [],
+  );
+  return [...arg.slice(1)].every((letter) => shorts.includes(letter));
+}
+
+/** What parseArgs still refuses after `attachDashValues`, in our words. */
+function parseArgsProblem(error: Error & { code?: string }): string {
+  const option = /'([^' ]+)/.exec(error.message)?.[1] ?? '';
+  if (error.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION')
+    return `unknown option ${option} (a file whose name starts with "-" goes after --: cmsc-upscale -- ${option})`;
+  if (
+    error.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' &&
+    /does not take an argument/.test(error.message)
+  )
+    return `${option} takes no value`;
+  return error.message.split('\n')[0]!;
 }
 
 /** Plain decimal only: `Number()` would also read `0x2` as hex, `1e0` and ` 2 `. */
