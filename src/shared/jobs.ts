@@ -43,8 +43,11 @@ export type JobState = (typeof JOB_STATES)[number];
  *   "disk full" when the volume ran out of space).
  * - `upscale-failed`: inference or encoding failed.
  * - `cancelled`: the user cancelled this file or its job.
+ * - `up-to-date`: the output folder's manifest says an earlier run made this output from the
+ *   same photo with the same settings, and the output is intact: nothing to do.
  */
 export const FILE_REASON_CODES = [
+  'up-to-date',
   'output-exists',
   'input-missing',
   'unreadable',
@@ -87,6 +90,11 @@ export function madeByText(
   const model =
     file.source?.kind === 'photo' ? `${file.model} (${file.source.reason})` : file.model;
   return file.precision ? `${model}, ${file.precision}` : model;
+}
+
+/** A file skipped because its output is up to date (the rerun rules): counted, never work. */
+export function isUpToDate(file: Pick<JobFile, 'state' | 'reason'>): boolean {
+  return file.state === 'skipped' && file.reason?.code === 'up-to-date';
 }
 
 export function isRetryableFailure(file: Pick<JobFile, 'state' | 'reason'>): boolean {
@@ -133,6 +141,36 @@ export interface JobFile {
   /** Whether the model's int8 or float file made it; set once done (absent in older records). */
   precision?: InferencePrecision;
   attempts: number;
+  /**
+   * What the rerun rules found at the output's place when the file ran (absent: nothing there,
+   * a new output): our earlier output replaced in place and why, or a file that was not ours.
+   */
+  rerun?: RerunNote;
+}
+
+/** What a file's output replaced, or stood beside (see src/main/batch/rerunRules.ts). */
+export type RerunNote =
+  | { kind: 'replaced'; why: 'input-changed' | 'settings-changed' | 'deleted' | 'damaged' }
+  | { kind: 'not-ours'; why: 'not-in-manifest' | 'edited'; existingPath: string };
+
+/** The words for a rerun note, in the CLI line and the report. */
+export function rerunNoteText(note: RerunNote | undefined): string {
+  if (!note) return '';
+  if (note.kind === 'replaced') {
+    switch (note.why) {
+      case 'input-changed':
+        return 'the photo changed since the last run: its output replaced in place';
+      case 'settings-changed':
+        return 'the settings changed since the last run: its output replaced in place';
+      case 'deleted':
+        return 'its output had been deleted: made again';
+      case 'damaged':
+        return 'its output was damaged (it no longer decoded): replaced in place';
+    }
+  }
+  return note.why === 'edited'
+    ? `${note.existingPath} was edited since we wrote it: not ours any more, kept (overwrite policy applied)`
+    : `${note.existingPath} was not written by us: kept (overwrite policy applied)`;
 }
 
 export interface Job {
@@ -210,13 +248,19 @@ export interface PreflightFileProblem {
 }
 
 export interface PreflightWarning {
-  code: 'outputs-exist' | 'photos-in-subfolders' | 'unreadable-files';
+  code: 'outputs-exist' | 'photos-in-subfolders' | 'unreadable-files' | 'manifest';
   message: string;
 }
 
 /** What a job would do, computed before it is queued. */
 export interface PreflightEstimate {
   filesFound: number;
+  /**
+   * Of `filesFound`, those whose outputs an earlier run made from the same photo with the same
+   * settings (the output folder's manifest): they are skipped, and the time, bytes and
+   * megapixels below cover only the rest.
+   */
+  upToDate: number;
   /** Files whose header could not be read; they will end as failed. */
   problems: PreflightFileProblem[];
   inputMegapixels: number;

@@ -189,6 +189,11 @@ export interface ModelSummary {
   photoVariantOf?: string;
   /** A photo variant that serves only JPEGs of these estimated qualities (inclusive). */
   photoJpegQuality?: { min: number; max: number };
+  /**
+   * SHA-256 over the SHA-256 of every file the card lists: changes exactly when a model file
+   * does (a re-recorded evaluation row leaves it alone). Output manifests record it.
+   */
+  filesDigest?: string;
   presets: PresetSummary[];
 }
 

@@ -67,6 +67,7 @@ export function fakeServices(): {
         calls.preflight.push(inputs);
         return {
           filesFound: 0,
+          upToDate: 0,
           problems: [],
           inputMegapixels: 0,
           outputMegapixels: 0,

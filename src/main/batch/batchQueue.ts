@@ -23,7 +23,7 @@ import type {
   JobState,
   PreflightEstimate,
 } from '../../shared/jobs.ts';
-import { isRetryableFailure } from '../../shared/jobs.ts';
+import { isRetryableFailure, isUpToDate } from '../../shared/jobs.ts';
 import { resolveTargetSize } from '../../shared/targetSize.ts';
 import type { ExecutionProvider } from '../../shared/upscaleOptions.ts';
 import {
@@ -45,6 +45,17 @@ import {
   type ScannedFile,
 } from './inputScan.ts';
 import { buildReport, summarizeJob, writeReport } from './jobReport.ts';
+import {
+  decideForFile,
+  errorText,
+  failureReason,
+  isWriteError,
+  OutputBook,
+  outputFolderFailure,
+  outputRecordFor,
+  upToDateReason,
+  writeFailure,
+} from './outputRecord.ts';
 import { readSourceMetadata } from './metadataTransfer.ts';
 import {
   chooseOutputPath,
@@ -136,6 +147,8 @@ export class BatchQueue {
   /** Calibrations in flight, so concurrent pre-flights time the model once. */
   private readonly calibrations = new Map<string, Promise<void>>();
   private readonly upscaler: ImageUpscaler;
+  /** The manifests of the output folders this queue reads and writes. */
+  private readonly outputs = new OutputBook();
   private jobList: Job[] = [];
   private running: RunningFile | null = null;
   private loop: Promise<void> | null = null;
@@ -144,6 +157,8 @@ export class BatchQueue {
   private idleWaiters: (() => void)[] = [];
   /** Output paths a job must never write over (its inputs and its finished outputs), per job. */
   private readonly reservedPaths = new Map<string, Set<string>>();
+  /** The pre-flight of each job added in this process (what it said before the job started). */
+  private readonly preflights = new Map<string, PreflightEstimate>();
   /** Each job's pre-flight output estimate, persisted with the queue. */
   private estimatedOutputBytes = new Map<string, number>();
   private lastProvider: ExecutionProvider | null = null;
@@ -181,6 +196,12 @@ export class BatchQueue {
     return job ? this.computeProgress(job) : null;
   }
 
+  /** The pre-flight estimate a job was added with, in this process; null after a restart. */
+  preflightOf(jobId: string): PreflightEstimate | null {
+    const estimate = this.preflights.get(jobId);
+    return estimate ? structuredClone(estimate) : null;
+  }
+
   on<T extends BatchEventType>(type: T, listener: BatchListener<T>): Unsubscribe {
     return this.events.on(type, listener);
   }
@@ -208,7 +229,8 @@ export class BatchQueue {
    */
   async addJob(request: AddJobRequest): Promise<Job> {
     this.assertOpen();
-    const { estimate, files, settings, outputFolder, inputs } = await this.scanAndEstimate(request);
+    const { estimate, files, upToDate, settings, outputFolder, inputs } =
+      await this.scanAndEstimate(request);
     if (files.length === 0) {
       // Problem entries count: a folder of nothing but FIFOs is a job whose report says so.
       throw new Error(
@@ -230,30 +252,39 @@ export class BatchQueue {
       settings,
       outputFolder,
       state: 'queued',
-      files: files.map((file, id) => ({
-        id,
-        inputPath: file.inputPath,
-        relativePath: file.relativePath,
-        inputBytes: file.bytes,
-        inputWidth: file.header?.width ?? 0,
-        inputHeight: file.header?.height ?? 0,
-        ...(file.jpegQuality !== null ? { inputJpegQuality: file.jpegQuality } : {}),
-        // What the scan refused without opening it fails at once; header problems are read
-        // again when the file's turn comes (it may have been fixed meanwhile).
-        state: isScanProblem(file) ? 'failed' : 'queued',
-        reason: isScanProblem(file) ? file.problem : null,
-        outputPath: null,
-        outputBytes: null,
-        outputWidth: null,
-        outputHeight: null,
-        elapsedMs: null,
-        provider: null,
-        attempts: 0,
-      })),
+      files: files.map((file, id): JobFile => {
+        const upToDateOutput = upToDate.get(file.inputPath) ?? null;
+        return {
+          id,
+          inputPath: file.inputPath,
+          relativePath: file.relativePath,
+          inputBytes: file.bytes,
+          inputWidth: file.header?.width ?? 0,
+          inputHeight: file.header?.height ?? 0,
+          ...(file.jpegQuality !== null ? { inputJpegQuality: file.jpegQuality } : {}),
+          // What the scan refused without opening it fails at once; header problems are read
+          // again when the file's turn comes (it may have been fixed meanwhile). An output that
+          // is up to date is skipped at once (the file's turn would find the same).
+          state: isScanProblem(file) ? 'failed' : upToDateOutput !== null ? 'skipped' : 'queued',
+          reason: isScanProblem(file)
+            ? file.problem
+            : upToDateOutput !== null
+              ? upToDateReason(upToDateOutput)
+              : null,
+          outputPath: upToDateOutput,
+          outputBytes: null,
+          outputWidth: null,
+          outputHeight: null,
+          elapsedMs: null,
+          provider: null,
+          attempts: 0,
+        };
+      }),
       summary: null,
     };
     this.jobList.push(job);
     this.estimatedOutputBytes.set(job.id, estimate.estimatedOutputBytes);
+    this.preflights.set(job.id, estimate);
     await this.persist();
     this.emit({ type: 'job-added', job: structuredClone(job) });
     // Its time left shows before its first photo starts (the overall line counts it).
@@ -386,6 +417,7 @@ export class BatchQueue {
     if (this.running) this.abort(this.running, 'shutdown');
     await this.loop;
     await this.persist();
+    await this.outputs.releaseAll();
     await this.store.unlock();
   }
 
@@ -453,6 +485,8 @@ export class BatchQueue {
   }
 
   private settleIdle(): void {
+    // Nothing runs: other processes may write our output folders now.
+    void this.outputs.releaseAll();
     this.emit({ type: 'queue-idle' });
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
@@ -551,24 +585,6 @@ export class BatchQueue {
       throw new InputRejected({ code: 'scale-out-of-range', message: (error as Error).message });
     }
     const reserved = this.reservedFor(job);
-
-    // A run killed after its rename but before recording it left a complete output at the
-    // planned path (which was free when planned under skip/rename): take it, do not redo it.
-    if (
-      settings.overwrite !== 'overwrite' &&
-      (await isExpectedOutput(file.outputPath, size.width, size.height))
-    ) {
-      await this.markDone(
-        job,
-        file,
-        file.outputPath!,
-        size,
-        performance.now() - started,
-        file.provider,
-      );
-      return;
-    }
-
     const planned = planOutputName(settings, job.outputFolder, {
       inputPath: file.inputPath,
       relativePath: file.relativePath,
@@ -582,16 +598,41 @@ export class BatchQueue {
     try {
       await prepareOutputFolder(job.outputFolder, planned.folder, !amongInputs);
     } catch (error) {
-      throw new InputRejected({
-        code: 'output-not-writable',
-        message: `cannot create the output folder ${planned.folder} (${errorText(error)})`,
-      });
+      throw new InputRejected(await outputFolderFailure(error, planned.folder));
     }
-    let finalPath = await chooseOutputPath(planned, settings.overwrite, reserved);
+    const manifest = await this.outputs.forWriting(job.outputFolder, signal, (holder) =>
+      this.loadWarnings.push(
+        `${job.outputFolder} is being written by another run (process ${holder}); waiting for it to finish`,
+      ),
+    );
+    const target = { targetPath: path.join(planned.folder, planned.fileName), format: planned.format };
+    const models = this.upscaler.listModels();
+    const decision = await decideForFile(manifest, job, file, target, models);
+    if (decision.kind === 'up-to-date') {
+      // Made by an earlier run, or by this job just before a kill (its record precedes the
+      // rename): either way the output is complete and ours.
+      if (decision.record.job === job.id) {
+        await this.markDone(job, file, decision.outputPath, size, performance.now() - started, file.provider);
+      } else {
+        this.setFileOutcome(job, file, 'skipped', upToDateReason(decision.outputPath));
+        file.outputPath = decision.outputPath;
+      }
+      return;
+    }
+    if (decision.kind === 'replace') file.rerun = { kind: 'replaced', why: decision.why };
+    else if (decision.kind === 'not-ours')
+      file.rerun = { kind: 'not-ours', why: decision.why, existingPath: decision.existingPath };
+    else delete file.rerun;
+    // Ours: replaced where it is, whatever the policy (the policy protects other people's files).
+    const policy = decision.kind === 'replace' ? 'overwrite' : settings.overwrite;
+    let finalPath =
+      decision.kind === 'replace'
+        ? decision.outputPath
+        : await chooseOutputPath(planned, settings.overwrite, reserved);
     if (finalPath === null) {
       this.setFileOutcome(job, file, 'skipped', {
         code: 'output-exists',
-        message: `${path.join(planned.folder, planned.fileName)} already exists (overwrite policy: skip)`,
+        message: `${path.join(planned.folder, planned.fileName)} already exists${decision.kind === 'not-ours' && decision.why === 'edited' ? ' and was edited since we wrote it' : ' and was not written by us'} (overwrite policy: skip)`,
       });
       return;
     }
@@ -638,8 +679,13 @@ export class BatchQueue {
       signal.throwIfAborted();
       // Among inputs, the name is listed before it appears, so no later scan takes it for a photo.
       if (amongInputs) await recordOutputInLedger(finalPath);
+      // The record goes down before the rename: a kill in between leaves a record that owns
+      // nothing (the file it names is not there, or is the older output its previous record owns).
+      await manifest.append(
+        await outputRecordFor(manifest, job, file, target, finalPath, tempPath, models),
+      );
       // Under skip/rename a name can be taken between choosing and committing: choose again.
-      while (!(await commitOutput(tempPath, finalPath, settings.overwrite))) {
+      while (!(await commitOutput(tempPath, finalPath, policy))) {
         finalPath = await chooseOutputPath(planned, settings.overwrite, reserved);
         if (finalPath !== null && amongInputs) await recordOutputInLedger(finalPath);
         if (finalPath === null) {
@@ -650,6 +696,9 @@ export class BatchQueue {
           return;
         }
         file.outputPath = finalPath;
+        await manifest.append(
+          await outputRecordFor(manifest, job, file, target, finalPath, tempPath, models),
+        );
       }
       await syncDirectory(path.dirname(finalPath));
       const elapsed = performance.now() - started;
@@ -708,8 +757,10 @@ export class BatchQueue {
     if (job.summary) return;
     job.state = state;
     const report = buildReport(job, state, new Date());
+    // A rerun that found everything up to date wrote nothing, and leaves nothing: no report either.
+    const nothingDone = job.files.length > 0 && job.files.every(isUpToDate);
     const written =
-      this.options.writeReports === false
+      this.options.writeReports === false || nothingDone
         ? { jsonPath: null, csvPath: null, error: null }
         : await writeReport(report, path.join(this.options.stateDir, 'reports'));
     job.summary = {
@@ -774,6 +825,7 @@ export class BatchQueue {
     let totalPixels = 0;
     let donePixels = 0;
     let filesFinished = 0;
+    let filesTotal = 0;
     let elapsedMs = 0;
     let currentFile: JobProgress['currentFile'] = null;
     const running = this.running?.jobId === job.id ? this.running : null;
@@ -783,6 +835,9 @@ export class BatchQueue {
     const allRuns = new RunTally();
     const waitingRuns = new RunTally();
     for (const file of job.files) {
+      // Up-to-date outputs are not work: the bar, the counts and the time cover the rest.
+      if (isUpToDate(file)) continue;
+      filesTotal++;
       const pixels = expectedOutputPixels(job.settings, file);
       const run = planner.runFor(file.inputJpegQuality ?? null, expectedScale(job.settings, file));
       allRuns.add(run, pixels);
@@ -824,7 +879,7 @@ export class BatchQueue {
         : Math.round(waitingMs + (currentFile?.etaMs ?? 0));
     return {
       jobId: job.id,
-      filesTotal: job.files.length,
+      filesTotal,
       filesFinished,
       currentFile,
       outputMegapixelsDone: donePixels / 1e6,
@@ -934,25 +989,82 @@ export class BatchQueue {
         problem: isFileReason(header) ? header : null,
       });
     }
-    await this.ensureSpeeds(settings, files);
+    // The rerun rules, before anything is estimated: outputs an earlier run made from the same
+    // photos with the same settings are counted, not estimated (nor redone).
+    const { upToDate, ours } = await this.rerunState(files, settings, outputFolder);
+    const toDo = files.filter((file) => !upToDate.has(file.inputPath));
+    await this.ensureSpeeds(settings, toDo);
     // After the calibrations: their figures are in the planner's speed log.
     const planner = this.plannerFor(settings);
     const estimate = await estimateJob({
-      files,
+      files: toDo,
       settings,
       outputFolder,
       runFor: (jpegQuality, scale) => planner.runFor(jpegQuality, scale),
       queuedOutputBytes: await this.pendingOutputBytesOn(outputFolder),
+      upToDate: upToDate.size,
     });
-    estimate.warnings = await preflightWarnings({
+    estimate.warnings = [
+      ...this.outputs
+        .warningsFor(outputFolder)
+        .map((message) => ({ code: 'manifest' as const, message })),
+      ...(await preflightWarnings({
       inputs,
-      files,
+      // Our own outputs (stale ones included) are replaced in place: only other files warn.
+      files: toDo.filter((file) => !ours.has(file.inputPath)),
       problems: estimate.problems,
       settings,
       outputFolder,
       modelName: this.modelName(settings),
-    });
-    return { estimate, files, settings, outputFolder, inputs };
+    })),
+    ];
+    return { estimate, files, upToDate, settings, outputFolder, inputs };
+  }
+
+  /**
+   * What the output folder's manifest says of each file: the outputs that are up to date (by
+   * input path), and the inputs whose outputs are ours but stale, deleted or damaged (they are
+   * replaced in place, so the "outputs exist" warning is not for them).
+   */
+  private async rerunState(
+    files: readonly (PreflightFile & ScannedFile)[],
+    settings: ExportSettings,
+    outputFolder: string,
+  ): Promise<{ upToDate: Map<string, string>; ours: Set<string> }> {
+    const upToDate = new Map<string, string>();
+    const ours = new Set<string>();
+    const manifest = await this.outputs.read(outputFolder);
+    if (!manifest.trusted) return { upToDate, ours };
+    const models = this.upscaler.listModels();
+    const modelName = this.modelName(settings);
+    const createdAt = new Date().toISOString();
+    for (const file of files) {
+      if (!file.header || file.problem) continue;
+      try {
+        const size = resolveTargetSize(file.header, settings.target);
+        const planned = planOutputName(settings, outputFolder, {
+          inputPath: file.inputPath,
+          relativePath: file.relativePath,
+          outputWidth: size.width,
+          outputHeight: size.height,
+          scale: size.scale,
+          model: modelName,
+          createdAt,
+        });
+        const decision = await decideForFile(
+          manifest,
+          { settings },
+          file,
+          { targetPath: path.join(planned.folder, planned.fileName), format: planned.format },
+          models,
+        );
+        if (decision.kind === 'up-to-date') upToDate.set(file.inputPath, decision.outputPath);
+        else if (decision.kind === 'replace') ours.add(file.inputPath);
+      } catch {
+        // Out of range, an invalid template, a file gone meanwhile: the run reports it.
+      }
+    }
+    return { upToDate, ours };
   }
 
   /**
@@ -1100,6 +1212,7 @@ function expectedOutputPixels(settings: ExportSettings, file: JobFile): number {
   }
 }
 
+
 function validateInputs(value: JobInputs): JobInputs {
   if (!Array.isArray(value.paths) || value.paths.length === 0)
     throw new TypeError('a job needs at least one file or folder');
@@ -1123,54 +1236,6 @@ function validateInputs(value: JobInputs): JobInputs {
 /** Entries the scan refused without opening them; they never run. */
 function isScanProblem(file: ScannedFile): file is ScannedFile & { problem: FileReason } {
   return file.problem !== null;
-}
-
-function failureReason(error: unknown): FileReason {
-  if (error instanceof InputRejected) return error.reason;
-  if (isWriteError(error)) return writeFailure(error, null);
-  return { code: 'upscale-failed', message: errorText(error) };
-}
-
-// The encoder's first line is only "…: write error"; the cause follows on later lines.
-const WRITE_ERROR_TEXT =
-  /EACCES|EPERM|EROFS|ENOSPC|EDQUOT|Permission denied|Read-only file system|Operation not permitted|No space left|quota exceeded/i;
-const DISK_FULL_TEXT = /ENOSPC|EDQUOT|No space left|quota exceeded/i;
-
-function isWriteError(error: unknown): boolean {
-  const code = (error as NodeJS.ErrnoException | null)?.code;
-  return (
-    code === 'EACCES' ||
-    code === 'EPERM' ||
-    code === 'EROFS' ||
-    code === 'ENOSPC' ||
-    code === 'EDQUOT' ||
-    code === 'ENOTDIR' ||
-    WRITE_ERROR_TEXT.test(fullErrorText(error))
-  );
-}
-
-/** `output-not-writable`, saying "disk full" in so many words when that is the cause. */
-function writeFailure(error: unknown, folder: string | null): FileReason {
-  const code = (error as NodeJS.ErrnoException | null)?.code;
-  const where = folder === null ? '' : ` in ${folder}`;
-  if (code === 'ENOSPC' || code === 'EDQUOT' || DISK_FULL_TEXT.test(fullErrorText(error))) {
-    return {
-      code: 'output-not-writable',
-      message: `disk full: no space left to write the output${where}`,
-    };
-  }
-  return {
-    code: 'output-not-writable',
-    message: `cannot write${where} (${errorText(error)})`,
-  };
-}
-
-function fullErrorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-function errorText(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).split('\n')[0]!.trim();
 }
 
 function newJobId(): string {

@@ -32,6 +32,8 @@ export interface PreflightInputs {
   runFor: (jpegQuality: number | null, scale: number) => PlannedRun;
   /** Bytes that jobs queued earlier will still write on the output folder's volume. */
   queuedOutputBytes: number;
+  /** Files found whose outputs are up to date: counted, not estimated (not among `files`). */
+  upToDate?: number;
 }
 
 export async function estimateJob(inputs: PreflightInputs): Promise<PreflightEstimate> {
@@ -73,7 +75,8 @@ export async function estimateJob(inputs: PreflightInputs): Promise<PreflightEst
   const queued = inputs.queuedOutputBytes;
   const fitsOnDisk = estimatedOutputBytes + queued <= freeBytes;
   return {
-    filesFound: inputs.files.length,
+    filesFound: inputs.files.length + (inputs.upToDate ?? 0),
+    upToDate: inputs.upToDate ?? 0,
     problems,
     inputMegapixels: inputPixels / 1e6,
     outputMegapixels,

@@ -21,6 +21,7 @@ import {
   type SourceDecision,
 } from '../../shared/upscaleOptions.ts';
 import { ATOMIC_TEMP_MARKER, writeFileAtomic } from './atomicWrite.ts';
+import { PidLock } from './pidLock.ts';
 
 export const QUEUE_FILE_NAME = 'queue.json';
 const LOCK_FILE_NAME = 'queue.lock';
@@ -43,8 +44,11 @@ export interface LoadedQueue {
 
 export class QueueStore {
   private writing: Promise<void> = Promise.resolve();
+  private readonly pidLock: PidLock;
 
-  constructor(readonly stateDir: string) {}
+  constructor(readonly stateDir: string) {
+    this.pidLock = new PidLock(path.join(stateDir, LOCK_FILE_NAME));
+  }
 
   get queuePath(): string {
     return path.join(this.stateDir, QUEUE_FILE_NAME);
@@ -61,23 +65,13 @@ export class QueueStore {
    */
   async lock(): Promise<void> {
     await mkdir(this.stateDir, { recursive: true });
-    for (;;) {
-      try {
-        await writeFile(this.lockPath, `${process.pid}\n`, { flag: 'wx' });
-        return;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      }
-      const holder = Number.parseInt(await readFile(this.lockPath, 'utf8').catch(() => ''), 10);
-      if (Number.isInteger(holder) && holder > 0 && processIsAlive(holder)) {
-        throw new Error(`the batch queue in ${this.stateDir} is in use by process ${holder}`);
-      }
-      await rm(this.lockPath, { force: true });
-    }
+    const holder = await this.pidLock.tryAcquire();
+    if (holder !== null)
+      throw new Error(`the batch queue in ${this.stateDir} is in use by process ${holder}`);
   }
 
   async unlock(): Promise<void> {
-    await rm(this.lockPath, { force: true });
+    await this.pidLock.release();
   }
 
   async load(): Promise<LoadedQueue> {
@@ -272,16 +266,6 @@ function nullable<T>(
   where: string,
 ): T | null {
   return value === null || value === undefined ? null : read(value, where);
-}
-
-function processIsAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists but belongs to another user.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

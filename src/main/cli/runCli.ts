@@ -16,7 +16,7 @@ import {
   type ExportSettings,
 } from '../../shared/exportSettings.ts';
 import type { Job, JobFile, JobInputs } from '../../shared/jobs.ts';
-import { madeByText } from '../../shared/jobs.ts';
+import { isUpToDate, madeByText, rerunNoteText } from '../../shared/jobs.ts';
 import { defaultDataDir } from '../api/dataDir.ts';
 import { createBatchQueue, PreflightRefusal, type BatchQueue } from '../batch/batchQueue.ts';
 import { createEngineUpscaler } from '../batch/engineUpscaler.ts';
@@ -210,7 +210,18 @@ async function runJob(
     }
   }
   const jobId = job.id;
-  const display = createProgressDisplay(streams.stdout, job.files.length);
+  const upToDate = job.files.filter(isUpToDate).length;
+  for (const warning of queue.preflightOf(jobId)?.warnings ?? [])
+    if (warning.code === 'manifest') out(`note ${warning.message}`);
+  if (upToDate > 0) {
+    const toDo = job.files.filter((file) => file.state === 'queued').length;
+    out(
+      `${toDo} to upscale, ${upToDate} up to date (made by an earlier run from the same photos with the same settings)`,
+    );
+    // Up-to-date files are counted, not listed: a rerun of a big folder stays readable.
+    for (const file of job.files) if (isUpToDate(file)) printed.add(file.id);
+  }
+  const display = createProgressDisplay(streams.stdout, job.files.length - upToDate);
   const names = new Map(job.files.map((file) => [file.id, path.basename(file.inputPath)]));
   const report = (file: JobFile): void => {
     if (!isFinal(file) || printed.has(file.id)) return;
@@ -254,9 +265,10 @@ async function runJob(
   }
 
   const final = queue.job(jobId)!;
-  const counts = { done: 0, skipped: 0, failed: 0, left: 0 };
+  const counts = { done: 0, upToDate: 0, skipped: 0, failed: 0, left: 0 };
   for (const file of final.files) {
-    if (file.state === 'done') counts.done++;
+    if (isUpToDate(file)) counts.upToDate++;
+    else if (file.state === 'done') counts.done++;
     else if (file.state === 'skipped') counts.skipped++;
     else if (file.state === 'failed' || file.state === 'cancelled') counts.failed++;
     else counts.left++;
@@ -264,18 +276,19 @@ async function runJob(
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   if (paused && final.state === 'paused') {
     out(
-      `${counts.done} upscaled, ${counts.skipped} skipped, ${counts.failed} failed in ${seconds} s, paused with ${counts.left} left: run the same command again to resume`,
+      `${counts.done} upscaled, ${counts.upToDate} up to date, ${counts.skipped} skipped, ${counts.failed} failed in ${seconds} s, paused with ${counts.left} left: run the same command again to resume`,
     );
     return { code: EXIT_CANCELLED, keepState: true };
   }
   out(
-    `${counts.done} upscaled, ${counts.skipped} skipped, ${counts.failed} failed in ${seconds} s`,
+    `${counts.done} upscaled, ${counts.upToDate} up to date, ${counts.skipped} skipped, ${counts.failed} failed in ${seconds} s`,
   );
   const summary = final.summary;
   if (summary?.reportJsonPath) out(`report ${printable(summary.reportJsonPath)}`);
   if (summary?.reportError) out(`note ${summary.reportError}`);
   return { code: counts.failed > 0 ? EXIT_SOME_FAILED : EXIT_OK, keepState: false };
 }
+
 
 function isOver(job: Job): boolean {
   return job.state === 'finished' || job.state === 'cancelled';
@@ -297,7 +310,8 @@ function fileLine(file: JobFile): string {
     const time = file.elapsedMs === null ? '' : `, ${formatDuration(file.elapsedMs)}`;
     const bytes = file.outputBytes === null ? '' : `, ${formatBytes(file.outputBytes)}`;
     const model = file.model ? `, ${madeByText(file)}` : '';
-    return `ok   ${input} -> ${printable(file.outputPath ?? '')} (${file.outputWidth}x${file.outputHeight}${bytes}${time}, ${file.provider ?? 'cpu'}${model})`;
+    const rerun = file.rerun ? `; ${rerunNoteText(file.rerun)}` : '';
+    return `ok   ${input} -> ${printable(file.outputPath ?? '')} (${file.outputWidth}x${file.outputHeight}${bytes}${time}, ${file.provider ?? 'cpu'}${model})${rerun}`;
   }
   const reason = file.reason ?? { code: 'upscale-failed', message: 'no reason recorded' };
   const tag = file.state === 'skipped' ? 'skip' : 'FAIL';

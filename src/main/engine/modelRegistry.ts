@@ -194,6 +194,7 @@ export class ModelRegistry {
       parameters: card.parameters,
       ...(card.photoVariantOf !== undefined ? { photoVariantOf: card.photoVariantOf } : {}),
       ...(card.photoJpegQuality !== undefined ? { photoJpegQuality: card.photoJpegQuality } : {}),
+      filesDigest: cardFilesDigest(card),
       presets: QUALITY_PRESETS.map((preset): PresetSummary => {
         const variant = variantForPreset(card, preset);
         const set5Psnr: Partial<Record<number, number>> = {};
@@ -422,4 +423,20 @@ async function sha256File(filePath: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(filePath)) hash.update(chunk as Buffer);
   return hash.digest('hex');
+}
+
+/** SHA-256 over the sorted SHA-256 of every file a card lists (its `filesDigest`). */
+function cardFilesDigest(card: unknown): string {
+  const digests: string[] = [];
+  const collect = (value: unknown): void => {
+    if (Array.isArray(value)) value.forEach(collect);
+    else if (value !== null && typeof value === 'object') {
+      for (const [key, inner] of Object.entries(value)) {
+        if (key === 'sha256' && typeof inner === 'string') digests.push(inner);
+        else collect(inner);
+      }
+    }
+  };
+  collect(card);
+  return createHash('sha256').update(digests.sort().join('\n')).digest('hex');
 }
