@@ -20,8 +20,10 @@ import {
   type OverwritePolicy,
   type UpscaleOptions,
 } from '../../shared/upscaleOptions.ts';
+import { boundThreads } from '../engine/threadCount.ts';
 
 export const USAGE = `Usage: cmsc-upscale [options] <file|folder>...
+       cmsc-upscale verify <output folder>
 
 Upscales photos with CMSC. Inputs are never modified; outputs are written to a
 temporary name and renamed when complete.
@@ -54,7 +56,7 @@ Model and device:
                           (default auto)
   --tile <px>             tile size (default: chosen from free memory)
   --device <device>       auto|cuda|webgpu|cpu (default auto)
-  --threads <n>           inference threads (default: all cores)
+  --threads <n>           inference threads (default: all cores; at most the cores)
 Folders:
   -r, --recursive         include sub-folders
   -h, --help              show this help
@@ -63,6 +65,12 @@ Outputs go to --out, or beside the input: folder Photos -> Photos-upscaled/
 (sub-folders mirrored), picked files -> upscaled/ next to them. A run is a job
 of the same batch queue the app uses: Ctrl-C pauses it, and running the same
 command again resumes it.
+
+A job is a build: each output folder keeps a manifest of what was written
+(.cmsc-upscaler-manifest.jsonl). A rerun skips outputs that are up to date,
+replaces our own stale or deleted ones in place, and applies --overwrite only
+to files we did not write. 'verify' lists outputs that are missing, damaged,
+stale (the photo changed) or orphaned (the photo is gone); exit code 1 if any.
 `;
 
 export interface CliSettings {
@@ -188,6 +196,16 @@ export function parseCliArguments(argv: readonly string[]): ParsedCommand {
       report: !(values['no-report'] ?? false),
     },
   };
+}
+
+/**
+ * The line the CLI prints when `--threads` asks for more threads than the machine has cores
+ * (the engine runs the cores' count: `boundThreads`); null when it runs as asked.
+ */
+export function threadsNote(requested: number | undefined, cores: number): string | null {
+  if (requested === undefined || boundThreads(requested, cores) === requested) return null;
+  const bound = boundThreads(requested, cores);
+  return `--threads ${requested} is more than this machine's ${cores} core${cores === 1 ? '' : 's'}; using ${bound}`;
 }
 
 /**

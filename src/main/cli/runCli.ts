@@ -6,7 +6,8 @@
  * so Ctrl-C pauses the job and running the same command again resumes it.
  */
 import { createHash } from 'node:crypto';
-import { rm, stat } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import {
@@ -19,9 +20,17 @@ import type { Job, JobFile, JobInputs } from '../../shared/jobs.ts';
 import { isUpToDate, madeByText, rerunNoteText } from '../../shared/jobs.ts';
 import { defaultDataDir } from '../api/dataDir.ts';
 import { createBatchQueue, PreflightRefusal, type BatchQueue } from '../batch/batchQueue.ts';
+import { removeStaleCalibrations } from '../batch/deviceSpeed.ts';
 import { createEngineUpscaler } from '../batch/engineUpscaler.ts';
 import { formatBytes } from '../batch/preflight.ts';
-import { type CliSettings, parseCliArguments, USAGE, UsageError } from './cliArguments.ts';
+import { verifyOutputs } from '../batch/verifyOutputs.ts';
+import {
+  type CliSettings,
+  parseCliArguments,
+  threadsNote,
+  USAGE,
+  UsageError,
+} from './cliArguments.ts';
 import { createProgressDisplay, formatDuration } from './progressDisplay.ts';
 
 export interface CliStreams {
@@ -46,6 +55,7 @@ export async function runCli(
   signal?: AbortSignal,
   environment: CliEnvironment = {},
 ): Promise<number> {
+  if (argv[0] === 'verify') return runVerify(argv.slice(1), streams);
   let settings: CliSettings;
   let request: { inputs: JobInputs; settings: ExportSettings };
   try {
@@ -64,6 +74,8 @@ export async function runCli(
     return EXIT_USAGE;
   }
 
+  const threads = threadsNote(settings.threads, availableParallelism());
+  if (threads) streams.stdout.write(`note ${threads}\n`);
   const upscaler = await createEngineUpscaler(
     {
       ...(settings.modelsDir ? { modelsDirs: [path.resolve(settings.modelsDir)] } : {}),
@@ -78,10 +90,9 @@ export async function runCli(
       );
       return EXIT_SOME_FAILED;
     }
-    const stateDir = path.join(
-      environment.stateRoot ?? path.join(defaultDataDir(), 'cli-jobs'),
-      commandKey(request, settings.report),
-    );
+    const stateRoot = environment.stateRoot ?? path.join(defaultDataDir(), 'cli-jobs');
+    const stateDir = path.join(stateRoot, commandKey(request, settings.report));
+    await removeDeadRunsCalibrations(stateRoot);
     let queue: BatchQueue;
     try {
       queue = await createBatchQueue({
@@ -111,6 +122,60 @@ export async function runCli(
   } finally {
     await upscaler.close();
   }
+}
+
+/**
+ * `cmsc-upscale verify OUT_FOLDER`: lists outputs that are missing, damaged, stale or orphaned
+ * by the folder's manifest; exit 1 when any are, 0 when all are intact.
+ */
+async function runVerify(args: readonly string[], streams: CliStreams): Promise<number> {
+  const out = (text: string): void => void streams.stdout.write(`${text}\n`);
+  if (args.length !== 1 || args[0]!.startsWith('-')) {
+    streams.stderr.write(
+      'cmsc-upscale: verify takes one output folder: cmsc-upscale verify OUT_FOLDER\n',
+    );
+    return EXIT_USAGE;
+  }
+  const folder = path.resolve(args[0]!);
+  const info = await stat(folder).catch(() => null);
+  if (!info?.isDirectory()) {
+    streams.stderr.write(
+      `cmsc-upscale: ${printable(folder)} ${info ? 'is a file, not an output folder' : 'does not exist'}\n`,
+    );
+    return EXIT_USAGE;
+  }
+  const result = await verifyOutputs(folder);
+  for (const warning of result.warnings) out(`note ${warning}`);
+  if (!result.hasManifest) {
+    out(
+      `${printable(folder)} has no output manifest: nothing written there by cmsc-upscale to verify`,
+    );
+    return EXIT_OK;
+  }
+  for (const finding of result.findings) {
+    out(
+      `${finding.kind.padEnd(8)} ${printable(finding.output)}: ${finding.detail} (input ${printable(finding.input)})`,
+    );
+  }
+  const byKind = new Map<string, number>();
+  for (const finding of result.findings)
+    byKind.set(finding.kind, (byKind.get(finding.kind) ?? 0) + 1);
+  const problems = [...byKind].map(([kind, count]) => `${count} ${kind}`).join(', ');
+  out(
+    `${result.intact} of ${result.checked} outputs intact${problems ? `; ${problems}: rerun the job to repair them` : ''}`,
+  );
+  return result.findings.length > 0 ? EXIT_SOME_FAILED : EXIT_OK;
+}
+
+/**
+ * Every command keeps its queue in its own folder, and a run killed while it timed the model
+ * left its calibration images there. A killed run's job stays (the same command resumes it);
+ * its calibration images are deleted at the next start of any command.
+ */
+async function removeDeadRunsCalibrations(stateRoot: string): Promise<void> {
+  const entries = await readdir(stateRoot, { withFileTypes: true }).catch(() => []);
+  for (const entry of entries)
+    if (entry.isDirectory()) await removeStaleCalibrations(path.join(stateRoot, entry.name));
 }
 
 /** From the parsed flags to the queue's request; settings problems are usage errors. */
@@ -288,7 +353,6 @@ async function runJob(
   if (summary?.reportError) out(`note ${summary.reportError}`);
   return { code: counts.failed > 0 ? EXIT_SOME_FAILED : EXIT_OK, keepState: false };
 }
-
 
 function isOver(job: Job): boolean {
   return job.state === 'finished' || job.state === 'cancelled';
