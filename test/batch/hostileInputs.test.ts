@@ -8,6 +8,7 @@ import { mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expect, it } from 'vitest';
 import type { BatchQueue } from '../../src/main/batch/batchQueue.ts';
+import { removeStaleCalibrations } from '../../src/main/batch/deviceSpeed.ts';
 import { freeBytesAt } from '../../src/main/batch/preflight.ts';
 import { writeAtomically } from '../../src/main/engine/index.ts';
 import { expandNamingTemplate, safeFileNamePart } from '../../src/shared/namingTemplate.ts';
@@ -204,4 +205,31 @@ it('the pre-flight lists a FIFO and a dangling link as problems without opening 
     },
   ]);
   expect([estimate.filesFound, estimate.outputMegapixels]).toEqual([3, 800 / 1e6]);
+});
+
+it('a calibration killed half-way leaves nothing once the next start sweeps: dead runs only', async () => {
+  const folder = path.join(root, 'killed-run');
+  const deadPid = spawnSync(process.execPath, ['-e', '0']).pid;
+  const names = [
+    `calibration-${deadPid}-aB3dEf`,
+    'calibration-Zz9Yy8',
+    `calibration-${process.pid}-Q1w2E3`,
+    'calibration-notes.txt',
+    'queue.json',
+  ];
+  for (const name of names.slice(0, 3)) {
+    await mkdir(path.join(folder, name), { recursive: true });
+    await writeFile(path.join(folder, name, 'warm-up.png'), 'x');
+  }
+  await writeFile(path.join(folder, 'calibration-notes.txt'), 'a file, not a scratch folder');
+  await writeFile(path.join(folder, 'queue.json'), '{}');
+  expect(await removeStaleCalibrations(folder)).toEqual([
+    path.join(folder, `calibration-${deadPid}-aB3dEf`),
+    path.join(folder, 'calibration-Zz9Yy8'),
+  ]);
+  expect((await readdir(folder)).sort()).toEqual(
+    [`calibration-${process.pid}-Q1w2E3`, 'calibration-notes.txt', 'queue.json'].sort(),
+  );
+  // A folder that is not there is nothing to sweep.
+  expect(await removeStaleCalibrations(path.join(root, 'nowhere'))).toEqual([]);
 });

@@ -1,5 +1,7 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
@@ -261,6 +263,69 @@ describe('cmsc-upscale on hostile arguments', () => {
       2,
       '',
       'cmsc-upscale: --scale must be a number from 1 to 4 (got "-1")\nRun cmsc-upscale --help for the options.\n',
+    ]);
+  });
+});
+
+describe('cmsc-upscale with --threads far above the cores', () => {
+  /** Threads of this process now (the inference worker and ONNX Runtime's pool live in it). */
+  const threadsNow = async (): Promise<number> =>
+    Number(/^Threads:\s+(\d+)$/m.exec(await readFile('/proc/self/status', 'utf8'))![1]);
+
+  it.skipIf(!existsSync('/proc/self/status') || availableParallelism() >= 1000)(
+    'runs on as many threads as cores, and says so in one line first',
+    async () => {
+      const input = await writeTexturedImage(path.join(temp.dir, 'p.png'), 8, 8);
+      const stdout = new PassThrough();
+      let out = '';
+      stdout.on('data', (d: Buffer) => (out += d.toString()));
+      const before = await threadsNow();
+      let most = before;
+      const sampler = setInterval(() => {
+        void threadsNow().then((count) => (most = Math.max(most, count)));
+      }, 5);
+      const code = await runCli(
+        [input, '--models', FIXTURE_MODELS_DIR, '--device', 'cpu', '--threads', '1000'],
+        { stdout, stderr: new PassThrough() },
+        undefined,
+        { stateRoot: path.join(temp.dir, '.state') },
+      ).finally(() => clearInterval(sampler));
+      const cores = availableParallelism();
+      expect(code).toBe(0);
+      expect(out.split('\n')[0]).toBe(
+        `note --threads 1000 is more than this machine's ${cores} core${cores === 1 ? '' : 's'}; using ${cores}`,
+      );
+      // The worker, ONNX Runtime's pool (the cores) and libvips's: nowhere near 1,000.
+      expect(most - before).toBeLessThan(cores + 40);
+    },
+  );
+
+  it("deletes the calibration images that killed runs left in its state folder, not a live run's", async () => {
+    const stateRoot = path.join(temp.dir, '.state');
+    // A process that has exited: its pid names no running program.
+    const deadPid = spawnSync(process.execPath, ['-e', '0']).pid;
+    const leftovers = {
+      dead: path.join(stateRoot, 'a'.repeat(24), `calibration-${deadPid}-Xy12Zq`),
+      // Named before the pid was part of the name: only a kill leaves one behind.
+      old: path.join(stateRoot, 'b'.repeat(24), 'calibration-Ab3dEf'),
+      live: path.join(stateRoot, 'c'.repeat(24), `calibration-${process.pid}-Q1w2E3`),
+    };
+    for (const folder of Object.values(leftovers)) {
+      await mkdir(folder, { recursive: true });
+      await writeFile(path.join(folder, 'calibration.png'), 'x');
+    }
+    const input = await writeTexturedImage(path.join(temp.dir, 'p.png'), 8, 8);
+    expect((await cli(input)).code).toBe(0);
+    expect(Object.values(leftovers).map((folder) => existsSync(folder))).toEqual([
+      false,
+      false,
+      true,
+    ]);
+    // A killed run's job stays, so the same command resumes it.
+    expect((await readdir(stateRoot)).sort()).toEqual([
+      'a'.repeat(24),
+      'b'.repeat(24),
+      'c'.repeat(24),
     ]);
   });
 });

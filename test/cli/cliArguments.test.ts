@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseCliArguments, UsageError } from '../../src/main/cli/cliArguments.ts';
+import { parseCliArguments, threadsNote, UsageError } from '../../src/main/cli/cliArguments.ts';
+import { boundThreads } from '../../src/main/engine/threadCount.ts';
 import { DEFAULT_EXPORT_SETTINGS } from '../../src/shared/exportSettings.ts';
 
 const runSettings = (argv: string[]) => {
@@ -106,5 +107,23 @@ describe('negative and missing values', () => {
       kind: 'scale',
       scale: 3,
     });
+  });
+});
+
+describe('--threads above the cores', () => {
+  it('is bounded to the cores; 0 (one per core) and counts up to the cores run as asked', () => {
+    expect([1000, 3, 2, 1, 0].map((threads) => boundThreads(threads, 2))).toEqual([2, 2, 2, 1, 0]);
+  });
+
+  it('says so in one line, naming the request, the cores and what runs', () => {
+    expect(threadsNote(1000, 2)).toBe(
+      "--threads 1000 is more than this machine's 2 cores; using 2",
+    );
+    expect(threadsNote(4, 1)).toBe("--threads 4 is more than this machine's 1 core; using 1");
+    expect([threadsNote(2, 2), threadsNote(0, 2), threadsNote(undefined, 2)]).toEqual([
+      null,
+      null,
+      null,
+    ]);
   });
 });

@@ -11,7 +11,7 @@
  * too: a model's int8 file does the card's FLOPs about twice as fast on a CPU as its float file,
  * so a figure timed on one says nothing exact about the other.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import sharp, { type Sharp } from 'sharp';
 import type { ExportSettings } from '../../shared/exportSettings.ts';
@@ -177,14 +177,17 @@ export interface Calibration {
 
 /**
  * Times the job's model and preset on a synthetic photo (after a tiny warm-up run that opens
- * the session), in a scratch folder under `scratchParent` that is removed afterwards.
+ * the session), in a scratch folder under `scratchParent` that is removed afterwards. The
+ * folder's name carries this process's id, so scratch folders a killed run left are told
+ * from those of a live one and deleted first.
  */
 export async function calibrate(
   upscaler: ImageUpscaler,
   settings: ExportSettings,
   scratchParent: string,
 ): Promise<Calibration> {
-  const scratch = await mkdtemp(path.join(scratchParent, 'calibration-'));
+  await removeStaleCalibrations(scratchParent);
+  const scratch = await mkdtemp(path.join(scratchParent, `${CALIBRATION_PREFIX}${process.pid}-`));
   try {
     const options = {
       ...toUpscaleOptions(
@@ -225,6 +228,42 @@ export async function calibrate(
     };
   } finally {
     await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+const CALIBRATION_PREFIX = 'calibration-';
+/** `calibration-<pid>-<random>`; `calibration-<random>` was the name before the pid was in it. */
+const CALIBRATION_FOLDER = /^calibration-(?:(\d+)-)?[A-Za-z0-9]{6}$/;
+
+/**
+ * Deletes the calibration scratch folders in `folder` whose process no longer runs (a run
+ * killed while it timed its model); those of live processes, this one included, stay.
+ * Returns what it deleted; a missing or unreadable folder has nothing to sweep.
+ */
+export async function removeStaleCalibrations(
+  folder: string,
+  isAlive: (pid: number) => boolean = processIsAlive,
+): Promise<string[]> {
+  const entries = await readdir(folder, { withFileTypes: true }).catch(() => []);
+  const deleted: string[] = [];
+  for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const match = CALIBRATION_FOLDER.exec(entry.name);
+    if (!match || !entry.isDirectory()) continue;
+    if (match[1] !== undefined && isAlive(Number(match[1]))) continue;
+    const scratch = path.join(folder, entry.name);
+    await rm(scratch, { recursive: true, force: true });
+    deleted.push(scratch);
+  }
+  return deleted;
+}
+
+function processIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it runs, as another user.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -13,6 +13,7 @@ import type {
   ProviderAttempt,
   ProviderReport,
 } from '../../shared/upscaleOptions.ts';
+import { boundThreads } from './threadCount.ts';
 
 /** `auto` tries the fastest provider first. */
 const AUTO_ORDER: readonly ExecutionProvider[] = ['cuda', 'webgpu', 'cpu'];
@@ -156,7 +157,9 @@ function sessionOptions(
     // and from photo to photo, so the cache would only grow, and the arena already reuses.
     enableMemPattern: false,
     logSeverityLevel: 3,
-    ...(settings.threads > 0 ? { intraOpNumThreads: settings.threads, interOpNumThreads: 1 } : {}),
+    ...(settings.threads > 0
+      ? { intraOpNumThreads: boundThreads(settings.threads), interOpNumThreads: 1 }
+      : {}),
   };
 }
 
