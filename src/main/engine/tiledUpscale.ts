@@ -9,7 +9,11 @@
  * larger: tiles are planned in input pixels. Its output is the target when the target is s
  * times the input; otherwise (non-integer scales, width/height targets, a scale the model
  * lacks) the part of its s-times output the target region needs is kept and resized to the
- * target with the antialiased bicubic.
+ * target with the antialiased bicubic, a few rows at a time as the bands of tiles finish.
+ *
+ * Tiles run in raster order (rows of tiles, top to bottom), so the output is finished band by
+ * band and the sink can pass rows on while later bands are still being inferred. The input
+ * is read a rectangle at a time (`LowResSource`), so it can stay in its compact decoded form.
  */
 import { AllocationFailure } from './allocationFailure.ts';
 import { planResize, type Rect, resizeRegion, type ResizePlan, sourceRect } from './bicubic.ts';
@@ -24,6 +28,45 @@ export interface LowResImage {
   cb: Float32Array;
   cr: Float32Array;
   alpha: Float32Array | null;
+}
+
+export type PlaneName = 'y' | 'cb' | 'cr' | 'alpha';
+
+/**
+ * A low-resolution image read one rectangle at a time: `read` returns samples in [0, 1] of
+ * `plane` over `covers`, a rectangle that contains the one asked for (row-major).
+ */
+export interface LowResSource {
+  width: number;
+  height: number;
+  hasAlpha: boolean;
+  read(plane: PlaneName, rect: Rect): { data: Float32Array; covers: Rect };
+}
+
+/** A LowResImage as a source: every read returns the whole plane (nothing is copied). */
+export function planeSource(lr: LowResImage): LowResSource {
+  const covers = { x: 0, y: 0, width: lr.width, height: lr.height };
+  return {
+    width: lr.width,
+    height: lr.height,
+    hasAlpha: lr.alpha !== null,
+    read(plane) {
+      const data = plane === 'alpha' ? lr.alpha : lr[plane];
+      if (!data) throw new Error('the image has no alpha plane');
+      return { data, covers };
+    },
+  };
+}
+
+/** Resizes `plane` of `source` over `region` of the plan's output. */
+function resizeFrom(
+  source: LowResSource,
+  plane: PlaneName,
+  plan: ResizePlan,
+  region: Rect,
+): Float32Array {
+  const { data, covers } = source.read(plane, sourceRect(plan, region));
+  return resizeRegion(data, plan, region, covers);
 }
 
 /**
@@ -82,9 +125,10 @@ export interface TiledUpscaleStats {
 const MIN_RETRY_TILE = 32;
 
 export async function upscaleTiled(
-  lr: LowResImage,
+  image: LowResImage | LowResSource,
   options: TiledUpscaleOptions,
 ): Promise<TiledUpscaleStats> {
+  const lr = 'read' in image ? image : planeSource(image);
   const { outWidth, outHeight, overlap, signal } = options;
   const target = { width: outWidth, height: outHeight };
   const region = options.region ?? { x: 0, y: 0, width: outWidth, height: outHeight };
@@ -92,8 +136,9 @@ export async function upscaleTiled(
   const grid = modelGrid(lr, target, region, options.lowResInput?.scale);
   const tiles = planTiles(grid.region, grid.size, options.tileSize, overlap);
   const s = grid.scale;
-  // The model's output over the target region's needs, when it must still be resized.
-  const between = grid.downPlan ? new Float32Array(grid.needed.width * grid.needed.height) : null;
+  // The model's output over the target region's needs, when it must still be resized: the
+  // rows the next target rows read, released as the resize moves down.
+  const between = grid.downPlan ? new RowWindow(grid.downPlan, grid.needed, region) : null;
   let tileLimit = options.tileSize;
   let inferenceMs = 0;
   let bicubicMs = 0;
@@ -101,9 +146,9 @@ export async function upscaleTiled(
 
   const finish = (core: Rect, y: Float32Array): void => {
     const chroma = performance.now();
-    const cb = resizeRegion(lr.cb, chromaPlan, core);
-    const cr = resizeRegion(lr.cr, chromaPlan, core);
-    const alpha = lr.alpha ? resizeRegion(lr.alpha, chromaPlan, core) : null;
+    const cb = resizeFrom(lr, 'cb', chromaPlan, core);
+    const cr = resizeFrom(lr, 'cr', chromaPlan, core);
+    const alpha = lr.hasAlpha ? resizeFrom(lr, 'alpha', chromaPlan, core) : null;
     const merging = performance.now();
     bicubicMs += merging - chroma;
     options.sink({ core, y, cb, cr, alpha });
@@ -156,36 +201,130 @@ export async function upscaleTiled(
       return;
     }
     const merging = performance.now();
-    for (let row = 0; row < kept.height; row++) {
-      between.set(
-        y.subarray(row * kept.width, (row + 1) * kept.width),
-        (kept.y - grid.needed.y + row) * grid.needed.width + kept.x - grid.needed.x,
-      );
-    }
+    between.put(kept, y);
     mergeMs += performance.now() - merging;
   };
 
-  for (let i = 0; i < tiles.length; i++) {
-    await runTile(tiles[i]!);
-    options.onTileDone?.(i + 1, tiles.length);
-  }
-  if (between && grid.downPlan) {
-    // Resize the model's output to the target in strips, so the sink gets bounded pieces.
-    for (let y0 = region.y; y0 < region.y + region.height; y0 += RESIZE_STRIP_ROWS) {
+  /** Resizes the target rows whose model-output rows are all done, in bounded strips. */
+  const resizeReady = (doneRows: number): void => {
+    if (!between) return;
+    for (;;) {
+      const strip = between.nextStrip(doneRows, RESIZE_STRIP_ROWS);
+      if (!strip) return;
       signal?.throwIfAborted();
-      const strip = {
-        x: region.x,
-        y: y0,
-        width: region.width,
-        height: Math.min(RESIZE_STRIP_ROWS, region.y + region.height - y0),
-      };
       const resizing = performance.now();
-      const y = resizeRegion(between, grid.downPlan, strip, grid.needed);
+      const y = between.resize(strip);
       bicubicMs += performance.now() - resizing;
       finish(strip, y);
     }
+  };
+
+  for (let i = 0; i < tiles.length; i++) {
+    const tile = tiles[i]!;
+    await runTile(tile);
+    options.onTileDone?.(i + 1, tiles.length);
+    const next = tiles[i + 1];
+    // A band of tiles is done: its model-output rows are complete.
+    if (!next || next.core.y !== tile.core.y) resizeReady((tile.core.y + tile.core.height) * s);
   }
+  if (between && !between.done()) throw new Error('the resize to the target size is incomplete');
   return { tiles: tiles.length, tileSize: tileLimit, inferenceMs, bicubicMs, mergeMs };
+}
+
+/**
+ * The rows of an input-resolution model's output that the resize to the target still needs:
+ * rows arrive band by band, target rows are resized once every row they read is there, and
+ * rows no later target row reads are dropped.
+ */
+class RowWindow {
+  private readonly rows = new Map<number, Float32Array>();
+  /** Next target row to resize. */
+  private nextRow: number;
+  private readonly end: number;
+  /** Per target row (from region.y): the first and last model-output row its taps read. */
+  private readonly first: Int32Array;
+  private readonly last: Int32Array;
+  /** Smallest `first` of this and every later target row: rows above it can go. */
+  private readonly keepFrom: Int32Array;
+
+  constructor(
+    private readonly plan: ResizePlan,
+    private readonly needed: Rect,
+    private readonly region: Rect,
+  ) {
+    this.nextRow = region.y;
+    this.end = region.y + region.height;
+    const { taps, indices } = plan.vertical;
+    this.first = new Int32Array(region.height);
+    this.last = new Int32Array(region.height);
+    for (let r = 0; r < region.height; r++) {
+      let min = Infinity;
+      let max = -Infinity;
+      // Taps of weight zero count too, as sourceRect counts them.
+      for (let t = (region.y + r) * taps; t < (region.y + r + 1) * taps; t++) {
+        min = Math.min(min, indices[t]!);
+        max = Math.max(max, indices[t]!);
+      }
+      this.first[r] = min;
+      this.last[r] = max;
+    }
+    this.keepFrom = new Int32Array(region.height);
+    let min = Infinity;
+    for (let r = region.height - 1; r >= 0; r--) {
+      min = Math.min(min, this.first[r]!);
+      this.keepFrom[r] = min;
+    }
+  }
+
+  /** Stores a finished piece of the model's output (model-output coordinates, inside `needed`). */
+  put(kept: Rect, y: Float32Array): void {
+    const { needed } = this;
+    for (let row = 0; row < kept.height; row++) {
+      const at = kept.y + row;
+      let line = this.rows.get(at);
+      if (!line) {
+        line = new Float32Array(needed.width);
+        this.rows.set(at, line);
+      }
+      line.set(y.subarray(row * kept.width, (row + 1) * kept.width), kept.x - needed.x);
+    }
+  }
+
+  /** The next target rows (at most `maxRows`) whose source rows all lie above `doneRows`. */
+  nextStrip(doneRows: number, maxRows: number): Rect | null {
+    const from = this.nextRow;
+    let to = from;
+    while (to < this.end && to - from < maxRows && this.last[to - this.region.y]! < doneRows) to++;
+    if (to === from) return null;
+    return { x: this.region.x, y: from, width: this.region.width, height: to - from };
+  }
+
+  /** Resizes `strip` (from nextStrip) and drops the rows no later target row reads. */
+  resize(strip: Rect): Float32Array {
+    const source = sourceRect(this.plan, strip);
+    const { width } = this.needed;
+    const block = new Float32Array(width * source.height);
+    for (let row = 0; row < source.height; row++) {
+      const line = this.rows.get(source.y + row);
+      if (!line) throw new Error(`model output row ${source.y + row} is missing`);
+      block.set(line, row * width);
+    }
+    const y = resizeRegion(block, this.plan, strip, {
+      x: this.needed.x,
+      y: source.y,
+      width,
+      height: source.height,
+    });
+    this.nextRow = strip.y + strip.height;
+    const keepFrom =
+      this.nextRow < this.end ? this.keepFrom[this.nextRow - this.region.y]! : Infinity;
+    for (const at of this.rows.keys()) if (at < keepFrom) this.rows.delete(at);
+    return y;
+  }
+
+  done(): boolean {
+    return this.nextRow === this.end;
+  }
 }
 
 /** Output rows resized at a time from an input-resolution model's output to the target. */
@@ -207,7 +346,7 @@ interface ModelGrid {
 }
 
 function modelGrid(
-  lr: LowResImage,
+  lr: LowResSource,
   target: { width: number; height: number },
   region: Rect,
   lowResScale: number | undefined,
@@ -221,7 +360,7 @@ function modelGrid(
       scale: 1,
       needed: region,
       downPlan: null,
-      inputs: (padded) => ({ y: resizeRegion(lr.y, plan, padded) }),
+      inputs: (padded) => ({ y: resizeFrom(lr, 'y', plan, padded) }),
     };
   }
   const s = lowResScale;
@@ -246,12 +385,16 @@ function modelGrid(
     scale: s,
     needed,
     downPlan,
-    inputs: (padded) => ({
-      // A copy even when one tile is the whole image: the inference client transfers its
-      // input to the worker, which would detach the image's own plane (Compare reuses it).
-      y: cropToCore(lr.y, { x: 0, y: 0, width: lr.width, height: lr.height }, padded).slice(),
-      bicubic: resizeRegion(lr.y, upPlan, scaleRect(padded, s)),
-    }),
+    inputs: (padded) => {
+      const { data, covers } = lr.read('y', padded);
+      const y = cropToCore(data, covers, padded);
+      return {
+        // A copy when the read is the image's own plane: the inference client transfers its
+        // input to the worker, which would detach the plane (Compare reuses it).
+        y: y === data ? data.slice() : y,
+        bicubic: resizeFrom(lr, 'y', upPlan, scaleRect(padded, s)),
+      };
+    },
   };
 }
 
