@@ -9,6 +9,7 @@ import path from 'node:path';
 import { expect, it } from 'vitest';
 import type { BatchQueue } from '../../src/main/batch/batchQueue.ts';
 import { removeStaleCalibrations } from '../../src/main/batch/deviceSpeed.ts';
+import { outputFolderFailure } from '../../src/main/batch/outputRecord.ts';
 import { freeBytesAt } from '../../src/main/batch/preflight.ts';
 import { writeAtomically } from '../../src/main/engine/index.ts';
 import { expandNamingTemplate, safeFileNamePart } from '../../src/shared/namingTemplate.ts';
@@ -232,4 +233,84 @@ it('a calibration killed half-way leaves nothing once the next start sweeps: dea
   );
   // A folder that is not there is nothing to sweep.
   expect(await removeStaleCalibrations(path.join(root, 'nowhere'))).toEqual([]);
+});
+
+/** An fs error as Node makes them: root ignores mode bits, so EACCES is made by hand. */
+function fsError(code: string, syscall: string, target: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`${code}: ${syscall} '${target}'`), {
+    code,
+    syscall,
+    path: target,
+  });
+}
+
+it('an output folder that cannot be written says which case it is: read-only, or not creatable and why', async () => {
+  const exists = path.join(root, 'exists');
+  await mkdir(exists);
+  const marker = path.join(exists, '.cmsc-upscaler-output');
+  expect(await outputFolderFailure(fsError('EACCES', 'open', marker), exists)).toEqual({
+    code: 'output-not-writable',
+    message: `the output folder ${exists} exists but is read-only (no write permission)`,
+  });
+  expect(await outputFolderFailure(fsError('EROFS', 'open', marker), exists)).toEqual({
+    code: 'output-not-writable',
+    message: `the output folder ${exists} exists but is on a read-only file system`,
+  });
+  const child = path.join(exists, 'trip');
+  expect(await outputFolderFailure(fsError('EACCES', 'mkdir', child), child)).toEqual({
+    code: 'output-not-writable',
+    message: `cannot create the output folder ${child}: its parent ${exists} is read-only (no write permission)`,
+  });
+  const deeper = path.join(exists, 'a', 'b');
+  expect(
+    await outputFolderFailure(fsError('EROFS', 'mkdir', path.join(exists, 'a')), deeper),
+  ).toEqual({
+    code: 'output-not-writable',
+    message: `cannot create the output folder ${deeper}: ${exists} above it is on a read-only file system`,
+  });
+  const file = path.join(root, 'a-file');
+  await writeFile(file, 'x');
+  const underFile = path.join(file, 'out');
+  expect(await outputFolderFailure(fsError('ENOTDIR', 'mkdir', underFile), underFile)).toEqual({
+    code: 'output-not-writable',
+    message: `cannot create the output folder ${underFile}: ${file} is a file, not a folder`,
+  });
+});
+
+it('an output folder under a file, or on a read-only mount, fails its photos with the case in words', async () => {
+  const folder = path.join(root, 'in');
+  await writeImage(path.join(folder, 'a.png'), rawImage(8, 6, 3).png());
+  const file = path.join(root, 'a-file');
+  await writeFile(file, 'x');
+  const underFile = path.join(file, 'out');
+  const first = await queue.addJob({
+    inputs: jobInputs([folder]),
+    settings: testSettings({ outputFolder: underFile }),
+  });
+  const readOnly = path.join(root, 'read-only');
+  await mkdir(readOnly);
+  const mounted =
+    spawnSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=64k', 'tmpfs', readOnly]).status === 0;
+  try {
+    const second = mounted
+      ? await queue.addJob({
+          inputs: jobInputs([folder]),
+          settings: testSettings({ outputFolder: readOnly }),
+        })
+      : null;
+    queue.start();
+    await queue.whenIdle();
+    expect(queue.job(first.id)!.files[0]!.reason).toEqual({
+      code: 'output-not-writable',
+      message: `cannot create the output folder ${underFile}: ${file} is a file, not a folder`,
+    });
+    if (second) {
+      expect(queue.job(second.id)!.files[0]!.reason).toEqual({
+        code: 'output-not-writable',
+        message: `the output folder ${readOnly} exists but is on a read-only file system`,
+      });
+    }
+  } finally {
+    if (mounted) spawnSync('umount', [readOnly]);
+  }
 });

@@ -329,3 +329,38 @@ describe('cmsc-upscale with --threads far above the cores', () => {
     ]);
   });
 });
+
+describe('cmsc-upscale when the output folder cannot be written', () => {
+  it("keeps the failed job's report where the report line says, and says why it is there", async () => {
+    const input = await writeTexturedImage(path.join(temp.dir, 'p.png'), 8, 8);
+    const file = path.join(temp.dir, 'a-file');
+    await writeFile(file, 'x');
+    const out = path.join(file, 'out');
+    const result = await cli(input, '--out', out);
+    expect(result.code).toBe(1);
+    const lines = result.out.trim().split('\n');
+    expect(lines.filter((line) => line.startsWith('FAIL '))).toEqual([
+      `FAIL ${input}: cannot create the output folder ${out}: ${file} is a file, not a folder (output-not-writable)`,
+    ]);
+    const reportLine = lines.find((line) => line.startsWith('report '))!;
+    const reports = path.join(temp.dir, '.state', 'reports');
+    expect(reportLine).toMatch(
+      new RegExp(`^report ${reports}/cmsc-report-job-[a-z0-9]+-[0-9a-f]{6}\\.json$`),
+    );
+    // The command has ended: the file it named is there, with the reason of the failed photo.
+    const reportPath = reportLine.slice('report '.length);
+    const report = JSON.parse(await readFile(reportPath, 'utf8'));
+    expect(
+      report.files.map((row: { state: string; error: string }) => [row.state, row.error]),
+    ).toEqual([
+      [
+        'failed',
+        `output-not-writable: cannot create the output folder ${out}: ${file} is a file, not a folder`,
+      ],
+    ]);
+    expect(existsSync(reportPath.replace(/\.json$/, '.csv'))).toBe(true);
+    expect(lines).toContain(
+      `note the output folder could not take the report (ENOTDIR: not a directory, mkdir '${out}'); it is in ${reports}`,
+    );
+  });
+});

@@ -211,21 +211,37 @@ export function writeFailure(error: unknown, folder: string | null): FileReason 
 
 /**
  * Why the output folder could not be prepared, in words that say which case it is: a folder
- * that exists but cannot be written, a file in the way, or a folder that cannot be created.
+ * that exists but cannot be written (no permission, or a read-only file system), or one that
+ * cannot be created because of the folder above it (read-only, or a file in the way).
  */
 export async function outputFolderFailure(error: unknown, folder: string): Promise<FileReason> {
   const code = (error as NodeJS.ErrnoException | null)?.code;
-  const existing = await stat(folder).catch(() => null);
-  if (existing?.isDirectory() && (code === 'EACCES' || code === 'EPERM' || code === 'EROFS')) {
-    return {
-      code: 'output-not-writable',
-      message: `the output folder ${folder} exists but cannot be written (${code === 'EROFS' ? 'read-only file system' : 'no write permission'})`,
-    };
+  const failed = (message: string): FileReason => ({ code: 'output-not-writable', message });
+  const why =
+    code === 'EACCES' || code === 'EPERM'
+      ? 'is read-only (no write permission)'
+      : code === 'EROFS'
+        ? 'is on a read-only file system'
+        : null;
+  // The nearest part of the path that exists says which case it is.
+  let existing = path.resolve(folder);
+  let info = await stat(existing).catch(() => null);
+  while (info === null && path.dirname(existing) !== existing) {
+    existing = path.dirname(existing);
+    info = await stat(existing).catch(() => null);
   }
-  return {
-    code: 'output-not-writable',
-    message: `cannot create the output folder ${folder} (${errorText(error)})`,
-  };
+  if (info?.isDirectory() && why !== null) {
+    if (existing === path.resolve(folder))
+      return failed(`the output folder ${folder} exists but ${why}`);
+    const above =
+      existing === path.dirname(path.resolve(folder))
+        ? `its parent ${existing}`
+        : `${existing} above it`;
+    return failed(`cannot create the output folder ${folder}: ${above} ${why}`);
+  }
+  if (info !== null && !info.isDirectory() && (code === 'ENOTDIR' || code === 'EEXIST'))
+    return failed(`cannot create the output folder ${folder}: ${existing} is a file, not a folder`);
+  return failed(`cannot create the output folder ${folder} (${errorText(error)})`);
 }
 
 function fullErrorText(error: unknown): string {

@@ -6,7 +6,7 @@
  * so Ctrl-C pauses the job and running the same command again resumes it.
  */
 import { createHash } from 'node:crypto';
-import { readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
@@ -16,7 +16,7 @@ import {
   parseExportSettings,
   type ExportSettings,
 } from '../../shared/exportSettings.ts';
-import type { Job, JobFile, JobInputs } from '../../shared/jobs.ts';
+import type { Job, JobFile, JobInputs, JobSummary } from '../../shared/jobs.ts';
 import { isUpToDate, madeByText, rerunNoteText } from '../../shared/jobs.ts';
 import { defaultDataDir } from '../api/dataDir.ts';
 import { createBatchQueue, PreflightRefusal, type BatchQueue } from '../batch/batchQueue.ts';
@@ -112,7 +112,10 @@ export async function runCli(
     }
     let outcome: JobOutcome = { code: EXIT_SOME_FAILED, keepState: true };
     try {
-      outcome = await runJob(queue, request, streams, signal);
+      outcome = await runJob(queue, request, streams, signal, {
+        stateDir,
+        keptDir: path.join(stateRoot, 'reports'),
+      });
     } finally {
       await queue.close();
       // A finished command leaves nothing behind; a paused one keeps its queue to resume.
@@ -242,6 +245,7 @@ async function runJob(
   request: { inputs: JobInputs; settings: ExportSettings },
   streams: CliStreams,
   signal: AbortSignal | undefined,
+  reports: ReportFolders,
 ): Promise<JobOutcome> {
   const out = (text: string): void => void streams.stdout.write(`${text}\n`);
   for (const warning of queue.loadWarnings) out(`note ${warning}`);
@@ -348,10 +352,50 @@ async function runJob(
   out(
     `${counts.done} upscaled, ${counts.upToDate} up to date, ${counts.skipped} skipped, ${counts.failed} failed in ${seconds} s`,
   );
-  const summary = final.summary;
+  const summary = final.summary && (await keepFallbackReport(final.summary, reports));
   if (summary?.reportJsonPath) out(`report ${printable(summary.reportJsonPath)}`);
   if (summary?.reportError) out(`note ${summary.reportError}`);
   return { code: counts.failed > 0 ? EXIT_SOME_FAILED : EXIT_OK, keepState: false };
+}
+
+/** Where the queue puts a report the output folder cannot take, and where the CLI keeps it. */
+interface ReportFolders {
+  /** The command's queue folder, removed when the command ends. */
+  stateDir: string;
+  /** `<state root>/reports`: outlives the command. */
+  keptDir: string;
+}
+
+/**
+ * A report the output folder could not take went to the queue's state folder, which a finished
+ * command removes: moved to `keptDir` first, so the path printed exists after the command.
+ */
+async function keepFallbackReport(
+  summary: JobSummary,
+  { stateDir, keptDir }: ReportFolders,
+): Promise<JobSummary> {
+  const inState = (file: string | null): file is string =>
+    file !== null && file.startsWith(`${stateDir}${path.sep}`);
+  if (!inState(summary.reportJsonPath) && !inState(summary.reportCsvPath)) return summary;
+  const kept = { ...summary };
+  try {
+    await mkdir(keptDir, { recursive: true });
+    for (const key of ['reportJsonPath', 'reportCsvPath'] as const) {
+      const file = summary[key];
+      if (!inState(file)) continue;
+      kept[key] = path.join(keptDir, path.basename(file));
+      await rename(file, kept[key]);
+    }
+    kept.reportError = `${summary.reportError ?? 'the output folder could not take the report'}; it is in ${keptDir}`;
+  } catch (error) {
+    return {
+      ...summary,
+      reportJsonPath: null,
+      reportCsvPath: null,
+      reportError: `${summary.reportError ?? 'the output folder could not take the report'}; nor could ${keptDir} (${(error as Error).message})`,
+    };
+  }
+  return kept;
 }
 
 function isOver(job: Job): boolean {
