@@ -38,6 +38,17 @@ export function rgbToYcbcr(rgb: ColorPlanes): ColorPlanes {
   return { c0: y, c1: cb, c2: cr };
 }
 
+/** One of rgbToYcbcr's planes (0: Y, 1: Cb, 2: Cr), the same values, without the other two. */
+export function rgbToYcbcrPlane(rgb: ColorPlanes, channel: 0 | 1 | 2): Float32Array {
+  const { c0: r, c1: g, c2: b } = rgb;
+  const n = r.length;
+  const out = new Float32Array(n);
+  const m = RGB_TO_YCBCR[channel];
+  const offset = OFFSET[channel];
+  for (let i = 0; i < n; i++) out[i] = offset + m[0] * r[i]! + m[1] * g[i]! + m[2] * b[i]!;
+  return out;
+}
+
 /**
  * Y, Cb, Cr planes in [0, 1] → RGB planes (not clamped: the caller quantises once), written
  * into `into` (its first `y.length` samples) when given, else into new arrays.

@@ -3,11 +3,16 @@
  * object that the Electron main process, the web server, the batch queue and the CLI share.
  * It owns one inference worker (one long-lived ONNX Runtime session per model file).
  */
-import { stat } from 'node:fs/promises';
-import { availableParallelism, freemem } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { rm, stat, statfs } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { concreteFormat } from '../../shared/outputNaming.ts';
+import {
+  type ConcreteFormat,
+  concreteFormat,
+  TEMPORARY_OUTPUT_PREFIX,
+} from '../../shared/outputNaming.ts';
 import { resolveTargetSize } from '../../shared/targetSize.ts';
 import {
   DEFAULT_MAX_OVERLAP,
@@ -27,20 +32,28 @@ import { rgbToYcbcr } from './color.ts';
 import {
   type DecodedImage,
   decodeImage,
+  decodeSamples,
   DEFAULT_MAX_INPUT_PIXELS,
   type ImageHeader,
   probeImage,
 } from './imageDecode.ts';
-import { encodeImage, supportsSixteenBit } from './imageEncode.ts';
+import { encodeImage, formatSizeProblem, supportsSixteenBit } from './imageEncode.ts';
 import { InferenceClient } from './inferenceClient.ts';
 import type { ModelCard } from './modelCard.ts';
 import type { ModelIoNames } from './onnxSession.ts';
 import { type InferenceHardware, ModelRegistry, type ResolvedVariant } from './modelRegistry.ts';
 import { writeAtomically } from './outputFile.ts';
 import { assessSource, decideSource } from './sourceKind.ts';
+import { sampleSource } from './lowResSource.ts';
 import { OutputRaster } from './outputRaster.ts';
+import { RasterFileWriter, rasterFileBytes } from './rasterFile.ts';
 import { type LowResImage, type PlaneModel, upscaleTiled } from './tiledUpscale.ts';
-import { chooseTileSize } from './tileSizing.ts';
+import {
+  DEFAULT_MEMORY_BUDGET_BYTES,
+  PROCESS_BASE_BYTES,
+  tileSizeForBudget,
+  tileWorkingBytes,
+} from './tileSizing.ts';
 
 export interface EngineConfig {
   /** Folders with model cards; default: the repository's `models/`. */
@@ -52,8 +65,13 @@ export interface EngineConfig {
   workerUrl?: URL;
   /** Decompression-bomb guard on decoded input pixels. */
   maxInputPixels?: number;
-  /** Largest output the engine will allocate. */
+  /** Largest output the engine will write (default DEFAULT_MAX_OUTPUT_PIXELS). */
   maxOutputPixels?: number;
+  /**
+   * "Memory use": what the whole process may hold while it upscales a photo, in bytes
+   * (default DEFAULT_MEMORY_BUDGET_BYTES, 1 GiB). The tile size follows from it.
+   */
+  memoryBudgetBytes?: number;
   /** Context pixels around each tile; default: min(receptive-field radius, DEFAULT_MAX_OVERLAP). */
   overlap?: number;
   /** Idle time after which model sessions and their memory are released (SessionSettings). */
@@ -123,7 +141,23 @@ export interface Engine {
   close(): Promise<void>;
 }
 
-export const DEFAULT_MAX_OUTPUT_PIXELS = 400_000_000;
+/**
+ * Largest output the engine writes: a 100 MP photo (the input guard's limit) at x4. The output
+ * streams to disk, so memory does not grow with it; the format and the free disk space are
+ * checked per photo before it runs (outputProblem).
+ */
+export const DEFAULT_MAX_OUTPUT_PIXELS = DEFAULT_MAX_INPUT_PIXELS * 16;
+
+/** A photo whose output the chosen format, the disk or the output limit cannot take. */
+export class OutputLimitError extends Error {
+  override readonly name = 'OutputLimitError';
+  constructor(
+    readonly limit: 'pixels' | 'format' | 'disk',
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 const REPOSITORY_MODELS_DIR = fileURLToPath(new URL('../../../models', import.meta.url));
 
@@ -225,68 +259,112 @@ class UpscaleEngine implements Engine {
         `${inputPath}: the output would replace the input; inputs are never modified`,
       );
     }
-    // Not cached: a batch would otherwise hold the last photo's planes between files.
+    // Not cached: a batch would otherwise hold the last photo's samples between files. Kept as
+    // decoded (3 or 6 bytes a pixel); tiles read their planes from it a rectangle at a time.
     const decoding = performance.now();
-    const decoded = await decodeImage(inputPath, this.decodeLimits());
+    const decoded = await decodeSamples(inputPath, this.decodeLimits());
     const decodeMs = performance.now() - decoding;
     hooks.signal?.throwIfAborted();
     const target = this.outputSize(inputPath, decoded, options);
+    const format = concreteFormat(options.format, inputPath);
+    const formatProblem = formatSizeProblem(format, target.width, target.height);
+    if (formatProblem) throw new OutputLimitError('format', `${inputPath}: ${formatProblem}`);
+    const bitDepth = decoded.bitDepth === 16 && supportsSixteenBit(format) ? 16 : 8;
+    const channels = decoded.channels;
+    const rasterBytes = rasterFileBytes(target.width, target.height, channels, bitDepth);
+    await checkDiskSpace(inputPath, outputPath, rasterBytes + outputBytesEstimate(format, rasterBytes));
+    const source = sampleSource(decoded);
     const converting = performance.now();
-    const lowRes = toLowRes(decoded);
+    // The whole Y plane only for the noise estimate, then released.
+    const wholeY = source.read('y', { x: 0, y: 0, width: decoded.width, height: decoded.height });
     const colourMs = performance.now() - converting;
-    const { variant, source } = await this.resolveForInput(
+    const { variant, source: sourceDecision } = await this.resolveForInput(
       inputPath,
-      decoded,
-      lowRes,
+      decoded.format,
+      wholeY.data,
+      decoded.width,
+      decoded.height,
       options,
       target.scale,
     );
     const report = await this.openSession(variant);
-    const format = concreteFormat(options.format, inputPath);
-    const bitDepth = decoded.bitDepth === 16 && supportsSixteenBit(format) ? 16 : 8;
-    const raster = new OutputRaster(target.width, target.height, decoded.alpha !== null, bitDepth);
-    const tileSize = this.tileSize(variant, options);
-    const stats = await upscaleTiled(lowRes, {
+    const memory = this.memoryPlan(variant, options, {
+      heldBytes: decoded.samples.byteLength,
       outWidth: target.width,
-      outHeight: target.height,
-      tileSize,
-      overlap: this.overlap(variant),
-      selfEnsemble: options.selfEnsemble,
-      model: this.planeModel(variant),
-      ...lowResInput(variant),
-      sink: (tile) => raster.write(tile),
-      onTileDone: progressReporter(started, hooks.onProgress),
-      ...(hooks.signal ? { signal: hooks.signal } : {}),
+      outRowsPerInputRow: target.height / decoded.height,
+      rowBytes: rasterBytes / target.height,
     });
+    let stats: Awaited<ReturnType<typeof upscaleTiled>> | null = null;
+    let encodeMs = 0;
+    const writing = performance.now();
+    await writeAtomically(outputPath, async (tempPath) => {
+      // Beside the output (not in a tmpfs /tmp, which is memory), named as the batch queue's
+      // temporary outputs so a crash leaves nothing it does not sweep.
+      const rasterPath = path.join(
+        path.dirname(tempPath),
+        `${TEMPORARY_OUTPUT_PREFIX}${randomBytes(6).toString('hex')}.raster.tif`,
+      );
+      try {
+        const raster = new RasterFileWriter(
+          rasterPath,
+          target.width,
+          target.height,
+          channels === 4,
+          bitDepth,
+        );
+        try {
+          stats = await upscaleTiled(source, {
+            outWidth: target.width,
+            outHeight: target.height,
+            tileSize: memory.tileSize,
+            overlap: this.overlap(variant),
+            selfEnsemble: options.selfEnsemble,
+            model: this.planeModel(variant),
+            ...lowResInput(variant),
+            sink: (tile) => raster.write(tile),
+            onTileDone: progressReporter(started, hooks.onProgress),
+            ...(hooks.signal ? { signal: hooks.signal } : {}),
+          });
+          raster.finish();
+        } finally {
+          raster.close();
+        }
+        hooks.signal?.throwIfAborted();
+        const encoding = performance.now();
+        await encodeImage(
+          {
+            width: target.width,
+            height: target.height,
+            channels,
+            pixels: { rasterFile: rasterPath, bitDepth },
+            format,
+            quality: options.encodeQuality,
+            iccProfile: options.keepMetadata ? decoded.rgbIccProfile : null,
+            xmp: options.keepMetadata ? decoded.xmp : null,
+          },
+          tempPath,
+          memory.encoderBytes,
+        );
+        encodeMs = performance.now() - encoding;
+      } finally {
+        await rm(rasterPath, { force: true });
+      }
+      hooks.signal?.throwIfAborted();
+    });
+    if (!stats) throw new Error('the upscale did not run');
+    const done: Awaited<ReturnType<typeof upscaleTiled>> = stats;
     // Self-ensemble runs the model 8 times per pixel: count 8 passes, so the figure stays the
     // preset's plain speed.
     const measured = this.throughput.get(variant.path) ?? { pixels: 0, ms: 0 };
     this.throughput.set(variant.path, {
       pixels: measured.pixels + target.width * target.height * (options.selfEnsemble ? 8 : 1),
-      ms: measured.ms + stats.inferenceMs,
+      ms: measured.ms + done.inferenceMs,
     });
-    let encodeMs = 0;
-    const writing = performance.now();
-    await writeAtomically(outputPath, async (tempPath) => {
-      hooks.signal?.throwIfAborted();
-      const encoding = performance.now();
-      await encodeImage(
-        {
-          width: target.width,
-          height: target.height,
-          channels: raster.channels,
-          pixels: raster.pixels,
-          format,
-          quality: options.encodeQuality,
-          iccProfile: options.keepMetadata ? decoded.rgbIccProfile : null,
-          xmp: options.keepMetadata ? decoded.xmp : null,
-        },
-        tempPath,
-      );
-      encodeMs = performance.now() - encoding;
-      hooks.signal?.throwIfAborted();
-    });
-    const renameMs = performance.now() - writing - encodeMs;
+    // Everything inside the atomic write but the tiles and the encode: the rename, file removal.
+    const renameMs = Math.max(
+      0,
+      performance.now() - writing - encodeMs - done.inferenceMs - done.bicubicMs - done.mergeMs,
+    );
     return {
       inputPath,
       outputPath,
@@ -295,20 +373,20 @@ class UpscaleEngine implements Engine {
       outputWidth: target.width,
       outputHeight: target.height,
       model: variant.model.card.name,
-      source,
+      source: sourceDecision,
       stages: variant.variant.stages,
       precision: precisionOf(variant),
       provider: report.active,
-      tiles: stats.tiles,
-      tileSize: stats.tileSize,
+      tiles: done.tiles,
+      tileSize: done.tileSize,
       elapsedMs: performance.now() - started,
-      inferenceMs: stats.inferenceMs,
+      inferenceMs: done.inferenceMs,
       phasesMs: {
         decode: decodeMs,
         colour: colourMs,
-        bicubic: stats.bicubicMs,
-        inference: stats.inferenceMs,
-        merge: stats.mergeMs,
+        bicubic: done.bicubicMs,
+        inference: done.inferenceMs,
+        merge: done.mergeMs,
         encode: encodeMs,
         rename: renameMs,
       },
@@ -343,8 +421,10 @@ class UpscaleEngine implements Engine {
     const lowRes = toLowRes(decoded);
     const { variant, source } = await this.resolveForInput(
       inputPath,
-      decoded,
-      lowRes,
+      decoded.format,
+      lowRes.y,
+      lowRes.width,
+      lowRes.height,
       options,
       target.scale,
     );
@@ -354,7 +434,12 @@ class UpscaleEngine implements Engine {
       outWidth: target.width,
       outHeight: target.height,
       region: outputRegion,
-      tileSize: this.tileSize(variant, options),
+      tileSize: this.memoryPlan(variant, options, {
+        heldBytes: decoded.width * decoded.height * (decoded.alpha ? 16 : 12),
+        outWidth: outputRegion.width,
+        outRowsPerInputRow: sy,
+        rowBytes: outputRegion.width * 4,
+      }).tileSize,
       overlap: this.overlap(variant),
       selfEnsemble: options.selfEnsemble,
       model: this.planeModel(variant),
@@ -391,19 +476,14 @@ class UpscaleEngine implements Engine {
    */
   private async resolveForInput(
     inputPath: string,
-    decoded: DecodedImage,
-    lowRes: LowResImage,
+    format: string,
+    y: Float32Array,
+    width: number,
+    height: number,
     options: UpscaleOptions,
     scale: number,
   ): Promise<{ variant: ResolvedVariant; source: SourceDecision }> {
-    const source = await assessSource(
-      options.source ?? 'auto',
-      inputPath,
-      decoded.format,
-      lowRes.y,
-      lowRes.width,
-      lowRes.height,
-    );
+    const source = await assessSource(options.source ?? 'auto', inputPath, format, y, width, height);
     const hardware = options.model === undefined ? await this.hardware() : 'cpu';
     const name = this.registry.modelForSource(options.model, source, hardware, scale);
     // int8 files run on a CPU only: accelerators have their own fast paths for float.
@@ -426,11 +506,16 @@ class UpscaleEngine implements Engine {
     return { maxInputPixels: this.config.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS };
   }
 
-  private outputSize(inputPath: string, decoded: DecodedImage, options: UpscaleOptions) {
+  private outputSize(
+    inputPath: string,
+    decoded: { width: number; height: number },
+    options: UpscaleOptions,
+  ) {
     const target = resolveTargetSize(decoded, options.target);
     const limit = this.config.maxOutputPixels ?? DEFAULT_MAX_OUTPUT_PIXELS;
     if (target.width * target.height > limit) {
-      throw new RangeError(
+      throw new OutputLimitError(
+        'pixels',
         `${inputPath}: output ${target.width}x${target.height} exceeds the limit of ${limit.toLocaleString('en')} pixels`,
       );
     }
@@ -452,18 +537,51 @@ class UpscaleEngine implements Engine {
     );
   }
 
-  private tileSize(resolved: ResolvedVariant, options: UpscaleOptions): number {
-    // A requested tile too small for the model's context grows to the smallest that works
-    // (settings allow 32 px, which a 20 px overlap cannot use) rather than failing the photo.
-    if (options.tileSize !== undefined)
-      return Math.max(options.tileSize, smallestTileSize(this.overlap(resolved)));
+  /**
+   * The tile side from the memory budget (or the requested one), and what the encoder may hold
+   * once the tiles are done (the session's arena keeps the tile's working set meanwhile).
+   */
+  private memoryPlan(
+    resolved: ResolvedVariant,
+    options: UpscaleOptions,
+    output: {
+      /** Bytes held through the run: the decoded input. */
+      heldBytes: number;
+      outWidth: number;
+      /** Output rows per input row (the target scale along y). */
+      outRowsPerInputRow: number;
+      /** Bytes of one finished output row. */
+      rowBytes: number;
+    },
+  ): { tileSize: number; encoderBytes: number } {
+    const budgetBytes = this.config.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET_BYTES;
     const channels = resolved.model.card.architecture.channels;
-    return chooseTileSize({
-      freeMemoryBytes: freemem(),
+    const s = resolved.lowResScale ?? 1;
+    // Model-input rows: input rows for an input-resolution model, output rows otherwise.
+    const outRowsPerModelRow = resolved.lowResScale ? output.outRowsPerInputRow : 1;
+    const resizes = resolved.lowResScale !== undefined && outRowsPerModelRow !== s;
+    const inputs = {
+      budgetBytes,
       channels: typeof channels === 'number' ? channels : 64,
       batch: options.selfEnsemble ? 4 : 1,
       overlap: this.overlap(resolved),
-    });
+      modelScale: s,
+      heldBytes: output.heldBytes,
+      bandBytesPerRow:
+        output.rowBytes * outRowsPerModelRow +
+        (resizes ? 4 * s * Math.ceil(output.outWidth * (s / output.outRowsPerInputRow)) : 0),
+    };
+    // A requested tile too small for the model's context grows to the smallest that works
+    // (settings allow 32 px, which a 20 px overlap cannot use) rather than failing the photo.
+    const tileSize =
+      options.tileSize !== undefined
+        ? Math.max(options.tileSize, smallestTileSize(this.overlap(resolved)))
+        : tileSizeForBudget(inputs);
+    const encoderBytes = Math.max(
+      0,
+      budgetBytes - PROCESS_BASE_BYTES - tileWorkingBytes(tileSize, inputs),
+    );
+    return { tileSize, encoderBytes };
   }
 
   private planeModel(resolved: ResolvedVariant): PlaneModel {
@@ -504,6 +622,28 @@ function precisionOf(resolved: ResolvedVariant): InferencePrecision {
 /** upscaleTiled's option for an input-resolution model (none for the paper's models). */
 export function lowResInput(resolved: ResolvedVariant): { lowResInput?: { scale: number } } {
   return resolved.lowResScale ? { lowResInput: { scale: resolved.lowResScale } } : {};
+}
+
+/** Rough size of the encoded output, for the disk-space check: lossless formats at full size. */
+function outputBytesEstimate(format: ConcreteFormat, rasterBytes: number): number {
+  return format === 'png' || format === 'tiff' ? rasterBytes : Math.ceil(rasterBytes / 3);
+}
+
+/**
+ * Refuses a photo before it runs when the output folder's volume cannot take the raster file
+ * and the output (both are written there). A volume that cannot be asked passes.
+ */
+async function checkDiskSpace(inputPath: string, outputPath: string, needed: number) {
+  const folder = path.dirname(path.resolve(outputPath));
+  const info = await statfs(folder).catch(() => null);
+  if (!info) return;
+  const free = info.bavail * info.bsize;
+  if (free >= needed) return;
+  const gb = (bytes: number) => `${(bytes / 1e9).toFixed(1)} GB`;
+  throw new OutputLimitError(
+    'disk',
+    `${inputPath}: the output needs about ${gb(needed)} free in ${folder} while it is made, and ${gb(free)} is free; free some space or choose another output folder`,
+  );
 }
 
 function toLowRes(decoded: DecodedImage): LowResImage {

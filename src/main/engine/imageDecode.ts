@@ -23,6 +23,13 @@ export interface DecodedImage {
   xmp: Buffer | null;
 }
 
+/** A decoded photo kept compact: interleaved 8- or 16-bit samples, as sharp returns them. */
+export interface DecodedSamples extends Omit<DecodedImage, 'rgb' | 'alpha'> {
+  channels: 3 | 4;
+  /** width × height × channels samples, row-major. */
+  samples: Uint8Array | Uint16Array;
+}
+
 export interface DecodeLimits {
   /** Refuse images with more pixels than this (decompression-bomb guard). */
   maxInputPixels: number;
@@ -76,6 +83,28 @@ export async function decodeImage(
   filePath: string,
   limits: DecodeLimits = { maxInputPixels: DEFAULT_MAX_INPUT_PIXELS },
 ): Promise<DecodedImage> {
+  const { samples, channels, ...rest } = await decodeSamples(filePath, limits);
+  const planes = deinterleave(
+    samples,
+    rest.width * rest.height,
+    channels,
+    rest.bitDepth === 16 ? 65535 : 255,
+  );
+  return {
+    ...rest,
+    rgb: { c0: planes[0]!, c1: planes[1]!, c2: planes[2]! },
+    alpha: channels === 4 ? planes[3]! : null,
+  };
+}
+
+/**
+ * Decodes like decodeImage but keeps the samples as sharp returns them (3 or 6 bytes a pixel
+ * for RGB instead of 12 as float planes): a photo's upscale reads them a tile at a time.
+ */
+export async function decodeSamples(
+  filePath: string,
+  limits: DecodeLimits = { maxInputPixels: DEFAULT_MAX_INPUT_PIXELS },
+): Promise<DecodedSamples> {
   const { metadata, head } = await readCheckedHeader(filePath, limits);
   const image = sharp(filePath, {
     autoOrient: true,
@@ -106,17 +135,11 @@ export async function decodeImage(
     bitDepth === 16
       ? new Uint16Array(raw.data.buffer, raw.data.byteOffset, raw.data.byteLength / 2)
       : new Uint8Array(raw.data.buffer, raw.data.byteOffset, raw.data.byteLength);
-  const planes = deinterleave(
-    samples,
-    info.width * info.height,
-    info.channels,
-    bitDepth === 16 ? 65535 : 255,
-  );
   return {
     width: info.width,
     height: info.height,
-    rgb: { c0: planes[0]!, c1: planes[1]!, c2: planes[2]! },
-    alpha: info.channels === 4 ? planes[3]! : null,
+    channels: info.channels,
+    samples,
     bitDepth,
     format: metadata.format,
     rgbIccProfile: metadata.icc && iccDescribesRgb(metadata.icc) ? metadata.icc : null,
@@ -161,7 +184,7 @@ function isSixteenBit(depth: string | undefined): boolean {
 }
 
 /** Interleaved samples → one float plane per channel, scaled to [0, 1]. */
-function deinterleave(
+export function deinterleave(
   samples: Uint8Array | Uint16Array,
   pixels: number,
   channels: number,

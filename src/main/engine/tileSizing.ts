@@ -30,3 +30,71 @@ export function chooseTileSize(inputs: TileSizeInputs): number {
   const rounded = Math.floor(side / 32) * 32;
   return Math.max(MIN_TILE_SIZE, 2 * inputs.overlap + 32, Math.min(MAX_TILE_SIZE, rounded));
 }
+
+/** The default memory budget for a whole process upscaling one photo ("memory use"). */
+export const DEFAULT_MEMORY_BUDGET_BYTES = 1024 * 1024 * 1024;
+/**
+ * What the process holds before a photo: Node, sharp/libvips, ONNX Runtime and an open model
+ * session (`npm run bench:big` on a 1 MP photo peaks near 300 MB, tile included).
+ */
+export const PROCESS_BASE_BYTES = 224 * 1024 * 1024;
+
+export interface BudgetInputs {
+  /** The whole process's budget, bytes. */
+  budgetBytes: number;
+  /** Feature channels of the model (live activations scale with it). */
+  channels: number;
+  /** Batch run per tile (4 with self-ensemble: two batches of 4 symmetries). */
+  batch: number;
+  overlap: number;
+  /** Model output pixels per model input pixel along an axis: the integer scale of an input-resolution model, else 1. */
+  modelScale: number;
+  /** Bytes held for the whole run whatever the tile: the decoded input. */
+  heldBytes: number;
+  /**
+   * Bytes of output held per model-input row of a band of tiles: the finished rows waiting
+   * for the rest of their band (output width × channels × bytes a sample, × output rows per
+   * model-input row), plus the float rows a non-integer resize keeps.
+   */
+  bandBytesPerRow: number;
+}
+
+/** Bytes one tile of side `tile` (model input pixels) needs while the model runs. */
+export function tileWorkingBytes(
+  tile: number,
+  inputs: Pick<BudgetInputs, 'channels' | 'batch' | 'modelScale'>,
+): number {
+  const pixels = tile * tile;
+  const featureMaps = 4 * Math.max(1, inputs.channels) * LIVE_MAPS_PER_CHANNEL;
+  // Input-resolution models: the bicubic input, the output and their copies at s² the pixels.
+  const fullSize = inputs.modelScale > 1 ? 4 * 4 * inputs.modelScale ** 2 : 4 * 4;
+  return pixels * (featureMaps + fullSize) * inputs.batch;
+}
+
+/**
+ * The largest tile side (a multiple of 32, MIN_TILE_SIZE to MAX_TILE_SIZE) whose working set
+ * and band fit the budget beside the process and the decoded input. Allocation failures
+ * still split tiles at run time, so a rough estimate errs only on speed.
+ */
+export function tileSizeForBudget(inputs: BudgetInputs): number {
+  const floor = Math.max(MIN_TILE_SIZE, 2 * inputs.overlap + 32);
+  const free = inputs.budgetBytes - PROCESS_BASE_BYTES - inputs.heldBytes;
+  for (let tile = MAX_TILE_SIZE; tile > floor; tile -= 32) {
+    if (tileWorkingBytes(tile, inputs) + tile * inputs.bandBytesPerRow <= free) return tile;
+  }
+  return floor;
+}
+
+/**
+ * Parses a memory size as the CLI takes it: bytes, or a number with k, m, g (powers of 1024,
+ * an optional trailing "b" or "ib"): `1g`, `1024m`, `1.5GB`. Null when it is not one.
+ */
+export function parseMemorySize(text: string): number | null {
+  const match = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i.exec(text.trim());
+  if (!match) return null;
+  const unit = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[
+    match[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't'
+  ];
+  const bytes = Math.round(Number(match[1]) * unit);
+  return Number.isFinite(bytes) && bytes > 0 ? bytes : null;
+}
