@@ -6,6 +6,7 @@ import {
   MIN_TILE_SIZE,
   type ExportSettings,
 } from '../../shared/exportSettings.ts';
+import { MIN_MEMORY_BUDGET_BYTES, parseMemorySize } from '../engine/index.ts';
 import { DEFAULT_NAMING_TEMPLATE, validateNamingTemplate } from '../../shared/namingTemplate.ts';
 import {
   DEVICES,
@@ -54,9 +55,11 @@ Model and device:
   --precision <p>         auto|fp32: auto runs a model's int8 files on a CPU where
                           shipped (about 2x faster, within 0.05 dB); fp32 never
                           (default auto)
-  --tile <px>             tile size (default: chosen from free memory)
+  --tile <px>             tile size (default: chosen from --max-memory)
   --device <device>       auto|cuda|webgpu|cpu (default auto)
   --threads <n>           inference threads (default: all cores; at most the cores)
+  --max-memory <size>     memory the process may use per photo, e.g. 1g or 1536m
+                          (default 1g); the tile size follows from it
 Folders:
   -r, --recursive         include sub-folders
   -h, --help              show this help
@@ -84,6 +87,8 @@ export interface CliSettings {
   encoding: ExportSettings['encoding'];
   device: Device;
   threads: number | undefined;
+  /** `--max-memory` in bytes: the engine's memory budget (undefined: its default). */
+  maxMemoryBytes: number | undefined;
   modelsDir: string | null;
   /** Write the JSON and CSV report next to the outputs (`--no-report` turns it off). */
   report: boolean;
@@ -115,6 +120,7 @@ const OPTIONS = {
   precision: { type: 'string' },
   device: { type: 'string' },
   threads: { type: 'string' },
+  'max-memory': { type: 'string' },
   recursive: { type: 'boolean', short: 'r' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -192,6 +198,8 @@ export function parseCliArguments(argv: readonly string[]): ParsedCommand {
       device: choiceFlag('device', values.device ?? 'auto', DEVICES),
       threads:
         values.threads !== undefined ? integerFlag('threads', values.threads, 0, 1024) : undefined,
+      maxMemoryBytes:
+        values['max-memory'] !== undefined ? memoryFlag(values['max-memory']) : undefined,
       modelsDir: values.models ?? null,
       report: !(values['no-report'] ?? false),
     },
@@ -277,6 +285,17 @@ function integerFlag(flag: string, text: string, min: number, max: number): numb
   if (!Number.isInteger(value))
     throw new UsageError(`--${flag} must be a whole number (got "${text}")`);
   return value;
+}
+
+/** A memory size (`1g`, `1536m`, bytes), at least 256 MiB: the process alone takes about 224. */
+function memoryFlag(text: string): number {
+  const bytes = parseMemorySize(text);
+  if (bytes === null || bytes < MIN_MEMORY_BUDGET_BYTES) {
+    throw new UsageError(
+      `--max-memory must be a size of at least 256m, such as 1g or 1536m (got "${text}")`,
+    );
+  }
+  return bytes;
 }
 
 function choiceFlag<T extends string>(flag: string, text: string, choices: readonly T[]): T {

@@ -80,6 +80,9 @@ export async function runCli(
     {
       ...(settings.modelsDir ? { modelsDirs: [path.resolve(settings.modelsDir)] } : {}),
       ...(settings.threads !== undefined ? { threads: settings.threads } : {}),
+      ...(settings.maxMemoryBytes !== undefined
+        ? { memoryBudgetBytes: settings.maxMemoryBytes }
+        : {}),
     },
     settings.device,
   );

@@ -3,7 +3,12 @@
  * import from here only.
  */
 export { DEFAULT_MAX_OVERLAP } from '../../shared/upscaleOptions.ts';
-export { createEngine, DEFAULT_MAX_OUTPUT_PIXELS } from './engine.ts';
+export { createEngine, DEFAULT_MAX_OUTPUT_PIXELS, OutputLimitError } from './engine.ts';
+export {
+  DEFAULT_MEMORY_BUDGET_BYTES,
+  MIN_MEMORY_BUDGET_BYTES,
+  parseMemorySize,
+} from './tileSizing.ts';
 export type { Engine, EngineConfig, RegionResult, RgbaImage, UpscaleHooks } from './engine.ts';
 export type { Rect } from './bicubic.ts';
 export { ImageInputError, type ImageInputProblem } from './imageInputError.ts';

@@ -98,3 +98,6 @@ export function parseMemorySize(text: string): number | null {
   const bytes = Math.round(Number(match[1]) * unit);
   return Number.isFinite(bytes) && bytes > 0 ? bytes : null;
 }
+
+/** The smallest budget accepted: the process alone takes about PROCESS_BASE_BYTES. */
+export const MIN_MEMORY_BUDGET_BYTES = 256 * 1024 * 1024;
