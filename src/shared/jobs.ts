@@ -109,6 +109,19 @@ export interface FileReason {
   message: string;
 }
 
+/**
+ * Something to know about a done file that is not a failure, as a stable code plus a sentence.
+ * - `first-frame-only`: an animated GIF or WebP, or a multi-page TIFF: only its first frame or
+ *   page was upscaled, the rest are not in the output.
+ */
+export const FILE_NOTE_CODES = ['first-frame-only'] as const;
+export type FileNoteCode = (typeof FILE_NOTE_CODES)[number];
+
+export interface FileNote {
+  code: FileNoteCode;
+  message: string;
+}
+
 export interface JobFile {
   /** Index in the job's file list; stable for the life of the job. */
   id: number;
@@ -141,6 +154,8 @@ export interface JobFile {
   /** Whether the model's int8 or float file made it; set once done (absent in older records). */
   precision?: InferencePrecision;
   attempts: number;
+  /** What to know about the output besides its state (absent: nothing; older records). */
+  notes?: FileNote[];
   /**
    * What the rerun rules found at the output's place when the file ran (absent: nothing there,
    * a new output): our earlier output replaced in place and why, or a file that was not ours.

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { expect, it } from 'vitest';
 import type { BatchQueue } from '../../src/main/batch/batchQueue.ts';
 import { removeStaleCalibrations } from '../../src/main/batch/deviceSpeed.ts';
+import { buildReport } from '../../src/main/batch/jobReport.ts';
 import { outputFolderFailure } from '../../src/main/batch/outputRecord.ts';
 import { freeBytesAt } from '../../src/main/batch/preflight.ts';
 import { writeAtomically } from '../../src/main/engine/index.ts';
@@ -313,4 +314,62 @@ it('an output folder under a file, or on a read-only mount, fails its photos wit
   } finally {
     if (mounted) spawnSync('umount', [readOnly]);
   }
+});
+
+/** `count` different frames joined into one animated (GIF, WebP) or multi-page (TIFF) file. */
+async function framesFile(
+  filePath: string,
+  format: 'gif' | 'webp' | 'tiff',
+  count: number,
+): Promise<string> {
+  const { default: sharp } = await import('sharp');
+  const frames = await Promise.all(
+    Array.from({ length: count }, (_, frame) =>
+      rawImage(10, 8, 3)
+        .linear(1, frame * 15)
+        .png()
+        .toBuffer(),
+    ),
+  );
+  await mkdir(path.dirname(filePath), { recursive: true });
+  await sharp(frames, { join: { animated: true } })
+    .toFormat(format)
+    .toFile(filePath);
+  return filePath;
+}
+
+it('an animated GIF or WebP, or a multi-page TIFF, is done with a first-frame-only note; a still has none', async () => {
+  const folder = path.join(root, 'in');
+  await framesFile(path.join(folder, 'anim.gif'), 'gif', 12);
+  await framesFile(path.join(folder, 'anim.webp'), 'webp', 3);
+  await framesFile(path.join(folder, 'pages.tiff'), 'tiff', 2);
+  await writeImage(path.join(folder, 'still.gif'), rawImage(10, 8, 3).gif());
+  await writeImage(path.join(folder, 'still.png'), rawImage(10, 8, 3).png());
+  const job = await queue.addJob({
+    inputs: jobInputs([folder]),
+    settings: testSettings({ format: 'png' }),
+  });
+  queue.start();
+  await queue.whenIdle();
+  const finished = queue.job(job.id)!;
+  const frameNote = (message: string) => [{ code: 'first-frame-only', message }];
+  expect(
+    finished.files.map((file) => [path.basename(file.inputPath), file.state, file.notes]),
+  ).toEqual([
+    ['anim.gif', 'done', frameNote('first frame only: 12 frames, the rest are not upscaled')],
+    ['anim.webp', 'done', frameNote('first frame only: 3 frames, the rest are not upscaled')],
+    ['pages.tiff', 'done', frameNote('first page only: 2 pages, the rest are not upscaled')],
+    ['still.gif', 'done', undefined],
+    ['still.png', 'done', undefined],
+  ]);
+  // The report carries the note on the file's row, and only there.
+  const rows = buildReport(finished, 'finished', new Date()).files;
+  expect(rows.map((row) => row.notes)).toEqual([
+    ['first-frame-only: first frame only: 12 frames, the rest are not upscaled'],
+    ['first-frame-only: first frame only: 3 frames, the rest are not upscaled'],
+    ['first-frame-only: first page only: 2 pages, the rest are not upscaled'],
+    undefined,
+    undefined,
+  ]);
+  expect(Object.keys(rows[4]!)).not.toContain('notes');
 });

@@ -364,3 +364,36 @@ describe('cmsc-upscale when the output folder cannot be written', () => {
     );
   });
 });
+
+describe('cmsc-upscale on an animated GIF', () => {
+  it('says in its line and its report that only the first frame was upscaled', async () => {
+    const input = path.join(temp.dir, 'anim.gif');
+    const frames = await Promise.all(
+      [0, 1, 2, 3].map(async (frame) =>
+        sharp(await readFile(await writeTexturedImage(path.join(temp.dir, `f${frame}.png`), 10, 8)))
+          .linear(1, frame * 30)
+          .png()
+          .toBuffer(),
+      ),
+    );
+    await sharp(frames, { join: { animated: true } })
+      .gif()
+      .toFile(input);
+    const out = path.join(temp.dir, 'out');
+    const result = await cli(input, '--out', out, '--format', 'png');
+    expect(result.code).toBe(0);
+    const line = result.out.split('\n').find((l) => l.startsWith('ok   '))!;
+    expect(line).toMatch(
+      new RegExp(
+        `^ok   ${input} -> ${path.join(out, 'anim_x2.png')} \\(20x16, .*\\); first frame only: 4 frames, the rest are not upscaled \\(first-frame-only\\)$`,
+      ),
+    );
+    const [reportName] = (await readdir(out)).filter(
+      (f) => f.startsWith('cmsc-report-') && f.endsWith('.json'),
+    );
+    const report = JSON.parse(await readFile(path.join(out, reportName!), 'utf8'));
+    expect(report.files[0].notes).toEqual([
+      'first-frame-only: first frame only: 4 frames, the rest are not upscaled',
+    ]);
+  });
+});

@@ -51,6 +51,7 @@ import {
   failureReason,
   isWriteError,
   OutputBook,
+  noteFrames,
   outputFolderFailure,
   outputRecordFor,
   upToDateReason,
@@ -578,6 +579,7 @@ export class BatchQueue {
     file.inputBytes = header.bytes;
     file.inputWidth = header.width;
     file.inputHeight = header.height;
+    noteFrames(file, header);
     let size;
     try {
       size = resolveTargetSize(header, settings.target);

@@ -41,6 +41,11 @@ export interface ImageHeader {
   sixteenBit: boolean;
   /** File size when the header was read (a photo replaced mid-batch reports its new size). */
   bytes: number;
+  /**
+   * Frames of an animated GIF or WebP, pages of a TIFF (absent: one). Only the first is
+   * decoded and upscaled.
+   */
+  pages?: number;
 }
 
 export function normalizeExtension(extension: string): string {
@@ -289,6 +294,7 @@ export async function readImageHeader(
       channels: metadata.channels,
       sixteenBit: metadata.depth === 'ushort' || metadata.depth === 'short',
       bytes: info.size,
+      ...(metadata.pages !== undefined && metadata.pages > 1 ? { pages: metadata.pages } : {}),
     };
   } catch (error) {
     const message = error instanceof Error ? error.message.split('\n')[0]!.trim() : String(error);

@@ -29,6 +29,8 @@ export interface ReportRow {
   /** `int8` or `fp32`: which of the model's files ran; null when not done or not recorded. */
   precision: InferencePrecision | null;
   error: string | null;
+  /** `code: message` of each note (`first-frame-only: …`); only on rows that have notes. */
+  notes?: string[];
 }
 
 export interface JobReport {
@@ -42,7 +44,7 @@ export interface JobReport {
   files: ReportRow[];
 }
 
-const CSV_COLUMNS: readonly (keyof ReportRow)[] = [
+const CSV_COLUMNS: readonly Exclude<keyof ReportRow, 'notes'>[] = [
   'input',
   'output',
   'state',
@@ -113,6 +115,9 @@ export function buildReport(
       source: file.state === 'done' && file.source ? file.source.reason : null,
       precision: file.state === 'done' ? (file.precision ?? null) : null,
       error: file.reason ? `${file.reason.code}: ${file.reason.message}` : null,
+      ...(file.notes?.length
+        ? { notes: file.notes.map((note) => `${note.code}: ${note.message}`) }
+        : {}),
     })),
   };
 }

@@ -5,10 +5,11 @@
  */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { FileReason, Job, JobFile } from '../../shared/jobs.ts';
+import type { FileNote, FileReason, Job, JobFile } from '../../shared/jobs.ts';
 import type { ConcreteFormat } from '../../shared/outputNaming.ts';
 import type { ModelSummary } from '../../shared/upscaleOptions.ts';
 import { InputRejected } from './imageUpscaler.ts';
+import type { ImageHeader } from './inputScan.ts';
 import {
   hashFile,
   identify,
@@ -158,6 +159,25 @@ export async function outputRecordFor(
     writtenAt: new Date().toISOString(),
     program: programName(),
   };
+}
+
+/**
+ * Notes what the output leaves out, from the header of the input being processed: only the
+ * first frame of an animated GIF or WebP, or the first page of a multi-page TIFF, is upscaled.
+ * Never silently: the file's line and the report say so.
+ */
+export function noteFrames(file: JobFile, header: Pick<ImageHeader, 'format' | 'pages'>): void {
+  const pages = header.pages ?? 1;
+  if (pages <= 1) {
+    delete file.notes;
+    return;
+  }
+  const [one, many] = header.format === 'tiff' ? ['page', 'pages'] : ['frame', 'frames'];
+  const note: FileNote = {
+    code: 'first-frame-only',
+    message: `first ${one} only: ${pages} ${many}, the rest are not upscaled`,
+  };
+  file.notes = [note];
 }
 
 /** The reason of a file found up to date. */

@@ -422,7 +422,8 @@ function fileLine(file: JobFile): string {
     const bytes = file.outputBytes === null ? '' : `, ${formatBytes(file.outputBytes)}`;
     const model = file.model ? `, ${madeByText(file)}` : '';
     const rerun = file.rerun ? `; ${rerunNoteText(file.rerun)}` : '';
-    return `ok   ${input} -> ${printable(file.outputPath ?? '')} (${file.outputWidth}x${file.outputHeight}${bytes}${time}, ${file.provider ?? 'cpu'}${model})${rerun}`;
+    const notes = (file.notes ?? []).map((note) => `; ${note.message} (${note.code})`).join('');
+    return `ok   ${input} -> ${printable(file.outputPath ?? '')} (${file.outputWidth}x${file.outputHeight}${bytes}${time}, ${file.provider ?? 'cpu'}${model})${rerun}${notes}`;
   }
   const reason = file.reason ?? { code: 'upscale-failed', message: 'no reason recorded' };
   const tag = file.state === 'skipped' ? 'skip' : 'FAIL';
