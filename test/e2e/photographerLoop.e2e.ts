@@ -157,7 +157,7 @@ describe("the photographer's loop", () => {
     await writeSyntheticPhotos(path.join(trip, 'day2'), 1, 64, 48);
     await page.getByLabel('Include subfolders').uncheck();
     await addFolder(page, 'trip');
-    await poll(() => page.getByTestId('preflight-files').textContent()).toBe('0');
+    await poll(() => page.getByTestId('no-photos').textContent()).toContain('No photos in trip');
     await poll(() => warnings.allTextContents()).toEqual([
       expect.stringMatching(
         /^\s*0 photos here, 3 in sub-folders: tick “Include subfolders” to upscale them too\.\s*$/,
@@ -255,7 +255,7 @@ describe("the photographer's loop", () => {
     await picker.getByLabel('Folder', { exact: true }).fill(path.join(session.workDir, 'nowhere'));
     await picker.getByRole('button', { name: 'Choose this folder' }).click();
     await picker.getByRole('alert').waitFor();
-    expect(await picker.getByRole('alert').textContent()).toContain('cannot open folder');
+    expect(await picker.getByRole('alert').textContent()).toBe('This folder does not exist');
     expect(await picker.getByRole('button', { name: 'Choose this folder' }).isDisabled()).toBe(
       true,
     );

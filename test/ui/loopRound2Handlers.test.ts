@@ -31,7 +31,7 @@ describe('round 2 channels', () => {
   let photos: string;
   let web: RequestHandlers;
   let calls: RecordedCalls;
-  let warn: ReturnType<typeof vi.spyOn>;
+  let warn: { mock: { calls: unknown[][] }; mockRestore(): void };
 
   beforeEach(async () => {
     root = await mkdtemp(path.join(os.tmpdir(), 'cmsc-round2-'));
@@ -65,7 +65,7 @@ describe('round 2 channels', () => {
         message: 'Type the whole path of the folder, starting with / or ~',
       },
     });
-    const logged = warn.mock.calls.map((call) => String(call[0]));
+    const logged = warn.mock.calls.map((call: unknown[]) => String(call[0]));
     expect(logged[0]).toBe(
       `browse:list: This folder does not exist [cannot open folder ${path.join(root, 'missing')} (ENOENT)]`,
     );

@@ -132,11 +132,23 @@ function createBatchService(queue: BatchQueue, allowedFolders: AllowedFolders): 
       if (estimate.filesFound === 0)
         throw new InvalidArgument(`${noPhotosText(job.inputs)}; the job was left as it was.`);
       await queue.removeJob(job.id);
-      const rebuilt = await queue.addJob(request).catch(async (error: unknown) => {
-        // Put the job back as it was (a new id): a failed rescan never loses it.
-        await queue.addJob({ inputs: job.inputs, settings: job.settings }).catch(() => undefined);
-        throw peopleAddError(error, job.inputs);
+      // A paused job stays paused: it is paused as it is added, before the queue can start it
+      // (the queue has no "add paused" yet; its job-added event comes before it looks for work).
+      let held = job.state !== 'paused';
+      const unsubscribe = queue.onAny((event) => {
+        if (held || event.type !== 'job-added') return;
+        if (event.job.inputs.paths.join('\0') !== job.inputs.paths.join('\0')) return;
+        held = true;
+        void queue.pauseJob(event.job.id);
       });
+      const rebuilt = await queue
+        .addJob(request)
+        .catch(async (error: unknown) => {
+          // Put the job back as it was (a new id): a failed rescan never loses it.
+          await queue.addJob({ inputs: job.inputs, settings: job.settings }).catch(() => undefined);
+          throw peopleAddError(error, job.inputs);
+        })
+        .finally(unsubscribe);
       if (place >= 0 && place < queue.jobs().length - 1) await queue.moveJob(rebuilt.id, place);
       if (job.state === 'paused') await queue.pauseJob(rebuilt.id);
       await allowJobFolders(allowedFolders, rebuilt.inputs.paths, rebuilt.outputFolder);

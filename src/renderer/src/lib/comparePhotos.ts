@@ -63,3 +63,46 @@ export function pickPhoto(
   }
   return photos[0];
 }
+
+/** Whose photos Compare lists: one job's, one input's not started yet, or every photo. */
+export type CompareScope =
+  { kind: 'job'; jobId: string } | { kind: 'pending'; root: string } | { kind: 'all' };
+
+/**
+ * The scope a request opens: a job's photo lists that job's photos; a folder not started yet
+ * (or one of its photos) lists that folder's; nothing asked lists everything. A folder that
+ * holds no photo lists nothing: it never falls back to another folder's photos.
+ */
+export function scopeOf(
+  target: { jobId: string | null; inputPath: string; everyJob?: boolean } | null,
+  pending: readonly InputPhoto[],
+  pendingRoots: readonly string[],
+): CompareScope {
+  if (target === null || target.everyJob) return { kind: 'all' };
+  if (target.jobId !== null) return { kind: 'job', jobId: target.jobId };
+  if (pendingRoots.includes(target.inputPath)) return { kind: 'pending', root: target.inputPath };
+  const photo = pending.find((candidate) => candidate.inputPath === target.inputPath);
+  if (photo) return { kind: 'pending', root: photo.inputRoot };
+  const root = pendingRoots.find(
+    (candidate) =>
+      target.inputPath.startsWith(candidate + '/') || target.inputPath.startsWith(candidate + '\\'),
+  );
+  return root === undefined ? { kind: 'all' } : { kind: 'pending', root };
+}
+
+/** The photos of a scope, in the order `comparePhotos` gives them. */
+export function photosInScope(
+  photos: readonly ComparePhoto[],
+  scope: CompareScope,
+  jobs: readonly Job[],
+): ComparePhoto[] {
+  if (scope.kind === 'all') return [...photos];
+  if (scope.kind === 'pending') return photos.filter((photo) => photo.pendingRoot === scope.root);
+  const job = jobs.find((candidate) => candidate.id === scope.jobId);
+  if (!job) return [];
+  const own = new Set(job.files.map((file) => file.inputPath));
+  // A photo in several jobs is listed once, under the newest; here it belongs to this job.
+  return photos
+    .filter((photo) => own.has(photo.inputPath))
+    .map((photo) => ({ ...photo, jobId: job.id, pendingRoot: null }));
+}

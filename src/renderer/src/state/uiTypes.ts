@@ -5,6 +5,8 @@
 export interface CompareTarget {
   jobId: string | null;
   inputPath: string;
+  /** Picked from the list of every job's photos: the list stays whole. */
+  everyJob?: boolean;
 }
 
 export type FolderPickPurpose = 'inputs' | 'output';
