@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { chooseTileSize, MAX_TILE_SIZE, MIN_TILE_SIZE } from '../../src/main/engine/tileSizing.ts';
+import {
+  chooseTileSize,
+  MAX_TILE_SIZE,
+  MIN_TILE_SIZE,
+  parseMemorySize,
+  PROCESS_BASE_BYTES,
+  tileSizeForBudget,
+  tileWorkingBytes,
+} from '../../src/main/engine/tileSizing.ts';
 import { repeatedContextShare, smallestTileSize } from '../../src/shared/upscaleOptions.ts';
 
 const GIB = 1024 ** 3;
@@ -47,5 +55,63 @@ describe('repeated context of a tile size', () => {
     // 32 px with 20 px of context runs as 48 px tiles with 8 px cores: 36 × the pixels.
     expect(smallestTileSize(20)).toBe(48);
     expect(repeatedContextShare(32, 20)).toBe(35);
+  });
+});
+
+describe('tile size from the memory budget', () => {
+  const MIB = 1024 ** 2;
+  const fast = {
+    budgetBytes: 1024 * MIB,
+    channels: 32,
+    batch: 1,
+    overlap: 20,
+    modelScale: 2,
+    heldBytes: 0,
+    bandBytesPerRow: 0,
+  };
+
+  it('fills what the process, the input and the band leave of the budget', () => {
+    // cmsc-fast x2: 5 maps x 32 channels x 4 bytes + 4 floats at 4 output pixels = 704 B a pixel.
+    expect(tileWorkingBytes(1024, fast)).toBe(1024 * 1024 * 704);
+    // 1 GiB less the 224 MiB process: 800 MiB, sqrt(800 MiB / 704) = 1098, down to 32s: 1088.
+    expect(tileSizeForBudget(fast)).toBe(1088);
+    const fits = (tile: number, inputs: typeof fast) =>
+      tileWorkingBytes(tile, inputs) + tile * inputs.bandBytesPerRow <=
+      inputs.budgetBytes - PROCESS_BASE_BYTES - inputs.heldBytes;
+    // A 24 MP photo at x2: 72 MB of samples, 2 output rows of 12000 RGB pixels per input row.
+    const photo24x2 = { ...fast, heldBytes: 72e6, bandBytesPerRow: 2 * 12000 * 3 };
+    expect(tileSizeForBudget(photo24x2)).toBe(992);
+    expect([fits(992, photo24x2), fits(1024, photo24x2)]).toEqual([true, false]);
+    // A 61 MP photo at x4: 181 MB of samples, 4 output rows of 38016 pixels per input row.
+    const photo61x4 = {
+      ...fast,
+      modelScale: 4,
+      heldBytes: 9504 * 6336 * 3,
+      bandBytesPerRow: 4 * 38016 * 3,
+    };
+    expect(tileSizeForBudget(photo61x4)).toBe(608);
+    expect([fits(608, photo61x4), fits(640, photo61x4)]).toEqual([true, false]);
+  });
+
+  it('follows the channels, the self-ensemble batch and the budget, within its bounds', () => {
+    // Output-resolution cmsc (64 channels, 8 maps): 2064 B a pixel.
+    expect(tileSizeForBudget({ ...fast, channels: 64, modelScale: 1 })).toBe(608);
+    // Self-ensemble: batches of 4, half the side.
+    expect(tileSizeForBudget({ ...fast, batch: 4 })).toBe(544);
+    expect(tileSizeForBudget({ ...fast, budgetBytes: 256 * MIB })).toBe(192);
+    expect(tileSizeForBudget({ ...fast, budgetBytes: 64 * 1024 * MIB })).toBe(MAX_TILE_SIZE);
+    // Nothing left: the smallest tile, which allocation failures can still split.
+    expect(tileSizeForBudget({ ...fast, budgetBytes: 100 * MIB })).toBe(MIN_TILE_SIZE);
+  });
+
+  it('reads --max-memory sizes', () => {
+    expect(parseMemorySize('1g')).toBe(1024 ** 3);
+    expect(parseMemorySize('1024m')).toBe(1024 ** 3);
+    expect(parseMemorySize('1.5GB')).toBe(1.5 * 1024 ** 3);
+    expect(parseMemorySize('512MiB')).toBe(512 * MIB);
+    expect(parseMemorySize('1073741824')).toBe(1024 ** 3);
+    expect(parseMemorySize('lots')).toBeNull();
+    expect(parseMemorySize('-1g')).toBeNull();
+    expect(parseMemorySize('0')).toBeNull();
   });
 });

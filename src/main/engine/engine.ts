@@ -43,6 +43,7 @@ import type { ModelCard } from './modelCard.ts';
 import type { ModelIoNames } from './onnxSession.ts';
 import { type InferenceHardware, ModelRegistry, type ResolvedVariant } from './modelRegistry.ts';
 import { writeAtomically } from './outputFile.ts';
+import type { YReader } from './noiseLevel.ts';
 import { assessSource, decideSource } from './sourceKind.ts';
 import { sampleSource } from './lowResSource.ts';
 import { OutputRaster } from './outputRaster.ts';
@@ -272,21 +273,25 @@ class UpscaleEngine implements Engine {
     const bitDepth = decoded.bitDepth === 16 && supportsSixteenBit(format) ? 16 : 8;
     const channels = decoded.channels;
     const rasterBytes = rasterFileBytes(target.width, target.height, channels, bitDepth);
-    await checkDiskSpace(inputPath, outputPath, rasterBytes + outputBytesEstimate(format, rasterBytes));
+    await checkDiskSpace(
+      inputPath,
+      outputPath,
+      rasterBytes + outputBytesEstimate(format, rasterBytes),
+    );
     const source = sampleSource(decoded);
+    // Colour conversion now happens a tile at a time (in `bicubic`); the noise estimate reads
+    // only the blocks it samples.
     const converting = performance.now();
-    // The whole Y plane only for the noise estimate, then released.
-    const wholeY = source.read('y', { x: 0, y: 0, width: decoded.width, height: decoded.height });
-    const colourMs = performance.now() - converting;
     const { variant, source: sourceDecision } = await this.resolveForInput(
       inputPath,
       decoded.format,
-      wholeY.data,
+      (rect) => source.read('y', rect),
       decoded.width,
       decoded.height,
       options,
       target.scale,
     );
+    const colourMs = performance.now() - converting;
     const report = await this.openSession(variant);
     const memory = this.memoryPlan(variant, options, {
       heldBytes: decoded.samples.byteLength,
@@ -477,13 +482,20 @@ class UpscaleEngine implements Engine {
   private async resolveForInput(
     inputPath: string,
     format: string,
-    y: Float32Array,
+    y: Float32Array | YReader,
     width: number,
     height: number,
     options: UpscaleOptions,
     scale: number,
   ): Promise<{ variant: ResolvedVariant; source: SourceDecision }> {
-    const source = await assessSource(options.source ?? 'auto', inputPath, format, y, width, height);
+    const source = await assessSource(
+      options.source ?? 'auto',
+      inputPath,
+      format,
+      y,
+      width,
+      height,
+    );
     const hardware = options.model === undefined ? await this.hardware() : 'cpu';
     const name = this.registry.modelForSource(options.model, source, hardware, scale);
     // int8 files run on a CPU only: accelerators have their own fast paths for float.
@@ -577,9 +589,11 @@ class UpscaleEngine implements Engine {
       options.tileSize !== undefined
         ? Math.max(options.tileSize, smallestTileSize(this.overlap(resolved)))
         : tileSizeForBudget(inputs);
+    // The session's arena keeps the tile's working set after the last tile, and the input
+    // stays referenced until the photo is done.
     const encoderBytes = Math.max(
       0,
-      budgetBytes - PROCESS_BASE_BYTES - tileWorkingBytes(tileSize, inputs),
+      budgetBytes - PROCESS_BASE_BYTES - output.heldBytes - tileWorkingBytes(tileSize, inputs),
     );
     return { tileSize, encoderBytes };
   }

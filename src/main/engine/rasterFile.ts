@@ -104,9 +104,7 @@ export class RasterFileWriter {
   private rowBuffer(): RasterSamples {
     const reused = this.spare.pop();
     if (reused) return reused;
-    return this.bitDepth === 16
-      ? new Uint16Array(this.rowLength)
-      : new Uint8Array(this.rowLength);
+    return this.bitDepth === 16 ? new Uint16Array(this.rowLength) : new Uint8Array(this.rowLength);
   }
 }
 

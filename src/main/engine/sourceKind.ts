@@ -18,7 +18,7 @@ import {
   type SourceSetting,
 } from '../../shared/upscaleOptions.ts';
 import { readJpegQuality } from './jpegQuality.ts';
-import { estimateNoiseSigma } from './noiseLevel.ts';
+import { estimateNoiseSigmaOf, type YReader } from './noiseLevel.ts';
 
 export interface SourceEvidence {
   /** sharp's format name of the input (jpeg, png, ...). */
@@ -52,7 +52,8 @@ export async function assessSource(
   setting: SourceSetting,
   inputPath: string,
   format: string,
-  y: Float32Array,
+  /** The Y plane, or a reader of its rectangles (only sampled blocks are read). */
+  y: Float32Array | YReader,
   width: number,
   height: number,
 ): Promise<SourceDecision> {
@@ -60,6 +61,10 @@ export async function assessSource(
   return decideSource(setting, {
     format,
     jpegQuality: jpeg?.quality ?? null,
-    noiseSigma: estimateNoiseSigma(y, width, height),
+    noiseSigma: estimateNoiseSigmaOf(
+      typeof y === 'function' ? y : () => ({ data: y, covers: { x: 0, y: 0, width, height } }),
+      width,
+      height,
+    ),
   });
 }

@@ -34,10 +34,19 @@ export function chooseTileSize(inputs: TileSizeInputs): number {
 /** The default memory budget for a whole process upscaling one photo ("memory use"). */
 export const DEFAULT_MEMORY_BUDGET_BYTES = 1024 * 1024 * 1024;
 /**
- * What the process holds before a photo: Node, sharp/libvips, ONNX Runtime and an open model
- * session (`npm run bench:big` on a 1 MP photo peaks near 300 MB, tile included).
+ * What the process holds besides the photo and its tile: Node, sharp/libvips, ONNX Runtime and
+ * an open model session. Measured: the CPU default (cmsc-fast-photo-light int8) on a 1 MP JPEG
+ * at x2 with 256 px tiles peaked at 294 MiB, of which about 45 MiB were the tile and 28 MiB
+ * the JPEG encoder.
  */
 export const PROCESS_BASE_BYTES = 224 * 1024 * 1024;
+/**
+ * Four-byte feature maps alive per channel and model-input pixel while a tile runs, by kind of
+ * model. Input-resolution models (cmsc-fast, x2, 32 channels): peak RSS rose by 665 bytes per
+ * tile pixel (int8) and 700 (fp32) from 256 to 864 px tiles on a 1 MP photo, about 5 maps
+ * with the full-size planes below. Output-resolution models: 8, as measured for chooseTileSize.
+ */
+const LIVE_MAPS_INPUT_RESOLUTION = 5;
 
 export interface BudgetInputs {
   /** The whole process's budget, bytes. */
@@ -65,9 +74,10 @@ export function tileWorkingBytes(
   inputs: Pick<BudgetInputs, 'channels' | 'batch' | 'modelScale'>,
 ): number {
   const pixels = tile * tile;
-  const featureMaps = 4 * Math.max(1, inputs.channels) * LIVE_MAPS_PER_CHANNEL;
-  // Input-resolution models: the bicubic input, the output and their copies at s² the pixels.
-  const fullSize = inputs.modelScale > 1 ? 4 * 4 * inputs.modelScale ** 2 : 4 * 4;
+  const maps = inputs.modelScale > 1 ? LIVE_MAPS_INPUT_RESOLUTION : LIVE_MAPS_PER_CHANNEL;
+  const featureMaps = 4 * Math.max(1, inputs.channels) * maps;
+  // The tile's input, bicubic input, output and their copies: 4 floats per output pixel.
+  const fullSize = 4 * 4 * inputs.modelScale ** 2;
   return pixels * (featureMaps + fullSize) * inputs.batch;
 }
 
