@@ -8,7 +8,7 @@
  *   settings for the batch" writes the right pane's model and preset into the job, visibly.
  * Screenshots in light and dark go to /tmp/shots/ (and test-results/e2e/).
  */
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -59,6 +59,8 @@ describe("the photographer's loop, round 2", () => {
         /status of 409 \(Conflict\)/,
         // Folders typed wrong on purpose, and a Rescan refused.
         /status of 400 \(Bad Request\)/,
+        // A photo deleted on purpose has no picture.
+        /status of 422 \(Unprocessable Entity\)/,
       ],
     });
     await mkdir(SHOTS, { recursive: true });
@@ -198,6 +200,17 @@ describe("the photographer's loop, round 2", () => {
     await poll(() => job.getByTestId('job-state').textContent(), { timeout: 90_000 }).toBe(
       'Finished',
     );
+    // A photo deleted since: Compare says so in words (the errno code stays in the log).
+    await rm(path.join(empty, 'photo-3.jpg'));
+    await job
+      .getByTestId('file-row')
+      .filter({ hasText: 'photo-3.jpg' })
+      .getByRole('button', { name: 'Compare' })
+      .click();
+    await poll(() => page.locator('.side [role="alert"]').textContent()).toBe(
+      'photo-3.jpg is not there any more (moved or deleted)',
+    );
+    await page.getByRole('button', { name: 'Batch', exact: true }).click();
     await job.getByRole('button', { name: 'Remove job empty from the list' }).click();
   });
 

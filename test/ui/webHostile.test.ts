@@ -127,7 +127,9 @@ describe('web mode on a hostile folder', () => {
       Array.from({ length: 6 }, () => invoke('image:thumbnail', [fifo, 64])),
     );
     expect(answers.map((answer) => answer.status)).toEqual([422, 422, 422, 422, 422, 422]);
-    expect(JSON.parse(answers[0]!.body).error.message).toBe(`${fifo} is not a regular file`);
+    expect(JSON.parse(answers[0]!.body).error.message).toBe(
+      `${path.basename(fifo)} is not a photo file (a folder, a pipe or a device)`,
+    );
     expect((await send({ path: '/assets/app.js' })).status).toBe(200);
     expect((await invoke('image:thumbnail', [path.join(photos, 'photo.png'), 64])).status).toBe(
       200,

@@ -6,6 +6,7 @@
  */
 import type { Stats } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import path from 'node:path';
 import sharp from 'sharp';
 import type { CropRequest, CropResult, EncodedImage, Thumbnail } from '../../shared/ipc.ts';
 import type {
@@ -94,7 +95,12 @@ export function createEngineService(engine: Engine, options: EngineServiceOption
       };
       // The header says whether the box lies on the photo; nothing is decoded for a wrong one.
       const header = await engine.probe(request.inputPath).catch((error: unknown) => {
-        throw new UnreadableImage(`${request.inputPath}: ${errorText(error)}`);
+        throw new UnreadableImage(
+          `${path.basename(request.inputPath)} is not a photo this app can read`,
+          {
+            detail: `${request.inputPath}: ${errorText(error)}`,
+          },
+        );
       });
       if (request.rect.x >= header.width || request.rect.y >= header.height) {
         throw new InvalidArgument(
@@ -154,9 +160,9 @@ async function makeThumbnail(imagePath: string, maxSide: number): Promise<Thumbn
       sourceHeight: metadata.autoOrient.height,
     };
   } catch (error) {
-    throw new UnreadableImage(
-      `no picture of ${imagePath}: ${error instanceof Error ? error.message : String(error)}`,
-    );
+    throw new UnreadableImage(`${path.basename(imagePath)} is not a photo this app can read`, {
+      detail: `no picture of ${imagePath}: ${error instanceof Error ? error.message : String(error)}`,
+    });
   }
 }
 
@@ -166,10 +172,21 @@ async function makeThumbnail(imagePath: string, maxSide: number): Promise<Thumbn
  * read of the server (pictures, the app's own code) would wait.
  */
 async function expectRegularFile(filePath: string): Promise<Stats> {
+  const name = path.basename(filePath);
   const info = await stat(filePath).catch((error: unknown) => {
-    throw new UnreadableImage(`${filePath}: ${errorText(error)}`);
+    const code = (error as NodeJS.ErrnoException).code;
+    const words =
+      code === 'ENOENT'
+        ? `${name} is not there any more (moved or deleted)`
+        : code === 'EACCES' || code === 'EPERM'
+          ? `${name} may not be read (no permission)`
+          : `${name} cannot be read`;
+    throw new UnreadableImage(words, { detail: `${filePath}: ${errorText(error)}` });
   });
-  if (!info.isFile()) throw new UnreadableImage(`${filePath} is not a regular file`);
+  if (!info.isFile())
+    throw new UnreadableImage(`${name} is not a photo file (a folder, a pipe or a device)`, {
+      detail: `${filePath} is not a regular file`,
+    });
   return info;
 }
 

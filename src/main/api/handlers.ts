@@ -326,7 +326,7 @@ export function createRequestHandlers(
       } catch (error) {
         // The developer's words (errno codes, raw text) go to the log; the answer carries
         // the sentence written for people.
-        if (error instanceof InvalidArgument && error.detail)
+        if ((error instanceof InvalidArgument || error instanceof UnreadableImage) && error.detail)
           console.warn(`${channel}: ${error.message} [${error.detail}]`);
         return { ok: false, error: toErrorAnswer(error) };
       }

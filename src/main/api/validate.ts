@@ -20,6 +20,12 @@ export class InvalidArgument extends Error {
 /** Thrown when a file a request names cannot be decoded as an image: the file's fault, not ours. */
 export class UnreadableImage extends Error {
   override readonly name = 'UnreadableImage';
+  /** The decoder's or the file system's own words (errno codes): for the log, not the screen. */
+  readonly detail: string | undefined;
+  constructor(message: string, options: { detail?: string } = {}) {
+    super(message);
+    this.detail = options.detail;
+  }
 }
 
 /** Thrown when a path is outside the folders the user added; transports answer 403. */
