@@ -107,6 +107,7 @@ describe('a recursive job over every kind of input', () => {
 
   it('mirrors the folder structure under the sibling output folder, same format as the input', async () => {
     expect(await listFiles(job.outputFolder)).toEqual([
+      '.cmsc-upscaler-manifest.jsonl',
       '.cmsc-upscaler-output',
       '2024/b_x2.jpg',
       '2024/d_x2.tiff',
@@ -252,8 +253,9 @@ describe('a recursive job over every kind of input', () => {
     await queue.whenIdle();
     expect(queue.job(second.id)!.files.filter((f) => f.state === 'done').length).toBe(3);
     const rescan = await scanInputs(jobInputs([photos]));
-    // The second job's outputs (three images and a report under photos/2024/results) stay invisible.
-    expect(await listFiles(path.join(photos, '2024', 'results'))).toHaveLength(1 + 3 + 2);
+    // The second job's outputs (marker, manifest, three images and a report under
+    // photos/2024/results) stay invisible.
+    expect(await listFiles(path.join(photos, '2024', 'results'))).toHaveLength(1 + 1 + 3 + 2);
     expect(rescan.map((f) => f.relativePath)).toEqual(job.files.map((f) => f.relativePath));
   });
 });

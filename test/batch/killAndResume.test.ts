@@ -6,6 +6,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { QueueStore } from '../../src/main/batch/queueStore.ts';
+import { verifyOutputs } from '../../src/main/batch/verifyOutputs.ts';
 import { createInterface } from 'node:readline';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -113,9 +115,7 @@ describe('SIGKILL of a batch worker in the middle of an image, then resume', () 
     }
     const firstExit = await exitOf(first.child);
     expect(firstExit.signal).toBe('SIGKILL');
-    persistedAtKill = (
-      JSON.parse(await readFile(path.join(stateDir, 'queue.json'), 'utf8')) as { jobs: Job[] }
-    ).jobs[0]!;
+    persistedAtKill = (await persistedQueue(stateDir)).jobs[0]!;
 
     const second = startRunner(stateDir, []);
     for await (const _line of second.events) {
@@ -137,9 +137,7 @@ describe('SIGKILL of a batch worker in the middle of an image, then resume', () 
 
   it('the second run finishes the job: every input exactly one output, no temporary file', async () => {
     expect(secondExit).toEqual({ code: 0, signal: null });
-    const job = (
-      JSON.parse(await readFile(path.join(stateDir, 'queue.json'), 'utf8')) as { jobs: Job[] }
-    ).jobs[0]!;
+    const job = (await persistedQueue(stateDir)).jobs[0]!;
     expect(job.state).toBe('finished');
     expect(job.files.map((f) => f.state)).toEqual(Array(IMAGE_COUNT).fill('done'));
     // Files finished before the kill were not redone.
@@ -152,6 +150,7 @@ describe('SIGKILL of a batch worker in the middle of an image, then resume', () 
     const outputs = await listFiles(job.outputFolder);
     expect(outputs).toEqual(
       [
+        '.cmsc-upscaler-manifest.jsonl',
         '.cmsc-upscaler-output',
         `cmsc-report-${job.id}.csv`,
         `cmsc-report-${job.id}.json`,
@@ -231,9 +230,7 @@ describe('SIGTERM stops a batch worker cleanly', () => {
       }
     }
     expect(await exitOf(runner.child)).toEqual({ code: 130, signal: null });
-    const job = (
-      JSON.parse(await readFile(path.join(stateDir, 'queue.json'), 'utf8')) as { jobs: Job[] }
-    ).jobs[0]!;
+    const job = (await persistedQueue(stateDir)).jobs[0]!;
     expect(job.files.some((f) => f.state === 'running')).toBe(false);
     expect(job.files.filter((f) => f.state === 'queued').length).toBeGreaterThanOrEqual(1);
     expect(job.state).toBe('running');
@@ -287,9 +284,7 @@ describe('SIGKILL at several different moments in a row, then resume', () => {
       // drain
     }
     expect(await exitOf(last.child)).toEqual({ code: 0, signal: null });
-    const job = (
-      JSON.parse(await readFile(path.join(stateDir, 'queue.json'), 'utf8')) as { jobs: Job[] }
-    ).jobs[0]!;
+    const job = (await persistedQueue(stateDir)).jobs[0]!;
     expect([job.state, ...job.files.map((f) => f.state)]).toEqual([
       'finished',
       ...Array(6).fill('done'),
@@ -301,6 +296,14 @@ describe('SIGKILL at several different moments in a row, then resume', () => {
       const metadata = await sharp(file.outputPath!).metadata();
       expect([metadata.width, metadata.height]).toEqual([96, 2 * (40 + index + 1)]);
     }
+    // The manifest agrees: one intact record per output, none pointing at a partial file.
+    const verified = await verifyOutputs(job.outputFolder);
+    expect([verified.checked, verified.intact, verified.findings, verified.warnings]).toEqual([
+      6,
+      6,
+      [],
+      [],
+    ]);
     expect(
       (await listFiles(root)).filter(
         (f) =>
@@ -310,3 +313,8 @@ describe('SIGKILL at several different moments in a row, then resume', () => {
     expect(await hashAll(inputs)).toEqual(hashes);
   }, 120_000);
 });
+
+/** The queue as a new process would load it: the snapshot with the journal replayed over it. */
+async function persistedQueue(stateDir: string): Promise<{ jobs: Job[] }> {
+  return new QueueStore(stateDir).load();
+}

@@ -70,6 +70,7 @@ describe('pre-flight', () => {
       1 / ((10144 * 1e6) / figure.flopsPerSecond + figure.pipelineSecondsPerMegapixel);
     expect({ ...estimate, freeBytes: 0, speedBasis: '' }).toEqual({
       filesFound: 3,
+      upToDate: 0,
       problems: [
         {
           path: path.join(root, 'in', 'notes.png'),
@@ -267,7 +268,7 @@ it('a finished output damaged after the fact is made again at the next start', a
   await writeImage(outputPath, rawImage(7, 7, 3).png());
   queue = await createBatchQueue({ stateDir: path.join(root, 'state'), upscaler });
   expect(queue.loadWarnings).toEqual([
-    `${job.id}: the output of ${path.join(root, 'in', 'a.png')} is missing or damaged; it will be made again`,
+    `${job.id}: the output of ${path.join(root, 'in', 'a.png')} is missing or damaged; it will be made again in place`,
   ]);
   await queue.whenIdle();
   const redone = queue.job(job.id)!.files[0]!;

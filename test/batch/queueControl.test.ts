@@ -208,6 +208,7 @@ describe('cancel and pause in the middle of an image', () => {
       ['small.png', 'done', null, false],
     ]);
     expect(await listFiles(done.outputFolder)).toEqual([
+      '.cmsc-upscaler-manifest.jsonl',
       '.cmsc-upscaler-output',
       `cmsc-report-${job.id}.csv`,
       `cmsc-report-${job.id}.json`,

@@ -19,7 +19,8 @@ beforeEach(async () => {
   photos = path.join(temp.dir, 'shoot');
   out = path.join(temp.dir, 'shoot-upscaled');
   await mkdir(photos);
-  for (const name of ['a', 'b', 'c']) await writeTexturedImage(path.join(photos, `${name}.png`), 12, 10);
+  for (const name of ['a', 'b', 'c'])
+    await writeTexturedImage(path.join(photos, `${name}.png`), 12, 10);
 });
 afterEach(async () => temp.remove());
 
@@ -29,7 +30,10 @@ async function cli(...args: string[]): Promise<{ code: number; out: string; err:
   const chunks = { out: '', err: '' };
   stdout.on('data', (d: Buffer) => (chunks.out += d.toString()));
   stderr.on('data', (d: Buffer) => (chunks.err += d.toString()));
-  const withModels = args[0] === 'verify' ? args : [...args, '--models', FIXTURE_MODELS_DIR, '--device', 'cpu', '--threads', '1'];
+  const withModels =
+    args[0] === 'verify'
+      ? args
+      : [...args, '--models', FIXTURE_MODELS_DIR, '--device', 'cpu', '--threads', '1'];
   const code = await runCli(withModels, { stdout, stderr }, undefined, {
     stateRoot: path.join(temp.dir, '.state'),
   });
@@ -49,7 +53,12 @@ async function outputs(): Promise<Map<string, number>> {
 }
 
 function summary(text: string): string {
-  return text.trim().split('\n').find((line) => / upscaled, /.test(line)) ?? '';
+  return (
+    text
+      .trim()
+      .split('\n')
+      .find((line) => / upscaled, /.test(line)) ?? ''
+  );
 }
 
 describe('a rerun is a build', () => {
@@ -71,7 +80,8 @@ describe('a rerun is a build', () => {
 
   it('three photos added: exactly three upscaled', async () => {
     await upscale();
-    for (const name of ['d', 'e', 'f']) await writeTexturedImage(path.join(photos, `${name}.png`), 12, 10);
+    for (const name of ['d', 'e', 'f'])
+      await writeTexturedImage(path.join(photos, `${name}.png`), 12, 10);
     const again = await upscale();
     expect(again.out).toContain('3 to upscale, 3 up to date');
     expect(summary(again.out)).toMatch(/^3 upscaled, 3 up to date, /);
@@ -86,7 +96,9 @@ describe('a rerun is a build', () => {
     await writeTexturedImage(path.join(photos, 'b.png'), 14, 10, { seed: 7 });
     const again = await upscale();
     expect(summary(again.out)).toMatch(/^1 upscaled, 2 up to date, /);
-    expect(again.out).toContain('the photo changed since the last run: its output replaced in place');
+    expect(again.out).toContain(
+      'the photo changed since the last run: its output replaced in place',
+    );
     const after = await outputs();
     expect([...after.keys()]).toEqual(['a_x2.png', 'b_x2.png', 'c_x2.png']);
     expect(after.get('a_x2.png')).toBe(times.get('a_x2.png'));
@@ -127,9 +139,16 @@ describe('a rerun is a build', () => {
 
     const renamed = await upscale();
     expect(summary(renamed.out)).toMatch(/^1 upscaled, 2 up to date, /);
-    expect(renamed.out).toContain(`${edited} was edited since we wrote it: not ours any more, kept`);
+    expect(renamed.out).toContain(
+      `${edited} was edited since we wrote it: not ours any more, kept`,
+    );
     expect(await readFile(edited)).toEqual(editedBytes);
-    expect([...(await outputs()).keys()]).toEqual(['a_x2-1.png', 'a_x2.png', 'b_x2.png', 'c_x2.png']);
+    expect([...(await outputs()).keys()]).toEqual([
+      'a_x2-1.png',
+      'a_x2.png',
+      'b_x2.png',
+      'c_x2.png',
+    ]);
 
     // The -1 output is now ours and up to date; the edited file stays someone else's under skip.
     const skipped = await upscale('--overwrite', 'skip');
@@ -142,7 +161,9 @@ describe('a rerun is a build', () => {
     const foreign = path.join(out, 'a_x2.png');
     await writeFile(foreign, await readFile(path.join(photos, 'a.png')));
     const run = await upscale('--overwrite', 'skip');
-    expect(run.out).toContain(`skip ${path.join(photos, 'a.png')}: ${foreign} already exists and was not written by us (overwrite policy: skip) (output-exists)`);
+    expect(run.out).toContain(
+      `skip ${path.join(photos, 'a.png')}: ${foreign} already exists and was not written by us (overwrite policy: skip) (output-exists)`,
+    );
     expect(summary(run.out)).toMatch(/^2 upscaled, 0 up to date, 1 skipped, /);
   });
 
@@ -154,7 +175,9 @@ describe('a rerun is a build', () => {
 
     const verify = await cli('verify', out);
     expect(verify.code).toBe(1);
-    expect(verify.out).toContain(`damaged  ${damaged}: the output no longer decodes (truncated or corrupt)`);
+    expect(verify.out).toContain(
+      `damaged  ${damaged}: the output no longer decodes (truncated or corrupt)`,
+    );
     expect(verify.out).toContain('2 of 3 outputs intact; 1 damaged: rerun the job to repair them');
 
     const again = await upscale();
@@ -173,7 +196,9 @@ describe('a rerun is a build', () => {
     expect(verify.code).toBe(1);
     const lines = verify.out.trim().split('\n');
     expect(lines.map((l) => l.split(' ')[0])).toEqual(['missing', 'stale', 'orphaned', '0']);
-    expect(lines.at(-1)).toBe('0 of 3 outputs intact; 1 missing, 1 stale, 1 orphaned: rerun the job to repair them');
+    expect(lines.at(-1)).toBe(
+      '0 of 3 outputs intact; 1 missing, 1 stale, 1 orphaned: rerun the job to repair them',
+    );
   });
 
   it('a garbled manifest: said so, every existing output treated as not ours, nothing deleted', async () => {
@@ -182,12 +207,16 @@ describe('a rerun is a build', () => {
     await writeFile(manifestPath, '{"cmscUpscalerManifest":1}\n{not json\n');
     const times = await outputs();
     const again = await upscale();
-    expect(again.out).toContain(`note the output manifest ${manifestPath} is garbled at line 2; every existing output there is treated as someone else's`);
+    expect(again.out).toContain(
+      `note the output manifest ${manifestPath} is garbled at line 2; every existing output there is treated as someone else's`,
+    );
     // rename (the default policy): three new -1 outputs, the originals untouched.
     const after = await outputs();
     for (const [name, time] of times) expect(after.get(name)).toBe(time);
     expect(after.size).toBe(6);
-    expect((await readdir(out)).some((n) => n.startsWith(`${MANIFEST_FILE_NAME}.unreadable-`))).toBe(true);
+    expect(
+      (await readdir(out)).some((n) => n.startsWith(`${MANIFEST_FILE_NAME}.unreadable-`)),
+    ).toBe(true);
   });
 
   it('a manifest from a newer version is not trusted', async () => {
@@ -207,7 +236,9 @@ describe('a rerun is a build', () => {
     evil.output.path = '../../etc/passwd';
     await writeFile(manifestPath, `${[...lines, JSON.stringify(evil)].join('\n')}\n`);
     const again = await upscale();
-    expect(again.out).toContain(`line 5 names "../../etc/passwd", outside its folder; that line is ignored`);
+    expect(again.out).toContain(
+      `line 5 names "../../etc/passwd", outside its folder; that line is ignored`,
+    );
     expect(summary(again.out)).toMatch(/^0 upscaled, 3 up to date, /);
   });
 

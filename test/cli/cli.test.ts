@@ -62,10 +62,11 @@ describe('cmsc-upscale', () => {
     expect(lines.filter((l) => l.startsWith('FAIL '))).toEqual([
       `FAIL ${path.join(photos, 'broken.png')}: cannot read the image header (Input file has corrupt header:) (decode-failed)`,
     ]);
-    expect(lines.at(-2)).toMatch(/^2 upscaled, 0 skipped, 1 failed in \d+\.\d s$/);
+    expect(lines.at(-2)).toMatch(/^2 upscaled, 0 up to date, 0 skipped, 1 failed in \d+\.\d s$/);
     expect(lines.at(-1)).toMatch(/^report .*\/out\/cmsc-report-job-[^/]+\.json$/);
     // Sub-folders are mirrored, as in the app.
     expect((await listFiles(out)).filter((f) => !f.startsWith('cmsc-report-'))).toEqual([
+      '.cmsc-upscaler-manifest.jsonl',
       '.cmsc-upscaler-output',
       'a_x2.png',
       'trip/b_x2.png',
@@ -78,8 +79,15 @@ describe('cmsc-upscale', () => {
     const input = await writeTexturedImage(path.join(temp.dir, 'cat.png'), 10, 10);
     const first = await cli(input, '--width', '25', '--name', '{name}-{width}w');
     expect(first.code).toBe(0);
+    const outputs = path.join(temp.dir, 'upscaled');
+    // Our own output is up to date: no policy applies to it.
+    const again = await cli(input, '--width', '25', '--name', '{name}-{width}w');
+    expect(again.out).toMatch(/0 upscaled, 1 up to date, 0 skipped, 0 failed/);
+    // A file someone else put at the name: the policies decide.
+    const other = await writeTexturedImage(path.join(temp.dir, 'dog.png'), 10, 10);
+    await writeFile(path.join(outputs, 'dog-25w.png'), await readFile(other));
     const skipped = await cli(
-      input,
+      other,
       '--width',
       '25',
       '--name',
@@ -87,13 +95,12 @@ describe('cmsc-upscale', () => {
       '--overwrite',
       'skip',
     );
-    const outputs = path.join(temp.dir, 'upscaled');
     expect(skipped.out).toContain(
-      `skip ${input}: ${path.join(outputs, 'cat-25w.png')} already exists (overwrite policy: skip) (output-exists)`,
+      `skip ${other}: ${path.join(outputs, 'dog-25w.png')} already exists and was not written by us (overwrite policy: skip) (output-exists)`,
     );
-    expect(skipped.out).toMatch(/0 upscaled, 1 skipped, 0 failed/);
+    expect(skipped.out).toMatch(/0 upscaled, 0 up to date, 1 skipped, 0 failed/);
     const renamed = await cli(
-      input,
+      other,
       '--width',
       '25',
       '--name',
@@ -103,8 +110,9 @@ describe('cmsc-upscale', () => {
     );
     expect(renamed.code).toBe(0);
     expect((await readdir(outputs)).filter((f) => f.endsWith('.png')).sort()).toEqual([
-      'cat-25w-1.png',
       'cat-25w.png',
+      'dog-25w-1.png',
+      'dog-25w.png',
     ]);
   });
 
@@ -177,6 +185,7 @@ describe('cmsc-upscale', () => {
     const quiet = await cli(input, '--out', path.join(temp.dir, 'quiet'), '--no-report');
     expect(quiet.code).toBe(0);
     expect((await readdir(path.join(temp.dir, 'quiet'))).sort()).toEqual([
+      '.cmsc-upscaler-manifest.jsonl',
       '.cmsc-upscaler-output',
       'p_x2.png',
     ]);
@@ -251,7 +260,7 @@ describe('cmsc-upscale', () => {
     expect(failure?.stdout).toContain(
       `FAIL ${path.join(temp.dir, 'empty.png')}: the file is empty (0 bytes) (empty-file)`,
     );
-    expect(failure?.stdout).toContain('1 upscaled, 0 skipped, 1 failed');
+    expect(failure?.stdout).toContain('1 upscaled, 0 up to date, 0 skipped, 1 failed');
     expect(failure?.stdout).not.toContain('\r');
   });
 });

@@ -15,12 +15,7 @@ export async function makeTempDir(): Promise<{ dir: string; remove: () => Promis
  * A deterministic textured RGB(A) image: smooth gradients plus a fine pattern, so the model
  * and the tiling see detail at every position.
  */
-export function texturedPixels(
-  width: number,
-  height: number,
-  channels: 3 | 4,
-  seed = 0,
-): Buffer {
+export function texturedPixels(width: number, height: number, channels: 3 | 4, seed = 0): Buffer {
   const pixels = Buffer.alloc(width * height * channels);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {

@@ -8,6 +8,7 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { QueueStore } from '../../src/main/batch/queueStore.ts';
 import { mkdtemp } from 'node:fs/promises';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -75,7 +76,10 @@ async function expectEveryInputAccountedFor(
   // One output per done input, each where the report says, and nothing else but the report
   // and the output marker: no temporary file, no stray copy.
   const images = (await listTree(outputFolder)).filter(
-    (file) => !file.startsWith('cmsc-report-') && file !== '.cmsc-upscaler-output',
+    (file) =>
+      !file.startsWith('cmsc-report-') &&
+      file !== '.cmsc-upscaler-output' &&
+      file !== '.cmsc-upscaler-manifest.jsonl',
   );
   expect(images.sort()).toEqual(done.map((row) => path.relative(outputFolder, row.output!)).sort());
   for (const row of done) {
@@ -173,8 +177,9 @@ describe('outputs never become inputs', () => {
       env,
     }).done;
     expect(second.code).toBe(0);
-    expect(second.stdout).toMatch(/^0 upscaled, 2 skipped, 0 failed in [\d.]+ s$/m);
+    expect(second.stdout).toMatch(/^0 upscaled, 2 up to date, 0 skipped, 0 failed in [\d.]+ s$/m);
     expect((await listTree(folder)).filter((file) => !file.startsWith('cmsc-report-'))).toEqual([
+      '.cmsc-upscaler-manifest.jsonl',
       '.cmsc-upscaler-outputs',
       'one.png',
       'one_x2.png',
@@ -197,7 +202,7 @@ describe('outputs never become inputs', () => {
     expect(await listTree(folder)).toEqual(['photo.png']);
     expect(
       (await listTree(`${folder}-upscaled`)).filter((file) => !file.startsWith('cmsc-report-')),
-    ).toEqual(['.cmsc-upscaler-output', 'photo_x2.png']);
+    ).toEqual(['.cmsc-upscaler-manifest.jsonl', '.cmsc-upscaler-output', 'photo_x2.png']);
   });
 });
 
@@ -220,10 +225,8 @@ async function photosForKill(folder: string): Promise<string[]> {
  * that job may be writing right now: it must stay.
  */
 async function plantLeftovers(outputFolder: string, stateRoot: string): Promise<string> {
-  const queueFile = (await listTree(stateRoot)).find((file) => file.endsWith('queue.json'));
-  const { jobs } = JSON.parse(await readFile(path.join(stateRoot, queueFile!), 'utf8')) as {
-    jobs: { id: string }[];
-  };
+  const lockFile = (await listTree(stateRoot)).find((file) => file.endsWith('queue.lock'));
+  const { jobs } = await new QueueStore(path.dirname(path.join(stateRoot, lockFile!))).load();
   await mkdir(outputFolder, { recursive: true });
   await writeFile(path.join(outputFolder, `.cmsc-partial.${jobs[0]!.id}.2.c-big_x2.png`), 'half');
   await writeFile(path.join(outputFolder, '.c-big_x2.0badc0de.partial.png'), 'half');
@@ -254,6 +257,7 @@ describe('SIGKILL, then the same command again', () => {
     expect(second.stdout).not.toMatch(STACK_TRACE);
     expect((await listTree(out)).filter((file) => !file.startsWith('cmsc-report-'))).toEqual([
       foreign,
+      '.cmsc-upscaler-manifest.jsonl',
       '.cmsc-upscaler-output',
       ...names.map((name) => name.replace('.png', '_x2.png')),
     ]);
@@ -275,16 +279,18 @@ describe('SIGKILL, then the same command again', () => {
     const paused = await first.done;
     expect([paused.code, paused.stderr]).toEqual([130, '']);
     expect(paused.stdout).toMatch(
-      /^2 upscaled, 0 skipped, 0 failed in [\d.]+ s, paused with 3 left: run the same command again to resume$/m,
+      /^2 upscaled, 0 up to date, 0 skipped, 0 failed in [\d.]+ s, paused with 3 left: run the same command again to resume$/m,
     );
     // Paused cleanly: the photo it was on left no temporary file.
     expect((await listTree(out)).filter((file) => !file.endsWith('_x2.png'))).toEqual([
+      '.cmsc-upscaler-manifest.jsonl',
       '.cmsc-upscaler-output',
     ]);
     const second = await runAsUser(...cliArgs(args), { env }).done;
     expect([second.code, second.stderr]).toEqual([0, '']);
     expect(second.stdout).toMatch(/^resuming an interrupted run: 2 of 5 files already handled$/m);
     expect((await listTree(out)).filter((file) => !file.startsWith('cmsc-report-'))).toEqual([
+      '.cmsc-upscaler-manifest.jsonl',
       '.cmsc-upscaler-output',
       ...names.map((name) => name.replace('.png', '_x2.png')),
     ]);
@@ -320,6 +326,7 @@ describe('SIGKILL, then the same command again', () => {
     expect([second.code, second.stderr]).toEqual([0, '']);
     expect((await listTree(out)).filter((file) => !file.startsWith('cmsc-report-'))).toEqual([
       foreign,
+      '.cmsc-upscaler-manifest.jsonl',
       '.cmsc-upscaler-output',
       ...names.map((name) => name.replace('.png', '_x2.png')),
     ]);

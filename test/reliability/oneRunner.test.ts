@@ -83,19 +83,20 @@ async function onlyReport(folder: string): Promise<JobReport> {
   return JSON.parse(await readFile(path.join(folder, name!), 'utf8')) as JobReport;
 }
 
-it('the CLI and the queue (as the app runs it) give the same outputs and the same report', async () => {
-  const cliOut = path.join(root, 'cli-out');
-  const appOut = path.join(root, 'app-out');
+const cliOut = () => path.join(root, 'cli-out');
+const appOut = () => path.join(root, 'app-out');
+
+async function runCliJob(): Promise<number> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   stdout.resume();
   stderr.resume();
-  const code = await runCli(
+  return runCli(
     [
       photos,
       '-r',
       '--out',
-      cliOut,
+      cliOut(),
       '--scale',
       '2.5',
       '--quality',
@@ -114,9 +115,10 @@ it('the CLI and the queue (as the app runs it) give the same outputs and the sam
     undefined,
     { stateRoot: path.join(root, 'cli-state') },
   );
-  expect(code).toBe(1);
+}
 
-  // The settings the app's screen would hold for the same choices.
+/** The same job through the queue, with the settings the app's screen would hold. */
+async function runAppJob(): Promise<void> {
   const settings: ExportSettings = {
     ...DEFAULT_EXPORT_SETTINGS,
     target: { kind: 'scale', scale: 2.5 },
@@ -126,7 +128,7 @@ it('the CLI and the queue (as the app runs it) give the same outputs and the sam
       webpQuality: 92,
       avifQuality: 92,
     },
-    outputFolder: appOut,
+    outputFolder: appOut(),
     metadata: 'keep',
     qualityPreset: 'fast',
     device: 'cpu',
@@ -146,16 +148,71 @@ it('the CLI and the queue (as the app runs it) give the same outputs and the sam
     await queue.close();
     await upscaler.close();
   }
+}
 
-  const cliTree = await treeWithPixels(cliOut);
+/** The newest report of a folder (each run that did something writes one). */
+async function newestReport(folder: string): Promise<JobReport> {
+  const reports = [];
+  for (const name of (await listTree(folder)).filter((f) => /^cmsc-report-.*\.json$/.test(f)))
+    reports.push(JSON.parse(await readFile(path.join(folder, name), 'utf8')) as JobReport);
+  return reports.sort((a, b) => (a.finishedAt < b.finishedAt ? 1 : -1))[0]!;
+}
+
+it('the CLI and the queue (as the app runs it) give the same outputs and the same report', async () => {
+  expect(await runCliJob()).toBe(1);
+  await runAppJob();
+
+  const cliTree = await treeWithPixels(cliOut());
   expect(Object.keys(cliTree).sort()).toEqual([
+    '.cmsc-upscaler-manifest.jsonl',
     '.cmsc-upscaler-output',
     '2023/trip/beach 10_30_x2.5.jpg',
     '2024/cover_x2.5.png',
     'cover_x2.5.png',
   ]);
-  expect(await treeWithPixels(appOut)).toEqual(cliTree);
-  const cliReport = comparable(await onlyReport(cliOut), cliOut);
+  expect(await treeWithPixels(appOut())).toEqual(cliTree);
+  const cliReport = comparable(await onlyReport(cliOut()), cliOut());
   expect(cliReport.counts).toMatchObject({ done: 3, failed: 2 });
-  expect(comparable(await onlyReport(appOut), appOut)).toEqual(cliReport);
+  expect(comparable(await onlyReport(appOut()), appOut())).toEqual(cliReport);
+});
+
+it('reruns too: a changed and an added photo are redone, the rest is up to date, in both', async () => {
+  const image = (width: number, height: number, seed: number) => {
+    const pixels = Buffer.alloc(width * height * 3);
+    for (let index = 0; index < pixels.length; index++) pixels[index] = (index * 13 + seed) % 256;
+    return sharp(pixels, { raw: { width, height, channels: 3 } });
+  };
+  await image(14, 10, 9).png().toFile(path.join(photos, 'cover.png'));
+  await image(8, 8, 4).png().toFile(path.join(photos, 'added.png'));
+
+  expect(await runCliJob()).toBe(1);
+  await runAppJob();
+
+  const cliTree = await treeWithPixels(cliOut());
+  expect(Object.keys(cliTree).sort()).toEqual([
+    '.cmsc-upscaler-manifest.jsonl',
+    '.cmsc-upscaler-output',
+    '2023/trip/beach 10_30_x2.5.jpg',
+    '2024/cover_x2.5.png',
+    'added_x2.5.png',
+    'cover_x2.5.png',
+  ]);
+  expect(await treeWithPixels(appOut())).toEqual(cliTree);
+  const cliReport = comparable(await newestReport(cliOut()), cliOut());
+  expect(cliReport.counts).toMatchObject({ done: 2, skipped: 2, failed: 2 });
+  expect(
+    cliReport.files
+      .filter((row) => row.state === 'skipped')
+      .map((row) => row.input)
+      .sort(),
+  ).toEqual(['2023/trip/beach 10:30.jpg', '2024/cover.png']);
+  expect(comparable(await newestReport(appOut()), appOut())).toEqual(cliReport);
+
+  // Nothing changed since: only the two broken files are tried again.
+  expect(await runCliJob()).toBe(1);
+  await runAppJob();
+  const third = comparable(await newestReport(cliOut()), cliOut());
+  expect(third.counts).toMatchObject({ done: 0, skipped: 4, failed: 2 });
+  expect(comparable(await newestReport(appOut()), appOut())).toEqual(third);
+  expect(await treeWithPixels(appOut())).toEqual(await treeWithPixels(cliOut()));
 });

@@ -4,50 +4,31 @@
  * Electron): the desktop app, the web server and the command line drive the same class.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import sharp from 'sharp';
-import {
-  cloneSettings,
-  parseExportSettings,
-  type ExportSettings,
-} from '../../shared/exportSettings.ts';
+import type { ExecutionProvider } from '../../shared/upscaleOptions.ts';
 import type {
   BatchEvent,
   BatchEventType,
   FileReason,
   Job,
   JobFile,
-  JobInputs,
   JobProgress,
   JobState,
   PreflightEstimate,
 } from '../../shared/jobs.ts';
 import { isRetryableFailure, isUpToDate } from '../../shared/jobs.ts';
 import { resolveTargetSize } from '../../shared/targetSize.ts';
-import type { ExecutionProvider } from '../../shared/upscaleOptions.ts';
-import {
-  DEFAULT_MAX_INPUT_PIXELS,
-  DEFAULT_MAX_OUTPUT_PIXELS,
-  readJpegQuality,
-} from '../engine/index.ts';
 import { syncDirectory, syncFile } from './atomicWrite.ts';
 import { BatchEventHub, type BatchListener, type Unsubscribe } from './batchEvents.ts';
 import { finishOutput, toUpscaleOptions } from './exportOptions.ts';
-import { InputRejected, resolveModel, type ImageUpscaler } from './imageUpscaler.ts';
-import {
-  formatMegapixels,
-  isFileReason,
-  normalizeExtension,
-  readImageHeader,
-  scanInputs,
-  type ImageHeader,
-  type ScannedFile,
-} from './inputScan.ts';
+import { InputRejected, type ImageUpscaler } from './imageUpscaler.ts';
+import { isFileReason, type ScannedFile } from './inputScan.ts';
+import { JobPlanner, type AddJobRequest, type QueuedWork } from './jobPlanner.ts';
 import { buildReport, summarizeJob, writeReport } from './jobReport.ts';
+import { readSourceMetadata } from './metadataTransfer.ts';
 import {
   decideForFile,
-  errorText,
   failureReason,
   isWriteError,
   OutputBook,
@@ -57,30 +38,19 @@ import {
   upToDateReason,
   writeFailure,
 } from './outputRecord.ts';
-import { readSourceMetadata } from './metadataTransfer.ts';
 import {
   chooseOutputPath,
   commitOutput,
-  deleteTemporaryOutputs,
-  planOutputName,
   outputsAmongInputs,
+  planOutputName,
   prepareOutputFolder,
   recordOutputInLedger,
-  resolveOutputFolder,
   temporaryOutputPath,
 } from './outputPlan.ts';
-import { estimateJob, volumeOf, type PreflightFile } from './preflight.ts';
-import { QueueStore } from './queueStore.ts';
-import {
-  CALIBRATION_INPUT,
-  calibrate,
-  jobFlopsPerPixel,
-  SpeedLog,
-  speedKeyText,
-  type SpeedKey,
-} from './deviceSpeed.ts';
-import { preflightWarnings } from './preflightWarnings.ts';
-import { RunPlanner, RunTally } from './runPlan.ts';
+import { QueueStore, type JournalEntry } from './queueStore.ts';
+import { recoverJobs } from './queueRecovery.ts';
+
+export type { AddJobRequest } from './jobPlanner.ts';
 
 export interface BatchQueueOptions {
   /** Folder for the queue file and fallback reports. */
@@ -92,11 +62,6 @@ export interface BatchQueueOptions {
   autoStart?: boolean;
   /** Write each finished job's JSON and CSV report (default true; the CLI's `--no-report`). */
   writeReports?: boolean;
-}
-
-export interface AddJobRequest {
-  inputs: JobInputs;
-  settings: ExportSettings;
 }
 
 /** Thrown by `addJob` when the pre-flight says the outputs would not fit. */
@@ -125,17 +90,9 @@ interface RunningFile {
   settled: Promise<void>;
 }
 
-const TERMINAL_FILE_STATES: ReadonlySet<JobFile['state']> = new Set([
-  'done',
-  'skipped',
-  'failed',
-  'cancelled',
-]);
 const ACTIVE_JOB_STATES: ReadonlySet<JobState> = new Set(['queued', 'running']);
 /** How often a running photo reports progress when its tiles do not (one-tile photos). */
 const PROGRESS_HEARTBEAT_MS = 1000;
-/** A running photo never shows as complete: encoding and the rename still follow its last tile. */
-const RUNNING_FRACTION_CAP = 0.99;
 
 export async function createBatchQueue(options: BatchQueueOptions): Promise<BatchQueue> {
   return BatchQueue.open(options);
@@ -144,9 +101,8 @@ export async function createBatchQueue(options: BatchQueueOptions): Promise<Batc
 export class BatchQueue {
   private readonly events = new BatchEventHub();
   private readonly store: QueueStore;
-  private readonly speed: SpeedLog;
-  /** Calibrations in flight, so concurrent pre-flights time the model once. */
-  private readonly calibrations = new Map<string, Promise<void>>();
+  /** Scans, estimates, this machine's speeds, and each job's progress tally. */
+  private readonly planner: JobPlanner;
   private readonly upscaler: ImageUpscaler;
   /** The manifests of the output folders this queue reads and writes. */
   private readonly outputs = new OutputBook();
@@ -160,16 +116,24 @@ export class BatchQueue {
   private readonly reservedPaths = new Map<string, Set<string>>();
   /** The pre-flight of each job added in this process (what it said before the job started). */
   private readonly preflights = new Map<string, PreflightEstimate>();
+  /** Per job, the index before which no file is queued (where the next look starts). */
+  private readonly nextQueuedFrom = new Map<string, number>();
   /** Each job's pre-flight output estimate, persisted with the queue. */
   private estimatedOutputBytes = new Map<string, number>();
-  private lastProvider: ExecutionProvider | null = null;
   /** Problems found while loading the persisted queue. */
   readonly loadWarnings: string[] = [];
 
   private constructor(private readonly options: BatchQueueOptions) {
     this.store = new QueueStore(options.stateDir);
-    this.speed = new SpeedLog(options.speedFile ?? path.join(options.stateDir, 'speed.json'));
     this.upscaler = options.upscaler;
+    this.planner = new JobPlanner({
+      upscaler: options.upscaler,
+      stateDir: options.stateDir,
+      speedFile: options.speedFile ?? path.join(options.stateDir, 'speed.json'),
+      outputs: this.outputs,
+      isBusy: () => this.running !== null,
+      warn: (message) => this.loadWarnings.push(message),
+    });
     this.started = options.autoStart ?? true;
   }
 
@@ -194,7 +158,9 @@ export class BatchQueue {
 
   progress(jobId: string): JobProgress | null {
     const job = this.jobList.find((j) => j.id === jobId);
-    return job ? this.computeProgress(job) : null;
+    return job
+      ? this.planner.progress(job, this.running?.jobId === job.id ? this.running : null)
+      : null;
   }
 
   /** The pre-flight estimate a job was added with, in this process; null after a restart. */
@@ -220,7 +186,7 @@ export class BatchQueue {
   // ---- adding --------------------------------------------------------------------------
 
   async preflight(request: AddJobRequest): Promise<PreflightEstimate> {
-    const { estimate } = await this.scanAndEstimate(request);
+    const { estimate } = await this.planner.plan(request, this.queuedWork());
     return estimate;
   }
 
@@ -230,8 +196,10 @@ export class BatchQueue {
    */
   async addJob(request: AddJobRequest): Promise<Job> {
     this.assertOpen();
-    const { estimate, files, upToDate, settings, outputFolder, inputs } =
-      await this.scanAndEstimate(request);
+    const { estimate, files, upToDate, settings, outputFolder, inputs } = await this.planner.plan(
+      request,
+      this.queuedWork(),
+    );
     if (files.length === 0) {
       // Problem entries count: a folder of nothing but FIFOs is a job whose report says so.
       throw new Error(
@@ -270,7 +238,7 @@ export class BatchQueue {
           reason: isScanProblem(file)
             ? file.problem
             : upToDateOutput !== null
-              ? upToDateReason(upToDateOutput)
+              ? upToDateReason()
               : null,
           outputPath: upToDateOutput,
           outputBytes: null,
@@ -286,7 +254,7 @@ export class BatchQueue {
     this.jobList.push(job);
     this.estimatedOutputBytes.set(job.id, estimate.estimatedOutputBytes);
     this.preflights.set(job.id, estimate);
-    await this.persist();
+    await this.persistJob(job);
     this.emit({ type: 'job-added', job: structuredClone(job) });
     // Its time left shows before its first photo starts (the overall line counts it).
     this.emitProgress(job);
@@ -335,7 +303,7 @@ export class BatchQueue {
         });
     }
     this.emit({ type: 'job-state', jobId, state: 'cancelled' });
-    await this.persist();
+    await this.persistJob(job);
     if (wasRunningHere) await stopped;
     else await this.finalizeJob(job, 'cancelled');
   }
@@ -349,7 +317,7 @@ export class BatchQueue {
         code: 'cancelled',
         message: 'cancelled by the user',
       });
-      await this.persist();
+      await this.persistFile(job, file);
       this.kick();
     } else if (file.state === 'running') {
       await this.abortRunning(jobId, fileId, 'cancel');
@@ -369,7 +337,7 @@ export class BatchQueue {
       file.state = 'queued';
       file.reason = null;
       file.outputPath = null;
-      this.emit({ type: 'file-state', jobId, file: structuredClone(file) });
+      this.emitFile(job, file);
       count++;
     }
     if (count > 0 && (job.state === 'finished' || job.state === 'cancelled')) {
@@ -377,7 +345,7 @@ export class BatchQueue {
       job.summary = null;
       this.emit({ type: 'job-state', jobId, state: 'queued' });
     }
-    await this.persist();
+    await this.persistJob(job);
     this.kick();
     return count;
   }
@@ -391,7 +359,7 @@ export class BatchQueue {
     }
     this.jobList.splice(this.jobList.indexOf(job), 1);
     this.jobList.splice(index, 0, job);
-    await this.persist();
+    await this.persistEntry({ op: 'order', jobIds: this.jobList.map((j) => j.id) });
     this.emit({ type: 'queue-order', jobIds: this.jobList.map((j) => j.id) });
   }
 
@@ -404,7 +372,9 @@ export class BatchQueue {
     this.jobList.splice(this.jobList.indexOf(job), 1);
     this.reservedPaths.delete(jobId);
     this.estimatedOutputBytes.delete(jobId);
-    await this.persist();
+    this.nextQueuedFrom.delete(jobId);
+    this.planner.noteJob(jobId);
+    await this.persistEntry({ op: 'remove', jobId });
     this.emit({ type: 'job-removed', jobId });
   }
 
@@ -417,7 +387,7 @@ export class BatchQueue {
     this.closed = true;
     if (this.running) this.abort(this.running, 'shutdown');
     await this.loop;
-    await this.persist();
+    await this.persistAll();
     await this.outputs.releaseAll();
     await this.store.unlock();
   }
@@ -428,47 +398,25 @@ export class BatchQueue {
     await this.store.lock();
     const loaded = await this.store.load();
     this.loadWarnings.push(...loaded.warnings);
-    await this.speed.load();
+    await this.planner.open();
     this.jobList = loaded.jobs;
     this.estimatedOutputBytes = loaded.estimatedOutputBytes;
-    for (const job of this.jobList) {
-      if (job.state === 'finished' || job.state === 'cancelled') continue;
-      // Temporary outputs are only ever half-written work of a crashed run.
-      await deleteTemporaryOutputs(job.outputFolder, job.id);
-      if (job.state === 'running') job.state = 'queued';
-      for (const file of job.files) {
-        // An interrupted image starts over; its planned path is kept so a completed rename
-        // before the crash is recognised instead of written a second time.
-        if (file.state === 'running') file.state = 'queued';
-        if (
-          file.state === 'done' &&
-          !(await isExpectedOutput(
-            file.outputPath,
-            file.outputWidth,
-            file.outputHeight,
-            file.outputBytes,
-          ))
-        ) {
-          file.state = 'queued';
-          file.outputPath = null;
-          this.loadWarnings.push(
-            `${job.id}: the output of ${file.inputPath} is missing or damaged; it will be made again`,
-          );
-        }
-      }
-    }
-    await this.persist();
+    await recoverJobs(this.jobList, this.loadWarnings);
+    await this.persistAll();
   }
 
   // ---- the work loop -------------------------------------------------------------------
 
   private kick(): void {
     if (this.loop || this.closed || !this.started) return;
-    this.loop = this.workLoop().finally(() => {
-      this.loop = null;
-      if (!this.closed && this.hasWork()) this.kick();
-      else this.settleIdle();
-    });
+    // Nothing left to run: other processes may write our output folders now.
+    this.loop = this.workLoop()
+      .then(() => this.outputs.releaseAll())
+      .finally(() => {
+        this.loop = null;
+        if (!this.closed && this.hasWork()) this.kick();
+        else this.settleIdle();
+      });
   }
 
   private async workLoop(): Promise<void> {
@@ -486,8 +434,6 @@ export class BatchQueue {
   }
 
   private settleIdle(): void {
-    // Nothing runs: other processes may write our output folders now.
-    void this.outputs.releaseAll();
     this.emit({ type: 'queue-idle' });
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
@@ -498,7 +444,12 @@ export class BatchQueue {
   private async nextFile(): Promise<{ job: Job; file: JobFile } | null> {
     for (const job of this.jobList) {
       if (!ACTIVE_JOB_STATES.has(job.state)) continue;
-      const file = job.files.find((f) => f.state === 'queued');
+      // From where the last look stopped: files before it are not queued (a file queued again
+      // moves the mark back), so a job of n files costs O(n) in all, not O(n²).
+      let index = this.nextQueuedFrom.get(job.id) ?? 0;
+      while (index < job.files.length && job.files[index]!.state !== 'queued') index++;
+      this.nextQueuedFrom.set(job.id, index);
+      const file = job.files[index];
       if (file) return { job, file };
       await this.finalizeJob(job, 'finished');
     }
@@ -563,7 +514,7 @@ export class BatchQueue {
     } finally {
       this.running = null;
     }
-    await this.persist();
+    await this.persistFile(job, file);
     this.emitProgress(job);
     if (job.state === 'cancelled') await this.finalizeJob(job, 'cancelled');
   }
@@ -573,7 +524,7 @@ export class BatchQueue {
     const { settings } = job;
     const signal = running.controller.signal;
     const started = performance.now();
-    const header = await this.readUsableHeader(file.inputPath, settings);
+    const header = await this.planner.readUsableHeader(file.inputPath, settings);
     if (isFileReason(header)) throw new InputRejected(header);
     // The photo may have been replaced since the scan: the report gives what was processed.
     file.inputBytes = header.bytes;
@@ -593,7 +544,7 @@ export class BatchQueue {
       outputWidth: size.width,
       outputHeight: size.height,
       scale: size.scale,
-      model: this.modelName(settings),
+      model: this.planner.modelName(settings),
       createdAt: job.createdAt,
     });
     const amongInputs = outputsAmongInputs(job.outputFolder, job.inputs.paths);
@@ -607,16 +558,26 @@ export class BatchQueue {
         `${job.outputFolder} is being written by another run (process ${holder}); waiting for it to finish`,
       ),
     );
-    const target = { targetPath: path.join(planned.folder, planned.fileName), format: planned.format };
+    const target = {
+      targetPath: path.join(planned.folder, planned.fileName),
+      format: planned.format,
+    };
     const models = this.upscaler.listModels();
     const decision = await decideForFile(manifest, job, file, target, models);
     if (decision.kind === 'up-to-date') {
       // Made by an earlier run, or by this job just before a kill (its record precedes the
       // rename): either way the output is complete and ours.
       if (decision.record.job === job.id) {
-        await this.markDone(job, file, decision.outputPath, size, performance.now() - started, file.provider);
+        await this.markDone(
+          job,
+          file,
+          decision.outputPath,
+          size,
+          performance.now() - started,
+          file.provider,
+        );
       } else {
-        this.setFileOutcome(job, file, 'skipped', upToDateReason(decision.outputPath));
+        this.setFileOutcome(job, file, 'skipped', upToDateReason());
         file.outputPath = decision.outputPath;
       }
       return;
@@ -625,12 +586,17 @@ export class BatchQueue {
     else if (decision.kind === 'not-ours')
       file.rerun = { kind: 'not-ours', why: decision.why, existingPath: decision.existingPath };
     else delete file.rerun;
-    // Ours: replaced where it is, whatever the policy (the policy protects other people's files).
-    const policy = decision.kind === 'replace' ? 'overwrite' : settings.overwrite;
+    // Ours: replaced where it is, whatever the policy (the policy protects other people's
+    // files), unless another photo of this job wrote it in this run. Another photo's output
+    // always gets a new name beside it.
+    const replaceInPlace = decision.kind === 'replace' && !reserved.has(decision.outputPath);
+    const policy = replaceInPlace ? 'overwrite' : settings.overwrite;
     let finalPath =
-      decision.kind === 'replace'
+      decision.kind === 'replace' && replaceInPlace
         ? decision.outputPath
-        : await chooseOutputPath(planned, settings.overwrite, reserved);
+        : decision.kind === 'taken'
+          ? await chooseOutputPath(planned, 'rename', new Set([...reserved, decision.existingPath]))
+          : await chooseOutputPath(planned, settings.overwrite, reserved);
     if (finalPath === null) {
       this.setFileOutcome(job, file, 'skipped', {
         code: 'output-exists',
@@ -639,7 +605,7 @@ export class BatchQueue {
       return;
     }
     file.outputPath = finalPath;
-    await this.persist();
+    await this.persistFile(job, file);
 
     const tempPath = temporaryOutputPath(finalPath, job.id, file.id);
     try {
@@ -669,7 +635,6 @@ export class BatchQueue {
       file.model = result.model;
       if (result.source) file.source = result.source;
       file.precision = result.precision;
-      this.lastProvider = result.provider;
       await finishOutput(
         tempPath,
         planned.format,
@@ -705,22 +670,7 @@ export class BatchQueue {
       await syncDirectory(path.dirname(finalPath));
       const elapsed = performance.now() - started;
       await this.markDone(job, file, finalPath, size, elapsed, result.provider);
-      const flopsPerPixel = jobFlopsPerPixel(
-        this.upscaler.listModels().find((model) => model.name === result.model),
-        settings,
-        result.outputWidth / result.inputWidth,
-      );
-      if (flopsPerPixel !== null) {
-        await this.speed.recordPhoto(
-          { provider: result.provider, model: result.model, precision: result.precision },
-          {
-            flopsPerPixel,
-            outputPixels: result.outputWidth * result.outputHeight,
-            inferenceMs: result.inferenceMs,
-            elapsedMs: elapsed,
-          },
-        );
-      }
+      await this.planner.recordPhoto(settings, result, elapsed);
     } finally {
       await rm(tempPath, { force: true });
     }
@@ -771,7 +721,7 @@ export class BatchQueue {
       reportCsvPath: written.csvPath,
       reportError: written.error,
     };
-    await this.persist();
+    await this.persistState(job);
     this.emit({ type: 'job-state', jobId: job.id, state });
     this.emit({ type: 'job-summary', summary: structuredClone(job.summary) });
   }
@@ -819,307 +769,13 @@ export class BatchQueue {
   private async setJobState(job: Job, state: JobState): Promise<void> {
     if (job.state === state) return;
     job.state = state;
-    await this.persist();
+    await this.persistState(job);
     this.emit({ type: 'job-state', jobId: job.id, state });
   }
 
-  private computeProgress(job: Job): JobProgress {
-    let totalPixels = 0;
-    let donePixels = 0;
-    let filesFinished = 0;
-    let filesTotal = 0;
-    let elapsedMs = 0;
-    let currentFile: JobProgress['currentFile'] = null;
-    const running = this.running?.jobId === job.id ? this.running : null;
-    // Each file at this machine's speed for the model it is predicted to run (runPlan.ts); an
-    // ETA only from figures timed or measured here, never from the assumed rates.
-    const planner = this.plannerFor(job.settings);
-    const allRuns = new RunTally();
-    const waitingRuns = new RunTally();
-    for (const file of job.files) {
-      // Up-to-date outputs are not work: the bar, the counts and the time cover the rest.
-      if (isUpToDate(file)) continue;
-      filesTotal++;
-      const pixels = expectedOutputPixels(job.settings, file);
-      const run = planner.runFor(file.inputJpegQuality ?? null, expectedScale(job.settings, file));
-      allRuns.add(run, pixels);
-      totalPixels += pixels;
-      if (TERMINAL_FILE_STATES.has(file.state)) {
-        filesFinished++;
-        elapsedMs += file.elapsedMs ?? 0;
-        if (file.state === 'done') donePixels += pixels;
-      } else if (running && running.fileId === file.id) {
-        const fileElapsed = performance.now() - running.startedAt;
-        // The engine's tile times once a tile finished; this machine's speed before that.
-        const predicted =
-          run.basis === 'assumed' ? null : ((pixels / 1e6) * 1000) / run.megapixelsPerSecond;
-        const fileEta =
-          running.imageEtaMs ?? (predicted === null ? null : Math.max(0, predicted - fileElapsed));
-        const fraction =
-          fileEta !== null
-            ? Math.min(RUNNING_FRACTION_CAP, fileElapsed / Math.max(1, fileElapsed + fileEta))
-            : running.tilesTotal > 0
-              ? running.tilesDone / running.tilesTotal
-              : 0;
-        donePixels += pixels * fraction;
-        elapsedMs += fileElapsed;
-        currentFile = {
-          fileId: running.fileId,
-          tilesDone: running.tilesDone,
-          tilesTotal: running.tilesTotal,
-          elapsedMs: Math.round(fileElapsed),
-          etaMs: fileEta === null ? null : Math.round(fileEta),
-        };
-      } else {
-        waitingRuns.add(run, pixels);
-      }
-    }
-    const waitingMs = waitingRuns.isMeasured() ? waitingRuns.seconds() * 1000 : null;
-    const etaMs =
-      waitingMs === null || (currentFile !== null && currentFile.etaMs === null)
-        ? null
-        : Math.round(waitingMs + (currentFile?.etaMs ?? 0));
-    return {
-      jobId: job.id,
-      filesTotal,
-      filesFinished,
-      currentFile,
-      outputMegapixelsDone: donePixels / 1e6,
-      outputMegapixelsTotal: totalPixels / 1e6,
-      megapixelsPerSecond: allRuns.isMeasured() ? allRuns.megapixelsPerSecond() : null,
-      elapsedMs: Math.round(elapsedMs),
-      etaMs,
-    };
-  }
-
-  /** The provider a job of `settings` runs on, as far as it is known before running it. */
-  private providerFor(settings: ExportSettings): ExecutionProvider {
-    return (
-      this.lastProvider ??
-      this.upscaler.activeProvider(settings.device) ??
-      (settings.device === 'auto' ? 'cpu' : settings.device)
-    );
-  }
-
-  /** Predicts, for a job of `settings`, each file's model and this machine's speed for it. */
-  private plannerFor(settings: ExportSettings): RunPlanner {
-    return new RunPlanner(this.upscaler, this.speed, settings, this.providerFor(settings));
-  }
-
-  /**
-   * Times each model the job's files are predicted to run (a clean model and its photo
-   * variant may both) when it has never run here, so the first estimate is a measurement. Not
-   * while a photo is running: the two would share the engine and the figure would come out
-   * slow. A failed calibration leaves the assumed speed in place.
-   */
-  private async ensureSpeeds(settings: ExportSettings, files: readonly PreflightFile[]) {
-    const planner = this.plannerFor(settings);
-    const unmeasured = new Map<string, SpeedKey>();
-    for (const file of files) {
-      if (!file.header) continue;
-      const key = planner.keyFor(file.jpegQuality, nominalScaleOf(settings, file.header));
-      if (key && !this.speed.get(key)) unmeasured.set(speedKeyText(key), key);
-    }
-    for (const [id, key] of unmeasured) {
-      if (this.running) return;
-      let pending = this.calibrations.get(id);
-      if (!pending) {
-        pending = this.runCalibration(settings, key, planner).finally(() =>
-          this.calibrations.delete(id),
-        );
-        this.calibrations.set(id, pending);
-      }
-      await pending;
-    }
-  }
-
-  /**
-   * Times `key.model` by name (a photo variant too: the test photo is a clean PNG, so under
-   * Auto it would time the clean model) and files the figure under the model, provider and
-   * file that actually ran.
-   */
-  private async runCalibration(
-    settings: ExportSettings,
-    key: SpeedKey,
-    planner: RunPlanner,
-  ): Promise<void> {
-    try {
-      await mkdir(this.options.stateDir, { recursive: true });
-      const timed = await calibrate(
-        this.upscaler,
-        { ...settings, model: key.model, source: 'clean' },
-        this.options.stateDir,
-      );
-      const flopsPerPixel = jobFlopsPerPixel(
-        planner.summary(timed.model),
-        { ...settings, selfEnsemble: false },
-        CALIBRATION_INPUT.scale,
-      );
-      if (flopsPerPixel === null) return;
-      this.lastProvider ??= timed.provider;
-      await this.speed.recordCalibration(
-        { provider: timed.provider, model: timed.model, precision: timed.precision },
-        { ...timed.timing, flopsPerPixel },
-      );
-    } catch (error) {
-      this.loadWarnings.push(`could not time ${key.model} on this machine: ${errorText(error)}`);
-    }
-  }
-
-  private async scanAndEstimate(request: AddJobRequest) {
-    const settings = cloneSettings(parseExportSettings(request.settings));
-    const inputs = validateInputs(request.inputs);
-    // A missing input is not an error here: the scan reports it as one problem entry.
-    const outputFolder = await resolveOutputFolder(inputs.paths, settings.outputFolder);
-    // Outputs among the inputs (`--out` = the input folder): skipping the output folder would
-    // skip the inputs; the folder's output ledger keeps our outputs out of the scan instead.
-    const amongInputs = outputsAmongInputs(outputFolder, inputs.paths);
-    const scanned = await scanInputs(inputs, amongInputs ? [] : [outputFolder]);
-    const files: (PreflightFile & ScannedFile)[] = [];
-    for (const file of scanned) {
-      // Entries the scan already refused (special files, links, unreadable folders) are never opened.
-      const header = file.problem ?? (await this.readUsableHeader(file.inputPath, settings));
-      const usable = isFileReason(header) ? null : header;
-      files.push({
-        ...file,
-        header: usable,
-        // The tables only (no pixels): a JPEG below the photo threshold runs a photo variant.
-        jpegQuality:
-          usable?.format === 'jpeg'
-            ? ((await readJpegQuality(file.inputPath).catch(() => null))?.quality ?? null)
-            : null,
-        problem: isFileReason(header) ? header : null,
-      });
-    }
-    // The rerun rules, before anything is estimated: outputs an earlier run made from the same
-    // photos with the same settings are counted, not estimated (nor redone).
-    const { upToDate, ours } = await this.rerunState(files, settings, outputFolder);
-    const toDo = files.filter((file) => !upToDate.has(file.inputPath));
-    await this.ensureSpeeds(settings, toDo);
-    // After the calibrations: their figures are in the planner's speed log.
-    const planner = this.plannerFor(settings);
-    const estimate = await estimateJob({
-      files: toDo,
-      settings,
-      outputFolder,
-      runFor: (jpegQuality, scale) => planner.runFor(jpegQuality, scale),
-      queuedOutputBytes: await this.pendingOutputBytesOn(outputFolder),
-      upToDate: upToDate.size,
-    });
-    estimate.warnings = [
-      ...this.outputs
-        .warningsFor(outputFolder)
-        .map((message) => ({ code: 'manifest' as const, message })),
-      ...(await preflightWarnings({
-      inputs,
-      // Our own outputs (stale ones included) are replaced in place: only other files warn.
-      files: toDo.filter((file) => !ours.has(file.inputPath)),
-      problems: estimate.problems,
-      settings,
-      outputFolder,
-      modelName: this.modelName(settings),
-    })),
-    ];
-    return { estimate, files, upToDate, settings, outputFolder, inputs };
-  }
-
-  /**
-   * What the output folder's manifest says of each file: the outputs that are up to date (by
-   * input path), and the inputs whose outputs are ours but stale, deleted or damaged (they are
-   * replaced in place, so the "outputs exist" warning is not for them).
-   */
-  private async rerunState(
-    files: readonly (PreflightFile & ScannedFile)[],
-    settings: ExportSettings,
-    outputFolder: string,
-  ): Promise<{ upToDate: Map<string, string>; ours: Set<string> }> {
-    const upToDate = new Map<string, string>();
-    const ours = new Set<string>();
-    const manifest = await this.outputs.read(outputFolder);
-    if (!manifest.trusted) return { upToDate, ours };
-    const models = this.upscaler.listModels();
-    const modelName = this.modelName(settings);
-    const createdAt = new Date().toISOString();
-    for (const file of files) {
-      if (!file.header || file.problem) continue;
-      try {
-        const size = resolveTargetSize(file.header, settings.target);
-        const planned = planOutputName(settings, outputFolder, {
-          inputPath: file.inputPath,
-          relativePath: file.relativePath,
-          outputWidth: size.width,
-          outputHeight: size.height,
-          scale: size.scale,
-          model: modelName,
-          createdAt,
-        });
-        const decision = await decideForFile(
-          manifest,
-          { settings },
-          file,
-          { targetPath: path.join(planned.folder, planned.fileName), format: planned.format },
-          models,
-        );
-        if (decision.kind === 'up-to-date') upToDate.set(file.inputPath, decision.outputPath);
-        else if (decision.kind === 'replace') ours.add(file.inputPath);
-      } catch {
-        // Out of range, an invalid template, a file gone meanwhile: the run reports it.
-      }
-    }
-    return { upToDate, ours };
-  }
-
-  /**
-   * The header of a file that will be processed, or why it cannot be: besides what
-   * `readImageHeader` finds, an input over the engine's pixel limit and an output over its
-   * size limit are refused from the header's numbers (a decompression bomb never reaches
-   * the estimate or the decoder).
-   */
-  private async readUsableHeader(
-    inputPath: string,
-    settings: ExportSettings,
-  ): Promise<ImageHeader | FileReason> {
-    const header = await readImageHeader(inputPath, DEFAULT_MAX_INPUT_PIXELS);
-    if (isFileReason(header)) return header;
-    try {
-      const size = resolveTargetSize(header, settings.target);
-      if (size.width * size.height > DEFAULT_MAX_OUTPUT_PIXELS) {
-        return {
-          code: 'too-large',
-          message: `the output would be ${size.width}x${size.height} (${formatMegapixels(size.width * size.height)}), over the limit of ${formatMegapixels(DEFAULT_MAX_OUTPUT_PIXELS)}`,
-        };
-      }
-    } catch {
-      // scale-out-of-range: the pre-flight and the run report it with the target's own words.
-    }
-    return header;
-  }
-
-  /** The model name `{model}` expands to: the job's model, or the default on this hardware. */
-  private modelName(settings: ExportSettings): string {
-    return (
-      resolveModel(this.upscaler.listModels(), settings.model)?.name ?? settings.model ?? 'cmsc'
-    );
-  }
-
-  /** What unfinished jobs will still write on the volume of `folder`, from their pre-flight estimates. */
-  private async pendingOutputBytesOn(folder: string): Promise<number> {
-    const volume = await volumeOf(folder);
-    let pending = 0;
-    for (const job of this.jobList) {
-      if (job.state === 'finished' || job.state === 'cancelled') continue;
-      if ((await volumeOf(job.outputFolder)) !== volume) continue;
-      let total = 0;
-      let remaining = 0;
-      for (const file of job.files) {
-        const pixels = expectedOutputPixels(job.settings, file);
-        total += pixels;
-        if (file.state === 'queued' || file.state === 'running') remaining += pixels;
-      }
-      const estimate = this.estimatedOutputBytes.get(job.id) ?? 0;
-      if (total > 0) pending += (estimate * remaining) / total;
-    }
-    return Math.round(pending);
+  /** What is queued already, for a new job's disk-space check. */
+  private queuedWork(): QueuedWork {
+    return { jobs: this.jobList, estimatedOutputBytes: this.estimatedOutputBytes };
   }
 
   private requireJob(jobId: string): Job {
@@ -1138,8 +794,37 @@ export class BatchQueue {
     if (this.closed) throw new Error('the batch queue is closed');
   }
 
-  private persist(): Promise<void> {
+  /** A snapshot of the whole queue (at open and close, and when the journal has grown). */
+  private persistAll(): Promise<void> {
     return this.store.save(this.jobList, this.estimatedOutputBytes);
+  }
+
+  /** One change in the journal: O(1) per file, whatever the queue's size. */
+  private async persistEntry(entry: JournalEntry): Promise<void> {
+    if (await this.store.append(entry)) await this.persistAll();
+  }
+
+  /** A whole job (added, cancelled, retried): O(its files), once per such action. */
+  private persistJob(job: Job): Promise<void> {
+    const estimate = this.estimatedOutputBytes.get(job.id);
+    return this.persistEntry({
+      op: 'job',
+      job,
+      ...(estimate !== undefined ? { estimatedOutputBytes: estimate } : {}),
+    });
+  }
+
+  private persistState(job: Job): Promise<void> {
+    return this.persistEntry({
+      op: 'state',
+      jobId: job.id,
+      state: job.state,
+      summary: job.summary,
+    });
+  }
+
+  private persistFile(job: Job, file: JobFile): Promise<void> {
+    return this.persistEntry({ op: 'file', jobId: job.id, file });
   }
 
   private emit(event: BatchEvent): void {
@@ -1147,32 +832,17 @@ export class BatchQueue {
   }
 
   private emitFile(job: Job, file: JobFile): void {
+    this.planner.noteFile(job, file);
+    if (file.state === 'queued' && file.id < (this.nextQueuedFrom.get(job.id) ?? 0))
+      this.nextQueuedFrom.set(job.id, file.id);
     this.emit({ type: 'file-state', jobId: job.id, file: structuredClone(file) });
   }
 
   private emitProgress(job: Job): void {
-    this.emit({ type: 'progress', progress: this.computeProgress(job) });
-  }
-}
-
-/**
- * True when `outputPath` has the given dimensions (and byte size, when recorded): a finished
- * output, not a damaged or foreign file. Outputs only ever appear complete (written, fsynced,
- * renamed), so this guards against changes made after the fact.
- */
-async function isExpectedOutput(
-  outputPath: string | null,
-  width: number | null,
-  height: number | null,
-  bytes: number | null = null,
-): Promise<boolean> {
-  if (!outputPath || width === null || height === null) return false;
-  try {
-    if (bytes !== null && (await stat(outputPath)).size !== bytes) return false;
-    const metadata = await sharp(outputPath, { limitInputPixels: false }).metadata();
-    return metadata.width === width && metadata.height === height;
-  } catch {
-    return false;
+    this.emit({
+      type: 'progress',
+      progress: this.planner.progress(job, this.running?.jobId === job.id ? this.running : null),
+    });
   }
 }
 
@@ -1183,56 +853,6 @@ async function isExpectedOutput(
 async function changedSinceScan(file: JobFile): Promise<boolean> {
   const info = await stat(file.inputPath).catch(() => null);
   return info !== null && info.size !== file.inputBytes;
-}
-
-/** The scale a file runs at (2 when its size is unknown: it fails before any model runs). */
-function expectedScale(settings: ExportSettings, file: JobFile): number {
-  return nominalScaleOf(settings, { width: file.inputWidth, height: file.inputHeight });
-}
-
-function nominalScaleOf(settings: ExportSettings, size: { width: number; height: number }): number {
-  if (size.width === 0 || size.height === 0) return 2;
-  try {
-    return resolveTargetSize(size, settings.target).scale;
-  } catch {
-    return 2;
-  }
-}
-
-function expectedOutputPixels(settings: ExportSettings, file: JobFile): number {
-  if (file.outputWidth !== null && file.outputHeight !== null)
-    return file.outputWidth * file.outputHeight;
-  if (file.inputWidth === 0 || file.inputHeight === 0) return 0;
-  try {
-    const size = resolveTargetSize(
-      { width: file.inputWidth, height: file.inputHeight },
-      settings.target,
-    );
-    return size.width * size.height;
-  } catch {
-    return 0;
-  }
-}
-
-
-function validateInputs(value: JobInputs): JobInputs {
-  if (!Array.isArray(value.paths) || value.paths.length === 0)
-    throw new TypeError('a job needs at least one file or folder');
-  for (const p of value.paths) {
-    if (typeof p !== 'string' || !path.isAbsolute(p))
-      throw new TypeError(`input paths must be absolute: ${String(p)}`);
-  }
-  const extensions = (list: unknown, name: string): string[] => {
-    if (!Array.isArray(list) || list.some((e) => typeof e !== 'string'))
-      throw new TypeError(`${name} must be a list of extensions`);
-    return (list as string[]).map(normalizeExtension).filter((e) => e !== '');
-  };
-  return {
-    paths: value.paths.map((p) => path.resolve(p)),
-    recursive: value.recursive === true,
-    includeExtensions: extensions(value.includeExtensions, 'includeExtensions'),
-    excludeExtensions: extensions(value.excludeExtensions, 'excludeExtensions'),
-  };
 }
 
 /** Entries the scan refused without opening them; they never run. */

@@ -69,9 +69,19 @@ export interface OpenedManifest {
   warnings: string[];
 }
 
+/**
+ * Records are kept per (target, input): two photos whose names map to one target (`a.png` and
+ * `a.jpg` as `a_x2.png`) each keep their own history, and never take each other's output.
+ */
+function recordKey(target: string, inputPath: string): string {
+  return `${target}\u0000${inputPath}`;
+}
+
 export class OutputManifest {
-  /** Per target, newest first. */
+  /** Per (target, input), newest first. */
   private readonly records = new Map<string, ManifestRecord[]>();
+  /** Output paths some live record names, with how many records name each. */
+  private readonly namedOutputs = new Map<string, number>();
   private lines = 0;
   private appending: Promise<void> = Promise.resolve();
 
@@ -108,9 +118,14 @@ export class OutputManifest {
     return parseManifest(folder, text);
   }
 
-  /** The record that owns the file at `target`'s output now, newest first, up to two. */
-  recordsFor(target: string): readonly ManifestRecord[] {
-    return this.records.get(target) ?? [];
+  /** The records of `input`'s output at `target` (both relative), newest first, up to two. */
+  recordsFor(target: string, inputPath: string): readonly ManifestRecord[] {
+    return this.records.get(recordKey(target, inputPath)) ?? [];
+  }
+
+  /** True when some record names `outputPath` (relative) as its output. */
+  namesOutput(outputPath: string): boolean {
+    return (this.namedOutputs.get(outputPath) ?? 0) > 0;
   }
 
   /** The newest record of every target. */
@@ -172,10 +187,18 @@ export class OutputManifest {
 
   /** Called from the parser, and after each append. */
   private remember(record: ManifestRecord): void {
-    const list = this.records.get(record.target) ?? [];
+    const key = recordKey(record.target, record.input.path);
+    const list = this.records.get(key) ?? [];
     list.unshift(record);
-    if (list.length > RECORDS_PER_TARGET) list.length = RECORDS_PER_TARGET;
-    this.records.set(record.target, list);
+    this.count(record.output.path, 1);
+    while (list.length > RECORDS_PER_TARGET) this.count(list.pop()!.output.path, -1);
+    this.records.set(key, list);
+  }
+
+  private count(outputPath: string, delta: number): void {
+    const next = (this.namedOutputs.get(outputPath) ?? 0) + delta;
+    if (next > 0) this.namedOutputs.set(outputPath, next);
+    else this.namedOutputs.delete(outputPath);
   }
 
   /** Before the first write: a distrusted file is moved aside, a missing one gets its header. */
@@ -283,7 +306,11 @@ function parseRecord(value: unknown): ManifestRecord | string {
   const input = value.input;
   if (typeof value.target !== 'string') return 'no target';
   if (!isIdentity(output) || typeof output.path !== 'string') return 'no output';
-  if (!isIdentity(input) || typeof input.path !== 'string' || typeof input.absolutePath !== 'string')
+  if (
+    !isIdentity(input) ||
+    typeof input.path !== 'string' ||
+    typeof input.absolutePath !== 'string'
+  )
     return 'no input';
   if (typeof value.settingsDigest !== 'string') return 'no settings digest';
   return {

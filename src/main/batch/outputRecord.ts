@@ -112,7 +112,7 @@ export interface PlannedOutput {
 export async function decideForFile(
   manifest: OutputManifest,
   job: Pick<Job, 'settings'>,
-  file: Pick<JobFile, 'inputPath'>,
+  file: Pick<JobFile, 'inputPath' | 'relativePath'>,
   planned: PlannedOutput,
   models: readonly ModelSummary[],
 ): Promise<OutputDecision> {
@@ -122,6 +122,8 @@ export async function decideForFile(
     manifest,
     planned.targetPath,
     {
+      path: file.inputPath,
+      relativePath: portablePath(file.relativePath),
       bytes: info.size,
       mtimeMs: info.mtimeMs,
       sha256: () => (hashed ??= hashFile(file.inputPath)),
@@ -149,7 +151,7 @@ export async function outputRecordFor(
     target: manifest.relativePathOf(planned.targetPath),
     output: { path: manifest.relativePathOf(finalPath), ...output },
     input: {
-      path: file.relativePath.split(path.sep).join('/'),
+      path: portablePath(file.relativePath),
       absolutePath: file.inputPath,
       ...input,
     },
@@ -180,11 +182,16 @@ export function noteFrames(file: JobFile, header: Pick<ImageHeader, 'format' | '
   file.notes = [note];
 }
 
-/** The reason of a file found up to date. */
-export function upToDateReason(outputPath: string): FileReason {
+/** Records use `/` on every platform. */
+function portablePath(relativePath: string): string {
+  return relativePath.split(path.sep).join('/');
+}
+
+/** The reason of a file found up to date (the output's path is in the file's record). */
+export function upToDateReason(): FileReason {
   return {
     code: 'up-to-date',
-    message: `up to date: ${outputPath} was made from this photo with these settings`,
+    message: 'up to date: an earlier run made its output from this photo with these settings',
   };
 }
 

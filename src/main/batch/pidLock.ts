@@ -24,8 +24,7 @@ export class PidLock {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       }
       const holder = Number.parseInt(await readFile(this.lockPath, 'utf8').catch(() => ''), 10);
-      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && processIsAlive(holder))
-        return holder;
+      if (Number.isInteger(holder) && holder > 0 && processIsAlive(holder)) return holder;
       await rm(this.lockPath, { force: true });
     }
   }

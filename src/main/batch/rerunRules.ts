@@ -8,7 +8,10 @@
  * - ours, deleted: the recorded output is gone → write it again where it was;
  * - ours, damaged: the recorded output differs and no longer decodes (a truncated copy) → replace it;
  * - someone else's: a file at the target that no record owns, or ours edited since (it differs
- *   and still decodes: retouched by a person) → the overwrite policy decides, as for any file.
+ *   and still decodes: retouched by a person) → the overwrite policy decides, as for any file;
+ * - another photo's: the target holds the output we made for another input whose name maps to
+ *   the same target (`a.png` and `a.jpg`) → a new name, whatever the policy: ours are never
+ *   overwritten by each other.
  *
  * Cheap first: size and modification time equal to the record's mean unchanged, and the
  * content is hashed only when they differ.
@@ -26,9 +29,15 @@ export type OutputDecision =
   /** Ours: write again at `outputPath`, replacing what is there. */
   | { kind: 'replace'; record: ManifestRecord; outputPath: string; why: ReplaceWhy }
   /** A file we did not write (or one a person edited): the overwrite policy decides. */
-  | { kind: 'not-ours'; why: 'not-in-manifest' | 'edited'; existingPath: string };
+  | { kind: 'not-ours'; why: 'not-in-manifest' | 'edited'; existingPath: string }
+  /** Our output of another input holds the target: write beside it under a new name. */
+  | { kind: 'taken'; existingPath: string };
 
 export interface InputState {
+  /** Absolute path now. */
+  path: string;
+  /** Relative to the job's input root (what records store). */
+  relativePath: string;
   bytes: number;
   mtimeMs: number;
   /** Hashes the input when its size or time differ from the record's (memoised by the caller). */
@@ -41,13 +50,20 @@ export async function decideOutput(
   input: InputState,
   digest: string,
 ): Promise<OutputDecision> {
-  const records = manifest.trusted
-    ? manifest.recordsFor(manifest.relativePathOf(targetPath))
-    : [];
+  const target = manifest.relativePathOf(targetPath);
+  let records = manifest.trusted ? manifest.recordsFor(target, input.relativePath) : [];
+  // The same relative name under another picked folder whose photo still exists: its records.
+  for (const record of records) {
+    if (record.input.absolutePath !== input.path && (await isFile(record.input.absolutePath))) {
+      records = [];
+      break;
+    }
+  }
   if (records.length === 0) {
-    return (await stat(targetPath).catch(() => null))
-      ? { kind: 'not-ours', why: 'not-in-manifest', existingPath: targetPath }
-      : { kind: 'new' };
+    if (!(await stat(targetPath).catch(() => null))) return { kind: 'new' };
+    return manifest.trusted && manifest.namesOutput(target)
+      ? { kind: 'taken', existingPath: targetPath }
+      : { kind: 'not-ours', why: 'not-in-manifest', existingPath: targetPath };
   }
   for (const record of records) {
     const outputPath = manifest.outputPathOf(record);
@@ -68,6 +84,10 @@ export async function decideOutput(
   if (await decodesCompletely(outputPath))
     return { kind: 'not-ours', why: 'edited', existingPath: outputPath };
   return { kind: 'replace', record: latest, outputPath, why: 'damaged' };
+}
+
+async function isFile(filePath: string): Promise<boolean> {
+  return (await stat(filePath).catch(() => null))?.isFile() ?? false;
 }
 
 /** True when the file at `outputPath` is the one `record` describes. */

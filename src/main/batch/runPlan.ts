@@ -155,9 +155,9 @@ export class RunPlanner {
 export class RunTally {
   private readonly groups = new Map<PlannedRun, { files: number; pixels: number }>();
 
-  add(run: PlannedRun, outputPixels: number): void {
+  add(run: PlannedRun, outputPixels: number, files = 1): void {
     const group = this.groups.get(run) ?? { files: 0, pixels: 0 };
-    group.files++;
+    group.files += files;
     group.pixels += outputPixels;
     this.groups.set(run, group);
   }

@@ -40,7 +40,7 @@ export async function verifyOutputs(folder: string): Promise<VerifyResult> {
   let intact = 0;
   for (const latest of manifest.latestRecords()) {
     checked++;
-    const records = manifest.recordsFor(latest.target);
+    const records = manifest.recordsFor(latest.target, latest.input.path);
     const finding = await checkTarget(manifest, records);
     if (finding) findings.push(finding);
     else intact++;
@@ -71,9 +71,15 @@ async function checkTarget(
           kind: 'edited',
           output,
           input,
-          detail: 'the output differs from what we wrote but still decodes (edited by hand?); a rerun keeps it',
+          detail:
+            'the output differs from what we wrote but still decodes (edited by hand?); a rerun keeps it',
         }
-      : { kind: 'damaged', output, input, detail: 'the output no longer decodes (truncated or corrupt)' };
+      : {
+          kind: 'damaged',
+          output,
+          input,
+          detail: 'the output no longer decodes (truncated or corrupt)',
+        };
   }
   const info = await stat(input).catch(() => null);
   if (!info || !info.isFile())

@@ -1,0 +1,604 @@
+/**
+ * The planner: what a job will cost and how far it has come. It scans and estimates a job
+ * before it is queued (headers, the rerun rules, this machine's speed per model, disk space),
+ * times models that never ran here (calibration), learns from every finished photo, and keeps
+ * each job's progress as a running tally so a progress tick does not walk every file.
+ */
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  cloneSettings,
+  parseExportSettings,
+  type ExportSettings,
+} from '../../shared/exportSettings.ts';
+import type {
+  FileReason,
+  Job,
+  JobFile,
+  JobInputs,
+  JobProgress,
+  PreflightEstimate,
+} from '../../shared/jobs.ts';
+import { isUpToDate } from '../../shared/jobs.ts';
+import { resolveTargetSize } from '../../shared/targetSize.ts';
+import type { ExecutionProvider, UpscaleResult } from '../../shared/upscaleOptions.ts';
+import {
+  DEFAULT_MAX_INPUT_PIXELS,
+  DEFAULT_MAX_OUTPUT_PIXELS,
+  readJpegQuality,
+} from '../engine/index.ts';
+import {
+  CALIBRATION_INPUT,
+  calibrate,
+  jobFlopsPerPixel,
+  SpeedLog,
+  speedKeyText,
+  type SpeedKey,
+} from './deviceSpeed.ts';
+import { resolveModel, type ImageUpscaler } from './imageUpscaler.ts';
+import {
+  formatMegapixels,
+  isFileReason,
+  normalizeExtension,
+  readImageHeader,
+  scanInputs,
+  type ImageHeader,
+  type ScannedFile,
+} from './inputScan.ts';
+import { decideForFile, errorText, type OutputBook } from './outputRecord.ts';
+import { outputsAmongInputs, planOutputName, resolveOutputFolder } from './outputPlan.ts';
+import { estimateJob, volumeOf, type PreflightFile } from './preflight.ts';
+import { preflightWarnings } from './preflightWarnings.ts';
+import { RunPlanner, RunTally } from './runPlan.ts';
+
+export interface AddJobRequest {
+  inputs: JobInputs;
+  settings: ExportSettings;
+}
+
+/** A job as planned: its estimate, every file found, and which are up to date already. */
+export interface PlannedJob {
+  estimate: PreflightEstimate;
+  files: (PreflightFile & ScannedFile)[];
+  /** Up-to-date outputs by input path. */
+  upToDate: Map<string, string>;
+  settings: ExportSettings;
+  outputFolder: string;
+  inputs: JobInputs;
+}
+
+/** The work already queued, for the disk-space check of a new job. */
+export interface QueuedWork {
+  jobs: readonly Job[];
+  estimatedOutputBytes: ReadonlyMap<string, number>;
+}
+
+/** What progress needs to know of the photo being upscaled. */
+export interface RunningFileView {
+  fileId: number;
+  tilesDone: number;
+  tilesTotal: number;
+  /** The engine's own estimate for the rest of this image. */
+  imageEtaMs: number | null;
+  /** performance.now() when the image started. */
+  startedAt: number;
+}
+
+export interface PlannerContext {
+  upscaler: ImageUpscaler;
+  /** Folder for calibration images. */
+  stateDir: string;
+  speedFile: string;
+  outputs: OutputBook;
+  /** True while a photo is being upscaled: no calibration then (both would share the engine). */
+  isBusy: () => boolean;
+  warn: (message: string) => void;
+}
+
+/** A running photo never shows as complete: encoding and the rename still follow its last tile. */
+const RUNNING_FRACTION_CAP = 0.99;
+
+export class JobPlanner {
+  private readonly speed: SpeedLog;
+  private readonly upscaler: ImageUpscaler;
+  /** Calibrations in flight, so concurrent pre-flights time the model once. */
+  private readonly calibrations = new Map<string, Promise<void>>();
+  private readonly tallies = new Map<string, JobTally>();
+  private lastProvider: ExecutionProvider | null = null;
+
+  constructor(private readonly context: PlannerContext) {
+    this.speed = new SpeedLog(context.speedFile);
+    this.upscaler = context.upscaler;
+  }
+
+  async open(): Promise<void> {
+    await this.speed.load();
+  }
+
+  /** A file of `job` changed state or size: its share of the job's tally follows. */
+  noteFile(job: Job, file: JobFile): void {
+    this.tallyOf(job).update(file);
+  }
+
+  /** Many files changed at once (cancel, retry, recovery): the tally is rebuilt when next read. */
+  noteJob(jobId: string): void {
+    this.tallies.delete(jobId);
+  }
+
+  /** This machine's speed, from a photo that finished (the figure every estimate learns from). */
+  async recordPhoto(
+    settings: ExportSettings,
+    result: UpscaleResult,
+    elapsedMs: number,
+  ): Promise<void> {
+    this.lastProvider = result.provider;
+    const flopsPerPixel = jobFlopsPerPixel(
+      this.upscaler.listModels().find((model) => model.name === result.model),
+      settings,
+      result.outputWidth / result.inputWidth,
+    );
+    if (flopsPerPixel === null) return;
+    await this.speed.recordPhoto(
+      { provider: result.provider, model: result.model, precision: result.precision },
+      {
+        flopsPerPixel,
+        outputPixels: result.outputWidth * result.outputHeight,
+        inferenceMs: result.inferenceMs,
+        elapsedMs,
+      },
+    );
+  }
+
+  /**
+   * A job's progress from its running tally: O(the number of distinct (JPEG quality, scale)
+   * pairs), not O(files), so a progress tick costs the same in a 30,000-photo job.
+   */
+  progress(job: Job, running: RunningFileView | null): JobProgress {
+    const tally = this.tallyOf(job);
+    let donePixels = tally.donePixels;
+    let elapsedMs = tally.elapsedMs;
+    let currentFile: JobProgress['currentFile'] = null;
+    // Each file at this machine's speed for the model it is predicted to run (runPlan.ts); an
+    // ETA only from figures timed or measured here, never from the assumed rates.
+    const planner = this.plannerFor(job.settings);
+    const allRuns = new RunTally();
+    const waitingRuns = new RunTally();
+    for (const group of tally.groups()) {
+      const run = planner.runFor(group.jpegQuality, group.scale);
+      allRuns.add(run, group.pixels, group.files);
+      if (group.waitingFiles > 0) waitingRuns.add(run, group.waitingPixels, group.waitingFiles);
+    }
+    const file = running ? job.files[running.fileId] : undefined;
+    if (running && file && file.state === 'running') {
+      const pixels = expectedOutputPixels(job.settings, file);
+      const run = planner.runFor(file.inputJpegQuality ?? null, expectedScale(job.settings, file));
+      const fileElapsed = performance.now() - running.startedAt;
+      // The engine's tile times once a tile finished; this machine's speed before that.
+      const predicted =
+        run.basis === 'assumed' ? null : ((pixels / 1e6) * 1000) / run.megapixelsPerSecond;
+      const fileEta =
+        running.imageEtaMs ?? (predicted === null ? null : Math.max(0, predicted - fileElapsed));
+      const fraction =
+        fileEta !== null
+          ? Math.min(RUNNING_FRACTION_CAP, fileElapsed / Math.max(1, fileElapsed + fileEta))
+          : running.tilesTotal > 0
+            ? running.tilesDone / running.tilesTotal
+            : 0;
+      donePixels += pixels * fraction;
+      elapsedMs += fileElapsed;
+      currentFile = {
+        fileId: running.fileId,
+        tilesDone: running.tilesDone,
+        tilesTotal: running.tilesTotal,
+        elapsedMs: Math.round(fileElapsed),
+        etaMs: fileEta === null ? null : Math.round(fileEta),
+      };
+    }
+    const waitingMs = waitingRuns.isMeasured() ? waitingRuns.seconds() * 1000 : null;
+    const etaMs =
+      waitingMs === null || (currentFile !== null && currentFile.etaMs === null)
+        ? null
+        : Math.round(waitingMs + (currentFile?.etaMs ?? 0));
+    return {
+      jobId: job.id,
+      filesTotal: tally.filesTotal,
+      filesFinished: tally.filesFinished,
+      currentFile,
+      outputMegapixelsDone: donePixels / 1e6,
+      outputMegapixelsTotal: tally.totalPixels / 1e6,
+      megapixelsPerSecond: allRuns.isMeasured() ? allRuns.megapixelsPerSecond() : null,
+      elapsedMs: Math.round(elapsedMs),
+      etaMs,
+    };
+  }
+
+  /** The provider a job of `settings` runs on, as far as it is known before running it. */
+  providerFor(settings: ExportSettings): ExecutionProvider {
+    return (
+      this.lastProvider ??
+      this.upscaler.activeProvider(settings.device) ??
+      (settings.device === 'auto' ? 'cpu' : settings.device)
+    );
+  }
+
+  /** Predicts, for a job of `settings`, each file's model and this machine's speed for it. */
+  plannerFor(settings: ExportSettings): RunPlanner {
+    return new RunPlanner(this.upscaler, this.speed, settings, this.providerFor(settings));
+  }
+
+  /**
+   * Times each model the job's files are predicted to run (a clean model and its photo
+   * variant may both) when it has never run here, so the first estimate is a measurement. Not
+   * while a photo is running: the two would share the engine and the figure would come out
+   * slow. A failed calibration leaves the assumed speed in place.
+   */
+  async ensureSpeeds(settings: ExportSettings, files: readonly PreflightFile[]): Promise<void> {
+    const planner = this.plannerFor(settings);
+    const unmeasured = new Map<string, SpeedKey>();
+    for (const file of files) {
+      if (!file.header) continue;
+      const key = planner.keyFor(file.jpegQuality, nominalScaleOf(settings, file.header));
+      if (key && !this.speed.get(key)) unmeasured.set(speedKeyText(key), key);
+    }
+    for (const [id, key] of unmeasured) {
+      if (this.context.isBusy()) return;
+      let pending = this.calibrations.get(id);
+      if (!pending) {
+        pending = this.runCalibration(settings, key, planner).finally(() =>
+          this.calibrations.delete(id),
+        );
+        this.calibrations.set(id, pending);
+      }
+      await pending;
+    }
+  }
+
+  /**
+   * Times `key.model` by name (a photo variant too: the test photo is a clean PNG, so under
+   * Auto it would time the clean model) and files the figure under the model, provider and
+   * file that actually ran.
+   */
+  private async runCalibration(
+    settings: ExportSettings,
+    key: SpeedKey,
+    planner: RunPlanner,
+  ): Promise<void> {
+    try {
+      await mkdir(this.context.stateDir, { recursive: true });
+      const timed = await calibrate(
+        this.upscaler,
+        { ...settings, model: key.model, source: 'clean' },
+        this.context.stateDir,
+      );
+      const flopsPerPixel = jobFlopsPerPixel(
+        planner.summary(timed.model),
+        { ...settings, selfEnsemble: false },
+        CALIBRATION_INPUT.scale,
+      );
+      if (flopsPerPixel === null) return;
+      this.lastProvider ??= timed.provider;
+      await this.speed.recordCalibration(
+        { provider: timed.provider, model: timed.model, precision: timed.precision },
+        { ...timed.timing, flopsPerPixel },
+      );
+    } catch (error) {
+      this.context.warn(`could not time ${key.model} on this machine: ${errorText(error)}`);
+    }
+  }
+
+  /**
+   * Scans a job's inputs, reads each header, applies the rerun rules and estimates the rest:
+   * everything `addJob` and `preflight` need, computed the same way for both.
+   */
+  async plan(request: AddJobRequest, queued: QueuedWork): Promise<PlannedJob> {
+    const settings = cloneSettings(parseExportSettings(request.settings));
+    const inputs = validateInputs(request.inputs);
+    // A missing input is not an error here: the scan reports it as one problem entry.
+    const outputFolder = await resolveOutputFolder(inputs.paths, settings.outputFolder);
+    // Outputs among the inputs (`--out` = the input folder): skipping the output folder would
+    // skip the inputs; the folder's output ledger keeps our outputs out of the scan instead.
+    const amongInputs = outputsAmongInputs(outputFolder, inputs.paths);
+    const scanned = await scanInputs(inputs, amongInputs ? [] : [outputFolder]);
+    const files: (PreflightFile & ScannedFile)[] = [];
+    for (const file of scanned) {
+      // Entries the scan already refused (special files, links, unreadable folders) are never opened.
+      const header = file.problem ?? (await this.readUsableHeader(file.inputPath, settings));
+      const usable = isFileReason(header) ? null : header;
+      files.push({
+        ...file,
+        header: usable,
+        // The tables only (no pixels): a JPEG below the photo threshold runs a photo variant.
+        jpegQuality:
+          usable?.format === 'jpeg'
+            ? ((await readJpegQuality(file.inputPath).catch(() => null))?.quality ?? null)
+            : null,
+        problem: isFileReason(header) ? header : null,
+      });
+    }
+    // The rerun rules, before anything is estimated: outputs an earlier run made from the same
+    // photos with the same settings are counted, not estimated (nor redone).
+    const { upToDate, ours } = await this.rerunState(files, settings, outputFolder);
+    const toDo = files.filter((file) => !upToDate.has(file.inputPath));
+    await this.ensureSpeeds(settings, toDo);
+    // After the calibrations: their figures are in the planner's speed log.
+    const planner = this.plannerFor(settings);
+    const estimate = await estimateJob({
+      files: toDo,
+      settings,
+      outputFolder,
+      runFor: (jpegQuality, scale) => planner.runFor(jpegQuality, scale),
+      queuedOutputBytes: await pendingOutputBytesOn(outputFolder, queued),
+      upToDate: upToDate.size,
+    });
+    estimate.warnings = [
+      ...this.context.outputs
+        .warningsFor(outputFolder)
+        .map((message) => ({ code: 'manifest' as const, message })),
+      ...(await preflightWarnings({
+        inputs,
+        // Our own outputs (stale ones included) are replaced in place: only other files warn.
+        files: toDo.filter((file) => !ours.has(file.inputPath)),
+        problems: estimate.problems,
+        settings,
+        outputFolder,
+        modelName: this.modelName(settings),
+      })),
+    ];
+    return { estimate, files, upToDate, settings, outputFolder, inputs };
+  }
+
+  /**
+   * What the output folder's manifest says of each file: the outputs that are up to date (by
+   * input path), and the inputs whose outputs are ours but stale, deleted or damaged (they are
+   * replaced in place, so the "outputs exist" warning is not for them).
+   */
+  private async rerunState(
+    files: readonly (PreflightFile & ScannedFile)[],
+    settings: ExportSettings,
+    outputFolder: string,
+  ): Promise<{ upToDate: Map<string, string>; ours: Set<string> }> {
+    const upToDate = new Map<string, string>();
+    const ours = new Set<string>();
+    const manifest = await this.context.outputs.read(outputFolder);
+    if (!manifest.trusted) return { upToDate, ours };
+    const models = this.upscaler.listModels();
+    const modelName = this.modelName(settings);
+    const createdAt = new Date().toISOString();
+    for (const file of files) {
+      if (!file.header || file.problem) continue;
+      try {
+        const size = resolveTargetSize(file.header, settings.target);
+        const planned = planOutputName(settings, outputFolder, {
+          inputPath: file.inputPath,
+          relativePath: file.relativePath,
+          outputWidth: size.width,
+          outputHeight: size.height,
+          scale: size.scale,
+          model: modelName,
+          createdAt,
+        });
+        const decision = await decideForFile(
+          manifest,
+          { settings },
+          file,
+          { targetPath: path.join(planned.folder, planned.fileName), format: planned.format },
+          models,
+        );
+        if (decision.kind === 'up-to-date') upToDate.set(file.inputPath, decision.outputPath);
+        else if (decision.kind === 'replace') ours.add(file.inputPath);
+      } catch {
+        // Out of range, an invalid template, a file gone meanwhile: the run reports it.
+      }
+    }
+    return { upToDate, ours };
+  }
+
+  /**
+   * The header of a file that will be processed, or why it cannot be: besides what
+   * `readImageHeader` finds, an input over the engine's pixel limit and an output over its
+   * size limit are refused from the header's numbers (a decompression bomb never reaches
+   * the estimate or the decoder).
+   */
+  async readUsableHeader(
+    inputPath: string,
+    settings: ExportSettings,
+  ): Promise<ImageHeader | FileReason> {
+    const header = await readImageHeader(inputPath, DEFAULT_MAX_INPUT_PIXELS);
+    if (isFileReason(header)) return header;
+    try {
+      const size = resolveTargetSize(header, settings.target);
+      if (size.width * size.height > DEFAULT_MAX_OUTPUT_PIXELS) {
+        return {
+          code: 'too-large',
+          message: `the output would be ${size.width}x${size.height} (${formatMegapixels(size.width * size.height)}), over the limit of ${formatMegapixels(DEFAULT_MAX_OUTPUT_PIXELS)}`,
+        };
+      }
+    } catch {
+      // scale-out-of-range: the pre-flight and the run report it with the target's own words.
+    }
+    return header;
+  }
+
+  /** The model name `{model}` expands to: the job's model, or the default on this hardware. */
+  modelName(settings: ExportSettings): string {
+    return (
+      resolveModel(this.upscaler.listModels(), settings.model)?.name ?? settings.model ?? 'cmsc'
+    );
+  }
+
+  private tallyOf(job: Job): JobTally {
+    let tally = this.tallies.get(job.id);
+    if (!tally) {
+      tally = new JobTally(job.settings);
+      for (const file of job.files) tally.update(file);
+      this.tallies.set(job.id, tally);
+    }
+    return tally;
+  }
+}
+
+const TERMINAL_FILE_STATES: ReadonlySet<JobFile['state']> = new Set([
+  'done',
+  'skipped',
+  'failed',
+  'cancelled',
+]);
+
+/** One file's part in its job's tally. */
+interface FileShare {
+  group: string;
+  pixels: number;
+  terminal: boolean;
+  done: boolean;
+  waiting: boolean;
+  elapsedMs: number;
+}
+
+interface TallyGroup {
+  jpegQuality: number | null;
+  scale: number;
+  files: number;
+  pixels: number;
+  waitingFiles: number;
+  waitingPixels: number;
+}
+
+/**
+ * A job's sums, kept up to date file by file: finished files and their time, done and total
+ * output pixels, and per (JPEG quality, scale) group the pixels all files and the waiting ones
+ * will make, since each group runs at its own predicted speed. Up-to-date files are not work
+ * and are left out.
+ */
+class JobTally {
+  filesTotal = 0;
+  filesFinished = 0;
+  elapsedMs = 0;
+  donePixels = 0;
+  totalPixels = 0;
+  private readonly shares = new Map<number, FileShare>();
+  private readonly byGroup = new Map<string, TallyGroup>();
+
+  constructor(private readonly settings: ExportSettings) {}
+
+  groups(): Iterable<TallyGroup> {
+    return this.byGroup.values();
+  }
+
+  update(file: JobFile): void {
+    const old = this.shares.get(file.id);
+    if (old) this.apply(old, -1);
+    if (isUpToDate(file)) {
+      this.shares.delete(file.id);
+      return;
+    }
+    const jpegQuality = file.inputJpegQuality ?? null;
+    const scale = expectedScale(this.settings, file);
+    const group = `${jpegQuality}:${scale}`;
+    if (!this.byGroup.has(group))
+      this.byGroup.set(group, {
+        jpegQuality,
+        scale,
+        files: 0,
+        pixels: 0,
+        waitingFiles: 0,
+        waitingPixels: 0,
+      });
+    const share: FileShare = {
+      group,
+      pixels: expectedOutputPixels(this.settings, file),
+      terminal: TERMINAL_FILE_STATES.has(file.state),
+      done: file.state === 'done',
+      waiting: file.state === 'queued',
+      elapsedMs: TERMINAL_FILE_STATES.has(file.state) ? (file.elapsedMs ?? 0) : 0,
+    };
+    this.shares.set(file.id, share);
+    this.apply(share, 1);
+  }
+
+  private apply(share: FileShare, sign: 1 | -1): void {
+    const group = this.byGroup.get(share.group)!;
+    this.filesTotal += sign;
+    this.totalPixels += sign * share.pixels;
+    group.files += sign;
+    group.pixels += sign * share.pixels;
+    if (share.terminal) {
+      this.filesFinished += sign;
+      this.elapsedMs += sign * share.elapsedMs;
+    }
+    if (share.done) this.donePixels += sign * share.pixels;
+    if (share.waiting) {
+      group.waitingFiles += sign;
+      group.waitingPixels += sign * share.pixels;
+    }
+    if (group.files === 0) this.byGroup.delete(share.group);
+  }
+}
+
+/** What unfinished jobs will still write on the volume of `folder`, from their pre-flight estimates. */
+async function pendingOutputBytesOn(folder: string, queued: QueuedWork): Promise<number> {
+  const volume = await volumeOf(folder);
+  let pending = 0;
+  for (const job of queued.jobs) {
+    if (job.state === 'finished' || job.state === 'cancelled') continue;
+    if ((await volumeOf(job.outputFolder)) !== volume) continue;
+    let total = 0;
+    let remaining = 0;
+    for (const file of job.files) {
+      const pixels = expectedOutputPixels(job.settings, file);
+      total += pixels;
+      if (file.state === 'queued' || file.state === 'running') remaining += pixels;
+    }
+    const estimate = queued.estimatedOutputBytes.get(job.id) ?? 0;
+    if (total > 0) pending += (estimate * remaining) / total;
+  }
+  return Math.round(pending);
+}
+
+/** The scale a file runs at (2 when its size is unknown: it fails before any model runs). */
+function expectedScale(settings: ExportSettings, file: JobFile): number {
+  return nominalScaleOf(settings, { width: file.inputWidth, height: file.inputHeight });
+}
+
+function nominalScaleOf(settings: ExportSettings, size: { width: number; height: number }): number {
+  if (size.width === 0 || size.height === 0) return 2;
+  try {
+    return resolveTargetSize(size, settings.target).scale;
+  } catch {
+    return 2;
+  }
+}
+
+function expectedOutputPixels(settings: ExportSettings, file: JobFile): number {
+  if (file.outputWidth !== null && file.outputHeight !== null)
+    return file.outputWidth * file.outputHeight;
+  if (file.inputWidth === 0 || file.inputHeight === 0) return 0;
+  try {
+    const size = resolveTargetSize(
+      { width: file.inputWidth, height: file.inputHeight },
+      settings.target,
+    );
+    return size.width * size.height;
+  } catch {
+    return 0;
+  }
+}
+
+function validateInputs(value: JobInputs): JobInputs {
+  if (!Array.isArray(value.paths) || value.paths.length === 0)
+    throw new TypeError('a job needs at least one file or folder');
+  for (const p of value.paths) {
+    if (typeof p !== 'string' || !path.isAbsolute(p))
+      throw new TypeError(`input paths must be absolute: ${String(p)}`);
+  }
+  const extensions = (list: unknown, name: string): string[] => {
+    if (!Array.isArray(list) || list.some((e) => typeof e !== 'string'))
+      throw new TypeError(`${name} must be a list of extensions`);
+    return (list as string[]).map(normalizeExtension).filter((e) => e !== '');
+  };
+  return {
+    paths: value.paths.map((p) => path.resolve(p)),
+    recursive: value.recursive === true,
+    includeExtensions: extensions(value.includeExtensions, 'includeExtensions'),
+    excludeExtensions: extensions(value.excludeExtensions, 'excludeExtensions'),
+  };
+}
