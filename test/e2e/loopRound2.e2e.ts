@@ -379,17 +379,37 @@ describe("the photographer's loop, round 2", () => {
     await poll(() => page.getByTestId('settings-status').textContent()).toBe('Saved');
 
     // Reset asks first; Cancel keeps everything; after Reset, Undo puts the settings back.
+    // Reset asks first and says what it keeps; Cancel keeps everything.
+    const quality = page.getByLabel('Quality', { exact: true });
+    await quality.selectOption('fast');
+    await poll(() => page.getByTestId('settings-status').textContent()).toBe('Saved');
     await page.getByRole('button', { name: 'Reset to defaults…' }).click();
     const confirm = page.getByRole('alertdialog');
-    await poll(() => confirm.textContent()).toContain('the processing options included');
+    await poll(async () => (await confirm.textContent())?.replace(/\s+/g, ' ')).toContain(
+      'The processing options (device, quality, model, tiles) stay as they are',
+    );
     await screenshots('9-settings-reset-confirm');
     await confirm.getByRole('button', { name: 'Cancel' }).click();
     expect(await scale.inputValue()).toBe('3');
+    // The export options go back; the processing options stay; Undo puts it all back.
     await page.getByRole('button', { name: 'Reset to defaults…' }).click();
-    await page.getByRole('alertdialog').getByRole('button', { name: 'Reset' }).click();
+    await page
+      .getByRole('alertdialog')
+      .getByRole('button', { name: 'Reset export options' })
+      .click();
     await poll(() => scale.inputValue()).toBe('2');
+    expect(await page.getByLabel('File name template').inputValue()).toBe('{name}_x{scale}');
+    expect(await quality.inputValue()).toBe('fast');
+    expect(await page.getByTestId('settings-status').textContent()).toBe(
+      'Export defaults restored',
+    );
     await page.getByRole('button', { name: 'Undo reset' }).click();
     await poll(() => scale.inputValue()).toBe('3');
     expect(await page.getByLabel('File name template').inputValue()).toBe('{name}_{date}');
+    // Everything, when asked for.
+    await page.getByRole('button', { name: 'Reset to defaults…' }).click();
+    await page.getByRole('alertdialog').getByRole('button', { name: 'Reset everything' }).click();
+    await poll(() => quality.inputValue()).toBe('best');
+    expect(await scale.inputValue()).toBe('2');
   });
 });

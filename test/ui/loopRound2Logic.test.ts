@@ -16,6 +16,7 @@ import {
   scopeOf,
 } from '../../src/renderer/src/lib/comparePhotos.ts';
 import { settingsFieldErrors } from '../../src/renderer/src/lib/settingsErrors.ts';
+import { exportOptionsReset } from '../../src/renderer/src/lib/settingsReset.ts';
 import { cloneSettings, DEFAULT_EXPORT_SETTINGS } from '../../src/shared/exportSettings.ts';
 import type { InputPhoto } from '../../src/shared/ipc.ts';
 import type { Job } from '../../src/shared/jobs.ts';
@@ -165,6 +166,31 @@ describe("each Settings field's own error", () => {
       jpegQuality: 'JPEG quality goes from 1 to 100',
       pngCompressionLevel: 'PNG compression goes from 0 to 9',
       tileSize: 'The tile side goes from 32 to 4096 pixels',
+    });
+  });
+});
+
+describe('Reset to defaults, export options only', () => {
+  it('puts size, format, output and naming back and keeps how this machine processes', () => {
+    const current = {
+      ...cloneSettings(DEFAULT_EXPORT_SETTINGS),
+      target: { kind: 'scale' as const, scale: 3 },
+      format: 'webp' as const,
+      namingTemplate: '{name}_{date}',
+      outputFolder: '/out',
+      qualityPreset: 'fast' as const,
+      model: 'cmsc-fast',
+      source: 'clean' as const,
+      tileSize: 256,
+      selfEnsemble: true,
+    };
+    expect(exportOptionsReset(current)).toEqual({
+      ...cloneSettings(DEFAULT_EXPORT_SETTINGS),
+      qualityPreset: 'fast',
+      model: 'cmsc-fast',
+      source: 'clean',
+      tileSize: 256,
+      selfEnsemble: true,
     });
   });
 });
