@@ -1,9 +1,10 @@
 /**
- * The streamed path (compact decoded samples → bands of tiles → raster file → one encode) gives
- * exactly the pixels of the whole-image path (float planes → every tile into one in-memory
- * raster), which the Compare screen's upscaleRegion still runs: for every model kind in the
+ * The streamed path (bands of tiles → rows into a raster file as they finish → one sharp encode)
+ * gives exactly the pixels of the whole-image path (every tile into one in-memory raster, which
+ * the Compare screen's upscaleRegion runs over the whole photo): for every model kind in the
  * fixtures, for alpha, self-ensemble, int8 and non-integer scales. Same tile size on both sides,
- * so the tiles are the same and the comparison is exact (0 grey levels).
+ * so the tiles are the same and the comparison is exact (0 grey levels). That the compact
+ * samples read as the float planes did is lowResSource.test.ts.
  */
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
