@@ -144,7 +144,7 @@ describe('streamed output equals the whole-image path', () => {
     });
   }
 
-  it('writes 16-bit PNG output from a 16-bit input through the raster file', async () => {
+  it('writes 16-bit PNG output from a 16-bit input through the raster file, the 8-bit path to rounding', async () => {
     const engine = await createEngine({
       modelsDirs: [FIXTURE_MODELS_DIR],
       device: 'cpu',
@@ -165,6 +165,24 @@ describe('streamed output equals the whole-image path', () => {
       });
       const meta = await sharp(output).metadata();
       expect([meta.width, meta.height, meta.depth, meta.channels]).toEqual([40, 24, 'ushort', 3]);
+      const deep = await sharp(output).toColourspace('rgb16').raw({ depth: 'ushort' }).toBuffer();
+      const samples = new Uint16Array(deep.buffer, deep.byteOffset, deep.byteLength / 2);
+      const whole = await engine.upscaleRegion(
+        input,
+        { x: 0, y: 0, width: 20, height: 12 },
+        { ...DEFAULT_UPSCALE_OPTIONS, tileSize: 32 },
+      );
+      // The same floats quantised to 16 and to 8 bits: v16 / 257 and v8 differ by at most ½.
+      let worst = 0;
+      for (let p = 0; p < 40 * 24; p++) {
+        for (let c = 0; c < 3; c++) {
+          worst = Math.max(
+            worst,
+            Math.abs(samples[p * 3 + c]! / 257 - whole.output.data[p * 4 + c]!),
+          );
+        }
+      }
+      expect(worst).toBeLessThanOrEqual(0.5 + 1e-9);
     } finally {
       await engine.close();
     }
