@@ -487,8 +487,9 @@ export class BatchQueue {
     file.state = 'running';
     file.reason = null;
     file.attempts++;
-    // Not persisted yet: nothing is written before the planned output path is recorded (in
-    // upscaleOne), and that write carries this state too. One fewer queue write per image.
+    // Journalled without an fsync of its own (a kill keeps it; a power cut may lose it, and
+    // the attempt is then only counted once).
+    await this.persistFile(job, file);
     this.emitFile(job, file);
     this.emitProgress(job);
     const started = performance.now();
@@ -604,8 +605,9 @@ export class BatchQueue {
       });
       return;
     }
+    // Not persisted here: a kill after the rename is recognised by the manifest record, which
+    // is written before it (see outputRecord.ts).
     file.outputPath = finalPath;
-    await this.persistFile(job, file);
 
     const tempPath = temporaryOutputPath(finalPath, job.id, file.id);
     try {
@@ -800,8 +802,8 @@ export class BatchQueue {
   }
 
   /** One change in the journal: O(1) per file, whatever the queue's size. */
-  private async persistEntry(entry: JournalEntry): Promise<void> {
-    if (await this.store.append(entry)) await this.persistAll();
+  private async persistEntry(entry: JournalEntry, durable = true): Promise<void> {
+    if (await this.store.append(entry, durable)) await this.persistAll();
   }
 
   /** A whole job (added, cancelled, retried): O(its files), once per such action. */
@@ -823,8 +825,9 @@ export class BatchQueue {
     });
   }
 
+  /** A file's state: fsynced lazily (the manifest, durable before each rename, is the backstop). */
   private persistFile(job: Job, file: JobFile): Promise<void> {
-    return this.persistEntry({ op: 'file', jobId: job.id, file });
+    return this.persistEntry({ op: 'file', jobId: job.id, file }, false);
   }
 
   private emit(event: BatchEvent): void {

@@ -35,6 +35,8 @@ export const QUEUE_FILE_NAME = 'queue.json';
 export const JOURNAL_FILE_NAME = 'queue.journal';
 /** The journal is folded into the snapshot past this many lines, or the queue's file count. */
 const MIN_JOURNAL_LINES_BEFORE_COMPACTION = 1000;
+/** The longest a file's state waits in the page cache before the journal is fsynced. */
+const LAZY_SYNC_MS = 1000;
 const LOCK_FILE_NAME = 'queue.lock';
 const QUEUE_SCHEMA_VERSION = 1;
 
@@ -65,6 +67,7 @@ export class QueueStore {
   private writing: Promise<void> = Promise.resolve();
   private readonly pidLock: PidLock;
   private journalHandle: FileHandle | null = null;
+  private syncTimer: NodeJS.Timeout | null = null;
   private journalLines = 0;
   /** Files in the queue at the last snapshot: the journal may grow to as many lines. */
   private snapshotFiles = 0;
@@ -186,21 +189,43 @@ export class QueueStore {
   }
 
   /**
-   * Appends one change to the journal durably. Returns true when the journal has grown past
-   * the queue's size, so that the caller writes a snapshot (`save`) when convenient.
+   * Appends one change to the journal. `durable` changes (a job added, cancelled, finished) are
+   * fsynced before this returns; a file's own state is written at once and fsynced within
+   * `LAZY_SYNC_MS` (as Redis' `appendfsync everysec`): a power cut may lose the last second of
+   * file states, and those files are then decided again from the output manifest, whose record
+   * is durable before any output is renamed into place. A killed process loses nothing (the
+   * lines are in the page cache). Returns true when the journal has grown past the queue's
+   * size, so that the caller writes a snapshot (`save`) when convenient.
    */
-  async append(entry: JournalEntry): Promise<boolean> {
+  async append(entry: JournalEntry, durable = true): Promise<boolean> {
     const line = `${JSON.stringify(entry)}\n`;
     await this.serially(async () => {
       this.journalHandle ??= await open(this.journalPath, 'a');
       await this.journalHandle.appendFile(line);
-      await this.journalHandle.sync();
       this.journalLines++;
+      if (durable) await this.syncJournal();
+      else this.syncSoon();
     });
     return this.journalLines > Math.max(MIN_JOURNAL_LINES_BEFORE_COMPACTION, this.snapshotFiles);
   }
 
+  private syncSoon(): void {
+    if (this.syncTimer) return;
+    this.syncTimer = setTimeout(() => {
+      this.syncTimer = null;
+      void this.serially(() => this.syncJournal()).catch(() => undefined);
+    }, LAZY_SYNC_MS);
+    this.syncTimer.unref();
+  }
+
+  private async syncJournal(): Promise<void> {
+    if (this.syncTimer) clearTimeout(this.syncTimer);
+    this.syncTimer = null;
+    await this.journalHandle?.sync();
+  }
+
   async closeJournal(): Promise<void> {
+    await this.syncJournal();
     const handle = this.journalHandle;
     this.journalHandle = null;
     await handle?.close();
