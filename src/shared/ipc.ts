@@ -8,7 +8,14 @@
  * promise the renderer makes, not a guarantee main relies on.
  */
 import type { ExportSettings } from './exportSettings.ts';
-import type { BatchEvent, Job, JobInputs, JobProgress, PreflightEstimate } from './jobs.ts';
+import type {
+  BatchEvent,
+  Job,
+  JobInputs,
+  JobProgress,
+  OutputsVerification,
+  PreflightEstimate,
+} from './jobs.ts';
 import type {
   ExecutionProvider,
   InferencePrecision,
@@ -196,6 +203,13 @@ export interface InvokeChannels {
   'batch:retryFailed': { args: [jobId: string]; result: void };
   'batch:remove': { args: [jobId: string]; result: void };
   'batch:report': { args: [jobId: string]; result: ReportView };
+  /** Checks a job's output folder against its manifest (missing, damaged, stale, orphaned). */
+  'batch:verify': { args: [jobId: string]; result: OutputsVerification };
+  /**
+   * Queues the job again with its own inputs and settings: up-to-date outputs are skipped, so
+   * this makes exactly what is missing, damaged or stale (and any photo added since).
+   */
+  'batch:rerun': { args: [jobId: string]; result: Job };
   /** Desktop: opens the folder in the file manager. Web: answers the path to show. */
   'shell:openFolder': { args: [jobId: string]; result: { opened: boolean; path: string } };
 }
@@ -240,6 +254,8 @@ export const INVOKE_CHANNELS = [
   'batch:retryFailed',
   'batch:remove',
   'batch:report',
+  'batch:verify',
+  'batch:rerun',
   'shell:openFolder',
 ] as const satisfies readonly InvokeChannel[];
 

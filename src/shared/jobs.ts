@@ -302,3 +302,28 @@ export interface PreflightEstimate {
   fitsOnDisk: boolean;
   refusal: string | null;
 }
+
+/** What `verify` found of one output (src/main/batch/verifyOutputs.ts). */
+export interface OutputFinding {
+  /**
+   * `missing`: gone; `damaged`: no longer decodes; `edited`: differs from what we wrote but
+   * decodes (a rerun keeps it); `stale`: its photo changed since; `orphaned`: its photo is gone.
+   */
+  kind: 'missing' | 'damaged' | 'edited' | 'stale' | 'orphaned';
+  output: string;
+  input: string;
+  detail: string;
+}
+
+/** An output folder checked against its manifest. */
+export interface OutputsVerification {
+  folder: string;
+  /** Outputs the manifest lists. */
+  checked: number;
+  intact: number;
+  findings: OutputFinding[];
+  /** Problems of the manifest itself (garbled, newer, lines pointing outside the folder). */
+  warnings: string[];
+  /** False when the folder has no manifest (nothing of ours to check). */
+  hasManifest: boolean;
+}

@@ -102,6 +102,17 @@ export function fakeServices(): {
       retryFailed: async () => undefined,
       remove: async () => undefined,
       report: async () => ({ path: '/tmp/out/report.csv', text: 'file,state\n' }),
+      verify: async () => ({
+        folder: '/tmp/out',
+        checked: 0,
+        intact: 0,
+        findings: [],
+        warnings: [],
+        hasManifest: false,
+      }),
+      rerun: async () => {
+        throw new Error('not in the fake');
+      },
       job(jobId) {
         if (jobId !== 'job-1') throw new Error(`no job ${jobId}`);
         return job({ paths: [], recursive: false, includeExtensions: [], excludeExtensions: [] });

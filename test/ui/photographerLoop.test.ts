@@ -148,14 +148,23 @@ describe('progress', () => {
     expect(overallProgress([running], { a: progress({ etaMs: null }) })?.etaMs).toBe(null);
   });
 
-  it('a paused job says Paused for the photo it was working on', () => {
+  it('a paused job says Paused for the photo it was working on; an up-to-date one says so', () => {
     const paused = { state: 'paused' as const };
-    expect(fileStateLabel({ state: 'running', attempts: 1 }, paused)).toBe('Paused');
-    expect(fileStateLabel({ state: 'queued', attempts: 1 }, paused)).toBe('Paused');
-    expect(fileStateLabel({ state: 'queued', attempts: 0 }, paused)).toBe('Waiting');
-    expect(fileStateLabel({ state: 'running', attempts: 1 }, { state: 'running' })).toBe(
+    const none = { reason: null };
+    expect(fileStateLabel({ state: 'running', attempts: 1, ...none }, paused)).toBe('Paused');
+    expect(fileStateLabel({ state: 'queued', attempts: 1, ...none }, paused)).toBe('Paused');
+    expect(fileStateLabel({ state: 'queued', attempts: 0, ...none }, paused)).toBe('Waiting');
+    expect(fileStateLabel({ state: 'running', attempts: 1, ...none }, { state: 'running' })).toBe(
       'Upscaling',
     );
+    const upToDate = { code: 'up-to-date' as const, message: 'up to date' };
+    expect(
+      fileStateLabel({ state: 'skipped', attempts: 0, reason: upToDate }, { state: 'finished' }),
+    ).toBe('Up to date');
+    const exists = { code: 'output-exists' as const, message: 'exists' };
+    expect(
+      fileStateLabel({ state: 'skipped', attempts: 0, reason: exists }, { state: 'finished' }),
+    ).toBe('Skipped');
   });
 });
 

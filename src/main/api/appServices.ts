@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { verifyOutputs } from '../batch/verifyOutputs.ts';
 import type { ExportSettings } from '../../shared/exportSettings.ts';
 import type { BatchSnapshot } from '../../shared/ipc.ts';
 import type { BatchEvent, Job, JobInputs, JobProgress } from '../../shared/jobs.ts';
@@ -175,6 +176,13 @@ function createBatchService(queue: BatchQueue, allowedFolders: AllowedFolders): 
       const reportPath = summary?.reportCsvPath ?? summary?.reportJsonPath;
       if (!reportPath) throw new Error(summary?.reportError ?? 'this job has no report yet');
       return { path: reportPath, text: await readFile(reportPath, 'utf8') };
+    },
+    verify: async (jobId) => verifyOutputs(requireJob(jobId).outputFolder),
+    async rerun(jobId) {
+      const job = requireJob(jobId);
+      const again = await queue.addJob({ inputs: job.inputs, settings: job.settings });
+      await allowJobFolders(allowedFolders, again.inputs.paths, again.outputFolder);
+      return again;
     },
     job: requireJob,
   };

@@ -308,6 +308,8 @@ export function createRequestHandlers(
     'batch:retryFailed': async (args) => services.batch.retryFailed(jobId(args)),
     'batch:remove': async (args) => services.batch.remove(jobId(args)),
     'batch:report': async (args) => services.batch.report(jobId(args)),
+    'batch:verify': async (args) => services.batch.verify(jobId(args)),
+    'batch:rerun': async (args) => services.batch.rerun(jobId(args)),
     'shell:openFolder': async (args) => {
       const folder = services.batch.job(jobId(args)).outputFolder;
       if (!platform.openFolder) return { opened: false, path: folder };

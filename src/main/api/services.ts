@@ -14,7 +14,7 @@ import type {
   ReportView,
   Thumbnail,
 } from '../../shared/ipc.ts';
-import type { Job, JobInputs, PreflightEstimate } from '../../shared/jobs.ts';
+import type { Job, JobInputs, OutputsVerification, PreflightEstimate } from '../../shared/jobs.ts';
 import type { ModelSummary } from '../../shared/upscaleOptions.ts';
 
 export interface BatchService {
@@ -35,6 +35,10 @@ export interface BatchService {
   retryFailed(jobId: string): Promise<void>;
   remove(jobId: string): Promise<void>;
   report(jobId: string): Promise<ReportView>;
+  /** The job's output folder checked against its manifest. */
+  verify(jobId: string): Promise<OutputsVerification>;
+  /** The job queued again as a new job with its own inputs and settings (a build: only what is out of date runs). */
+  rerun(jobId: string): Promise<Job>;
   /** Throws for an unknown id. */
   job(jobId: string): Job;
 }

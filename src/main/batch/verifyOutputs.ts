@@ -6,31 +6,12 @@
  * differs but still decodes is taken for a person's edit and kept).
  */
 import { stat } from 'node:fs/promises';
+import type { OutputFinding, OutputsVerification } from '../../shared/jobs.ts';
 import { hashFile, OutputManifest, type ManifestRecord } from './outputManifest.ts';
 import { decodesCompletely, outputMatches } from './rerunRules.ts';
 
-export type VerifyFindingKind = 'missing' | 'damaged' | 'edited' | 'stale' | 'orphaned';
-
-export interface VerifyFinding {
-  kind: VerifyFindingKind;
-  /** Absolute path of the output. */
-  output: string;
-  /** Absolute path of the input it was made from. */
-  input: string;
-  detail: string;
-}
-
-export interface VerifyResult {
-  folder: string;
-  /** Outputs the manifest lists. */
-  checked: number;
-  intact: number;
-  findings: VerifyFinding[];
-  /** Problems of the manifest itself (garbled, newer, lines pointing outside). */
-  warnings: string[];
-  /** False when there is no manifest at all (nothing of ours to check). */
-  hasManifest: boolean;
-}
+export type VerifyFinding = OutputFinding;
+export type VerifyResult = OutputsVerification;
 
 export async function verifyOutputs(folder: string): Promise<VerifyResult> {
   const { manifest, warnings } = await OutputManifest.open(folder);

@@ -1,4 +1,5 @@
 import type { Job, JobFile } from '../../../shared/jobs.ts';
+import { isUpToDate } from '../../../shared/jobs.ts';
 
 /** A file state in words. */
 export const FILE_STATE_LABELS: Readonly<Record<JobFile['state'], string>> = {
@@ -16,9 +17,11 @@ export const FILE_STATE_LABELS: Readonly<Record<JobFile['state'], string>> = {
  * the person who pressed Pause.
  */
 export function fileStateLabel(
-  file: Pick<JobFile, 'state' | 'attempts'>,
+  file: Pick<JobFile, 'state' | 'attempts' | 'reason'>,
   job: Pick<Job, 'state'>,
 ): string {
+  // Skipped because an earlier run made it: not a problem, and said as such.
+  if (isUpToDate(file)) return 'Up to date';
   if (
     job.state === 'paused' &&
     (file.state === 'running' || (file.state === 'queued' && file.attempts > 0))
