@@ -259,3 +259,27 @@ describe('a rerun is a build', () => {
     expect(summary(again.out)).toMatch(/^0 upscaled, 3 up to date, /);
   });
 });
+
+describe('two runs on one output folder', () => {
+  it('the second waits while another live process writes the folder, says so, then goes on', async () => {
+    const { spawn } = await import('node:child_process');
+    await mkdir(out, { recursive: true });
+    // A live process holds the folder's lock, as a run in another terminal would.
+    const holder = spawn('sleep', ['30']);
+    await writeFile(path.join(out, '.cmsc-upscaler-manifest.lock'), `${holder.pid}\n`);
+    const run = upscale();
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect((await readdir(out)).filter((n) => n.endsWith('.png'))).toEqual([]);
+    holder.kill();
+    const result = await run;
+    expect(result.out).toContain(
+      `note ${out} is being written by another run (process ${holder.pid}); waiting for it to finish`,
+    );
+    expect(summary(result.out)).toMatch(/^3 upscaled, 0 up to date, /);
+    expect((await readdir(out)).filter((n) => n.endsWith('.png')).sort()).toEqual([
+      'a_x2.png',
+      'b_x2.png',
+      'c_x2.png',
+    ]);
+  });
+});

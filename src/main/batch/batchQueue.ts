@@ -62,6 +62,8 @@ export interface BatchQueueOptions {
   autoStart?: boolean;
   /** Write each finished job's JSON and CSV report (default true; the CLI's `--no-report`). */
   writeReports?: boolean;
+  /** Things to tell the person while a job runs (another run holds the output folder). */
+  onNote?: (message: string) => void;
 }
 
 /** Thrown by `addJob` when the pre-flight says the outputs would not fit. */
@@ -554,11 +556,11 @@ export class BatchQueue {
     } catch (error) {
       throw new InputRejected(await outputFolderFailure(error, planned.folder));
     }
-    const manifest = await this.outputs.forWriting(job.outputFolder, signal, (holder) =>
-      this.loadWarnings.push(
-        `${job.outputFolder} is being written by another run (process ${holder}); waiting for it to finish`,
-      ),
-    );
+    const manifest = await this.outputs.forWriting(job.outputFolder, signal, (holder) => {
+      const note = `${job.outputFolder} is being written by another run (process ${holder}); waiting for it to finish`;
+      if (this.options.onNote) this.options.onNote(note);
+      else this.loadWarnings.push(note);
+    });
     const target = {
       targetPath: path.join(planned.folder, planned.fileName),
       format: planned.format,

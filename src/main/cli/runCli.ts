@@ -103,6 +103,7 @@ export async function runCli(
         upscaler,
         autoStart: false,
         writeReports: settings.report,
+        onNote: (message) => void streams.stdout.write(`note ${message}\n`),
       });
     } catch (error) {
       const message = (error as Error).message;
