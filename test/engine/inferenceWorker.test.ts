@@ -37,6 +37,17 @@ describe('the inference worker', () => {
     expect(await client.openModels()).toEqual([tiny.path]);
   });
 
+  it('releases one session on request (before a big encode) and reopens it on the next run', async () => {
+    client = new InferenceClient({ device: 'cpu', threads: 1, idleReleaseMs: 0 });
+    await client.open(tiny.path, io);
+    const first = await client.run(tiny.path, plane(), 1, 16, 24);
+    await client.release(tiny.path);
+    expect(await client.openModels()).toEqual([]);
+    const again = await client.run(tiny.path, plane(), 1, 16, 24);
+    expect(again.output).toEqual(first.output);
+    expect(await client.openModels()).toEqual([tiny.path]);
+  });
+
   it('refuses a run for a model that was never opened', async () => {
     client = new InferenceClient({ device: 'cpu', threads: 1, idleReleaseMs: 100 });
     await expect(client.run(tiny.path, plane(), 1, 16, 24)).rejects.toThrow(/was not opened/);

@@ -35,7 +35,12 @@ import {
   type ImageHeader,
   probeImage,
 } from './imageDecode.ts';
-import { encodeImage, formatSizeProblem, supportsSixteenBit } from './imageEncode.ts';
+import {
+  encodeImage,
+  formatSizeProblem,
+  jpegFitsWholeInMemory,
+  supportsSixteenBit,
+} from './imageEncode.ts';
 import { InferenceClient } from './inferenceClient.ts';
 import type { ModelCard } from './modelCard.ts';
 import type { ModelIoNames } from './onnxSession.ts';
@@ -333,6 +338,17 @@ class UpscaleEngine implements Engine {
           raster.close();
         }
         hooks.signal?.throwIfAborted();
+        // A JPEG that fits mozjpeg's whole-image buffer only without the session's arena
+        // (the last tile's working set): release the session first (reopened on the next run).
+        let encoderBytes = memory.encoderBytes;
+        if (
+          format === 'jpeg' &&
+          !jpegFitsWholeInMemory(target.width * target.height, encoderBytes) &&
+          jpegFitsWholeInMemory(target.width * target.height, memory.encoderBytesReleased)
+        ) {
+          await this.client.release(variant.path);
+          encoderBytes = memory.encoderBytesReleased;
+        }
         const encoding = performance.now();
         await encodeImage(
           {
@@ -346,7 +362,7 @@ class UpscaleEngine implements Engine {
             xmp: options.keepMetadata ? decoded.xmp : null,
           },
           tempPath,
-          memory.encoderBytes,
+          encoderBytes,
         );
         encodeMs = performance.now() - encoding;
       } finally {
@@ -568,7 +584,7 @@ class UpscaleEngine implements Engine {
       /** Bytes of one finished output row. */
       rowBytes: number;
     },
-  ): { tileSize: number; encoderBytes: number } {
+  ): { tileSize: number; encoderBytes: number; encoderBytesReleased: number } {
     const budgetBytes = this.config.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET_BYTES;
     const channels = resolved.model.card.architecture.channels;
     const s = resolved.lowResScale ?? 1;
@@ -594,11 +610,9 @@ class UpscaleEngine implements Engine {
         : tileSizeForBudget(inputs);
     // The session's arena keeps the tile's working set after the last tile, and the input
     // stays referenced until the photo is done.
-    const encoderBytes = Math.max(
-      0,
-      budgetBytes - PROCESS_BASE_BYTES - output.heldBytes - tileWorkingBytes(tileSize, inputs),
-    );
-    return { tileSize, encoderBytes };
+    const encoderBytesReleased = Math.max(0, budgetBytes - PROCESS_BASE_BYTES - output.heldBytes);
+    const encoderBytes = Math.max(0, encoderBytesReleased - tileWorkingBytes(tileSize, inputs));
+    return { tileSize, encoderBytes, encoderBytesReleased };
   }
 
   private planeModel(resolved: ResolvedVariant): PlaneModel {

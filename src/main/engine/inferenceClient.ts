@@ -69,6 +69,15 @@ export class InferenceClient {
     return { output: response.output, elapsedMs: response.elapsedMs };
   }
 
+  /**
+   * Releases one model's session and its memory arena now (it keeps the largest tile's working
+   * set); the next run of the model reopens it.
+   */
+  async release(modelPath: string): Promise<void> {
+    const response = await this.request({ kind: 'release', modelPath });
+    if (response.kind !== 'release') throw new Error('inference worker answered out of turn');
+  }
+
   /** Models whose sessions are open now (the worker releases them when idle). */
   async openModels(): Promise<string[]> {
     const response = await this.request({ kind: 'status' });

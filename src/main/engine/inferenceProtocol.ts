@@ -19,6 +19,8 @@ export type InferenceRequestBody =
       /** Input-resolution models: the bicubic input and the model's scale. */
       bicubic?: { data: Float32Array; scale: number };
     }
+  /** Releases one model's session now (its memory arena too); the next run reopens it. */
+  | { kind: 'release'; modelPath: string }
   /** Which sessions are open now (they are released when idle and reopened on demand). */
   | { kind: 'status' }
   | { kind: 'close' };
@@ -29,5 +31,6 @@ export type InferenceResponse =
   | { id: number; ok: true; kind: 'open'; report: ProviderReport }
   | { id: number; ok: true; kind: 'run'; output: Float32Array; elapsedMs: number }
   | { id: number; ok: true; kind: 'status'; openModels: string[] }
+  | { id: number; ok: true; kind: 'release' }
   | { id: number; ok: true; kind: 'close' }
   | { id: number; ok: false; message: string; allocationFailure: boolean };

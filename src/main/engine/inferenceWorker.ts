@@ -83,6 +83,12 @@ async function handle(request: InferenceRequest): Promise<InferenceResponse> {
         elapsedMs: performance.now() - started,
       };
     }
+    case 'release': {
+      const opening = sessions.get(request.modelPath);
+      sessions.delete(request.modelPath);
+      if (opening) await (await opening).release();
+      return { id: request.id, ok: true, kind: 'release' };
+    }
     case 'status':
       return { id: request.id, ok: true, kind: 'status', openModels: [...sessions.keys()] };
     case 'close': {
