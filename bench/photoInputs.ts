@@ -19,7 +19,7 @@ import { resizePlane } from '../src/main/engine/bicubic.ts';
 import { rgbToYcbcr } from '../src/main/engine/color.ts';
 import { decodeImage } from '../src/main/engine/imageDecode.ts';
 import { createEngine, type Engine } from '../src/main/engine/index.ts';
-import { psnrY, type YPlane } from '../src/main/engine/metrics.ts';
+import { psnrRgb, psnrY, type RgbPlanes, type YPlane } from '../src/main/engine/metrics.ts';
 import type { PhotoInputResult as CardPhotoInputRow } from '../src/main/engine/modelCard.ts';
 import {
   DEFAULT_UPSCALE_OPTIONS,
@@ -56,6 +56,9 @@ export interface PhotoBenchOptions {
 /** One measured row: a model (or bicubic/auto) on one kind of LR file, as cards keep it. */
 export interface PhotoInputResult extends CardPhotoInputRow {
   gainOverBicubic: number;
+  /** The same over R, G and B of the output file. */
+  psnrRgb: number;
+  rgbGainOverBicubic: number;
 }
 
 interface Method {
@@ -125,14 +128,18 @@ async function benchDataset(
   inputs: string[],
   methods: Method[],
 ): Promise<PhotoInputResult[]> {
-  /** input kind → method → PSNR sum; photo decisions of `auto` per input kind. */
+  /** input kind → method → PSNR sum (Y and RGB); photo decisions of `auto` per input kind. */
   const sums = new Map<string, Map<string, number>>();
+  const rgbSums = new Map<string, Map<string, number>>();
   const photoDecisions = new Map<string, number>();
-  const add = (input: string, method: string, value: number) => {
-    const byMethod = sums.get(input) ?? new Map<string, number>();
+  const addTo = (table: typeof sums, input: string, method: string, value: number) => {
+    const byMethod = table.get(input) ?? new Map<string, number>();
     byMethod.set(method, (byMethod.get(method) ?? 0) + value);
-    sums.set(input, byMethod);
+    table.set(input, byMethod);
   };
+  const add = (input: string, method: string, value: number) => addTo(sums, input, method, value);
+  const addRgb = (input: string, method: string, value: number) =>
+    addTo(rgbSums, input, method, value);
   for (const file of files) {
     const hr = await decodeImage(path.join(dataset, file));
     const width = hr.width - (hr.width % scale);
@@ -140,6 +147,7 @@ async function benchDataset(
     const crop = (plane: Float32Array) => cropPlane(plane, hr.width, width, height);
     const rgb = { c0: crop(hr.rgb.c0), c1: crop(hr.rgb.c1), c2: crop(hr.rgb.c2) };
     const hrY: YPlane = { width, height, data: rgbToYcbcr(rgb).c0 };
+    const hrRgb: RgbPlanes = { width, height, planes: [rgb.c0, rgb.c1, rgb.c2] };
     const lw = width / scale;
     const lh = height / scale;
     const lrPlanes = [rgb.c0, rgb.c1, rgb.c2].map((p) =>
@@ -151,6 +159,15 @@ async function benchDataset(
       const lrY = rgbToYcbcr(decodedLr.rgb).c0;
       const bicubic = { width, height, data: resizePlane(lrY, lw, lh, width, height) };
       add(input, 'bicubic', psnrY(hrY, bicubic, scale));
+      // Bicubic is linear, so RGB channels up-scaled apart equal Y, Cb, Cr up-scaled and converted.
+      const lrRgb = [decodedLr.rgb.c0, decodedLr.rgb.c1, decodedLr.rgb.c2].map((p) =>
+        resizePlane(p, lw, lh, width, height),
+      );
+      addRgb(
+        input,
+        'bicubic',
+        psnrRgb(hrRgb, { width, height, planes: [lrRgb[0]!, lrRgb[1]!, lrRgb[2]!] }, scale),
+      );
       for (const method of methods) {
         const out = path.join(temp, `out-${scale}.png`);
         const result = await engine.upscaleFile(lrFile, out, {
@@ -162,35 +179,47 @@ async function benchDataset(
           photoDecisions.set(input, (photoDecisions.get(input) ?? 0) + 1);
         const sr = await decodeImage(out);
         add(input, method.label, psnrY(hrY, { width, height, data: rgbToYcbcr(sr.rgb).c0 }, scale));
+        addRgb(
+          input,
+          method.label,
+          psnrRgb(hrRgb, { width, height, planes: [sr.rgb.c0, sr.rgb.c1, sr.rgb.c2] }, scale),
+        );
       }
     }
     process.stderr.write(`  ${path.basename(dataset)} x${scale} ${file} done\n`);
   }
   const labels = ['bicubic', ...methods.map((m) => m.label)];
   const header = ['LR file', ...labels.flatMap((l) => (l === 'bicubic' ? [l] : [l, 'gain']))];
-  const rows = inputs.map((input) => {
-    const mean = (label: string) => sums.get(input)!.get(label)! / files.length;
-    const base = mean('bicubic');
-    return [
-      input,
-      ...labels.flatMap((label) =>
-        label === 'bicubic'
-          ? [fixed(base, 2)]
-          : [
-              fixed(mean(label), 2),
-              `${mean(label) - base >= 0 ? '+' : ''}${fixed(mean(label) - base, 2)}`,
-            ],
-      ),
-    ];
-  });
+  const tableOf = (table: typeof sums) =>
+    inputs.map((input) => {
+      const mean = (label: string) => table.get(input)!.get(label)! / files.length;
+      const base = mean('bicubic');
+      return [
+        input,
+        ...labels.flatMap((label) =>
+          label === 'bicubic'
+            ? [fixed(base, 2)]
+            : [
+                fixed(mean(label), 2),
+                `${mean(label) - base >= 0 ? '+' : ''}${fixed(mean(label) - base, 2)}`,
+              ],
+        ),
+      ];
+    });
   console.log(
     `\n${path.basename(dataset)} x${scale}: ${files.length} images; LR made in RGB by bicubic down-scaling and saved as the file named; PSNR (dB) on 8-bit Y, ${scale} px border removed; gain over bicubic of the same file`,
   );
-  console.log(formatTable(header, rows));
+  console.log(formatTable(header, tableOf(sums)));
+  console.log(
+    `${path.basename(dataset)} x${scale}, RGB: PSNR (dB) over R, G and B of the output file (Cb and Cr as the engine makes them), same protocol`,
+  );
+  console.log(formatTable(header, tableOf(rgbSums)));
   const measured: PhotoInputResult[] = inputs.flatMap((input) => {
     const base = sums.get(input)!.get('bicubic')! / files.length;
+    const baseRgb = rgbSums.get(input)!.get('bicubic')! / files.length;
     return labels.map((method) => {
       const psnr = sums.get(input)!.get(method)! / files.length;
+      const psnrRgbMean = rgbSums.get(input)!.get(method)! / files.length;
       return {
         dataset: path.basename(dataset),
         scale,
@@ -198,6 +227,8 @@ async function benchDataset(
         method,
         psnr: round(psnr, 3),
         gainOverBicubic: round(psnr - base, 3),
+        psnrRgb: round(psnrRgbMean, 3),
+        rgbGainOverBicubic: round(psnrRgbMean - baseRgb, 3),
       };
     });
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { psnrY, ssimY } from '../../src/main/engine/metrics.ts';
+import { psnrRgb, psnrY, ssimY } from '../../src/main/engine/metrics.ts';
 
 const plane = (width: number, height: number, level: (x: number, y: number) => number) => ({
   width,
@@ -15,6 +15,22 @@ describe('PSNR and SSIM on 8-bit Y with a border removed', () => {
     const a = plane(20, 20, (x, y) => 100 + ((x + y) % 3));
     const b = plane(20, 20, (x, y) => 102 + ((x + y) % 3));
     expect(psnrY(a, b, 2)).toBeCloseTo(10 * Math.log10((255 * 255) / 4), 10);
+  });
+
+  it('RGB PSNR is one mean squared error over the three channels', () => {
+    const same = plane(20, 20, (x) => 80 + (x % 5));
+    const off = plane(20, 20, (x) => 84 + (x % 5));
+    const rgb = (r: typeof same, g: typeof same, b: typeof same) => ({
+      width: 20,
+      height: 20,
+      planes: [r.data, g.data, b.data] as const,
+    });
+    // Errors of 4 levels in one channel of three: MSE 16/3.
+    expect(psnrRgb(rgb(same, same, same), rgb(same, off, same), 2)).toBeCloseTo(
+      10 * Math.log10((255 * 255) / (16 / 3)),
+      10,
+    );
+    expect(psnrRgb(rgb(same, off, same), rgb(same, off, same), 2)).toBe(Infinity);
   });
 
   it('ignores differences inside the border and quantises before comparing', () => {

@@ -13,14 +13,63 @@ export interface YPlane {
 
 /** PSNR in dB between two Y planes on 8-bit levels; Infinity when identical. */
 export function psnrY(reference: YPlane, test: YPlane, border: number): number {
-  const a = shavedLevels(reference, border);
-  const b = shavedLevels(test, border);
+  return psnrFromSquaredError(...squaredErrorOf([reference], [test], border));
+}
+
+/** Three planes in [0, 1] (R, G, B) and their size. */
+export interface RgbPlanes {
+  width: number;
+  height: number;
+  planes: readonly [
+    Float32Array | Float64Array,
+    Float32Array | Float64Array,
+    Float32Array | Float64Array,
+  ];
+}
+
+/**
+ * PSNR in dB over R, G and B together (one mean squared error over the three channels) on
+ * 8-bit levels, `border` removed: what a person sees of colour, which Y alone does not (a
+ * JPEG's 4:2:0 chroma blocks and bleeding).
+ */
+export function psnrRgb(reference: RgbPlanes, test: RgbPlanes, border: number): number {
+  const plane = (image: RgbPlanes, c: 0 | 1 | 2): YPlane => ({
+    width: image.width,
+    height: image.height,
+    data: image.planes[c],
+  });
+  const channels = [0, 1, 2] as const;
+  return psnrFromSquaredError(
+    ...squaredErrorOf(
+      channels.map((c) => plane(reference, c)),
+      channels.map((c) => plane(test, c)),
+      border,
+    ),
+  );
+}
+
+/** Sum of squared level differences over planes, and the number of samples. */
+function squaredErrorOf(
+  references: readonly YPlane[],
+  tests: readonly YPlane[],
+  border: number,
+): [number, number] {
   let squaredError = 0;
-  for (let i = 0; i < a.data.length; i++) {
-    const d = a.data[i]! - b.data[i]!;
-    squaredError += d * d;
+  let samples = 0;
+  for (const [index, reference] of references.entries()) {
+    const a = shavedLevels(reference, border);
+    const b = shavedLevels(tests[index]!, border);
+    for (let i = 0; i < a.data.length; i++) {
+      const d = a.data[i]! - b.data[i]!;
+      squaredError += d * d;
+    }
+    samples += a.data.length;
   }
-  const mse = squaredError / a.data.length;
+  return [squaredError, samples];
+}
+
+function psnrFromSquaredError(squaredError: number, samples: number): number {
+  const mse = squaredError / samples;
   return mse === 0 ? Infinity : 10 * Math.log10((255 * 255) / mse);
 }
 
