@@ -255,7 +255,7 @@ def onnx_psnr_per_file(files: Sequence[Path], model: CMSC, dataset: "Path | Sequ
                        scales: Sequence[int]) -> Dict[Tuple[str, int], float]:
     """Mean PSNR (the evaluation protocol) of each ONNX file run in onnxruntime-node, per scale,
     over a folder of images (or a list of image files)."""
-    from .export import run_onnxruntime_node_jobs
+    from .onnx_node import run_onnxruntime_node_jobs
     from .images import list_images, read_y
     from .imresize import imresize, modcrop
     from .metrics import psnr
@@ -291,7 +291,7 @@ def add_int8_variants(model: CMSC, card: dict, out_dir: Path, calibration_folder
     """Quantize every exported stage file, measure it on Set5 against its fp32 file (both in
     onnxruntime-node) and keep the int8 file only where it loses at most 0.05 dB at every
     scale. Each variant records the measurement either way (``int8`` or ``int8Rejected``)."""
-    from .export import parity, sha256
+    from .onnx_node import parity, sha256
 
     batches = calibration_batches(model, calibration_folders)
     candidates = {tail: calibrate(model, batches, tail) for tail in CALIBRATION_TAILS}
