@@ -2,8 +2,9 @@
  * The pre-flight estimate (exact numbers, refusal when the outputs would not fit), progress
  * events with an ETA from measured throughput, and re-doing a finished output damaged later.
  */
-import { link, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { link, mkdir, readdir, readFile, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   createBatchQueue,
@@ -273,4 +274,35 @@ it('a finished output damaged after the fact is made again at the next start', a
   await queue.whenIdle();
   const redone = queue.job(job.id)!.files[0]!;
   expect([redone.state, redone.attempts, redone.outputWidth]).toEqual(['done', 2, 32]);
+});
+
+it('a finished output truncated after the fact is replaced in place at the next start (no -1 copy)', async () => {
+  await writeImage(path.join(root, 'in', 'a.png'), rawImage(16, 16, 3).png());
+  const job = await queue.addJob({
+    inputs: jobInputs([path.join(root, 'in')]),
+    settings: testSettings(),
+  });
+  await queue.whenIdle();
+  const outputPath = queue.job(job.id)!.files[0]!.outputPath!;
+  await queue.close();
+  const statePath = path.join(root, 'state', 'queue.json');
+  const state = JSON.parse(await readFile(statePath, 'utf8')) as {
+    jobs: { state: string; summary: unknown }[];
+  };
+  state.jobs[0]!.state = 'running';
+  state.jobs[0]!.summary = null;
+  await writeFile(statePath, JSON.stringify(state));
+  await truncate(outputPath, 40);
+  queue = await createBatchQueue({ stateDir: path.join(root, 'state'), upscaler });
+  await queue.whenIdle();
+  const redone = queue.job(job.id)!.files[0]!;
+  expect([redone.state, redone.outputPath, redone.rerun]).toEqual([
+    'done',
+    outputPath,
+    { kind: 'replaced', why: 'damaged' },
+  ]);
+  expect((await readdir(path.dirname(outputPath))).filter((f) => f.endsWith('.png'))).toEqual([
+    path.basename(outputPath),
+  ]);
+  expect((await sharp(outputPath).metadata()).width).toBe(32);
 });
