@@ -162,7 +162,7 @@ try {
       `${first.seconds.toFixed(1)} s`,
       `${perFileWall.at(-1)!.toFixed(2)} ms (${(perFileWall.at(-1)! / perFileWall[0]!).toFixed(2)}x)`,
       `${perFile.at(-1)!.toFixed(2)} ms (${(perFile.at(-1)! / perFile[0]!).toFixed(2)}x)`,
-      `${rerun.seconds.toFixed(1)} s`,
+      `${rerun.seconds.toFixed(1)} s wall, ${rerun.cpuSeconds.toFixed(1)} s CPU`,
       `${Math.round(count / rerun.seconds)} files/s`,
       `${first.done} done, then ${rerun.upToDate} up to date`,
     ]);
