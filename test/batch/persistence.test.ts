@@ -194,3 +194,44 @@ it('one process at a time: a live holder is refused, a dead one’s lock is take
   expect(await readFile(path.join(dir, 'queue.lock'), 'utf8')).toBe(`${process.pid}\n`);
   await second.unlock();
 });
+
+it('the journal replays over the snapshot; a torn last line is dropped; a replay twice changes nothing', async () => {
+  const store = new QueueStore(dir);
+  const job = sampleJob('job-a', '/photos/a.png');
+  await store.save([job]);
+  const done = { ...job.files[0]!, state: 'done' as const, reason: null, outputPath: '/out/a.png' };
+  await store.append({ op: 'file', jobId: 'job-a', file: done });
+  await store.append({ op: 'state', jobId: 'job-a', state: 'finished', summary: null });
+  await store.closeJournal();
+  const journalPath = path.join(dir, 'queue.journal');
+  const journal = await readFile(journalPath, 'utf8');
+  // A kill in the middle of the next append leaves half a line.
+  await writeFile(journalPath, `${journal}{"op":"file","jobId":"job-a","fi`);
+  const loaded = await new QueueStore(dir).load();
+  expect([loaded.jobs[0]!.files[0]!.state, loaded.jobs[0]!.files[0]!.outputPath]).toEqual([
+    'done',
+    '/out/a.png',
+  ]);
+  expect(loaded.warnings).toEqual([]);
+  // A crash after a snapshot that already holds the change, before the journal was emptied:
+  // replaying it again gives the same queue.
+  await new QueueStore(dir).save(loaded.jobs);
+  await writeFile(journalPath, journal);
+  expect((await new QueueStore(dir).load()).jobs).toEqual(loaded.jobs);
+});
+
+it('the journal is folded into a snapshot once it outgrows the queue', async () => {
+  const store = new QueueStore(dir);
+  const job = sampleJob('job-b', '/photos/b.png');
+  await store.save([job]);
+  let compact = false;
+  let appended = 0;
+  while (!compact) {
+    compact = await store.append({ op: 'file', jobId: 'job-b', file: job.files[0]! }, false);
+    appended++;
+  }
+  // Past max(1000, files in the queue) lines the caller is told to write a snapshot.
+  expect(appended).toBe(1001);
+  await store.save([job]);
+  expect((await readdir(dir)).filter((name) => name.startsWith('queue.'))).toEqual(['queue.json']);
+});
