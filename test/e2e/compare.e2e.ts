@@ -32,27 +32,30 @@ describe('compare in the browser UI', () => {
     await page.getByRole('button', { name: 'Start batch' }).click();
     await page.getByRole('button', { name: 'Compare', exact: true }).last().click();
 
-    // The 480x360 photo is shown 300x225 (ratio 0.625) with a centred crop whose x2 upscale
-    // fills one of the two panes at 1x.
+    // The 480x360 photo is shown 300x225 (ratio 0.625) with a crop whose x2 upscale fills one of
+    // the two panes at 1x, on the photo's busiest part (issue 23: detail, not the centre).
     const view = await page
       .locator('.view')
       .evaluate((element) => ({ width: element.clientWidth, height: element.clientHeight }));
-    const { x, y, width, height } = paneFillingCrop(
-      (view.width - 8) / 2,
-      view.height - 56,
-      2,
-      480,
-      360,
-    );
+    const size = paneFillingCrop((view.width - 8) / 2, view.height - 56, 2, 480, 360);
+    const { width, height } = size;
     const cropInfo = page.getByTestId('crop-info');
     await expect
       .poll(() => cropInfo.textContent())
-      .toBe(`480×360 · crop ${width}×${height} at (${x}, ${y}) · ×2`);
+      .toMatch(new RegExp(`^480×360 · crop ${width}×${height} at \\(\\d+, \\d+\\) · ×2$`));
+    const [, xText, yText] = /at \((\d+), (\d+)\)/.exec((await cropInfo.textContent()) ?? '') ?? [];
+    const detailX = Number(xText);
+    const y = Number(yText);
     const timing = page.getByTestId('crop-timing');
     const shownRect = () => page.locator('[data-shown-rect]').getAttribute('data-shown-rect');
-    await expect.poll(shownRect, { timeout: 60_000 }).toBe(`${x},${y},${width},${height}`);
+    await expect.poll(shownRect, { timeout: 60_000 }).toBe(`${detailX},${y},${width},${height}`);
     await expect.poll(() => timing.textContent()).toMatch(/^Upscaled in [\d.]+ s · CPU · 1 stage$/);
     await session.screenshot('1-first-crop');
+    // To the left edge (Shift+arrows: 32 pixels a step), where the drag below has room.
+    await page.getByTestId('crop-box').focus();
+    for (let press = 0; press < 10; press++) await page.keyboard.press('Shift+ArrowLeft');
+    const x = 0;
+    await expect.poll(shownRect, { timeout: 60_000 }).toBe(`${x},${y},${width},${height}`);
 
     // In a short window the side panel scrolls rather than squashing its items: the overview
     // keeps the photo's 4:3 shape, and no select (long model labels) reaches past the panel.
@@ -89,9 +92,9 @@ describe('compare in the browser UI', () => {
     await expect.poll(() => timing.textContent()).toMatch(/^Upscaled in [\d.]+ s · CPU · 1 stage$/);
     await session.screenshot('2-moved-crop');
 
-    // 4x zoom (screen pixels per output pixel): the x2 crop is drawn 8 times its input size, in
+    // 400 % zoom (4 screen pixels per output pixel): the x2 crop is drawn 8 times its input size, in
     // both panes; the label names the model that made it.
-    await page.getByRole('radio', { name: '4×' }).check();
+    await page.getByRole('radio', { name: '400 %' }).check();
     const after = page.getByRole('img', { name: 'After: cmsc-tiny · best' });
     const drawn = new RegExp(`^width: ${width * 8}px; height: ${height * 8}px;`);
     await expect.poll(() => after.getAttribute('style')).toMatch(drawn);

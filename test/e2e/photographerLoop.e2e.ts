@@ -93,7 +93,14 @@ describe("the photographer's loop", () => {
     const view = await page
       .locator('.view')
       .evaluate((element) => ({ width: element.clientWidth, height: element.clientHeight }));
-    const expected = paneFillingCrop((view.width - 8) / 2, view.height - 56, 2, 480, 360);
+    const size = paneFillingCrop((view.width - 8) / 2, view.height - 56, 2, 480, 360);
+    // Placed on the photo's busiest part (issue 23), so read where it went.
+    const cropInfo = page.getByTestId('crop-info');
+    await poll(() => cropInfo.textContent()).toMatch(
+      new RegExp(`crop ${size.width}×${size.height} at \\(\\d+, \\d+\\)`),
+    );
+    const [, cropX, cropY] = /at \((\d+), (\d+)\)/.exec((await cropInfo.textContent()) ?? '') ?? [];
+    const expected = { ...size, x: Number(cropX), y: Number(cropY) };
     const shownRect = () => page.locator('[data-shown-rect]').getAttribute('data-shown-rect');
     await poll(shownRect, { timeout: 60_000 }).toBe(
       `${expected.x},${expected.y},${expected.width},${expected.height}`,
@@ -102,9 +109,9 @@ describe("the photographer's loop", () => {
     // Which model made the crop, and the zoom says what it is relative to.
     const after = page.getByRole('img', { name: 'After: cmsc-tiny · best' });
     await after.waitFor();
-    expect(
-      await page.getByRole('group', { name: 'Zoom: screen pixels per output pixel' }).count(),
-    ).toBe(1);
+    expect(await page.getByRole('group', { name: /^Zoom: % of the output pixels/ }).count()).toBe(
+      1,
+    );
     expect(await page.getByRole('radio', { name: 'Fit' }).isChecked()).toBe(true);
     await screenshots('2-preview-not-started');
 
@@ -121,7 +128,7 @@ describe("the photographer's loop", () => {
     ]);
     await page.getByLabel('Model and preset on the left').selectOption('cmsc-tiny|fast');
     await page.getByRole('img', { name: 'Left: cmsc-tiny · fast' }).waitFor({ timeout: 60_000 });
-    await page.getByRole('radio', { name: '2×' }).check();
+    await page.getByRole('radio', { name: '200 %' }).check();
     await poll(() => after.getAttribute('style')).toMatch(
       new RegExp(`^width: ${expected.width * 4}px; height: ${expected.height * 4}px;`),
     );
