@@ -45,6 +45,10 @@ export type JobState = (typeof JOB_STATES)[number];
  * - `cancelled`: the user cancelled this file or its job.
  * - `up-to-date`: the output folder's manifest says an earlier run made this output from the
  *   same photo with the same settings, and the output is intact: nothing to do.
+ * - `not-allowed`: a cluster worker refused a task naming a path outside the folders it was
+ *   started with (`--allow-input`, `--allow-output`); nothing was read or written.
+ * - `invalid-task`: a cluster task failed validation (unknown version, a missing field, an
+ *   absurd size); it was never executed.
  */
 export const FILE_REASON_CODES = [
   'up-to-date',
@@ -62,6 +66,8 @@ export const FILE_REASON_CODES = [
   'output-not-writable',
   'upscale-failed',
   'cancelled',
+  'not-allowed',
+  'invalid-task',
 ] as const;
 export type FileReasonCode = (typeof FILE_REASON_CODES)[number];
 

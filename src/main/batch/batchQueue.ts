@@ -4,7 +4,7 @@
  * Electron): the desktop app, the web server and the command line drive the same class.
  */
 import { randomBytes } from 'node:crypto';
-import { rm, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ExecutionProvider } from '../../shared/upscaleOptions.ts';
 import type {
@@ -18,35 +18,13 @@ import type {
   PreflightEstimate,
 } from '../../shared/jobs.ts';
 import { isRetryableFailure, isUpToDate } from '../../shared/jobs.ts';
-import { resolveTargetSize } from '../../shared/targetSize.ts';
-import { syncDirectory, syncFile } from './atomicWrite.ts';
 import { BatchEventHub, type BatchListener, type Unsubscribe } from './batchEvents.ts';
-import { finishOutput, toUpscaleOptions } from './exportOptions.ts';
-import { InputRejected, type ImageUpscaler } from './imageUpscaler.ts';
-import { isFileReason, type ScannedFile } from './inputScan.ts';
-import { JobPlanner, type AddJobRequest, type QueuedWork } from './jobPlanner.ts';
+import { runFile, type OutputAccess } from './fileRun.ts';
+import type { ImageUpscaler } from './imageUpscaler.ts';
+import type { ScannedFile } from './inputScan.ts';
+import { JobPlanner, type AddJobRequest, type PlannedJob, type QueuedWork } from './jobPlanner.ts';
 import { buildReport, summarizeJob, writeReport } from './jobReport.ts';
-import { readSourceMetadata } from './metadataTransfer.ts';
-import {
-  decideForFile,
-  failureReason,
-  isWriteError,
-  OutputBook,
-  noteFrames,
-  outputFolderFailure,
-  outputRecordFor,
-  upToDateReason,
-  writeFailure,
-} from './outputRecord.ts';
-import {
-  chooseOutputPath,
-  commitOutput,
-  outputsAmongInputs,
-  planOutputName,
-  prepareOutputFolder,
-  recordOutputInLedger,
-  temporaryOutputPath,
-} from './outputPlan.ts';
+import { failureReason, OutputBook, upToDateReason } from './outputRecord.ts';
 import { QueueStore, type JournalEntry } from './queueStore.ts';
 import { recoverJobs } from './queueRecovery.ts';
 
@@ -108,6 +86,13 @@ export class BatchQueue {
   private readonly upscaler: ImageUpscaler;
   /** The manifests of the output folders this queue reads and writes. */
   private readonly outputs = new OutputBook();
+  /** This queue holds each output folder it writes for as long as it has work there. */
+  private readonly outputAccess: OutputAccess = {
+    exclusive: true,
+    open: (folder, signal, onWait) => this.outputs.forWriting(folder, signal, onWait),
+    withFolder: async (folder, signal, commit) =>
+      commit(await this.outputs.forWriting(folder, signal)),
+  };
   private jobList: Job[] = [];
   private running: RunningFile | null = null;
   private loop: Promise<void> | null = null;
@@ -198,61 +183,9 @@ export class BatchQueue {
    */
   async addJob(request: AddJobRequest): Promise<Job> {
     this.assertOpen();
-    const { estimate, files, upToDate, settings, outputFolder, inputs } = await this.planner.plan(
-      request,
-      this.queuedWork(),
-    );
-    if (files.length === 0) {
-      // Problem entries count: a folder of nothing but FIFOs is a job whose report says so.
-      throw new Error(
-        `no images found in ${inputs.paths.join(', ')}${inputs.recursive ? '' : ' (sub-folders not included)'}`,
-      );
-    }
-    if (files.every((file) => isScanProblem(file) && inputs.paths.includes(file.inputPath))) {
-      // Nothing the user named can be read (a typo, `/dev/null`): there is no folder to hold
-      // outputs or a report, so the job is refused with every reason instead.
-      throw new Error(
-        `nothing to upscale: ${files.map((file) => `${file.inputPath}: ${file.problem!.message} (${file.problem!.code})`).join('; ')}`,
-      );
-    }
-    if (!estimate.fitsOnDisk) throw new PreflightRefusal(estimate);
-    const job: Job = {
-      id: newJobId(),
-      createdAt: new Date().toISOString(),
-      inputs,
-      settings,
-      outputFolder,
-      state: 'queued',
-      files: files.map((file, id): JobFile => {
-        const upToDateOutput = upToDate.get(file.inputPath) ?? null;
-        return {
-          id,
-          inputPath: file.inputPath,
-          relativePath: file.relativePath,
-          inputBytes: file.bytes,
-          inputWidth: file.header?.width ?? 0,
-          inputHeight: file.header?.height ?? 0,
-          ...(file.jpegQuality !== null ? { inputJpegQuality: file.jpegQuality } : {}),
-          // What the scan refused without opening it fails at once; header problems are read
-          // again when the file's turn comes (it may have been fixed meanwhile). An output that
-          // is up to date is skipped at once (the file's turn would find the same).
-          state: isScanProblem(file) ? 'failed' : upToDateOutput !== null ? 'skipped' : 'queued',
-          reason: isScanProblem(file)
-            ? file.problem
-            : upToDateOutput !== null
-              ? upToDateReason()
-              : null,
-          outputPath: upToDateOutput,
-          outputBytes: null,
-          outputWidth: null,
-          outputHeight: null,
-          elapsedMs: null,
-          provider: null,
-          attempts: 0,
-        };
-      }),
-      summary: null,
-    };
+    const planned = await this.planner.plan(request, this.queuedWork());
+    const job = jobFromPlan(planned);
+    const { estimate } = planned;
     this.jobList.push(job);
     this.estimatedOutputBytes.set(job.id, estimate.estimatedOutputBytes);
     this.preflights.set(job.id, estimate);
@@ -522,161 +455,43 @@ export class BatchQueue {
     if (job.state === 'cancelled') await this.finalizeJob(job, 'cancelled');
   }
 
-  /** One image from input to committed output; throws on failure, returns after recording the outcome otherwise. */
+  /** One image through the shared write path (fileRun.ts); throws on failure, records the outcome otherwise. */
   private async upscaleOne(job: Job, file: JobFile, running: RunningFile): Promise<void> {
-    const { settings } = job;
-    const signal = running.controller.signal;
-    const started = performance.now();
-    const header = await this.planner.readUsableHeader(file.inputPath, settings);
-    if (isFileReason(header)) throw new InputRejected(header);
-    // The photo may have been replaced since the scan: the report gives what was processed.
-    file.inputBytes = header.bytes;
-    file.inputWidth = header.width;
-    file.inputHeight = header.height;
-    noteFrames(file, header);
-    let size;
-    try {
-      size = resolveTargetSize(header, settings.target);
-    } catch (error) {
-      throw new InputRejected({ code: 'scale-out-of-range', message: (error as Error).message });
-    }
-    const reserved = this.reservedFor(job);
-    const planned = planOutputName(settings, job.outputFolder, {
-      inputPath: file.inputPath,
-      relativePath: file.relativePath,
-      outputWidth: size.width,
-      outputHeight: size.height,
-      scale: size.scale,
-      model: this.planner.modelName(settings),
-      createdAt: job.createdAt,
-    });
-    const amongInputs = outputsAmongInputs(job.outputFolder, job.inputs.paths);
-    try {
-      await prepareOutputFolder(job.outputFolder, planned.folder, !amongInputs);
-    } catch (error) {
-      throw new InputRejected(await outputFolderFailure(error, planned.folder));
-    }
-    const manifest = await this.outputs.forWriting(job.outputFolder, signal, (holder) => {
-      const note = `${job.outputFolder} is being written by another run (process ${holder}); waiting for it to finish`;
-      if (this.options.onNote) this.options.onNote(note);
-      else this.loadWarnings.push(note);
-    });
-    const target = {
-      targetPath: path.join(planned.folder, planned.fileName),
-      format: planned.format,
-    };
-    const models = this.upscaler.listModels();
-    const decision = await decideForFile(manifest, job, file, target, models);
-    if (decision.kind === 'up-to-date') {
-      // Made by an earlier run, or by this job just before a kill (its record precedes the
-      // rename): either way the output is complete and ours.
-      if (decision.record.job === job.id) {
-        await this.markDone(
-          job,
-          file,
-          decision.outputPath,
-          size,
-          performance.now() - started,
-          file.provider,
-        );
-      } else {
-        this.setFileOutcome(job, file, 'skipped', upToDateReason());
-        file.outputPath = decision.outputPath;
-      }
-      return;
-    }
-    if (decision.kind === 'replace') file.rerun = { kind: 'replaced', why: decision.why };
-    else if (decision.kind === 'not-ours')
-      file.rerun = { kind: 'not-ours', why: decision.why, existingPath: decision.existingPath };
-    else delete file.rerun;
-    // Ours: replaced where it is, whatever the policy (the policy protects other people's
-    // files), unless another photo of this job wrote it in this run. Another photo's output
-    // always gets a new name beside it.
-    const replaceInPlace = decision.kind === 'replace' && !reserved.has(decision.outputPath);
-    const policy = replaceInPlace ? 'overwrite' : settings.overwrite;
-    let finalPath =
-      decision.kind === 'replace' && replaceInPlace
-        ? decision.outputPath
-        : decision.kind === 'taken'
-          ? await chooseOutputPath(planned, 'rename', new Set([...reserved, decision.existingPath]))
-          : await chooseOutputPath(planned, settings.overwrite, reserved);
-    if (finalPath === null) {
-      this.setFileOutcome(job, file, 'skipped', {
-        code: 'output-exists',
-        message: `${path.join(planned.folder, planned.fileName)} already exists${decision.kind === 'not-ours' && decision.why === 'edited' ? ' and was edited since we wrote it' : ' and was not written by us'} (overwrite policy: skip)`,
-      });
-      return;
-    }
-    // Not persisted here: a kill after the rename is recognised by the manifest record, which
-    // is written before it (see outputRecord.ts).
-    file.outputPath = finalPath;
-
-    const tempPath = temporaryOutputPath(finalPath, job.id, file.id);
-    try {
-      const source = settings.metadata === 'keep' ? await readSourceMetadata(file.inputPath) : null;
-      const result = await this.upscaler
-        .upscaleFile(
-          file.inputPath,
-          tempPath,
-          toUpscaleOptions(settings, planned.format),
-          settings.device,
-          {
-            signal,
-            onProgress: (progress) => {
-              running.tilesDone = progress.tilesDone;
-              running.tilesTotal = progress.tilesTotal;
-              running.imageEtaMs = progress.etaMs;
-              this.emitProgress(job);
-            },
-          },
-        )
-        .catch((error: unknown) => {
-          throw isWriteError(error)
-            ? new InputRejected(writeFailure(error, planned.folder))
-            : error;
-        });
-      file.provider = result.provider;
-      file.model = result.model;
-      if (result.source) file.source = result.source;
-      file.precision = result.precision;
-      await finishOutput(
-        tempPath,
-        planned.format,
-        settings,
-        { width: result.outputWidth, height: result.outputHeight },
-        source,
+    const outcome = await runFile(
+      {
+        upscaler: this.upscaler,
+        planner: this.planner,
+        outputs: this.outputAccess,
+        reserved: this.reservedFor(job),
+        onNote: (note) => {
+          if (this.options.onNote) this.options.onNote(note);
+          else this.loadWarnings.push(note);
+        },
+      },
+      job,
+      file,
+      {
+        signal: running.controller.signal,
+        onProgress: (progress) => {
+          running.tilesDone = progress.tilesDone;
+          running.tilesTotal = progress.tilesTotal;
+          running.imageEtaMs = progress.etaMs;
+          this.emitProgress(job);
+        },
+      },
+    );
+    if (outcome.kind === 'done') {
+      await this.markDone(
+        job,
+        file,
+        outcome.outputPath,
+        outcome.size,
+        outcome.elapsedMs,
+        outcome.provider,
       );
-      await syncFile(tempPath);
-      signal.throwIfAborted();
-      // Among inputs, the name is listed before it appears, so no later scan takes it for a photo.
-      if (amongInputs) await recordOutputInLedger(finalPath);
-      // The record goes down before the rename: a kill in between leaves a record that owns
-      // nothing (the file it names is not there, or is the older output its previous record owns).
-      await manifest.append(
-        await outputRecordFor(manifest, job, file, target, finalPath, tempPath, models),
-      );
-      // Under skip/rename a name can be taken between choosing and committing: choose again.
-      while (!(await commitOutput(tempPath, finalPath, policy))) {
-        finalPath = await chooseOutputPath(planned, settings.overwrite, reserved);
-        if (finalPath !== null && amongInputs) await recordOutputInLedger(finalPath);
-        if (finalPath === null) {
-          this.setFileOutcome(job, file, 'skipped', {
-            code: 'output-exists',
-            message: `${path.join(planned.folder, planned.fileName)} appeared while the image was processed (overwrite policy: skip)`,
-          });
-          return;
-        }
-        file.outputPath = finalPath;
-        await manifest.append(
-          await outputRecordFor(manifest, job, file, target, finalPath, tempPath, models),
-        );
-      }
-      await syncDirectory(path.dirname(finalPath));
-      const elapsed = performance.now() - started;
-      await this.markDone(job, file, finalPath, size, elapsed, result.provider);
-      await this.planner.recordPhoto(settings, result, elapsed);
-    } finally {
-      await rm(tempPath, { force: true });
+    } else {
+      this.setFileOutcome(job, file, 'skipped', outcome.reason);
+      file.outputPath = outcome.outputPath;
     }
   }
 
@@ -852,6 +667,67 @@ export class BatchQueue {
 }
 
 /**
+ * A planned job as the queue keeps it: every file found, with those the scan refused failed at
+ * once and those whose output is up to date skipped at once. Throws when there is nothing to
+ * upscale, and PreflightRefusal when the outputs would not fit. One implementation for the
+ * local queue and a job put on the cluster queue (src/main/cluster/).
+ */
+export function jobFromPlan(planned: PlannedJob, id: string = newJobId()): Job {
+  const { estimate, files, upToDate, settings, outputFolder, inputs } = planned;
+  if (files.length === 0) {
+    // Problem entries count: a folder of nothing but FIFOs is a job whose report says so.
+    throw new Error(
+      `no images found in ${inputs.paths.join(', ')}${inputs.recursive ? '' : ' (sub-folders not included)'}`,
+    );
+  }
+  if (files.every((file) => isScanProblem(file) && inputs.paths.includes(file.inputPath))) {
+    // Nothing the user named can be read (a typo, `/dev/null`): there is no folder to hold
+    // outputs or a report, so the job is refused with every reason instead.
+    throw new Error(
+      `nothing to upscale: ${files.map((file) => `${file.inputPath}: ${file.problem!.message} (${file.problem!.code})`).join('; ')}`,
+    );
+  }
+  if (!estimate.fitsOnDisk) throw new PreflightRefusal(estimate);
+  return {
+    id,
+    createdAt: new Date().toISOString(),
+    inputs,
+    settings,
+    outputFolder,
+    state: 'queued',
+    files: files.map((file, index): JobFile => {
+      const upToDateOutput = upToDate.get(file.inputPath) ?? null;
+      return {
+        id: index,
+        inputPath: file.inputPath,
+        relativePath: file.relativePath,
+        inputBytes: file.bytes,
+        inputWidth: file.header?.width ?? 0,
+        inputHeight: file.header?.height ?? 0,
+        ...(file.jpegQuality !== null ? { inputJpegQuality: file.jpegQuality } : {}),
+        // What the scan refused without opening it fails at once; header problems are read
+        // again when the file's turn comes (it may have been fixed meanwhile). An output that
+        // is up to date is skipped at once (the file's turn would find the same).
+        state: isScanProblem(file) ? 'failed' : upToDateOutput !== null ? 'skipped' : 'queued',
+        reason: isScanProblem(file)
+          ? file.problem
+          : upToDateOutput !== null
+            ? upToDateReason()
+            : null,
+        outputPath: upToDateOutput,
+        outputBytes: null,
+        outputWidth: null,
+        outputHeight: null,
+        elapsedMs: null,
+        provider: null,
+        attempts: 0,
+      };
+    }),
+    summary: null,
+  };
+}
+
+/**
  * True when a file's size differs from the one the job recorded: it was replaced (a truncated
  * download finished, a placeholder swapped for the photo), so a content failure may not recur.
  */
@@ -865,6 +741,6 @@ function isScanProblem(file: ScannedFile): file is ScannedFile & { problem: File
   return file.problem !== null;
 }
 
-function newJobId(): string {
+export function newJobId(): string {
   return `job-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 }

@@ -19,12 +19,7 @@ export function outputShapingSettings(
 ): Record<string, unknown> {
   const options = toUpscaleOptions(settings, format);
   const model = resolveModel(models, settings.model);
-  // The files of the model and, unless the job forces clean inputs, of its photo variants:
-  // which of them runs is decided per file, so any of them changing can change the output.
-  const family = models.filter(
-    (m) =>
-      m.name === model?.name || (settings.source !== 'clean' && m.photoVariantOf === model?.name),
-  );
+  const family = modelFamily(settings, models);
   return {
     model: model?.name ?? settings.model,
     modelFiles: family.map((m) => `${m.name}:${m.filesDigest ?? 'unknown'}`).sort(),
@@ -41,6 +36,22 @@ export function outputShapingSettings(
     metadata: settings.metadata,
     namingTemplate: settings.namingTemplate,
   };
+}
+
+/**
+ * The models whose files can shape a job's outputs: its model and, unless the job forces clean
+ * inputs, that model's photo variants (which of them runs is decided per file, so any of them
+ * changing can change the output). A cluster job carries their digests (src/main/cluster/).
+ */
+export function modelFamily(
+  settings: Pick<ExportSettings, 'model' | 'source'>,
+  models: readonly ModelSummary[],
+): ModelSummary[] {
+  const model = resolveModel(models, settings.model);
+  return models.filter(
+    (m) =>
+      m.name === model?.name || (settings.source !== 'clean' && m.photoVariantOf === model?.name),
+  );
 }
 
 export function settingsDigest(shaping: Record<string, unknown>): string {

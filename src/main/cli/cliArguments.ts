@@ -25,6 +25,10 @@ import { boundThreads } from '../engine/threadCount.ts';
 
 export const USAGE = `Usage: cmsc-upscale [options] <file|folder>...
        cmsc-upscale verify <output folder>
+       cmsc-upscale <file|folder>... --queue redis://HOST:PORT [--detach]
+       cmsc-upscale worker --queue redis://HOST:PORT --allow-output DIR [options]
+       cmsc-upscale status --queue redis://HOST:PORT
+       cmsc-upscale cancel JOB --queue redis://HOST:PORT
 
 Upscales photos with CMSC. Inputs are never modified; outputs are written to a
 temporary name and renamed when complete.
@@ -63,6 +67,11 @@ Model and device:
 Folders:
   -r, --recursive         include sub-folders
   -h, --help              show this help
+Many machines (see README "Many machines"):
+  --queue <redis://…>     put the job on a BullMQ queue in Redis (rediss:// for TLS,
+                          redis://:PASSWORD@host for a password); workers on any
+                          computer take its files. Same lines, summary and report.
+  --detach                submit and print the job id, do not wait
 
 Outputs go to --out, or beside the input: folder Photos -> Photos-upscaled/
 (sub-folders mirrored), picked files -> upscaled/ next to them. A run is a job
@@ -92,6 +101,10 @@ export interface CliSettings {
   modelsDir: string | null;
   /** Write the JSON and CSV report next to the outputs (`--no-report` turns it off). */
   report: boolean;
+  /** `--queue`: the Redis address the job goes to instead of this computer's queue. */
+  queue: string | null;
+  /** `--detach`: submit to the queue and return the job id. */
+  detach: boolean;
 }
 
 export class UsageError extends Error {
@@ -123,6 +136,8 @@ const OPTIONS = {
   'max-memory': { type: 'string' },
   recursive: { type: 'boolean', short: 'r' },
   help: { type: 'boolean', short: 'h' },
+  queue: { type: 'string' },
+  detach: { type: 'boolean' },
 } as const;
 
 export function parseCliArguments(argv: readonly string[]): ParsedCommand {
@@ -140,6 +155,8 @@ export function parseCliArguments(argv: readonly string[]): ParsedCommand {
   const { values, positionals } = parsed;
   if (values.help) return { kind: 'help' };
   if (positionals.length === 0) throw new UsageError('no input files or folders given');
+  if (values.detach && values.queue === undefined)
+    throw new UsageError('--detach goes with --queue (a local run has nothing to detach from)');
 
   const sizeFlags = (['scale', 'width', 'height'] as const).filter(
     (flag) => values[flag] !== undefined,
@@ -202,6 +219,8 @@ export function parseCliArguments(argv: readonly string[]): ParsedCommand {
         values['max-memory'] !== undefined ? memoryFlag(values['max-memory']) : undefined,
       modelsDir: values.models ?? null,
       report: !(values['no-report'] ?? false),
+      queue: values.queue ?? null,
+      detach: values.detach ?? false,
     },
   };
 }

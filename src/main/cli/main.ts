@@ -2,13 +2,23 @@
 import { EXIT_CANCELLED, runCli } from './runCli.ts';
 
 const controller = new AbortController();
+/** A worker's second signal: the file it holds goes back to the queue at once. */
+const handBack = new AbortController();
+const isWorker = process.argv[2] === 'worker';
 const pause = (): void => {
   // First Ctrl-C (or SIGTERM): pause the job after removing the running photo's temporary
   // output, print the summary; the same command resumes. A second one exits at once (the
-  // next run still resumes: the queue survives a kill).
+  // next run still resumes: the queue survives a kill). A worker finishes its current file
+  // on the first, hands it back on the second, and exits at the third.
   controller.abort(new Error('paused (Ctrl-C)'));
-  process.once('SIGINT', () => process.exit(EXIT_CANCELLED));
-  process.once('SIGTERM', () => process.exit(EXIT_CANCELLED));
+  const next = (): void => {
+    if (!isWorker || handBack.signal.aborted) process.exit(EXIT_CANCELLED);
+    handBack.abort(new Error('stopping now'));
+    process.once('SIGINT', next);
+    process.once('SIGTERM', next);
+  };
+  process.once('SIGINT', next);
+  process.once('SIGTERM', next);
 };
 process.once('SIGINT', pause);
 process.once('SIGTERM', pause);
@@ -18,6 +28,7 @@ try {
     process.argv.slice(2),
     { stdout: process.stdout, stderr: process.stderr },
     controller.signal,
+    { handBack: handBack.signal },
   );
 } catch (error) {
   // Whatever went wrong, one line, not a stack trace (CMSC_DEBUG=1 shows it).

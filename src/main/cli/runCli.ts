@@ -31,6 +31,13 @@ import {
   USAGE,
   UsageError,
 } from './cliArguments.ts';
+import {
+  checkedQueueAddress,
+  runCancel,
+  runQueuedJob,
+  runStatus,
+  runWorker,
+} from './clusterCli.ts';
 import { createProgressDisplay, formatDuration } from './progressDisplay.ts';
 
 export interface CliStreams {
@@ -41,6 +48,8 @@ export interface CliStreams {
 export interface CliEnvironment {
   /** Where each command's queue folder lives; default `<app data>/cli-jobs`. */
   stateRoot?: string;
+  /** A worker's second stop signal: the file it holds goes back to the queue at once. */
+  handBack?: AbortSignal;
 }
 
 export const EXIT_OK = 0;
@@ -56,6 +65,9 @@ export async function runCli(
   environment: CliEnvironment = {},
 ): Promise<number> {
   if (argv[0] === 'verify') return runVerify(argv.slice(1), streams);
+  if (argv[0] === 'status') return runStatus(argv.slice(1), streams);
+  if (argv[0] === 'cancel') return runCancel(argv.slice(1), streams);
+  if (argv[0] === 'worker') return runWorker(argv.slice(1), streams, signal, environment.handBack);
   let settings: CliSettings;
   let request: { inputs: JobInputs; settings: ExportSettings };
   try {
@@ -73,6 +85,11 @@ export async function runCli(
     );
     return EXIT_USAGE;
   }
+
+  // The queue is checked before anything is planned: a wrong address is one line, exit 2.
+  const queueAddress =
+    settings.queue === null ? null : await checkedQueueAddress(settings.queue, streams);
+  if (queueAddress === false) return EXIT_USAGE;
 
   const threads = threadsNote(settings.threads, availableParallelism());
   if (threads) streams.stdout.write(`note ${threads}\n`);
@@ -94,6 +111,11 @@ export async function runCli(
       return EXIT_SOME_FAILED;
     }
     const stateRoot = environment.stateRoot ?? path.join(defaultDataDir(), 'cli-jobs');
+    if (queueAddress !== null)
+      return await runQueuedJob(queueAddress, request, settings, upscaler, streams, signal, {
+        stateDir: path.join(stateRoot, 'cluster'),
+        commandKey: commandKey(request, settings.report),
+      });
     const stateDir = path.join(stateRoot, commandKey(request, settings.report));
     await removeDeadRunsCalibrations(stateRoot);
     let queue: BatchQueue;
@@ -231,7 +253,10 @@ async function jobRequest(
 }
 
 /** The same command (inputs, settings, report choice) gets the same queue folder: resume. */
-function commandKey(request: { inputs: JobInputs; settings: ExportSettings }, report: boolean) {
+export function commandKey(
+  request: { inputs: JobInputs; settings: ExportSettings },
+  report: boolean,
+) {
   return createHash('sha256')
     .update(JSON.stringify({ ...request, report }))
     .digest('hex')
@@ -338,14 +363,7 @@ async function runJob(
   }
 
   const final = queue.job(jobId)!;
-  const counts = { done: 0, upToDate: 0, skipped: 0, failed: 0, left: 0 };
-  for (const file of final.files) {
-    if (isUpToDate(file)) counts.upToDate++;
-    else if (file.state === 'done') counts.done++;
-    else if (file.state === 'skipped') counts.skipped++;
-    else if (file.state === 'failed' || file.state === 'cancelled') counts.failed++;
-    else counts.left++;
-  }
+  const counts = tallyFiles(final.files);
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   if (paused && final.state === 'paused') {
     out(
@@ -406,7 +424,26 @@ function isOver(job: Job): boolean {
   return job.state === 'finished' || job.state === 'cancelled';
 }
 
-function isFinal(file: JobFile): boolean {
+/** The summary line's counts. */
+export function tallyFiles(files: readonly JobFile[]): {
+  done: number;
+  upToDate: number;
+  skipped: number;
+  failed: number;
+  left: number;
+} {
+  const counts = { done: 0, upToDate: 0, skipped: 0, failed: 0, left: 0 };
+  for (const file of files) {
+    if (isUpToDate(file)) counts.upToDate++;
+    else if (file.state === 'done') counts.done++;
+    else if (file.state === 'skipped') counts.skipped++;
+    else if (file.state === 'failed' || file.state === 'cancelled') counts.failed++;
+    else counts.left++;
+  }
+  return counts;
+}
+
+export function isFinal(file: JobFile): boolean {
   return (
     file.state === 'done' ||
     file.state === 'skipped' ||
@@ -416,7 +453,7 @@ function isFinal(file: JobFile): boolean {
 }
 
 /** One permanent line per file: `ok`, `skip` or `FAIL`, with the reason's code. */
-function fileLine(file: JobFile): string {
+export function fileLine(file: JobFile): string {
   const input = printable(file.inputPath);
   if (file.state === 'done') {
     const time = file.elapsedMs === null ? '' : `, ${formatDuration(file.elapsedMs)}`;
