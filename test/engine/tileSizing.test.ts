@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  arenaBytes,
   chooseTileSize,
   MAX_TILE_SIZE,
   MIN_TILE_SIZE,
@@ -69,35 +70,44 @@ describe('tile size from the memory budget', () => {
     heldBytes: 0,
     bandBytesPerRow: 0,
   };
+  const fits = (tile: number, inputs: typeof fast) =>
+    arenaBytes(tileWorkingBytes(tile, inputs)) + tile * inputs.bandBytesPerRow <=
+    inputs.budgetBytes - PROCESS_BASE_BYTES - inputs.heldBytes;
+
+  it('counts the working set as ONNX Runtime’s arena holds it: regions doubling from 1 MiB', () => {
+    expect(arenaBytes(1)).toBe(1 * MIB);
+    expect(arenaBytes(500 * MIB)).toBe(511 * MIB);
+    expect(arenaBytes(511 * MIB)).toBe(511 * MIB);
+    expect(arenaBytes(512 * MIB)).toBe(1023 * MIB);
+  });
 
   it('fills what the process, the input and the band leave of the budget', () => {
     // cmsc-fast x2: 5 maps x 32 channels x 4 bytes + 4 floats at 4 output pixels = 704 B a pixel.
     expect(tileWorkingBytes(1024, fast)).toBe(1024 * 1024 * 704);
-    // 1 GiB less the 224 MiB process: 800 MiB, sqrt(800 MiB / 704) = 1098, down to 32s: 1088.
-    expect(tileSizeForBudget(fast)).toBe(1088);
-    const fits = (tile: number, inputs: typeof fast) =>
-      tileWorkingBytes(tile, inputs) + tile * inputs.bandBytesPerRow <=
-      inputs.budgetBytes - PROCESS_BASE_BYTES - inputs.heldBytes;
+    // 800 MiB free: a 896 px tile (539 MiB) would grow the arena to 1023 MiB; 864 px is 501 MiB,
+    // an arena of 511 MiB.
+    expect(tileSizeForBudget(fast)).toBe(864);
+    expect([fits(864, fast), fits(896, fast)]).toEqual([true, false]);
     // A 24 MP photo at x2: 72 MB of samples, 2 output rows of 12000 RGB pixels per input row.
     const photo24x2 = { ...fast, heldBytes: 72e6, bandBytesPerRow: 2 * 12000 * 3 };
-    expect(tileSizeForBudget(photo24x2)).toBe(992);
-    expect([fits(992, photo24x2), fits(1024, photo24x2)]).toEqual([true, false]);
-    // A 61 MP photo at x4: 181 MB of samples, 4 output rows of 38016 pixels per input row.
+    expect(tileSizeForBudget(photo24x2)).toBe(864);
+    // A 61 MP photo at x4: 181 MB of samples, 4 output rows of 38016 pixels per input row
+    // (237 MiB of band at 544 px), and 896 B a tile pixel: a 255 MiB arena.
     const photo61x4 = {
       ...fast,
       modelScale: 4,
       heldBytes: 9504 * 6336 * 3,
       bandBytesPerRow: 4 * 38016 * 3,
     };
-    expect(tileSizeForBudget(photo61x4)).toBe(608);
-    expect([fits(608, photo61x4), fits(640, photo61x4)]).toEqual([true, false]);
+    expect(tileSizeForBudget(photo61x4)).toBe(544);
+    expect([fits(544, photo61x4), fits(576, photo61x4)]).toEqual([true, false]);
   });
 
   it('follows the channels, the self-ensemble batch and the budget, within its bounds', () => {
     // Output-resolution cmsc (64 channels, 8 maps): 2064 B a pixel.
-    expect(tileSizeForBudget({ ...fast, channels: 64, modelScale: 1 })).toBe(608);
-    // Self-ensemble: batches of 4, half the side.
-    expect(tileSizeForBudget({ ...fast, batch: 4 })).toBe(544);
+    expect(tileSizeForBudget({ ...fast, channels: 64, modelScale: 1 })).toBe(480);
+    // Self-ensemble: batches of 4.
+    expect(tileSizeForBudget({ ...fast, batch: 4 })).toBe(416);
     expect(tileSizeForBudget({ ...fast, budgetBytes: 256 * MIB })).toBe(192);
     expect(tileSizeForBudget({ ...fast, budgetBytes: 64 * 1024 * MIB })).toBe(MAX_TILE_SIZE);
     // Nothing left: the smallest tile, which allocation failures can still split.

@@ -53,6 +53,7 @@ import { OutputRaster } from './outputRaster.ts';
 import { RasterFileWriter, rasterFileBytes } from './rasterFile.ts';
 import { type PlaneModel, upscaleTiled } from './tiledUpscale.ts';
 import {
+  arenaBytes,
   DEFAULT_MEMORY_BUDGET_BYTES,
   PROCESS_BASE_BYTES,
   tileSizeForBudget,
