@@ -358,8 +358,19 @@ async function followJob(
     while (finished() < job.files.length && !paused) {
       try {
         // Events can be missed across a Redis restart: the counts are the truth.
-        const counts = await queue.getJobCounts('completed', 'failed');
+        const counts = await queue.getJobCounts(
+          'completed',
+          'failed',
+          'waiting',
+          'prioritized',
+          'active',
+          'delayed',
+        );
         const doneOnQueue = (counts.completed ?? 0) + (counts.failed ?? 0);
+        const onQueue = Object.values(counts).reduce((sum, n) => sum + (n ?? 0), 0);
+        // Redis restarted from an append-only file a second behind: tasks added in that second
+        // are gone. Adding is idempotent (ids per file), so what is missing is added again.
+        if (onQueue < tasks.size) await addTasks(store, job);
         const fromQueue = job.files.filter((f) => tasks.has(f.id) && isFinal(f)).length;
         if (doneOnQueue > fromQueue)
           for (const file of await fillOutcomes(store, job)) report(file);

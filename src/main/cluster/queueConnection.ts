@@ -86,9 +86,13 @@ export async function checkQueue(address: QueueAddress, timeoutMs = 5000): Promi
     connectTimeout: timeoutMs,
     retryStrategy: () => null,
   });
-  client.on('error', () => undefined);
+  // With retries off, connect() rejects with "Connection is closed"; the cause came first.
+  let cause: unknown = null;
+  client.on('error', (error: unknown) => (cause ??= error));
   try {
-    await client.connect();
+    await client.connect().catch((error: unknown) => {
+      throw cause ?? error;
+    });
     const info = await client.info('server');
     const version = /redis_version:([\d.]+)/.exec(info)?.[1] ?? '0.0.0';
     if (compareVersions(version, MINIMUM_REDIS_VERSION) < 0)
