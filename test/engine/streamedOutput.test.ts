@@ -12,6 +12,7 @@ import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createEngine } from '../../src/main/engine/index.ts';
 import { OutputLimitError } from '../../src/main/engine/engine.ts';
+import { diskSpaceProblem } from '../../src/main/engine/diskSpace.ts';
 import { formatSizeProblem } from '../../src/main/engine/imageEncode.ts';
 import { DEFAULT_UPSCALE_OPTIONS, type UpscaleOptions } from '../../src/shared/upscaleOptions.ts';
 import { FIXTURE_MODELS_DIR, makeTempDir, writeTexturedImage } from '../helpers/testImages.ts';
@@ -227,6 +228,16 @@ describe('outputs a format or the limit cannot hold', () => {
     } finally {
       await engine.close();
     }
+  });
+
+  it('says when the output folder’s volume has no room for the raster file and the output', async () => {
+    expect(await diskSpaceProblem(temp.dir, 1)).toBeNull();
+    // A petabyte: no test machine has it free.
+    expect(await diskSpaceProblem(temp.dir, 1e15)).toMatch(
+      new RegExp(
+        `^the output needs about 1000000\\.0 GB free in ${temp.dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} while it is made, and \\d+\\.\\d GB is free; free some space or choose another output folder$`,
+      ),
+    );
   });
 
   it('refuses an output over the pixel limit with the number', async () => {

@@ -4,7 +4,7 @@
  * It owns one inference worker (one long-lived ONNX Runtime session per model file).
  */
 import { randomBytes } from 'node:crypto';
-import { rm, stat, statfs } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,6 +42,7 @@ import {
   supportsSixteenBit,
 } from './imageEncode.ts';
 import { InferenceClient } from './inferenceClient.ts';
+import { diskSpaceProblem } from './diskSpace.ts';
 import type { ModelCard } from './modelCard.ts';
 import type { ModelIoNames } from './onnxSession.ts';
 import { type InferenceHardware, ModelRegistry, type ResolvedVariant } from './modelRegistry.ts';
@@ -663,19 +664,11 @@ function outputBytesEstimate(format: ConcreteFormat, rasterBytes: number): numbe
 
 /**
  * Refuses a photo before it runs when the output folder's volume cannot take the raster file
- * and the output (both are written there). A volume that cannot be asked passes.
+ * and the output (both are written there).
  */
 async function checkDiskSpace(inputPath: string, outputPath: string, needed: number) {
-  const folder = path.dirname(path.resolve(outputPath));
-  const info = await statfs(folder).catch(() => null);
-  if (!info) return;
-  const free = info.bavail * info.bsize;
-  if (free >= needed) return;
-  const gb = (bytes: number) => `${(bytes / 1e9).toFixed(1)} GB`;
-  throw new OutputLimitError(
-    'disk',
-    `${inputPath}: the output needs about ${gb(needed)} free in ${folder} while it is made, and ${gb(free)} is free; free some space or choose another output folder`,
-  );
+  const problem = await diskSpaceProblem(path.dirname(path.resolve(outputPath)), needed);
+  if (problem) throw new OutputLimitError('disk', `${inputPath}: ${problem}`);
 }
 
 function progressReporter(started: number, onProgress: UpscaleHooks['onProgress']) {
