@@ -3,7 +3,7 @@
  * with other model files are refused with a reason and never executed. Redis problems are one
  * line and exit code 2, and the password never shows.
  */
-import { appendFile, cp, mkdir } from 'node:fs/promises';
+import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_EXPORT_SETTINGS } from '../../src/shared/exportSettings.ts';
@@ -48,7 +48,15 @@ describe('what a worker refuses', () => {
     await writeTexturedImage(path.join(folder, 'a.png'), 40, 30);
     const otherModels = path.join(temp.dir, 'other-models');
     await cp(FIXTURE_MODELS_DIR, otherModels, { recursive: true });
-    await appendFile(path.join(otherModels, 'cmsc-tiny.onnx'), Buffer.from([0]));
+    // Another build of the model: its card lists other file hashes (what filesDigest covers).
+    const card = path.join(otherModels, 'cmsc-tiny.json');
+    await writeFile(
+      card,
+      (await readFile(card, 'utf8')).replace(
+        /"sha256": "[0-9a-f]{64}"/,
+        `"sha256": "${'ab'.repeat(32)}"`,
+      ),
+    );
     const wrong = track(worker(redis.url, root, 1000, otherModels));
     const job = track(
       cmsc([folder, '--queue', redis.url, '--scale', '2'], {

@@ -1,0 +1,314 @@
+/**
+ * `npm run bench:cluster [-- --photos 8 --megapixels 1 --model cmsc-fast --tasks 10000]`
+ *
+ * The cluster queue on this machine, with a real redis-server (append-only, fsync every second,
+ * as the README recommends) and real processes:
+ *  1. throughput with 1, 2 and 3 workers (each `--threads 1`) on the same folder of photos;
+ *  2. the queue's overhead per file: the same folder upscaled by a local run (`--threads 1`)
+ *     against a submitter and one warm worker (`--threads 1`), wall time from the command's
+ *     start to its exit;
+ *  3. 10,000 queued tasks: the time to submit them, Redis memory per task (waiting, and kept
+ *     once completed), the time `status` takes, and how fast one process drains them when a
+ *     file costs nothing (a worker whose processor returns at once: the queue's own ceiling).
+ * Prints numbers; asserts nothing.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import sharp from 'sharp';
+import { ClusterStore, KEY_PREFIX, jobQueueName } from '../src/main/cluster/clusterStore.ts';
+import { bullConnection, parseQueueAddress } from '../src/main/cluster/queueConnection.ts';
+import { taskFor, taskId } from '../src/main/cluster/taskPayload.ts';
+import type { JobFile } from '../src/shared/jobs.ts';
+import { texturedPixels } from '../test/helpers/testImages.ts';
+import { freePort } from '../test/cluster/clusterHarness.ts';
+
+const { values } = parseArgs({
+  options: {
+    photos: { type: 'string', default: '8' },
+    megapixels: { type: 'string', default: '1' },
+    model: { type: 'string', default: 'cmsc-fast' },
+    tasks: { type: 'string', default: '10000' },
+    workers: { type: 'string', default: '1,2,3' },
+  },
+});
+const photoCount = Number(values.photos);
+const megapixels = Number(values.megapixels);
+const taskCount = Number(values.tasks);
+const repoRoot = path.resolve(import.meta.dirname, '..');
+const root = await mkdtemp(path.join(tmpdir(), 'cmsc-bench-cluster-'));
+const children: ChildProcess[] = [];
+
+function cli(
+  args: string[],
+  env: Record<string, string> = {},
+): { proc: ChildProcess; done: Promise<{ code: number | null; ms: number; out: string }> } {
+  const started = performance.now();
+  const proc = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(repoRoot, 'src/main/cli/main.ts'), ...args],
+    {
+      cwd: repoRoot,
+      env: { ...process.env, XDG_CONFIG_HOME: path.join(root, 'config'), ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  children.push(proc);
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const done = once(proc, 'exit').then(([code]) => ({
+    code: code as number | null,
+    ms: performance.now() - started,
+    out,
+  }));
+  return { proc, done };
+}
+
+async function startRedis(): Promise<{ port: number; url: string; stop: () => Promise<void> }> {
+  const port = await freePort();
+  const dir = path.join(root, 'redis');
+  await mkdir(dir, { recursive: true });
+  const proc = spawn(
+    'redis-server',
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'everysec',
+      '--save',
+      '',
+    ],
+    { stdio: 'ignore' },
+  );
+  const probe = new Redis({
+    port,
+    lazyConnect: true,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+  });
+  probe.on('error', () => undefined);
+  for (let i = 0; i < 100; i++) {
+    try {
+      await probe.connect();
+      break;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  probe.disconnect();
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    stop: async () => {
+      proc.kill('SIGTERM');
+      await once(proc, 'exit');
+    },
+  };
+}
+
+async function makePhotos(folder: string): Promise<void> {
+  await mkdir(folder, { recursive: true });
+  const width = Math.round(Math.sqrt(megapixels * 1e6 * (4 / 3)));
+  const height = Math.round((width * 3) / 4);
+  for (let i = 0; i < photoCount; i++)
+    await sharp(texturedPixels(width, height, 3, i), { raw: { width, height, channels: 3 } })
+      .jpeg({ quality: 92 })
+      .toFile(path.join(folder, `photo-${i}.jpg`));
+}
+
+const engineFlags = ['--model', values.model, '--device', 'cpu', '--threads', '1', '--scale', '2'];
+
+async function startWorkers(url: string, n: number): Promise<ChildProcess[]> {
+  const procs: ChildProcess[] = [];
+  for (let i = 0; i < n; i++) {
+    const w = cli(
+      ['worker', '--queue', url, '--allow-output', root, '--device', 'cpu', '--threads', '1'],
+      { CMSC_WORKER_STATE: path.join(root, 'worker-state') },
+    );
+    // Ready once it has said who it is.
+    await new Promise<void>((resolve) => {
+      const check = (d: Buffer): void => {
+        if (/^worker /m.test(d.toString())) {
+          w.proc.stdout!.off('data', check);
+          resolve();
+        }
+      };
+      w.proc.stdout!.on('data', check);
+    });
+    procs.push(w.proc);
+  }
+  return procs;
+}
+
+async function stopWorkers(procs: ChildProcess[]): Promise<void> {
+  for (const p of procs) p.kill('SIGTERM');
+  await Promise.all(procs.map((p) => (p.exitCode === null ? once(p, 'exit') : null)));
+}
+
+function line(text: string): void {
+  process.stdout.write(`${text}\n`);
+}
+
+const redis = await startRedis();
+try {
+  line(
+    `bench:cluster on ${availableParallelism()} cores, load ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}; Redis 127.0.0.1 (appendonly, fsync every second)`,
+  );
+  const photos = path.join(root, 'photos');
+  await makePhotos(photos);
+  line(
+    `${photoCount} JPEG photos of ${megapixels} MP, model ${values.model}, scale 2, every process --threads 1`,
+  );
+
+  // 2. Local against one warm worker (local first: it also calibrates nothing the cluster needs).
+  const local = await cli([photos, '--out', path.join(root, 'out-local'), ...engineFlags]).done;
+  if (local.code !== 0) throw new Error(`local run failed:\n${local.out}`);
+  const timings: { workers: number; ms: number }[] = [];
+  for (const n of values.workers.split(',').map(Number)) {
+    const workers = await startWorkers(redis.url, n);
+    const run = await cli([
+      photos,
+      '--out',
+      path.join(root, `out-${n}`),
+      '--queue',
+      redis.url,
+      ...engineFlags,
+    ]).done;
+    if (run.code !== 0) throw new Error(`cluster run failed:\n${run.out}`);
+    timings.push({ workers: n, ms: run.ms });
+    await stopWorkers(workers);
+  }
+  line('');
+  line('workers  wall (s)  photos/min  vs 1 worker');
+  const one = timings.find((t) => t.workers === 1)?.ms ?? timings[0]!.ms;
+  for (const t of timings)
+    line(
+      `${String(t.workers).padStart(7)}  ${(t.ms / 1000).toFixed(1).padStart(8)}  ${((photoCount * 60000) / t.ms).toFixed(1).padStart(10)}  ${(one / t.ms).toFixed(2).padStart(10)}x`,
+    );
+  line(
+    `local run (no queue): ${(local.ms / 1000).toFixed(1)} s wall, ${((photoCount * 60000) / local.ms).toFixed(1)} photos/min`,
+  );
+  const perFileLocal = local.ms / photoCount;
+  const perFileQueue = one / photoCount;
+  line(
+    `queue overhead per file, 1 worker vs local: ${((perFileQueue - perFileLocal) / 1000).toFixed(2)} s of ${(perFileLocal / 1000).toFixed(2)} s (${(((perFileQueue - perFileLocal) / perFileLocal) * 100).toFixed(1)} %)`,
+  );
+
+  // 3. 10,000 tasks.
+  const address = parseQueueAddress(redis.url);
+  const store = new ClusterStore(address);
+  const admin = new Redis({ port: redis.port });
+  const memory = async (): Promise<number> =>
+    Number(/used_memory:(\d+)/.exec(await admin.info('memory'))![1]);
+  const before = await memory();
+  const jobId = 'job-bench-10k';
+  const file = (id: number): JobFile => ({
+    id,
+    inputPath: `/mnt/nas/archive/2024/shoot-${Math.floor(id / 500)}/IMG_${String(id).padStart(5, '0')}.jpg`,
+    relativePath: `2024/shoot-${Math.floor(id / 500)}/IMG_${String(id).padStart(5, '0')}.jpg`,
+    inputBytes: 4_800_000,
+    inputWidth: 4000,
+    inputHeight: 3000,
+    inputJpegQuality: 92,
+    state: 'queued',
+    reason: null,
+    outputPath: null,
+    outputBytes: null,
+    outputWidth: null,
+    outputHeight: null,
+    elapsedMs: null,
+    provider: null,
+    attempts: 0,
+  });
+  const rssBefore = process.memoryUsage().rss;
+  let t0 = performance.now();
+  const queue = store.queue(jobId);
+  for (let start = 0; start < taskCount; start += 1000) {
+    await queue.addBulk(
+      Array.from({ length: Math.min(1000, taskCount - start) }, (_, k) => {
+        const f = file(start + k);
+        return {
+          name: 'file',
+          data: taskFor(jobId, f),
+          opts: {
+            jobId: taskId(f.id),
+            attempts: 4,
+            backoff: { type: 'exponential', delay: 2000 },
+            removeOnComplete: false,
+            removeOnFail: false,
+          },
+        };
+      }),
+    );
+  }
+  const submitMs = performance.now() - t0;
+  const waitingBytes = (await memory()) - before;
+  t0 = performance.now();
+  const status = await cli(['status', '--queue', redis.url]).done;
+  const statusMs = performance.now() - t0;
+  t0 = performance.now();
+  const counts = await queue.getJobCounts('waiting', 'completed');
+  const countsMs = performance.now() - t0;
+  // Drain: one process, 50 at a time, a processor that returns a finished file's record.
+  t0 = performance.now();
+  let drained = 0;
+  const drainer = new Worker(
+    jobQueueName(jobId),
+    async (task) => {
+      drained++;
+      const f = file((task.data as { fileId: number }).fileId);
+      return {
+        ...f,
+        state: 'done',
+        outputPath: f.inputPath.replace('.jpg', '_x2.jpg'),
+        outputBytes: 9_000_000,
+        outputWidth: 8000,
+        outputHeight: 6000,
+        elapsedMs: 41_000,
+        provider: 'cpu',
+        model: 'cmsc-fast',
+        precision: 'int8',
+        attempts: 1,
+      };
+    },
+    { connection: bullConnection(address), prefix: KEY_PREFIX, concurrency: 50 },
+  );
+  while (drained < taskCount) await new Promise((r) => setTimeout(r, 100));
+  await drainer.close();
+  const drainMs = performance.now() - t0;
+  const completedBytes = (await memory()) - before;
+  line('');
+  line(
+    `${taskCount} tasks: submit ${(submitMs / 1000).toFixed(2)} s (${Math.round(taskCount / (submitMs / 1000))} tasks/s), Redis +${(waitingBytes / 2 ** 20).toFixed(1)} MiB waiting (${Math.round(waitingBytes / taskCount)} B/task)`,
+  );
+  line(
+    `  status command ${(statusMs / 1000).toFixed(2)} s wall (process start included; counts query ${countsMs.toFixed(1)} ms: ${JSON.stringify(counts)}); exit ${status.code}`,
+  );
+  line(
+    `  drain with a no-op processor, 1 process x 50: ${(drainMs / 1000).toFixed(2)} s (${Math.round(taskCount / (drainMs / 1000))} tasks/s)`,
+  );
+  line(
+    `  Redis +${(completedBytes / 2 ** 20).toFixed(1)} MiB once all are completed and kept (${Math.round(completedBytes / taskCount)} B/task with its result); bench process RSS +${((process.memoryUsage().rss - rssBefore) / 2 ** 20).toFixed(0)} MiB`,
+  );
+  await queue.obliterate({ force: true });
+  admin.disconnect();
+  await store.close();
+} finally {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  await redis.stop();
+  await rm(root, { recursive: true, force: true });
+}
