@@ -80,7 +80,7 @@ async function manifestOf(
 }
 
 function okLines(text: string): string[] {
-  return text.split('\n').filter((line) => /(^| )ok   /.test(line));
+  return text.split('\n').filter((line) => /(^| )ok {3}/.test(line));
 }
 
 async function reportRows(outFolder: string): Promise<unknown[]> {
@@ -220,7 +220,7 @@ describe('cmsc-upscale --queue with workers', () => {
     await photos(folder, 6, 300, 200);
     const workers = [track(worker(redis.url, root)), track(worker(redis.url, root))];
     const job = submit(root, folder);
-    await job.waitFor(/^ok   /m, 120_000);
+    await job.waitFor(/^ok {3}/m, 120_000);
     await redis.kill();
     await new Promise((resolve) => setTimeout(resolve, 1500));
     await redis.start();
@@ -236,7 +236,7 @@ describe('cmsc-upscale --queue with workers', () => {
     const inputs = await photos(folder, 6, 400, 300);
     const one = track(worker(redis.url, root));
     const first = submit(root, folder);
-    await first.waitFor(/^ok   /m, 120_000);
+    await first.waitFor(/^ok {3}/m, 120_000);
     first.proc.kill('SIGINT');
     expect(await first.exited).toBe(130);
     expect(first.out()).toMatch(/paused with [1-5] left: run the same command again to resume\n$/);
