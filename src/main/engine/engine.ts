@@ -613,7 +613,10 @@ class UpscaleEngine implements Engine {
     // The session's arena keeps the tile's working set after the last tile, and the input
     // stays referenced until the photo is done.
     const encoderBytesReleased = Math.max(0, budgetBytes - PROCESS_BASE_BYTES - output.heldBytes);
-    const encoderBytes = Math.max(0, encoderBytesReleased - tileWorkingBytes(tileSize, inputs));
+    const encoderBytes = Math.max(
+      0,
+      encoderBytesReleased - arenaBytes(tileWorkingBytes(tileSize, inputs)),
+    );
     return { tileSize, encoderBytes, encoderBytesReleased };
   }
 
