@@ -6,7 +6,8 @@
  * thread, inference worker and libvips together). The photos are synthetic camera JPEGs the
  * bench makes itself (3:2, a textured gradient with sensor-like noise, quality 92) and keeps
  * in --cache for the next run. Prints, per size and scale: output size, wall seconds, seconds
- * per output megapixel, peak RSS, the tile size the engine chose, and the output file size.
+ * per output megapixel (wall, and CPU: user + system, steadier on a shared machine), peak RSS
+ * and the output file size; each run's CLI line goes to stderr.
  *
  * --tile N adds `--tile N` to every run; --pair runs every photo twice, the default and then
  * `--tile 2048` (today's free-memory choice on an idle 24 GB machine), alternating, and prints
@@ -93,6 +94,8 @@ async function syntheticPhoto(megapixels: number): Promise<string> {
 
 interface Run {
   seconds: number;
+  /** User + system CPU seconds of the whole process: steadier than wall time on a shared machine. */
+  cpuSeconds: number;
   peakBytes: number;
   line: string;
   outputBytes: number;
@@ -104,7 +107,7 @@ async function runCli(input: string, scale: number, tile: string | undefined): P
   const timeFile = path.join(values.cache, 'time.txt');
   const args = [
     '-f',
-    '%M %e',
+    '%M %e %U %S',
     '-o',
     timeFile,
     process.execPath,
@@ -127,16 +130,22 @@ async function runCli(input: string, scale: number, tile: string | undefined): P
       else resolve(out);
     });
   });
-  const [maxRssKiB, seconds] = (await readFile(timeFile, 'utf8'))
+  const [maxRssKiB, seconds, user, system] = (await readFile(timeFile, 'utf8'))
     .trim()
     .split(/\s+/)
-    .slice(-2)
+    .slice(-4)
     .map(Number);
   const line = stdout.split('\n').find((l) => l.startsWith('ok')) ?? stdout.trim();
   const written = line.match(/-> (\S+) \(/)?.[1];
   const outputBytes = written ? (await stat(written)).size : 0;
   await rm(out, { recursive: true, force: true });
-  return { seconds: seconds!, peakBytes: maxRssKiB! * 1024, line, outputBytes };
+  return {
+    seconds: seconds!,
+    cpuSeconds: user! + system!,
+    peakBytes: maxRssKiB! * 1024,
+    line,
+    outputBytes,
+  };
 }
 
 const rows: string[][] = [];
@@ -160,21 +169,33 @@ for (const mp of values.sizes.split(',').map(Number)) {
         fixed(outMp, 0),
         fixed(run.seconds, 1),
         fixed(run.seconds / outMp, 3),
+        fixed(run.cpuSeconds / outMp, 3),
         fixed(run.peakBytes / 2 ** 20, 0),
         fixed(run.outputBytes / 1e6, 1),
       ]);
       console.error(run.line);
     }
     if (runs.length === 2) {
+      const [mine, big] = [runs[0]![1], runs[1]![1]];
       ratios.push(
-        `${mp} MP x${scale}: default / --tile 2048 wall time = ${fixed(runs[0]![1].seconds / runs[1]![1].seconds, 3)}`,
+        `${mp} MP x${scale}: default / --tile 2048: wall time ${fixed(mine.seconds / big.seconds, 3)}, CPU time ${fixed(mine.cpuSeconds / big.cpuSeconds, 3)}`,
       );
     }
   }
 }
 console.log(
   formatTable(
-    ['photo', 'run', 'output', 'out MP', 'wall s', 's / out MP', 'peak RSS MiB', 'file MB'],
+    [
+      'photo',
+      'run',
+      'output',
+      'out MP',
+      'wall s',
+      's / out MP',
+      'CPU s / out MP',
+      'peak RSS MiB',
+      'file MB',
+    ],
     rows,
   ),
 );
