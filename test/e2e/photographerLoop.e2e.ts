@@ -208,7 +208,7 @@ describe("the photographer's loop", () => {
       /^\d+% · [\d.]+ s elapsed · about [\d.]+ (s|min \d+ s) left · [\d.]+ MP\/s$/,
     );
     await poll(() => page.getByTestId('overall-progress').textContent()).toMatch(
-      /^\d of 3 photos · [\d.]+ s elapsed · about [\d.]+ (s|min \d+ s) left$/,
+      /^\d of 3 photos in 1 unfinished job · [\d.]+ s elapsed · about [\d.]+ (s|min \d+ s) left$/,
     );
     await screenshots('5-running');
 

@@ -121,31 +121,45 @@ describe('progress', () => {
     expect(fileFraction(running, progress({ currentFile: { ...current, etaMs: null } }))).toBe(0);
   });
 
-  it('adds up unfinished jobs; a paused job counts its time spent, not time left', () => {
+  it('adds up unfinished jobs: photos, time spent and time left of the same jobs', () => {
     const running = job('a', [
       file(0, 'a.jpg', { state: 'done', elapsedMs: 4000 }),
       file(1, 'b.jpg', { state: 'running' }),
     ]);
     const paused = job('b', [file(0, 'c.jpg')], 'paused');
     const finished = job('c', [file(0, 'd.jpg', { state: 'done' })], 'finished');
+    // A paused job's photos are counted, so is its time left (issue 23: no mixing).
     expect(
       overallProgress([running, paused, finished], {
         a: progress({ jobId: 'a', elapsedMs: 6000, etaMs: 5000 }),
         b: progress({ jobId: 'b', elapsedMs: 1000, etaMs: 7000 }),
       }),
-    ).toEqual({ filesFinished: 1, filesTotal: 3, elapsedMs: 7000, etaMs: 5000 });
+    ).toEqual({
+      jobs: 2,
+      paused: 1,
+      filesFinished: 1,
+      filesTotal: 3,
+      elapsedMs: 7000,
+      etaMs: 12000,
+    });
     expect(overallProgress([finished], {})).toBe(null);
-    // Only paused jobs: time spent, but no time left.
     expect(
       overallProgress([paused], { b: progress({ jobId: 'b', elapsedMs: 1000, etaMs: 7000 }) }),
     ).toEqual({
+      jobs: 1,
+      paused: 1,
       filesFinished: 0,
       filesTotal: 1,
       elapsedMs: 1000,
-      etaMs: null,
+      etaMs: 7000,
     });
-    // A running job without a speed yet: the time left is unknown.
-    expect(overallProgress([running], { a: progress({ etaMs: null }) })?.etaMs).toBe(null);
+    // A job without an estimate yet: the time left of all of them is not known, not a part of it.
+    expect(
+      overallProgress([running, paused], {
+        a: progress({ etaMs: 5000 }),
+        b: progress({ jobId: 'b', etaMs: null }),
+      })?.etaMs,
+    ).toBe(null);
   });
 
   it('a paused job says Paused for the photo it was working on; an up-to-date one says so', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { rovingIndex } from '../../src/renderer/src/lib/rovingFocus.ts';
+import { columnsOf, rovingIndex } from '../../src/renderer/src/lib/rovingFocus.ts';
 
 describe('one Tab stop per list: arrow keys inside it', () => {
   it('moves by one across, by a row down and up, to the ends, and stops there', () => {
@@ -24,5 +24,9 @@ describe('one Tab stop per list: arrow keys inside it', () => {
       null,
     ]);
     expect(rovingIndex('ArrowRight', 0, 0)).toBeNull();
+  });
+
+  it('counts a wrapping row by the items level with the first', () => {
+    expect([columnsOf([0, 0, 0, 120, 120]), columnsOf([5]), columnsOf([])]).toEqual([3, 1, 1]);
   });
 });

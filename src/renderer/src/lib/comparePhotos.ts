@@ -106,3 +106,26 @@ export function photosInScope(
     .filter((photo) => own.has(photo.inputPath))
     .map((photo) => ({ ...photo, jobId: job.id, pendingRoot: null }));
 }
+
+/** The folder a photo is in (its path without the file name). */
+export function folderOf(path: string): string {
+  const cut = Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\'));
+  return cut > 0 ? path.slice(0, cut) : path;
+}
+
+/**
+ * The photos in runs of one folder each, in their order: the list names every folder, so two
+ * folders holding the same file names (two cards' `DCIM/100CANON`) can be told apart.
+ */
+export function groupByFolder(
+  photos: readonly ComparePhoto[],
+): { folder: string; photos: ComparePhoto[] }[] {
+  const groups: { folder: string; photos: ComparePhoto[] }[] = [];
+  for (const photo of photos) {
+    const folder = folderOf(photo.inputPath);
+    const last = groups.at(-1);
+    if (last && last.folder === folder) last.photos.push(photo);
+    else groups.push({ folder, photos: [photo] });
+  }
+  return groups;
+}

@@ -23,15 +23,23 @@ export function fileFraction(file: JobFile, progress: JobProgress | undefined): 
 const RUNNING_FRACTION_CAP = 0.99;
 
 export interface OverallProgress {
+  /** Unfinished jobs (running, waiting or paused): every number below covers these. */
+  jobs: number;
+  /** Of them, paused: their time counts as work left, though they wait for a person. */
+  paused: number;
   filesFinished: number;
   filesTotal: number;
   /** Time spent on the photos of every unfinished job. */
   elapsedMs: number;
-  /** Time left for the jobs that will run (paused ones wait for people); null while unknown. */
+  /** Time left for the photos of the same jobs; null while any of them has no estimate. */
   etaMs: number | null;
 }
 
-/** Every unfinished job together: the Batch screen's one line. Null when nothing is left to do. */
+/**
+ * Every unfinished job together: the Batch screen's one line. The photos, the time spent and
+ * the time left all cover the same jobs, so "154 of 1201 photos" never sits beside the time
+ * left of only one of them. Null when nothing is left to do.
+ */
 export function overallProgress(
   jobs: readonly Job[],
   progress: Readonly<Record<string, JobProgress>>,
@@ -42,19 +50,17 @@ export function overallProgress(
   let filesTotal = 0;
   let elapsedMs = 0;
   let etaMs: number | null = 0;
-  let running = 0;
+  let paused = 0;
   for (const job of open) {
     const live = progress[job.id];
     const counts = countStates(job);
     filesTotal += job.files.length;
     filesFinished += job.files.length - counts.queued - counts.running;
     elapsedMs += live?.elapsedMs ?? job.files.reduce((sum, file) => sum + (file.elapsedMs ?? 0), 0);
-    if (job.state === 'paused') continue;
-    running++;
+    if (job.state === 'paused') paused++;
     etaMs = etaMs === null || live?.etaMs == null ? null : etaMs + live.etaMs;
   }
-  // Only paused jobs: nothing will run, so there is no time left to give.
-  return { filesFinished, filesTotal, elapsedMs, etaMs: running === 0 ? null : etaMs };
+  return { jobs: open.length, paused, filesFinished, filesTotal, elapsedMs, etaMs };
 }
 
 /** 0..1 for a job, weighted by output pixels when known (a big photo counts for more). */

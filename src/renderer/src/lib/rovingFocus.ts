@@ -28,14 +28,12 @@ export function rovingIndex(key: string, index: number, count: number, columns =
   }
 }
 
-/** Items a row of a wrapping list (grid or flex) holds: those level with the first. */
-export function columnsOf(list: HTMLElement | undefined): number {
-  const items = list ? [...list.children] : [];
-  const first = items[0];
-  if (!(first instanceof HTMLElement)) return 1;
-  return Math.max(
-    1,
-    items.filter((item) => item instanceof HTMLElement && item.offsetTop === first.offsetTop)
-      .length,
-  );
+/**
+ * Items a row of a wrapping list (grid or flex) holds, from its items' `offsetTop`s: those level
+ * with the first.
+ */
+export function columnsOf(tops: readonly number[]): number {
+  const first = tops[0];
+  if (first === undefined) return 1;
+  return Math.max(1, tops.filter((top) => top === first).length);
 }
