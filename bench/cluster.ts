@@ -9,18 +9,21 @@
  *     start to its exit;
  *  3. 10,000 queued tasks: the time to submit them, Redis memory per task (waiting, and kept
  *     once completed), the time `status` takes, and how fast one process drains them when a
- *     file costs nothing (a worker whose processor returns at once: the queue's own ceiling).
- * Prints numbers; asserts nothing.
+ *     file costs nothing (a worker whose processor returns at once: the queue's own ceiling);
+ *  4. what a worker's commit reads: the output folder's manifest, read afresh under the
+ *     folder's lock, timed at 1,000 / 10,000 / 40,000 records.
+ * `--parts workers,tasks,manifest` picks what runs. Prints numbers; asserts nothing.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import sharp from 'sharp';
+import { MANIFEST_FILE_NAME, OutputManifest } from '../src/main/batch/outputManifest.ts';
 import { ClusterStore, KEY_PREFIX, jobQueueName } from '../src/main/cluster/clusterStore.ts';
 import { bullConnection, parseQueueAddress } from '../src/main/cluster/queueConnection.ts';
 import { taskFor, taskId } from '../src/main/cluster/taskPayload.ts';
@@ -35,8 +38,10 @@ const { values } = parseArgs({
     model: { type: 'string', default: 'cmsc-fast' },
     tasks: { type: 'string', default: '10000' },
     workers: { type: 'string', default: '1,2,3' },
+    parts: { type: 'string', default: 'workers,tasks,manifest' },
   },
 });
+const parts = new Set(values.parts.split(','));
 const photoCount = Number(values.photos);
 const megapixels = Number(values.megapixels);
 const taskCount = Number(values.tasks);
@@ -168,12 +173,21 @@ try {
       .map((l) => l.toFixed(1))
       .join(' ')}; Redis 127.0.0.1 (appendonly, fsync every second)`,
   );
+  if (parts.has('workers')) await workerScaling();
+  if (parts.has('tasks')) await tenThousandTasks();
+  if (parts.has('manifest')) await manifestReads();
+} finally {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  await redis.stop();
+  await rm(root, { recursive: true, force: true });
+}
+
+async function workerScaling(): Promise<void> {
   const photos = path.join(root, 'photos');
   await makePhotos(photos);
   line(
     `${photoCount} JPEG photos of ${megapixels} MP, model ${values.model}, scale 2, every process --threads 1`,
   );
-
   // 2. Local against one warm worker (local first: it also calibrates nothing the cluster needs).
   const local = await cli([photos, '--out', path.join(root, 'out-local'), ...engineFlags]).done;
   if (local.code !== 0) throw new Error(`local run failed:\n${local.out}`);
@@ -207,7 +221,9 @@ try {
   line(
     `queue overhead per file, 1 worker vs local: ${((perFileQueue - perFileLocal) / 1000).toFixed(2)} s of ${(perFileLocal / 1000).toFixed(2)} s (${(((perFileQueue - perFileLocal) / perFileLocal) * 100).toFixed(1)} %)`,
   );
+}
 
+async function tenThousandTasks(): Promise<void> {
   // 3. 10,000 tasks.
   const address = parseQueueAddress(redis.url);
   const store = new ClusterStore(address);
@@ -307,8 +323,55 @@ try {
   await queue.obliterate({ force: true });
   admin.disconnect();
   await store.close();
-} finally {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  await redis.stop();
-  await rm(root, { recursive: true, force: true });
+}
+
+async function manifestReads(): Promise<void> {
+  // 4. The manifest a worker reads before deciding and again under the folder's lock.
+  line('');
+  const folder = path.join(root, 'manifest');
+  await mkdir(folder, { recursive: true });
+  const record = (i: number): string =>
+    JSON.stringify({
+      target: `2024/shoot-${Math.floor(i / 500)}/IMG_${i}_x2.jpg`,
+      output: {
+        path: `2024/shoot-${Math.floor(i / 500)}/IMG_${i}_x2.jpg`,
+        bytes: 9_000_000,
+        mtimeMs: 1.7e12 + i,
+        sha256: 'a'.repeat(64),
+      },
+      input: {
+        path: `2024/shoot-${Math.floor(i / 500)}/IMG_${i}.jpg`,
+        absolutePath: `/mnt/nas/archive/2024/shoot-${Math.floor(i / 500)}/IMG_${i}.jpg`,
+        bytes: 4_800_000,
+        mtimeMs: 1.6e12 + i,
+        sha256: 'b'.repeat(64),
+      },
+      settingsDigest: 'c'.repeat(64),
+      settings: {
+        model: 'cmsc-fast',
+        target: { kind: 'scale', scale: 2 },
+        format: 'jpeg',
+        quality: 92,
+      },
+      job: 'job-bench',
+      writtenAt: new Date(1.7e12).toISOString(),
+      program: 'cmsc-upscaler 0.1.0',
+    });
+  for (const count of [1000, 10_000, 40_000]) {
+    const lines = [
+      JSON.stringify({ cmscUpscalerManifest: 1, createdAt: new Date().toISOString() }),
+    ];
+    for (let i = 0; i < count; i++) lines.push(record(i));
+    await writeFile(path.join(folder, MANIFEST_FILE_NAME), `${lines.join('\n')}\n`);
+    const times: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t = performance.now();
+      await OutputManifest.open(folder);
+      times.push(performance.now() - t);
+    }
+    times.sort((a, b) => a - b);
+    line(
+      `manifest of ${count} records (${(lines.join('\n').length / 2 ** 20).toFixed(1)} MiB): read and parsed in ${times[2]!.toFixed(0)} ms (median of 5); a worker reads it twice per file, once under the folder's lock`,
+    );
+  }
 }

@@ -170,6 +170,38 @@ describe('what a worker refuses', () => {
   }, 180_000);
 });
 
+describe('detach, status, cancel', () => {
+  it('--detach prints the job id; status counts its files; cancel stops it and the same command plans anew', async () => {
+    const root = path.join(temp.dir, 'detach');
+    const folder = path.join(root, 'photos');
+    await mkdir(folder, { recursive: true });
+    for (let i = 0; i < 3; i++)
+      await writeTexturedImage(path.join(folder, `d${i}.png`), 30 + i, 20);
+    const env = { XDG_CONFIG_HOME: path.join(root, 'config') };
+    const submitted = cmsc([folder, '--queue', redis.url, '--detach'], env);
+    expect(await submitted.exited, submitted.err()).toBe(0);
+    const jobId =
+      /^job (job-[a-z0-9]+-[0-9a-f]+) queued on redis:\/\/127\.0\.0\.1:\d+: 3 files;/m.exec(
+        submitted.out(),
+      )?.[1];
+    expect(jobId, submitted.out()).toBeDefined();
+    const status = cmsc(['status', '--queue', redis.url]);
+    expect(await status.exited).toBe(0);
+    expect(status.out()).toContain(
+      `${jobId} active    0 done, 0 failed, 0 running, 3 waiting, 0 to retry, of 3 (0 up to date or refused at planning); output ${folder}-upscaled`,
+    );
+    const cancel = cmsc(['cancel', jobId!, '--queue', redis.url]);
+    expect(await cancel.exited).toBe(0);
+    expect(cancel.out()).toBe(`cancelled ${jobId}: no worker takes its files any more\n`);
+    const after = cmsc(['status', '--queue', redis.url]);
+    expect(await after.exited).toBe(0);
+    expect(after.out()).toContain(`${jobId} cancelled 0 done, 0 failed, 0 running, 0 waiting`);
+    const unknown = cmsc(['cancel', 'job-nope', '--queue', redis.url]);
+    expect(await unknown.exited).toBe(1);
+    expect(unknown.err()).toBe(`cmsc-upscale: no job job-nope on ${redis.url}\n`);
+  }, 120_000);
+});
+
 describe('Redis problems', () => {
   it('unreachable, wrong password: one line, exit 2, no password anywhere', async () => {
     const admin = redis.client();

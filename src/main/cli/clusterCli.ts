@@ -180,7 +180,17 @@ export async function runQueuedJob(
       );
       return EXIT_OK;
     }
-    return await followJob(store, address, spec, job, settings, streams, signal, started);
+    return await followJob(
+      store,
+      address,
+      spec,
+      job,
+      settings,
+      streams,
+      signal,
+      started,
+      places.stateDir,
+    );
   } catch (error) {
     if (error instanceof QueueAddressError) {
       streams.stderr.write(`cmsc-upscale: ${error.message}\n`);
@@ -282,6 +292,7 @@ async function followJob(
   streams: CliStreams,
   signal: AbortSignal | undefined,
   started: number,
+  reportsDir: string,
 ): Promise<number> {
   const out = (text: string): void => void streams.stdout.write(`${text}\n`);
   const upToDate = job.files.filter(isUpToDate).length;
@@ -422,7 +433,8 @@ async function followJob(
     job.state = 'finished';
     const written = await writeReport(
       buildReport(job, 'finished', new Date()),
-      path.join(path.dirname(job.outputFolder), '.cmsc-reports'),
+      // Where a local run keeps a report its output folder cannot take.
+      path.join(reportsDir, 'reports'),
     );
     job.summary = {
       ...summarizeJob(job, 'finished'),
