@@ -127,3 +127,19 @@ describe('--threads above the cores', () => {
     ]);
   });
 });
+
+describe('--max-memory', () => {
+  it('reads a size for the engine’s memory budget, unset by default', () => {
+    expect(runSettings(['a.jpg']).maxMemoryBytes).toBeUndefined();
+    expect(runSettings(['a.jpg', '--max-memory', '1g']).maxMemoryBytes).toBe(1024 ** 3);
+    expect(runSettings(['a.jpg', '--max-memory', '1536m']).maxMemoryBytes).toBe(1536 * 1024 ** 2);
+  });
+
+  it('refuses what is not a size, or less than the process alone needs', () => {
+    for (const bad of ['lots', '100m', '0']) {
+      expect(() => parseCliArguments(['a.jpg', '--max-memory', bad])).toThrow(
+        `--max-memory must be a size of at least 256m, such as 1g or 1536m (got "${bad}")`,
+      );
+    }
+  });
+});
