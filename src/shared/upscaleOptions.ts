@@ -89,7 +89,7 @@ export interface UpscaleOptions {
   encodeQuality: number;
   /** Keep the ICC profile and XMP of the input (pixels are converted back to its profile). */
   keepMetadata: boolean;
-  /** Tile side in output pixels; undefined chooses from free memory. */
+  /** Tile side in the model's input pixels; undefined chooses from the engine's memory budget. */
   tileSize?: number;
 }
 

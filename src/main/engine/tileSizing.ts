@@ -1,6 +1,8 @@
 /**
- * Choosing the tile size from free memory. The estimate is deliberately rough: the tiler
- * retries smaller tiles when an allocation still fails.
+ * Choosing the tile size: from the engine's memory budget (tileSizeForBudget, what the engine
+ * uses), or from free memory (chooseTileSize, the rule before the budget; bench:speed still
+ * prints it). The estimates are deliberately rough: the tiler retries smaller tiles when an
+ * allocation still fails.
  */
 
 export interface TileSizeInputs {
