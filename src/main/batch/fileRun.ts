@@ -82,6 +82,13 @@ export interface FileRunContext {
   reserved: ReadonlySet<string>;
   /** Things to tell the person (another run holds the output folder). */
   onNote: (message: string) => void;
+  /**
+   * What names this run's temporary output besides the file (default: the job id). Cluster
+   * workers add a token per attempt, so two machines running one file (at-least-once
+   * delivery) never write the same temporary file; it still starts with the job id, so the
+   * job's sweep (`deleteTemporaryOutputs`) finds what a killed worker left.
+   */
+  tempTag?: string;
 }
 
 export interface FileRunControl {
@@ -176,7 +183,7 @@ export async function runFile(
   // written before it (see outputRecord.ts).
   file.outputPath = first.finalPath;
 
-  const tempPath = temporaryOutputPath(first.finalPath, job.id, file.id);
+  const tempPath = temporaryOutputPath(first.finalPath, context.tempTag ?? job.id, file.id);
   try {
     const source = settings.metadata === 'keep' ? await readSourceMetadata(file.inputPath) : null;
     const result = await context.upscaler
@@ -251,8 +258,10 @@ export async function runFile(
     const outcome = context.outputs.exclusive
       ? await commit(manifest)
       : await context.outputs.withFolder(job.outputFolder, signal, commit);
+    // This machine's speed learns from the photo; a figure that cannot be saved (its folder
+    // gone) must not fail a photo whose output is written and recorded.
     if (outcome.kind === 'done')
-      await context.planner.recordPhoto(settings, result, outcome.elapsedMs);
+      await context.planner.recordPhoto(settings, result, outcome.elapsedMs).catch(() => undefined);
     return outcome;
   } finally {
     await rm(tempPath, { force: true });

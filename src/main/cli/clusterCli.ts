@@ -311,6 +311,17 @@ async function followJob(
     job.files.filter((file) => !isFinal(file) || file.attempts > 0).map((file) => file.id),
   );
   const queue = store.queue(job.id);
+  /**
+   * The job's time left: the files left at the rate the workers together finish them in this
+   * run (no rate before the first finishes: the running file's own estimate, as locally).
+   */
+  const finishedAtStart = finished();
+  const jobEta = (fileEta: number | null): number | null => {
+    const doneNow = finished() - finishedAtStart;
+    if (doneNow === 0) return fileEta;
+    const perFile = (performance.now() - started) / doneNow;
+    return Math.round(perFile * (job.files.length - finished()));
+  };
   let lastNote = 0;
   const connectionNote = (error: unknown): void => {
     if (Date.now() - lastNote < 10_000) return;
@@ -346,7 +357,7 @@ async function followJob(
         names.get(fileId) ?? '',
         progress.tilesDone,
         progress.tilesTotal,
-        progress.etaMs ?? null,
+        jobEta(progress.etaMs ?? null),
       );
   });
   events.on('stalled', ({ jobId }) => {

@@ -7,6 +7,7 @@
  * before it runs: a payload that does not validate or a path outside the roots fails with a
  * reason and is never executed.
  */
+import { randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { UnrecoverableError, WaitingError, Worker, type Job as BullJob } from 'bullmq';
@@ -15,6 +16,7 @@ import type { Device } from '../../shared/upscaleOptions.ts';
 import { runFile, type FilePlanner, type OutputAccess } from '../batch/fileRun.ts';
 import type { ImageUpscaler } from '../batch/imageUpscaler.ts';
 import { OutputManifest } from '../batch/outputManifest.ts';
+import { deleteTemporaryOutputs } from '../batch/outputPlan.ts';
 import { failureReason } from '../batch/outputRecord.ts';
 import { ClusterStore, jobQueueName, KEY_PREFIX, type WorkerBeat } from './clusterStore.ts';
 import { PathNotAllowed, type PathPolicy } from './pathPolicy.ts';
@@ -62,6 +64,8 @@ export class ClusterWorker {
   private current: CurrentJob | null = null;
   /** Jobs this worker refused, with why (said once). */
   private readonly refused = new Map<string, string>();
+  /** Jobs whose output folder was swept of temporary outputs. */
+  private readonly swept = new Set<string>();
   private readonly running = new Set<AbortController>();
   private handingBack = false;
   private done = 0;
@@ -122,8 +126,12 @@ export class ClusterWorker {
       }
       const counts = await this.store
         .queue(spec.id)
-        .getJobCounts('waiting', 'prioritized', 'delayed');
+        .getJobCounts('waiting', 'prioritized', 'delayed', 'active');
       const waiting = (counts.waiting ?? 0) + (counts.prioritized ?? 0);
+      if (waiting + (counts.delayed ?? 0) + (counts.active ?? 0) === 0) {
+        await this.sweep(spec);
+        continue;
+      }
       const staying = spec.id === this.current?.spec.id && waiting + (counts.delayed ?? 0) > 0;
       if (waiting > 0 || staying) {
         chosen = spec;
@@ -132,6 +140,24 @@ export class ClusterWorker {
     }
     if (this.current && this.current.spec.id !== chosen?.id) await this.leave();
     if (!this.current && chosen) this.join(chosen);
+  }
+
+  /**
+   * Once a job has nothing waiting or running, the temporary outputs a killed worker left in
+   * its output folder are deleted (each attempt names its own; none is being written now).
+   */
+  private async sweep(spec: JobSpec): Promise<void> {
+    if (this.swept.has(spec.id)) return;
+    // Only once every task ended (not while the submitter is still adding them).
+    const counts = await this.store.queue(spec.id).getJobCounts('completed', 'failed');
+    if ((counts.completed ?? 0) + (counts.failed ?? 0) < spec.tasks) return;
+    this.swept.add(spec.id);
+    const folder = await this.options.policy.outputFolder(spec.outputFolder);
+    for (const deleted of await deleteTemporaryOutputs(folder, spec.id).catch(() => []))
+      this.options.log(`note removed ${deleted}, left by a stopped worker`);
+    // A job submitted with --detach has no submitter to say it is finished.
+    const now = await this.store.job(spec.id);
+    if (now?.state === 'active') await this.store.setState(spec.id, 'finished');
   }
 
   /** Why this worker cannot run `spec`'s files, or null. */
@@ -254,6 +280,7 @@ export class ClusterWorker {
           // The job's inputs are never written over (a clash takes a counter).
           reserved: new Set([inputPath, ...job.inputs.paths]),
           onNote: (note) => this.options.log(`note ${note}`),
+          tempTag: `${spec.id}.${randomBytes(4).toString('hex')}`,
         },
         job,
         file,
