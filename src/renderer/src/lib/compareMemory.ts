@@ -12,7 +12,7 @@ export interface CompareView {
   /** The fraction (0..1) of the crop in the middle of the panes, across and down. */
   centreX: number;
   centreY: number;
-  mode: 'side-by-side' | 'split';
+  mode: 'side-by-side' | 'split' | 'three-up';
   beforeView: 'nearest' | 'bicubic' | 'model';
   /** `model|preset` of each pane; empty: the batch's own choice (right), the default (left). */
   rightChoice: string;
