@@ -111,6 +111,13 @@ describe('compare in the browser UI', () => {
     await page.locator('body').press('s');
     await expect.poll(() => page.getByTestId('viewer').getAttribute('data-mode')).toBe('split');
     await page.getByRole('slider', { name: /Split position/ }).fill('30');
+    // The line sits over the slider's thumb (issue 23: it was about 30 px off): a 16 px thumb's
+    // centre runs from 8 px past the slider's left end to 8 px before its right end.
+    const slider = await page.getByRole('slider', { name: /Split position/ }).boundingBox();
+    const line = await page.locator('.split-line').boundingBox();
+    if (!slider || !line) throw new Error('split line or slider not drawn');
+    const thumbCentre = slider.x + 8 + 0.3 * (slider.width - 16);
+    expect(Math.abs(line.x + line.width / 2 - thumbCentre)).toBeLessThanOrEqual(3);
     await session.screenshot('4-split-nearest');
     expect(await unlabelledControls(page)).toEqual([]);
 
