@@ -299,10 +299,30 @@ export class JobPlanner {
     // skip the inputs; the folder's output ledger keeps our outputs out of the scan instead.
     const amongInputs = outputsAmongInputs(outputFolder, inputs.paths);
     const scanned = await scanInputs(inputs, amongInputs ? [] : [outputFolder]);
+    // The rerun rules first, before anything is read or estimated: outputs an earlier run made
+    // from the same photos with the same settings are counted, not estimated (nor redone), and
+    // their photos are not even opened when the output's name does not depend on the header
+    // (an up-to-date rerun of 30,000 photos reads no image).
+    const headers = new Map<string, Promise<ImageHeader | FileReason>>();
+    const headerOf = (file: ScannedFile): Promise<ImageHeader | FileReason> => {
+      let header = headers.get(file.inputPath);
+      if (!header) {
+        header = file.problem
+          ? Promise.resolve(file.problem)
+          : this.readUsableHeader(file.inputPath, settings);
+        headers.set(file.inputPath, header);
+      }
+      return header;
+    };
+    const { upToDate, ours } = await this.rerunState(scanned, settings, outputFolder, headerOf);
     const files: (PreflightFile & ScannedFile)[] = [];
     for (const file of scanned) {
+      if (upToDate.has(file.inputPath)) {
+        files.push({ ...file, header: null, jpegQuality: null, problem: null });
+        continue;
+      }
       // Entries the scan already refused (special files, links, unreadable folders) are never opened.
-      const header = file.problem ?? (await this.readUsableHeader(file.inputPath, settings));
+      const header = await headerOf(file);
       const usable = isFileReason(header) ? null : header;
       files.push({
         ...file,
@@ -315,9 +335,6 @@ export class JobPlanner {
         problem: isFileReason(header) ? header : null,
       });
     }
-    // The rerun rules, before anything is estimated: outputs an earlier run made from the same
-    // photos with the same settings are counted, not estimated (nor redone).
-    const { upToDate, ours } = await this.rerunState(files, settings, outputFolder);
     const toDo = files.filter((file) => !upToDate.has(file.inputPath));
     await this.ensureSpeeds(settings, toDo);
     // After the calibrations: their figures are in the planner's speed log.
@@ -353,9 +370,10 @@ export class JobPlanner {
    * replaced in place, so the "outputs exist" warning is not for them).
    */
   private async rerunState(
-    files: readonly (PreflightFile & ScannedFile)[],
+    files: readonly ScannedFile[],
     settings: ExportSettings,
     outputFolder: string,
+    headerOf: (file: ScannedFile) => Promise<ImageHeader | FileReason>,
   ): Promise<{ upToDate: Map<string, string>; ours: Set<string> }> {
     const upToDate = new Map<string, string>();
     const ours = new Set<string>();
@@ -364,10 +382,19 @@ export class JobPlanner {
     const models = this.upscaler.listModels();
     const modelName = this.modelName(settings);
     const createdAt = new Date().toISOString();
+    const namedByScale = outputNameIgnoresHeader(settings);
     for (const file of files) {
-      if (!file.header || file.problem) continue;
+      if (file.problem) continue;
       try {
-        const size = resolveTargetSize(file.header, settings.target);
+        let size: { width: number; height: number; scale: number };
+        if (namedByScale && settings.target.kind === 'scale') {
+          // The name uses the scale alone: no need to open the photo to know it.
+          size = { width: 0, height: 0, scale: settings.target.scale };
+        } else {
+          const header = await headerOf(file);
+          if (isFileReason(header)) continue;
+          size = resolveTargetSize(header, settings.target);
+        }
         const planned = planOutputName(settings, outputFolder, {
           inputPath: file.inputPath,
           relativePath: file.relativePath,
@@ -435,6 +462,11 @@ export class JobPlanner {
     }
     return tally;
   }
+}
+
+/** True when output names do not depend on the photo's size (no {width} or {height}). */
+function outputNameIgnoresHeader(settings: ExportSettings): boolean {
+  return !/\{(width|height)\}/.test(settings.namingTemplate);
 }
 
 const TERMINAL_FILE_STATES: ReadonlySet<JobFile['state']> = new Set([
