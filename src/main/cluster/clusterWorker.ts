@@ -116,7 +116,13 @@ export class ClusterWorker {
     const { specs, problems } = await this.store.jobs();
     for (const { id, problem } of problems)
       await this.refuse(id, `its job record does not validate: ${problem}`);
-    let chosen: JobSpec | null = null;
+    // The oldest job with files waiting; else the current one while it has files left; else
+    // the oldest with files only retrying or running: someone must stay on a job to run its
+    // stalled check (a file whose worker died, or whose completion was lost with Redis, is put
+    // back only by a worker of that job).
+    let withWaiting: JobSpec | null = null;
+    let unfinished: JobSpec | null = null;
+    let currentLeft = false;
     for (const spec of specs) {
       if (spec.state !== 'active') continue;
       const refusal = await this.refusalOf(spec);
@@ -128,16 +134,19 @@ export class ClusterWorker {
         .queue(spec.id)
         .getJobCounts('waiting', 'prioritized', 'delayed', 'active');
       const waiting = (counts.waiting ?? 0) + (counts.prioritized ?? 0);
-      if (waiting + (counts.delayed ?? 0) + (counts.active ?? 0) === 0) {
+      const left = waiting + (counts.delayed ?? 0) + (counts.active ?? 0);
+      if (left === 0) {
         await this.sweep(spec);
         continue;
       }
-      const staying = spec.id === this.current?.spec.id && waiting + (counts.delayed ?? 0) > 0;
-      if (waiting > 0 || staying) {
-        chosen = spec;
+      if (spec.id === this.current?.spec.id) currentLeft = true;
+      if (waiting > 0) {
+        withWaiting = spec;
         break;
       }
+      unfinished ??= spec;
     }
+    const chosen = withWaiting ?? (currentLeft ? this.current!.spec : unfinished);
     if (this.current && this.current.spec.id !== chosen?.id) await this.leave();
     if (!this.current && chosen) this.join(chosen);
   }
