@@ -5,8 +5,9 @@
  * as the README recommends) and real processes:
  *  1. throughput with 1, 2 and 3 workers (each `--threads 1`) on the same folder of photos;
  *  2. the queue's overhead per file: the same folder upscaled by a local run (`--threads 1`)
- *     against a submitter and one warm worker (`--threads 1`), wall time from the command's
- *     start to its exit;
+ *     against a submitter and one warm worker (`--threads 1`): the time outside the photos' own
+ *     work (wall from the command's start to its exit, less the report's per-file times), per
+ *     photo, which stays comparable when other work on the machine changes the photos' speed;
  *  3. 10,000 queued tasks: the time to submit them, Redis memory per task (waiting, and kept
  *     once completed), the time `status` takes, and how fast one process drains them when a
  *     file costs nothing (a worker whose processor returns at once: the queue's own ceiling);
@@ -16,7 +17,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -39,9 +40,11 @@ const { values } = parseArgs({
     tasks: { type: 'string', default: '10000' },
     workers: { type: 'string', default: '1,2,3' },
     parts: { type: 'string', default: 'workers,tasks,manifest' },
+    rounds: { type: 'string', default: '1' },
   },
 });
 const parts = new Set(values.parts.split(','));
+const rounds = Number(values.rounds);
 const photoCount = Number(values.photos);
 const megapixels = Number(values.megapixels);
 const taskCount = Number(values.tasks);
@@ -182,44 +185,90 @@ try {
   await rm(root, { recursive: true, force: true });
 }
 
+interface Run {
+  label: string;
+  workers: number;
+  ms: number;
+  /** Σ of the report's per-file times: the photos' own work, the same code locally and on a worker. */
+  fileMs: number;
+  load: number;
+}
+
+/** Σ timeMs over the files of the report in `outFolder`. */
+async function reportFileMs(outFolder: string): Promise<number> {
+  const name = (await readdir(outFolder)).find((f) => /^cmsc-report-.*\.json$/.test(f));
+  if (!name) throw new Error(`no report in ${outFolder}`);
+  const report = JSON.parse(await readFile(path.join(outFolder, name), 'utf8')) as {
+    files: { timeMs: number | null }[];
+  };
+  return report.files.reduce((sum, row) => sum + (row.timeMs ?? 0), 0);
+}
+
 async function workerScaling(): Promise<void> {
   const photos = path.join(root, 'photos');
   await makePhotos(photos);
   line(
-    `${photoCount} JPEG photos of ${megapixels} MP, model ${values.model}, scale 2, every process --threads 1`,
+    `${photoCount} JPEG photos of ${megapixels} MP, model ${values.model}, scale 2, every process --threads 1, ${rounds} round(s), interleaved`,
   );
-  // 2. Local against one warm worker (local first: it also calibrates nothing the cluster needs).
-  const local = await cli([photos, '--out', path.join(root, 'out-local'), ...engineFlags]).done;
-  if (local.code !== 0) throw new Error(`local run failed:\n${local.out}`);
-  const timings: { workers: number; ms: number }[] = [];
-  for (const n of values.workers.split(',').map(Number)) {
-    const workers = await startWorkers(redis.url, n);
-    const run = await cli([
-      photos,
-      '--out',
-      path.join(root, `out-${n}`),
-      '--queue',
-      redis.url,
-      ...engineFlags,
-    ]).done;
+  const runs: Run[] = [];
+  let index = 0;
+  const once = async (workersWanted: number): Promise<void> => {
+    const out = path.join(root, `out-${index++}`);
+    const load = loadavg()[0]!;
+    if (workersWanted === 0) {
+      const local = await cli([photos, '--out', out, ...engineFlags]).done;
+      if (local.code !== 0) throw new Error(`local run failed:\n${local.out}`);
+      runs.push({
+        label: 'local',
+        workers: 0,
+        ms: local.ms,
+        fileMs: await reportFileMs(out),
+        load,
+      });
+      return;
+    }
+    const workers = await startWorkers(redis.url, workersWanted);
+    const run = await cli([photos, '--out', out, '--queue', redis.url, ...engineFlags]).done;
     if (run.code !== 0) throw new Error(`cluster run failed:\n${run.out}`);
-    timings.push({ workers: n, ms: run.ms });
+    runs.push({
+      label: `${workersWanted} worker${workersWanted > 1 ? 's' : ''}`,
+      workers: workersWanted,
+      ms: run.ms,
+      fileMs: await reportFileMs(out),
+      load,
+    });
     await stopWorkers(workers);
+  };
+  const counts = values.workers.split(',').map(Number);
+  for (let round = 0; round < rounds; round++) {
+    // Local and one worker back to back (the overhead pair), then the rest.
+    await once(0);
+    for (const n of counts) await once(n);
   }
   line('');
-  line('workers  wall (s)  photos/min  vs 1 worker');
-  const one = timings.find((t) => t.workers === 1)?.ms ?? timings[0]!.ms;
-  for (const t of timings)
+  line('run          wall (s)  photos/min  Σ per-file (s)  outside files per photo (s)  load');
+  for (const r of runs)
     line(
-      `${String(t.workers).padStart(7)}  ${(t.ms / 1000).toFixed(1).padStart(8)}  ${((photoCount * 60000) / t.ms).toFixed(1).padStart(10)}  ${(one / t.ms).toFixed(2).padStart(10)}x`,
+      `${r.label.padEnd(11)}  ${(r.ms / 1000).toFixed(1).padStart(8)}  ${((photoCount * 60000) / r.ms).toFixed(2).padStart(10)}  ${(r.fileMs / 1000).toFixed(1).padStart(14)}  ${((r.ms - r.fileMs / Math.max(1, r.workers)) / photoCount / 1000).toFixed(2).padStart(27)}  ${r.load.toFixed(1)}`,
     );
+  const median = (list: number[]): number =>
+    [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)]!;
+  const perPhoto = (r: Run): number => r.ms / photoCount;
+  const one = median(runs.filter((r) => r.workers === 1).map(perPhoto));
+  line('');
+  for (const n of counts)
+    line(
+      `${n} worker(s): ${(one / median(runs.filter((r) => r.workers === n).map(perPhoto))).toFixed(2)}x the photos per minute of 1 worker`,
+    );
+  // Overhead, robust to the load changing between runs: the time outside the photos' own work
+  // (planning, start, queue), per photo, with 1 worker against a local run, over the photo's work.
+  const outside = (r: Run): number => (r.ms - r.fileMs) / photoCount;
+  const localRuns = runs.filter((r) => r.workers === 0);
+  const oneRuns = runs.filter((r) => r.workers === 1);
+  const work = median([...localRuns, ...oneRuns].map((r) => r.fileMs / photoCount));
+  const extra = median(oneRuns.map(outside)) - median(localRuns.map(outside));
   line(
-    `local run (no queue): ${(local.ms / 1000).toFixed(1)} s wall, ${((photoCount * 60000) / local.ms).toFixed(1)} photos/min`,
-  );
-  const perFileLocal = local.ms / photoCount;
-  const perFileQueue = one / photoCount;
-  line(
-    `queue overhead per file, 1 worker vs local: ${((perFileQueue - perFileLocal) / 1000).toFixed(2)} s of ${(perFileLocal / 1000).toFixed(2)} s (${(((perFileQueue - perFileLocal) / perFileLocal) * 100).toFixed(1)} %)`,
+    `queue overhead per photo (1 worker vs local, time outside the photo's own work): ${(extra / 1000).toFixed(2)} s on ${(work / 1000).toFixed(2)} s of work per photo = ${((extra / work) * 100).toFixed(1)} %`,
   );
 }
 
