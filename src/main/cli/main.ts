@@ -38,3 +38,5 @@ try {
   );
   process.exitCode = 1;
 }
+// A worker's Redis connections may still be retrying a Redis that is gone: it is done.
+if (isWorker) process.exit(process.exitCode);

@@ -93,22 +93,44 @@ export class ClusterWorker {
     const beat = setInterval(() => void this.beat(), BEAT_MS);
     await this.beat();
     try {
+      // A look at the jobs waits for Redis while it is gone; a stop does not wait for it.
+      const stopped = new Promise<void>((resolve) => {
+        if (stop.aborted) resolve();
+        stop.addEventListener('abort', () => resolve(), { once: true });
+      });
       while (!stop.aborted) {
         try {
-          await this.choose();
+          await Promise.race([this.choose(), stopped]);
         } catch (error) {
           this.connectionNote(error);
         }
         await sleep(this.options.pollMs ?? 500, stop);
       }
-      await this.leave();
+      // The files it holds finish (or are handed back); with Redis gone for 10 s there is
+      // nothing to hand them to, and the stall check gives them to another worker later.
+      await this.whileReachable(this.leave());
     } finally {
       clearInterval(beat);
       handBack.removeEventListener('abort', onHandBack);
-      await this.store.forgetWorker(this.id).catch(() => undefined);
-      await this.store.close();
+      await this.whileReachable(this.store.forgetWorker(this.id).catch(() => undefined));
+      await this.whileReachable(this.store.close());
     }
     return { done: this.done, failed: this.failed };
+  }
+
+  /** `work`, or less once Redis has been unreachable for 10 s in a row (a stop must not hang). */
+  private async whileReachable(work: Promise<unknown>): Promise<void> {
+    let settled = false;
+    const done = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    void done.then(() => (settled = true));
+    let down = 0;
+    while (!settled && down < 10_000) {
+      await Promise.race([done, new Promise((resolve) => setTimeout(resolve, 500))]);
+      down = this.store.redis.status === 'ready' ? 0 : down + 500;
+    }
   }
 
   /** Picks the job to work on: the oldest active one it accepts that has files waiting. */
