@@ -174,6 +174,8 @@ for (const mp of values.sizes.split(',').map(Number)) {
         fixed(run.outputBytes / 1e6, 1),
       ]);
       console.error(run.line);
+      // Each row as it comes, so an interrupted run keeps what it measured.
+      console.error(`row: ${rows.at(-1)!.join(' | ')}`);
     }
     if (runs.length === 2) {
       const [mine, big] = [runs[0]![1], runs[1]![1]];
