@@ -5,8 +5,8 @@
  *
  * Why a TIFF rather than libvips' own `.v` format: libvips memory-maps a `.v` file whole, and
  * every page the encoder touches counts in the process's resident memory (encoding a 1.7 GB
- * `.v` to JPEG peaked at 1.78 GB RSS, 1.73 GB of it file pages), while libtiff reads strip by
- * strip with read() (the same pixels as a TIFF: 144 MB peak). BigTIFF because a gigapixel
+ * `.v` to JPEG peaked at 1.69 GiB RSS, nearly all of it file pages), while libtiff reads strip
+ * by strip with read() (the same pixels as a TIFF: 141 MiB peak). BigTIFF because a gigapixel
  * RGB raster passes TIFF's 4 GiB offsets at 16 bits or with alpha.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
