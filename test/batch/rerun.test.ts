@@ -24,11 +24,18 @@ beforeEach(async () => {
 });
 afterEach(async () => temp.remove());
 
+/** Everything the CLI has printed so far, for a test that acts in the middle of a run. */
+let printed = '';
+
 async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   const chunks = { out: '', err: '' };
-  stdout.on('data', (d: Buffer) => (chunks.out += d.toString()));
+  printed = '';
+  stdout.on('data', (d: Buffer) => {
+    chunks.out += d.toString();
+    printed += d.toString();
+  });
   stderr.on('data', (d: Buffer) => (chunks.err += d.toString()));
   const withModels =
     args[0] === 'verify'
@@ -268,13 +275,14 @@ describe('two runs on one output folder', () => {
     const holder = spawn('sleep', ['30']);
     await writeFile(path.join(out, '.cmsc-upscaler-manifest.lock'), `${holder.pid}\n`);
     const run = upscale();
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // It waits (and says so) for as long as the holder lives: nothing is written meanwhile.
+    const note = `note ${out} is being written by another run (process ${holder.pid}); waiting for it to finish`;
+    await expect.poll(() => printed, { timeout: 60_000 }).toContain(note);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
     expect((await readdir(out)).filter((n) => n.endsWith('.png'))).toEqual([]);
     holder.kill();
     const result = await run;
-    expect(result.out).toContain(
-      `note ${out} is being written by another run (process ${holder.pid}); waiting for it to finish`,
-    );
+    expect(result.out).toContain(note);
     expect(summary(result.out)).toMatch(/^3 upscaled, 0 up to date, /);
     expect((await readdir(out)).filter((n) => n.endsWith('.png')).sort()).toEqual([
       'a_x2.png',

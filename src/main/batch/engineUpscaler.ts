@@ -7,6 +7,7 @@
 import {
   createEngine,
   ImageInputError,
+  OutputLimitError,
   type Engine,
   type EngineConfig,
   type ImageInputProblem,
@@ -71,6 +72,7 @@ class EngineUpscaler implements ImageUpscaler {
     } catch (error) {
       if (error instanceof ImageInputError)
         throw new InputRejected(reasonFor(error.problem, error.reason));
+      if (error instanceof OutputLimitError) throw new InputRejected(limitReason(error, inputPath));
       throw error;
     }
   }
@@ -131,4 +133,19 @@ function reasonFor(problem: ImageInputProblem, message: string): FileReason {
     case 'unreadable':
       return { code: 'decode-failed', message };
   }
+}
+
+/**
+ * The engine's refusal before any tile ran, as the file's reason: no room on the disk is
+ * `output-not-writable` ("disk full", as when a write fails), a size the format or the limit
+ * cannot hold is `too-large`. The engine's sentence names the photo; the file's row already does.
+ */
+function limitReason(error: OutputLimitError, inputPath: string): FileReason {
+  const prefix = `${inputPath}: `;
+  const sentence = error.message.startsWith(prefix)
+    ? error.message.slice(prefix.length)
+    : error.message;
+  return error.limit === 'disk'
+    ? { code: 'output-not-writable', message: `disk full: ${sentence}` }
+    : { code: 'too-large', message: sentence };
 }

@@ -310,9 +310,12 @@ class UpscaleEngine implements Engine {
     await writeAtomically(outputPath, async (tempPath) => {
       // Beside the output (not in a tmpfs /tmp, which is memory), named as the batch queue's
       // temporary outputs so a crash leaves nothing it does not sweep.
+      // Named after the output it is for: the batch queue's temporary outputs are
+      // `.cmsc-partial.<job>.<file>.<name>`, so after a kill the job's own sweep finds it too.
+      const outputName = path.basename(outputPath);
       const rasterPath = path.join(
         path.dirname(tempPath),
-        `${TEMPORARY_OUTPUT_PREFIX}${randomBytes(6).toString('hex')}.raster.tif`,
+        `${outputName.startsWith(TEMPORARY_OUTPUT_PREFIX) ? '' : TEMPORARY_OUTPUT_PREFIX}${outputName}.${randomBytes(6).toString('hex')}.raster.tif`,
       );
       try {
         const raster = new RasterFileWriter(
