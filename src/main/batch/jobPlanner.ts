@@ -383,8 +383,8 @@ export class JobPlanner {
     const modelName = this.modelName(settings);
     const createdAt = new Date().toISOString();
     const namedByScale = outputNameIgnoresHeader(settings);
-    for (const file of files) {
-      if (file.problem) continue;
+    const decide = async (file: ScannedFile): Promise<void> => {
+      if (file.problem) return;
       try {
         let size: { width: number; height: number; scale: number };
         if (namedByScale && settings.target.kind === 'scale') {
@@ -392,7 +392,7 @@ export class JobPlanner {
           size = { width: 0, height: 0, scale: settings.target.scale };
         } else {
           const header = await headerOf(file);
-          if (isFileReason(header)) continue;
+          if (isFileReason(header)) return;
           size = resolveTargetSize(header, settings.target);
         }
         const planned = planOutputName(settings, outputFolder, {
@@ -416,7 +416,14 @@ export class JobPlanner {
       } catch {
         // Out of range, an invalid template, a file gone meanwhile: the run reports it.
       }
-    }
+    };
+    // A few files at a time: each decision is a handful of stats (and, rarely, a hash), which
+    // wait on the file system, not the CPU.
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < files.length) await decide(files[next++]!);
+    };
+    await Promise.all(Array.from({ length: RERUN_CHECKS_AT_ONCE }, worker));
     return { upToDate, ours };
   }
 
@@ -463,6 +470,9 @@ export class JobPlanner {
     return tally;
   }
 }
+
+/** Rerun decisions in flight at once while a job is planned. */
+const RERUN_CHECKS_AT_ONCE = 16;
 
 /** True when output names do not depend on the photo's size (no {width} or {height}). */
 function outputNameIgnoresHeader(settings: ExportSettings): boolean {
