@@ -190,6 +190,15 @@ describe('a rerun is a build', () => {
     const again = await upscale();
     expect(summary(again.out)).toMatch(/^1 upscaled, 2 up to date, /);
     expect(again.out).toContain('its output was damaged (it no longer decoded): replaced in place');
+    // The report says which it repaired.
+    const reportPath = /^report (.*)$/m.exec(again.out)![1]!;
+    const report = JSON.parse(await readFile(reportPath, 'utf8')) as {
+      files: { input: string; notes?: string[] }[];
+    };
+    expect(report.files.find((row) => row.input.endsWith('b.png'))!.notes).toEqual([
+      'rerun: its output was damaged (it no longer decoded): replaced in place',
+    ]);
+    expect(report.files.find((row) => row.input.endsWith('a.png'))!.notes).toBeUndefined();
     expect([...(await outputs()).keys()]).toEqual(['a_x2.png', 'b_x2.png', 'c_x2.png']);
     expect((await cli('verify', out)).code).toBe(0);
   });

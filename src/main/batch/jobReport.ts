@@ -7,7 +7,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { FileState, Job, JobSummary } from '../../shared/jobs.ts';
-import { FILE_STATES } from '../../shared/jobs.ts';
+import { FILE_STATES, rerunNoteText } from '../../shared/jobs.ts';
 import type { InferencePrecision } from '../../shared/upscaleOptions.ts';
 import { writeFileAtomic } from './atomicWrite.ts';
 
@@ -29,7 +29,10 @@ export interface ReportRow {
   /** `int8` or `fp32`: which of the model's files ran; null when not done or not recorded. */
   precision: InferencePrecision | null;
   error: string | null;
-  /** `code: message` of each note (`first-frame-only: …`); only on rows that have notes. */
+  /**
+   * `code: message` of each note (`first-frame-only: …`, `rerun: the photo changed since the last
+   * run: its output replaced in place`); only on rows that have notes.
+   */
   notes?: string[];
 }
 
@@ -115,8 +118,16 @@ export function buildReport(
       source: file.state === 'done' && file.source ? file.source.reason : null,
       precision: file.state === 'done' ? (file.precision ?? null) : null,
       error: file.reason ? `${file.reason.code}: ${file.reason.message}` : null,
-      ...(file.notes?.length
-        ? { notes: file.notes.map((note) => `${note.code}: ${note.message}`) }
+      ...(file.notes?.length || (file.state === 'done' && file.rerun)
+        ? {
+            notes: [
+              ...(file.notes ?? []).map((note) => `${note.code}: ${note.message}`),
+              // What a rerun found at the output's place: replaced in place, or not ours.
+              ...(file.state === 'done' && file.rerun
+                ? [`rerun: ${rerunNoteText(file.rerun)}`]
+                : []),
+            ],
+          }
         : {}),
     })),
   };
