@@ -249,7 +249,11 @@ it('progress: elapsed time and an ETA from the first event on, and real photos r
   expect(estimate.speedBasis).toMatch(/, measured over 6 photos$/);
 });
 
-it('a finished output damaged after the fact is made again at the next start', async () => {
+/**
+ * A job of one photo, finished, then put back on record as still running (as if it had more
+ * work when the process died); the queue is closed. Returns the job id and its output.
+ */
+async function finishedJobMarkedRunning(): Promise<{ jobId: string; outputPath: string }> {
   await writeImage(path.join(root, 'in', 'a.png'), rawImage(16, 16, 3).png());
   const job = await queue.addJob({
     inputs: jobInputs([path.join(root, 'in')]),
@@ -258,7 +262,6 @@ it('a finished output damaged after the fact is made again at the next start', a
   await queue.whenIdle();
   const outputPath = queue.job(job.id)!.files[0]!.outputPath!;
   await queue.close();
-  // Reopen the job as if it had more work, with its finished output replaced by something else.
   const statePath = path.join(root, 'state', 'queue.json');
   const state = JSON.parse(await readFile(statePath, 'utf8')) as {
     jobs: { state: string; summary: unknown }[];
@@ -266,36 +269,28 @@ it('a finished output damaged after the fact is made again at the next start', a
   state.jobs[0]!.state = 'running';
   state.jobs[0]!.summary = null;
   await writeFile(statePath, JSON.stringify(state));
+  return { jobId: job.id, outputPath };
+}
+
+it('a finished output damaged after the fact is made again at the next start', async () => {
+  const { jobId, outputPath } = await finishedJobMarkedRunning();
+  // Its finished output replaced by something else.
   await writeImage(outputPath, rawImage(7, 7, 3).png());
   queue = await createBatchQueue({ stateDir: path.join(root, 'state'), upscaler });
   expect(queue.loadWarnings).toEqual([
-    `${job.id}: the output of ${path.join(root, 'in', 'a.png')} is missing or damaged; it will be made again in place`,
+    `${jobId}: the output of ${path.join(root, 'in', 'a.png')} is missing or damaged; it will be made again in place`,
   ]);
   await queue.whenIdle();
-  const redone = queue.job(job.id)!.files[0]!;
+  const redone = queue.job(jobId)!.files[0]!;
   expect([redone.state, redone.attempts, redone.outputWidth]).toEqual(['done', 2, 32]);
 });
 
 it('a finished output truncated after the fact is replaced in place at the next start (no -1 copy)', async () => {
-  await writeImage(path.join(root, 'in', 'a.png'), rawImage(16, 16, 3).png());
-  const job = await queue.addJob({
-    inputs: jobInputs([path.join(root, 'in')]),
-    settings: testSettings(),
-  });
-  await queue.whenIdle();
-  const outputPath = queue.job(job.id)!.files[0]!.outputPath!;
-  await queue.close();
-  const statePath = path.join(root, 'state', 'queue.json');
-  const state = JSON.parse(await readFile(statePath, 'utf8')) as {
-    jobs: { state: string; summary: unknown }[];
-  };
-  state.jobs[0]!.state = 'running';
-  state.jobs[0]!.summary = null;
-  await writeFile(statePath, JSON.stringify(state));
+  const { jobId, outputPath } = await finishedJobMarkedRunning();
   await truncate(outputPath, 40);
   queue = await createBatchQueue({ stateDir: path.join(root, 'state'), upscaler });
   await queue.whenIdle();
-  const redone = queue.job(job.id)!.files[0]!;
+  const redone = queue.job(jobId)!.files[0]!;
   expect([redone.state, redone.outputPath, redone.rerun]).toEqual([
     'done',
     outputPath,
