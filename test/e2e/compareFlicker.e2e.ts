@@ -22,13 +22,7 @@ describe('Compare: flicker and 3-up', () => {
     await session?.close();
   });
 
-  async function screenshots(name: string): Promise<void> {
-    for (const scheme of ['light', 'dark'] as const) {
-      await session.page.emulateMedia({ colorScheme: scheme });
-      await session.screenshot(`${name}-${scheme}`);
-    }
-    await session.page.emulateMedia({ colorScheme: 'light' });
-  }
+  const screenshots = (name: string): Promise<void> => session.screenshots(name);
 
   it('holding F swaps the panes, the 3-up shows bicubic, A and B', async () => {
     const { page, workDir } = session;

@@ -97,13 +97,7 @@ describe('Compare zooms like a photo tool', () => {
     await session?.close();
   });
 
-  async function screenshots(name: string): Promise<void> {
-    for (const scheme of ['light', 'dark'] as const) {
-      await session.page.emulateMedia({ colorScheme: scheme });
-      await session.screenshot(`${name}-${scheme}`);
-    }
-    await session.page.emulateMedia({ colorScheme: 'light' });
-  }
+  const screenshots = (name: string): Promise<void> => session.screenshots(name);
 
   it('opens on detail, zooms at the pointer, marks what is visible and remembers each photo', async () => {
     const { page, workDir } = session;

@@ -61,13 +61,7 @@ describe('keyboard focus lands where the person goes next', () => {
     await session?.close();
   });
 
-  async function screenshots(name: string): Promise<void> {
-    for (const scheme of ['light', 'dark'] as const) {
-      await session.page.emulateMedia({ colorScheme: scheme });
-      await session.screenshot(`${name}-${scheme}`);
-    }
-    await session.page.emulateMedia({ colorScheme: 'light' });
-  }
+  const screenshots = (name: string): Promise<void> => session.screenshots(name);
 
   it('Ctrl+O, a folder typed, Start, the photo list, Compare and the help, keyboard only', async () => {
     const { page, workDir } = session;

@@ -26,13 +26,7 @@ describe('a job of 1,200 photos', () => {
     await session?.close();
   });
 
-  async function screenshots(name: string): Promise<void> {
-    for (const scheme of ['light', 'dark'] as const) {
-      await session.page.emulateMedia({ colorScheme: scheme });
-      await session.screenshot(`${name}-${scheme}`);
-    }
-    await session.page.emulateMedia({ colorScheme: 'light' });
-  }
+  const screenshots = (name: string): Promise<void> => session.screenshots(name);
 
   it('draws a window of cards, sums the same jobs, and names folders in Compare', async () => {
     const { page, workDir } = session;

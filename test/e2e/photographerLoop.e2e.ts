@@ -39,15 +39,7 @@ describe("the photographer's loop", () => {
     await session?.close();
   });
 
-  /** A screenshot in the light and the dark colour scheme. */
-  async function screenshots(name: string): Promise<void> {
-    const { page } = session;
-    await page.emulateMedia({ colorScheme: 'light' });
-    await session.screenshot(`${name}-light`);
-    await page.emulateMedia({ colorScheme: 'dark' });
-    await session.screenshot(`${name}-dark`);
-    await page.emulateMedia({ colorScheme: 'light' });
-  }
+  const screenshots = (name: string): Promise<void> => session.screenshots(name);
 
   /** Adds a folder of the work folder through the folder browser, typing its path. */
   async function addFolder(page: Page, name: string): Promise<void> {

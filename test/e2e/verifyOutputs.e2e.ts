@@ -18,14 +18,7 @@ describe('verify and repair outputs in the browser UI', () => {
     await session?.close();
   });
 
-  async function screenshots(name: string): Promise<void> {
-    const { page } = session;
-    await page.emulateMedia({ colorScheme: 'light' });
-    await session.screenshot(`${name}-light`);
-    await page.emulateMedia({ colorScheme: 'dark' });
-    await session.screenshot(`${name}-dark`);
-    await page.emulateMedia({ colorScheme: 'light' });
-  }
+  const screenshots = (name: string): Promise<void> => session.screenshots(name);
 
   it('lists a missing and a damaged output, repairs exactly those, then finds all intact', async () => {
     const { page } = session;

@@ -23,6 +23,8 @@ export interface WebModeSession {
   browser: BrowserContext;
   page: Page;
   screenshot(name: string): Promise<string>;
+  /** `<name>-light` and `<name>-dark`: the page in each colour scheme (left in light). */
+  screenshots(name: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -95,6 +97,11 @@ export async function startWebMode(
     }
   });
   await mkdir(screenshotDir, { recursive: true });
+  const screenshot = async (name: string): Promise<string> => {
+    const file = path.join(screenshotDir, `${testName}-${name}.png`);
+    await page.screenshot({ path: file });
+    return file;
+  };
   return {
     url,
     token: parsed.searchParams.get('token') ?? '',
@@ -102,10 +109,13 @@ export async function startWebMode(
     workDir,
     browser,
     page,
-    async screenshot(name) {
-      const file = path.join(screenshotDir, `${testName}-${name}.png`);
-      await page.screenshot({ path: file });
-      return file;
+    screenshot,
+    async screenshots(name) {
+      for (const scheme of ['light', 'dark'] as const) {
+        await page.emulateMedia({ colorScheme: scheme });
+        await screenshot(`${name}-${scheme}`);
+      }
+      await page.emulateMedia({ colorScheme: 'light' });
     },
     async close() {
       await browser.close();
