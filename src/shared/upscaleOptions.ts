@@ -2,6 +2,7 @@
  * Settings and result types for one upscale, shared by the engine, the batch queue, the CLI,
  * the web server and the renderer. Pure TypeScript: no Node or Electron imports.
  */
+import type { OutputSharpening } from './outputSharpening.ts';
 
 /** Output encodings the engine writes; `same` keeps the input's format where it can be written. */
 export const EXPORT_FORMATS = ['same', 'png', 'jpeg', 'webp', 'avif', 'tiff'] as const;
@@ -91,6 +92,8 @@ export interface UpscaleOptions {
   keepMetadata: boolean;
   /** Tile side in the model's input pixels; undefined chooses from the engine's memory budget. */
   tileSize?: number;
+  /** Output sharpening before the encode (outputSharpening.ts); undefined: none. */
+  sharpening?: OutputSharpening;
 }
 
 /**
@@ -165,6 +168,8 @@ export interface UpscalePhaseTimes {
   decode: number;
   /** RGB → YCbCr of the decoded input. */
   colour: number;
+  /** Restoring a JPEG's chroma (models with a chroma restorer only). */
+  chroma?: number;
   /** Bicubic up-scaling of Y (padded tiles), Cb, Cr and alpha (tile cores). */
   bicubic: number;
   /** Waiting on the model (the inference worker), the same as `inferenceMs`. */

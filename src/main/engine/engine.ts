@@ -14,6 +14,7 @@ import {
   TEMPORARY_OUTPUT_PREFIX,
 } from '../../shared/outputNaming.ts';
 import { resolveTargetSize } from '../../shared/targetSize.ts';
+import { unsharpMaskFor } from '../../shared/outputSharpening.ts';
 import {
   DEFAULT_MAX_OVERLAP,
   smallestTileSize,
@@ -42,6 +43,7 @@ import {
   supportsSixteenBit,
 } from './imageEncode.ts';
 import { InferenceClient } from './inferenceClient.ts';
+import { RESTORED_CHROMA_BYTES_PER_PIXEL, restoreChroma } from './chromaRestoration.ts';
 import { diskSpaceProblem } from './diskSpace.ts';
 import type { ModelCard } from './modelCard.ts';
 import type { ModelIoNames } from './onnxSession.ts';
@@ -52,7 +54,7 @@ import { assessSource, decideSource } from './sourceKind.ts';
 import { sampleSource } from './lowResSource.ts';
 import { OutputRaster } from './outputRaster.ts';
 import { RasterFileWriter, rasterFileBytes } from './rasterFile.ts';
-import { type PlaneModel, upscaleTiled } from './tiledUpscale.ts';
+import { type LowResSource, type PlaneModel, upscaleTiled } from './tiledUpscale.ts';
 import {
   arenaBytes,
   DEFAULT_MEMORY_BUDGET_BYTES,
@@ -298,8 +300,11 @@ class UpscaleEngine implements Engine {
     );
     const colourMs = performance.now() - converting;
     const report = await this.openSession(variant);
+    const restoring = performance.now();
+    const restored = await this.restoreChromaFor(variant, source, undefined, hooks.signal);
+    const chromaMs = performance.now() - restoring;
     const memory = this.memoryPlan(variant, options, {
-      heldBytes: decoded.samples.byteLength,
+      heldBytes: decoded.samples.byteLength + restored.bytes,
       outWidth: target.width,
       outRowsPerInputRow: target.height / decoded.height,
       rowBytes: rasterBytes / target.height,
@@ -326,7 +331,7 @@ class UpscaleEngine implements Engine {
           bitDepth,
         );
         try {
-          stats = await upscaleTiled(source, {
+          stats = await upscaleTiled(restored.source, {
             outWidth: target.width,
             outHeight: target.height,
             tileSize: memory.tileSize,
@@ -365,6 +370,7 @@ class UpscaleEngine implements Engine {
             quality: options.encodeQuality,
             iccProfile: options.keepMetadata ? decoded.rgbIccProfile : null,
             xmp: options.keepMetadata ? decoded.xmp : null,
+            sharpening: unsharpMaskFor(options.sharpening),
           },
           tempPath,
           encoderBytes,
@@ -408,6 +414,7 @@ class UpscaleEngine implements Engine {
       phasesMs: {
         decode: decodeMs,
         colour: colourMs,
+        ...(variant.chroma ? { chroma: chromaMs } : {}),
         bicubic: done.bicubicMs,
         inference: done.inferenceMs,
         merge: done.mergeMs,
@@ -453,13 +460,26 @@ class UpscaleEngine implements Engine {
       target.scale,
     );
     await this.openSession(variant);
+    // Restored over the region and the bicubic taps and the restorer's context around it.
+    const margin = 4 + (variant.chroma?.receptiveFieldRadius ?? 0);
+    const restored = await this.restoreChromaFor(
+      variant,
+      lowRes,
+      {
+        x: inputRegion.x - margin,
+        y: inputRegion.y - margin,
+        width: inputRegion.width + 2 * margin,
+        height: inputRegion.height + 2 * margin,
+      },
+      hooks.signal,
+    );
     const raster = new OutputRaster(outputRegion.width, outputRegion.height, true, 8);
-    await upscaleTiled(lowRes, {
+    await upscaleTiled(restored.source, {
       outWidth: target.width,
       outHeight: target.height,
       region: outputRegion,
       tileSize: this.memoryPlan(variant, options, {
-        heldBytes: decoded.samples.byteLength,
+        heldBytes: decoded.samples.byteLength + restored.bytes,
         outWidth: outputRegion.width,
         outRowsPerInputRow: sy,
         rowBytes: outputRegion.width * 4,
@@ -565,6 +585,36 @@ class UpscaleEngine implements Engine {
     const report = await this.client.open(resolved.path, modelIoNames(card));
     this.reports.set(resolved.path, report);
     return report;
+  }
+
+  /**
+   * The source with its chroma restored when the model has a chroma restorer (photo variants:
+   * JPEG and noisy files), else the source itself; `bytes` is what the restored planes hold.
+   */
+  private async restoreChromaFor(
+    resolved: ResolvedVariant,
+    source: LowResSource,
+    area: Rect | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<{ source: LowResSource; bytes: number }> {
+    const chroma = resolved.chroma;
+    if (!chroma) return { source, bytes: 0 };
+    if (!this.reports.has(chroma.path)) {
+      const io = { ...chroma.io, inputChannels: 3, outputChannels: 2 };
+      this.reports.set(chroma.path, await this.client.open(chroma.path, io));
+    }
+    const restoredSource = await restoreChroma(
+      source,
+      async (input, height, width) =>
+        (await this.client.run(chroma.path, input, 1, height, width)).output,
+      {
+        overlap: chroma.receptiveFieldRadius,
+        ...(area ? { area } : {}),
+        ...(signal ? { signal } : {}),
+      },
+    );
+    const pixels = area ? area.width * area.height : source.width * source.height;
+    return { source: restoredSource, bytes: pixels * RESTORED_CHROMA_BYTES_PER_PIXEL };
   }
 
   private overlap(resolved: ResolvedVariant): number {

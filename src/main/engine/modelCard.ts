@@ -92,6 +92,23 @@ export interface ModelCard {
   photoJpegQuality?: { min: number; max: number };
   /** Measured quality on photo files (bench `--record`); the default rule reads its JPEG rows. */
   photoInputs?: PhotoInputResult[];
+  /**
+   * Restores a JPEG's chroma before upscaling, for every file this model serves
+   * (`training/export_chroma.py`; engine: chromaRestoration.ts). Its file is one of the
+   * card's files, so the card's `filesDigest` covers it.
+   */
+  chromaRestorer?: ChromaRestorerFile;
+}
+
+/** The chroma restorer a card runs: input Y, Cb, Cr at input resolution; output Cb, Cr. */
+export interface ChromaRestorerFile {
+  file: string;
+  sha256: string;
+  bytes: number;
+  input: string;
+  output: string;
+  /** Input pixels of context each output pixel depends on (the tiles' overlap). */
+  receptiveFieldRadius: number;
 }
 
 export class ModelCardError extends Error {
@@ -196,6 +213,9 @@ export function parseModelCard(json: Json, source: string): ModelCard {
     ...(card.photoVariantOf !== undefined
       ? { photoVariantOf: stringAt(card.photoVariantOf, 'photoVariantOf', fail) }
       : {}),
+    ...(card.chromaRestorer !== undefined
+      ? { chromaRestorer: chromaRestorerAt(card.chromaRestorer, fail) }
+      : {}),
     ...(card.photoJpegQuality !== undefined
       ? { photoJpegQuality: qualityBand(card.photoJpegQuality, fail) }
       : {}),
@@ -274,4 +294,23 @@ function positiveInteger(value: Json, field: string, fail: Fail): number {
   return Number.isInteger(value) && (value as number) > 0
     ? (value as number)
     : fail(field, 'a positive integer');
+}
+
+function chromaRestorerAt(
+  json: Json,
+  fail: (field: string, expected: string) => never,
+): ChromaRestorerFile {
+  const at = 'chromaRestorer';
+  const block = objectAt(json, at, fail);
+  return {
+    ...modelFileAt(block, at, fail),
+    bytes: positiveInteger(block.bytes, `${at}.bytes`, fail),
+    input: stringAt(block.input, `${at}.input`, fail),
+    output: stringAt(block.output, `${at}.output`, fail),
+    receptiveFieldRadius: positiveInteger(
+      block.receptiveFieldRadius,
+      `${at}.receptiveFieldRadius`,
+      fail,
+    ),
+  };
 }

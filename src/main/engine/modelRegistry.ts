@@ -40,6 +40,8 @@ export interface ResolvedVariant {
   lowResScale?: number;
   /** The file is the variant's int8 one. */
   int8?: boolean;
+  /** The model's chroma restorer (photo variants), checked like the model's own files. */
+  chroma?: { path: string; io: { input: string; output: string }; receptiveFieldRadius: number };
 }
 
 /**
@@ -139,12 +141,24 @@ export class ModelRegistry {
     const file = int8 && variant.int8 ? variant.int8 : variant;
     const filePath = path.join(model.folder, file.file);
     await this.verify(filePath, file);
+    const restorer = model.card.chromaRestorer;
+    const chromaPath = restorer ? path.join(model.folder, restorer.file) : undefined;
+    if (restorer && chromaPath) await this.verify(chromaPath, restorer);
     return {
       model,
       variant,
       path: filePath,
       ...(lowResScale ? { lowResScale } : {}),
       ...(int8 ? { int8 } : {}),
+      ...(restorer && chromaPath
+        ? {
+            chroma: {
+              path: chromaPath,
+              io: { input: restorer.input, output: restorer.output },
+              receptiveFieldRadius: restorer.receptiveFieldRadius,
+            },
+          }
+        : {}),
     };
   }
 

@@ -36,6 +36,12 @@ export interface ModelIoNames {
   output: string;
   /** Input-resolution models: the second input, the bicubic upscaling of the input. */
   bicubic?: string;
+  /**
+   * Planes per input and output sample (default 1: the super-resolution models see Y only).
+   * The chroma restorer takes Y, Cb, Cr and gives Cb, Cr.
+   */
+  inputChannels?: number;
+  outputChannels?: number;
 }
 
 /** One long-lived ONNX Runtime session for one model file. */
@@ -91,7 +97,8 @@ export class OnnxModelSession {
   }
 
   /**
-   * Runs a [n, 1, height, width] float32 batch and returns the output plane(s): same size, or
+   * Runs a [n, c, height, width] float32 batch (c: `io.inputChannels`, default 1) and returns the
+   * output planes (`io.outputChannels`): same size, or
    * for an input-resolution model `scale` times larger (`bicubic` is then its second input,
    * [n, 1, scale·height, scale·width]).
    */
@@ -102,7 +109,11 @@ export class OnnxModelSession {
     width: number,
     bicubic?: { data: Float32Array; scale: number },
   ): Promise<Float32Array> {
-    const feeds = { [this.io.input]: new ort.Tensor('float32', input, [batch, 1, height, width]) };
+    const inputChannels = this.io.inputChannels ?? 1;
+    const outputChannels = this.io.outputChannels ?? 1;
+    const feeds = {
+      [this.io.input]: new ort.Tensor('float32', input, [batch, inputChannels, height, width]),
+    };
     const scale = bicubic?.scale ?? 1;
     if (this.io.bicubic) {
       if (!bicubic)
@@ -121,9 +132,15 @@ export class OnnxModelSession {
     }
     const dims = output.dims;
     const [outHeight, outWidth] = [height * scale, width * scale];
-    if (dims.length !== 4 || dims[0] !== batch || dims[2] !== outHeight || dims[3] !== outWidth) {
+    if (
+      dims.length !== 4 ||
+      dims[0] !== batch ||
+      dims[1] !== outputChannels ||
+      dims[2] !== outHeight ||
+      dims[3] !== outWidth
+    ) {
       throw new Error(
-        `model output ${this.io.output} has shape [${dims.join(', ')}], expected [${batch}, 1, ${outHeight}, ${outWidth}]`,
+        `model output ${this.io.output} has shape [${dims.join(', ')}], expected [${batch}, ${outputChannels}, ${outHeight}, ${outWidth}]`,
       );
     }
     return output.data as Float32Array;
