@@ -22,6 +22,11 @@ import {
   type SourceSetting,
   type TargetSize,
 } from './upscaleOptions.ts';
+import {
+  DEFAULT_OUTPUT_SHARPENING,
+  type OutputSharpening,
+  readOutputSharpening,
+} from './outputSharpening.ts';
 
 export const EXPORT_SETTINGS_SCHEMA_VERSION = 1;
 
@@ -69,6 +74,8 @@ export interface ExportSettings {
   source: SourceSetting;
   /** `auto`: a model's int8 files on a CPU where its card ships them; `fp32`: float files only. */
   precision: Precision;
+  /** Unsharp mask on the upscaled pixels before encoding (outputSharpening.ts); none by default. */
+  sharpening: OutputSharpening;
 }
 
 export const MIN_TILE_SIZE = 32;
@@ -99,6 +106,7 @@ export const DEFAULT_EXPORT_SETTINGS: Readonly<ExportSettings> = deepFreeze({
   model: null,
   source: 'auto',
   precision: 'auto',
+  sharpening: { ...DEFAULT_OUTPUT_SHARPENING },
 });
 
 export interface MigrationResult {
@@ -170,6 +178,11 @@ export function migrateSettings(input: unknown): MigrationResult {
     model: field('model', readModel, fresh.model),
     source: field('source', (v) => readEnum(v, SOURCE_SETTINGS), fresh.source),
     precision: field('precision', (v) => readEnum(v, PRECISIONS), fresh.precision),
+    // Settings saved before sharpening existed have none: that is their meaning, not damage.
+    sharpening:
+      'sharpening' in source
+        ? field('sharpening', readOutputSharpening, fresh.sharpening)
+        : fresh.sharpening,
   };
   return { settings, warnings };
 }
@@ -187,6 +200,7 @@ export function cloneSettings(settings: Readonly<ExportSettings>): ExportSetting
     ...settings,
     target: { ...settings.target },
     encoding: { ...settings.encoding },
+    sharpening: { ...settings.sharpening },
   };
 }
 

@@ -8,12 +8,14 @@
  * promise the renderer makes, not a guarantee main relies on.
  */
 import type { ExportSettings } from './exportSettings.ts';
+import type { OutputSharpening } from './outputSharpening.ts';
 import type {
   BatchEvent,
   Job,
   JobInputs,
   JobProgress,
   OutputsVerification,
+  PauseWhen,
   PreflightEstimate,
 } from './jobs.ts';
 import type {
@@ -106,6 +108,8 @@ export interface CropRequest {
   model?: string;
   /** Clean or photo variant (Compare's flip); absent = the Source setting. */
   source?: SourceSetting;
+  /** Output sharpening applied to the upscaled crop, as the export will; absent = the setting's. */
+  sharpening?: OutputSharpening;
 }
 
 export interface CropResult {
@@ -154,6 +158,54 @@ export interface ReportView {
   text: string;
 }
 
+/**
+ * Where new jobs run: on this computer, or on the cluster queue (BullMQ on Redis) whose workers
+ * may be on other computers. A setting of the machine, not of a job's outputs: it is kept beside
+ * the export settings, never in a job's snapshot (the address may hold a password).
+ */
+export type RunOn = { kind: 'local' } | { kind: 'queue'; address: string };
+
+export interface RunOnView {
+  runOn: RunOn;
+  /** The queue's address as people may see it (password as `***`); null on this computer. */
+  display: string | null;
+}
+
+/** What "Test connection" found: reachable, its Redis version and workers, or why not. */
+export interface QueueCheck {
+  ok: boolean;
+  /** One plain sentence either way. */
+  message: string;
+  redisVersion: string | null;
+  workersConnected: number | null;
+}
+
+/** One worker as its heartbeat says (src/main/cluster/clusterStore.ts). */
+export interface WorkerView {
+  id: string;
+  host: string;
+  /** The provider its last photo ran on, else the device it was started with. */
+  device: string;
+  /** `working`: on a photo now; `idle`: connected, nothing to do; `lost`: stopped beating. */
+  state: 'working' | 'idle' | 'lost';
+  /** The photo it is on now (the first, when it runs several at once). */
+  currentFile: string | null;
+  filesPerMinute: number;
+  done: number;
+  failed: number;
+  /** Time since its last heartbeat. */
+  beatAgeMs: number;
+  jobId: string | null;
+}
+
+export interface WorkersView {
+  /** The queue's address without its password. */
+  queue: string;
+  /** Workers working or idle. */
+  connected: number;
+  workers: WorkerView[];
+}
+
 /** Request/response channels: `invoke(channel, ...args)` resolves with `result`. */
 export interface InvokeChannels {
   'app:info': { args: []; result: AppInfo };
@@ -197,7 +249,8 @@ export interface InvokeChannels {
   /** Writes a model and preset into a job that has not started (a new id, same place). */
   'batch:useModel': { args: [jobId: string, choice: ModelChoice]; result: Job };
   'batch:list': { args: []; result: BatchSnapshot };
-  'batch:pause': { args: [jobId: string]; result: void };
+  /** `after-photo` (default): the running photo finishes and is kept; `now`: it starts over on Resume. */
+  'batch:pause': { args: [jobId: string, when?: PauseWhen]; result: void };
   'batch:resume': { args: [jobId: string]; result: void };
   'batch:cancel': { args: [jobId: string]; result: void };
   'batch:retryFailed': { args: [jobId: string]; result: void };
@@ -212,6 +265,22 @@ export interface InvokeChannels {
   'batch:rerun': { args: [jobId: string]; result: Job };
   /** Desktop: opens the folder in the file manager. Web: answers the path to show. */
   'shell:openFolder': { args: [jobId: string]; result: { opened: boolean; path: string } };
+  /**
+   * Desktop only: a written output of a job, shown selected in the file manager (`reveal`) or
+   * opened in the system's viewer (`open`). Answers the file's path.
+   */
+  'shell:showOutput': {
+    args: [jobId: string, fileId: number, action: 'reveal' | 'open'];
+    result: string;
+  };
+  /** Where new jobs run (this computer or the cluster queue). */
+  'cluster:runOn': { args: []; result: RunOnView };
+  /** Validates (a redis:// or rediss:// address) and stores where new jobs run. */
+  'cluster:setRunOn': { args: [runOn: RunOn]; result: RunOnView };
+  /** Connects to the queue at `address` once: reachable, password, Redis version, workers. */
+  'cluster:test': { args: [address: string]; result: QueueCheck };
+  /** The workers of the queue new jobs run on (fails in plain words when it is unreachable). */
+  'cluster:workers': { args: []; result: WorkersView };
 }
 
 export type InvokeChannel = keyof InvokeChannels;
@@ -257,6 +326,11 @@ export const INVOKE_CHANNELS = [
   'batch:verify',
   'batch:rerun',
   'shell:openFolder',
+  'shell:showOutput',
+  'cluster:runOn',
+  'cluster:setRunOn',
+  'cluster:test',
+  'cluster:workers',
 ] as const satisfies readonly InvokeChannel[];
 
 export const EVENT_CHANNELS = ['batch:event'] as const satisfies readonly EventChannel[];

@@ -37,6 +37,7 @@ describe('export settings', () => {
       model: null,
       source: 'auto',
       precision: 'auto',
+      sharpening: { amount: 'none', medium: 'screen' },
     });
     expect(Object.isFrozen(DEFAULT_EXPORT_SETTINGS)).toBe(true);
     expect(Object.isFrozen(DEFAULT_EXPORT_SETTINGS.encoding)).toBe(true);

@@ -68,6 +68,7 @@ export async function createAppServices(config: AppServicesConfig): Promise<AppS
     model: async () => (await settings.load()).model ?? undefined,
     source: async () => (await settings.load()).source,
     precision: async () => (await settings.load()).precision,
+    sharpening: async () => (await settings.load()).sharpening,
     availableProviders: [],
   });
 
@@ -164,7 +165,7 @@ function createBatchService(queue: BatchQueue, allowedFolders: AllowedFolders): 
       }
       return { jobs, progress };
     },
-    pause: (jobId) => queue.pauseJob(requireJob(jobId).id),
+    pause: (jobId, when) => queue.pauseJob(requireJob(jobId).id, when),
     resume: (jobId) => queue.resumeJob(requireJob(jobId).id),
     cancel: (jobId) => queue.cancelJob(requireJob(jobId).id),
     async retryFailed(jobId) {

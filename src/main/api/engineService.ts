@@ -17,6 +17,12 @@ import type {
 } from '../../shared/upscaleOptions.ts';
 import { DEFAULT_UPSCALE_OPTIONS } from '../../shared/upscaleOptions.ts';
 import type { Engine, RgbaImage } from '../engine/index.ts';
+import { withSharpening } from '../engine/outputSharpening.ts';
+import {
+  type OutputSharpening,
+  type UnsharpMask,
+  unsharpMaskFor,
+} from '../../shared/outputSharpening.ts';
 import type { EngineService } from './services.ts';
 import { CropScheduler } from './cropScheduler.ts';
 import { InvalidArgument, UnreadableImage } from './validate.ts';
@@ -30,6 +36,8 @@ export interface EngineServiceOptions {
   source?: () => Promise<SourceSetting>;
   /** The Precision setting: Compare shows what a job of these settings would make. */
   precision?: () => Promise<Precision>;
+  /** The Sharpening setting, for a crop request that does not name one. */
+  sharpening?: () => Promise<OutputSharpening>;
   /** Providers this build can try, best first (a platform fact, not a measurement). */
   availableProviders: ExecutionProvider[];
 }
@@ -77,12 +85,15 @@ export function createEngineService(engine: Engine, options: EngineServiceOption
         source,
         precision,
       ]);
+      // Sharpening is not in the key: the cache keeps the model's crop, and a changed
+      // sharpening re-sharpens it at once instead of upscaling again.
+      const mask = unsharpMaskFor(request.sharpening ?? (await options.sharpening?.()));
       const hit = cropCache.get(key);
       if (hit) {
         // Refresh its place: the cache drops the least recently used entry first.
         cropCache.delete(key);
         cropCache.set(key, hit);
-        return { ...hit, cached: true };
+        return sharpenCrop({ ...hit, cached: true }, mask);
       }
       const started = performance.now();
       const upscaleOptions: UpscaleOptions = {
@@ -135,7 +146,24 @@ export function createEngineService(engine: Engine, options: EngineServiceOption
         const oldest = cropCache.keys().next();
         if (!oldest.done) cropCache.delete(oldest.value);
       }
-      return result;
+      return sharpenCrop(result, mask);
+    },
+  };
+}
+
+/** The crop's upscaled picture sharpened as the export will sharpen it (the same sharp call). */
+async function sharpenCrop(crop: CropResult, mask: UnsharpMask | null): Promise<CropResult> {
+  if (!mask) return crop;
+  const { data, info } = await withSharpening(sharp(crop.upscaled.bytes), mask)
+    .png({ compressionLevel: 1 })
+    .toBuffer({ resolveWithObject: true });
+  return {
+    ...crop,
+    upscaled: {
+      mime: 'image/png',
+      bytes: new Uint8Array(data),
+      width: info.width,
+      height: info.height,
     },
   };
 }

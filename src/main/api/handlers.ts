@@ -15,10 +15,12 @@ import type {
 } from '../../shared/ipc.ts';
 import { isInvokeChannel } from '../../shared/ipc.ts';
 import type { ExportSettings } from '../../shared/exportSettings.ts';
-import type { JobInputs } from '../../shared/jobs.ts';
+import { PAUSE_WHEN, type JobInputs } from '../../shared/jobs.ts';
 import { resolveOutputFolder } from '../batch/outputPlan.ts';
 import { QUALITY_PRESETS, SOURCE_SETTINGS } from '../../shared/upscaleOptions.ts';
+import { type OutputSharpening, readOutputSharpening } from '../../shared/outputSharpening.ts';
 import type { AllowedFolders } from './allowedFolders.ts';
+import { OUTPUT_ACTIONS, writtenOutput } from './jobOutputs.ts';
 import { Superseded } from './cropScheduler.ts';
 import {
   createFolder,
@@ -274,6 +276,9 @@ export function createRequestHandlers(
         ...(request.source === undefined
           ? {}
           : { source: expectOneOf(request.source, 'source', SOURCE_SETTINGS) }),
+        ...(request.sharpening === undefined
+          ? {}
+          : { sharpening: expectSharpening(request.sharpening) }),
       });
     },
     'batch:photos': async (args) => {
@@ -302,7 +307,11 @@ export function createRequestHandlers(
       expectArgCount(args, 0);
       return services.batch.snapshot();
     },
-    'batch:pause': async (args) => services.batch.pause(jobId(args)),
+    'batch:pause': async (args) => {
+      expectArgCount(args, 1, 2);
+      const when = args[1] === undefined ? 'after-photo' : expectOneOf(args[1], 'when', PAUSE_WHEN);
+      return services.batch.pause(jobId(args.slice(0, 1)), when);
+    },
     'batch:resume': async (args) => services.batch.resume(jobId(args)),
     'batch:cancel': async (args) => services.batch.cancel(jobId(args)),
     'batch:retryFailed': async (args) => services.batch.retryFailed(jobId(args)),
@@ -315,6 +324,18 @@ export function createRequestHandlers(
       if (!platform.openFolder) return { opened: false, path: folder };
       await platform.openFolder(folder);
       return { opened: true, path: folder };
+    },
+    'shell:showOutput': async (args) => {
+      expectArgCount(args, 3);
+      const job = services.batch.job(expectString(args[0], 'job id', 200));
+      const fileId = expectInteger(args[1], 'photo number', 0, job.files.length);
+      const action = expectOneOf(args[2], 'action', OUTPUT_ACTIONS);
+      const { outputPath } = writtenOutput(job, fileId);
+      await requirePlatform(platform.showOutput, 'showing a file on this computer')(
+        outputPath,
+        action,
+      );
+      return outputPath;
     },
   };
 
@@ -391,4 +412,14 @@ export function toErrorAnswer(error: unknown): ErrorAnswer {
   if (error instanceof UnreadableImage) return { code: 'unreadable', message };
   if (error instanceof Superseded) return { code: 'superseded', message };
   return { code: 'failed', message };
+}
+
+/** Compare's sharpening, as the export settings spell it. */
+function expectSharpening(value: unknown): OutputSharpening {
+  const sharpening = readOutputSharpening(value);
+  if (!sharpening)
+    throw new InvalidArgument(
+      'sharpening must be { amount: none|low|standard|high, medium: screen|print }',
+    );
+  return sharpening;
 }

@@ -36,6 +36,7 @@ export function toUpscaleOptions(settings: ExportSettings, format: ConcreteForma
   };
   if (settings.model !== null) options.model = settings.model;
   if (settings.tileSize !== 'auto') options.tileSize = settings.tileSize;
+  if (settings.sharpening.amount !== 'none') options.sharpening = { ...settings.sharpening };
   return options;
 }
 

@@ -35,6 +35,8 @@ export function outputShapingSettings(
     bitDepth: settings.bitDepth,
     metadata: settings.metadata,
     namingTemplate: settings.namingTemplate,
+    // Only when on: outputs made before sharpening existed keep their digest (and stay done).
+    ...(options.sharpening ? { sharpening: options.sharpening } : {}),
   };
 }
 

@@ -22,6 +22,7 @@ import {
   type UpscaleOptions,
 } from '../../shared/upscaleOptions.ts';
 import { boundThreads } from '../engine/threadCount.ts';
+import { SHARPEN_AMOUNTS, SHARPEN_MEDIA } from '../../shared/outputSharpening.ts';
 
 export const USAGE = `Usage: cmsc-upscale [options] <file|folder>...
        cmsc-upscale verify <output folder>
@@ -44,6 +45,10 @@ Output:
   --format <fmt>          same|png|jpeg|webp|avif|tiff (default: same as input)
   --quality <1..100>      jpeg/webp/avif quality (default: jpeg ${DEFAULT_EXPORT_SETTINGS.encoding.jpegQuality}, webp ${DEFAULT_EXPORT_SETTINGS.encoding.webpQuality}, avif ${DEFAULT_EXPORT_SETTINGS.encoding.avifQuality})
   --overwrite <policy>    skip|rename|overwrite when the output exists (default rename)
+  --sharpen <amount>      none|low|standard|high: output sharpening (unsharp mask)
+                          after the model (default none)
+  --sharpen-for <medium>  screen|print: a fine radius for screens, a wider one for
+                          print (default screen)
   --keep-metadata         keep EXIF, IPTC, XMP and the ICC profile (orientation baked in)
   --no-report             do not write cmsc-report-<job>.json/.csv next to the outputs
 Model and device:
@@ -123,6 +128,8 @@ const OPTIONS = {
   quality: { type: 'string' },
   overwrite: { type: 'string' },
   'keep-metadata': { type: 'boolean' },
+  sharpen: { type: 'string' },
+  'sharpen-for': { type: 'string' },
   'no-report': { type: 'boolean' },
   preset: { type: 'string' },
   model: { type: 'string' },
@@ -187,6 +194,10 @@ export function parseCliArguments(argv: readonly string[]): ParsedCommand {
           webpQuality: givenQuality,
           avifQuality: givenQuality,
         };
+  const sharpenAmount = choiceFlag('sharpen', values.sharpen ?? 'none', SHARPEN_AMOUNTS);
+  if (values['sharpen-for'] !== undefined && sharpenAmount === 'none')
+    throw new UsageError('--sharpen-for goes with --sharpen low, standard or high');
+  const sharpenMedium = choiceFlag('sharpen-for', values['sharpen-for'] ?? 'screen', SHARPEN_MEDIA);
   const options: UpscaleOptions = {
     target,
     quality: choiceFlag('preset', values.preset ?? 'best', QUALITY_PRESETS),
@@ -200,6 +211,9 @@ export function parseCliArguments(argv: readonly string[]): ParsedCommand {
     // The batch settings' range: a CLI run is a batch job.
     ...(values.tile !== undefined
       ? { tileSize: integerFlag('tile', values.tile, MIN_TILE_SIZE, MAX_TILE_SIZE) }
+      : {}),
+    ...(sharpenAmount !== 'none'
+      ? { sharpening: { amount: sharpenAmount, medium: sharpenMedium } }
       : {}),
   };
   return {

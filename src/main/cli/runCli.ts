@@ -48,14 +48,17 @@ export interface CliStreams {
 export interface CliEnvironment {
   /** Where each command's queue folder lives; default `<app data>/cli-jobs`. */
   stateRoot?: string;
-  /** A worker's second stop signal: the file it holds goes back to the queue at once. */
+  /**
+   * The second stop signal (a second Ctrl-C): a job's running photo stops at once (it starts
+   * over on resume); a worker's file goes back to the queue at once.
+   */
   handBack?: AbortSignal;
 }
 
 export const EXIT_OK = 0;
 export const EXIT_SOME_FAILED = 1;
 export const EXIT_USAGE = 2;
-/** Ctrl-C: the job is paused; the same command resumes it. */
+/** Ctrl-C: the job is paused (after its current photo, or at once on a second one); the same command resumes it. */
 export const EXIT_CANCELLED = 130;
 
 export async function runCli(
@@ -138,10 +141,13 @@ export async function runCli(
     }
     let outcome: JobOutcome = { code: EXIT_SOME_FAILED, keepState: true };
     try {
-      outcome = await runJob(queue, request, streams, signal, {
-        stateDir,
-        keptDir: path.join(stateRoot, 'reports'),
-      });
+      outcome = await runJob(
+        queue,
+        request,
+        streams,
+        { pause: signal, stopNow: environment.handBack },
+        { stateDir, keptDir: path.join(stateRoot, 'reports') },
+      );
     } finally {
       await queue.close();
       // A finished command leaves nothing behind; a paused one keeps its queue to resume.
@@ -234,6 +240,7 @@ async function jobRequest(
     qualityPreset: options.quality,
     model: options.model ?? null,
     source: options.source ?? DEFAULT_EXPORT_SETTINGS.source,
+    sharpening: { ...(options.sharpening ?? DEFAULT_EXPORT_SETTINGS.sharpening) },
   };
   let exportSettings: ExportSettings;
   try {
@@ -273,7 +280,7 @@ async function runJob(
   queue: BatchQueue,
   request: { inputs: JobInputs; settings: ExportSettings },
   streams: CliStreams,
-  signal: AbortSignal | undefined,
+  stops: { pause?: AbortSignal | undefined; stopNow?: AbortSignal | undefined },
   reports: ReportFolders,
 ): Promise<JobOutcome> {
   const out = (text: string): void => void streams.stdout.write(`${text}\n`);
@@ -344,20 +351,33 @@ async function runJob(
     }
   });
 
+  // The first Ctrl-C finishes the photo being upscaled (its work is kept), the second stops it
+  // at once (it starts over on resume); either way the same command resumes the job.
   let paused = false;
   const pause = (): void => {
     paused = true;
-    void queue.pauseJob(jobId);
+    const running = queue.job(jobId)?.files.some((file) => file.state === 'running');
+    display.line(running ? 'finishing the current photo… (Ctrl-C again to stop now)' : 'pausing…');
+    void queue.pauseJob(jobId, 'after-photo');
   };
-  if (signal?.aborted) pause();
-  else signal?.addEventListener('abort', pause, { once: true });
+  const stopNow = (): void => {
+    paused = true;
+    display.line('stopping now: the current photo starts over when the job resumes');
+    void queue.pauseJob(jobId, 'now');
+  };
+  const { pause: pauseSignal, stopNow: stopSignal } = stops;
+  if (pauseSignal?.aborted) pause();
+  else pauseSignal?.addEventListener('abort', pause, { once: true });
+  if (stopSignal?.aborted) stopNow();
+  else stopSignal?.addEventListener('abort', stopNow, { once: true });
   try {
     queue.start();
     await queue.whenIdle();
     // whenIdle also resolves when the pause landed between two files.
     if (paused) await queue.pauseJob(jobId);
   } finally {
-    signal?.removeEventListener('abort', pause);
+    pauseSignal?.removeEventListener('abort', pause);
+    stopSignal?.removeEventListener('abort', stopNow);
     unsubscribe();
     display.finish();
   }

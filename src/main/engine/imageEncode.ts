@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import type { ConcreteFormat } from '../../shared/outputNaming.ts';
+import type { UnsharpMask } from '../../shared/outputSharpening.ts';
+import { withSharpening } from './outputSharpening.ts';
 
 export interface EncodeRequest {
   width: number;
@@ -21,6 +23,8 @@ export interface EncodeRequest {
   /** The input's RGB ICC profile: pixels are converted from sRGB back into it and it is attached. */
   iccProfile: Buffer | null;
   xmp: Buffer | null;
+  /** Output sharpening applied before the encode (unsharpMaskFor); null or absent: none. */
+  sharpening?: UnsharpMask | null;
 }
 
 /** Formats that can store 16 bits per sample. */
@@ -60,6 +64,7 @@ export async function encodeImage(
         limitInputPixels: false,
       });
   if (sixteenBit) image = image.toColourspace('rgb16');
+  image = withSharpening(image, request.sharpening ?? null);
   // sharp reads ICC profiles from files only.
   const iccPath = request.iccProfile
     ? path.join(tmpdir(), `cmsc-${randomBytes(6).toString('hex')}.icc`)
