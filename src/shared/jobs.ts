@@ -25,6 +25,14 @@ export const JOB_STATES = ['queued', 'running', 'paused', 'finished', 'cancelled
 export type JobState = (typeof JOB_STATES)[number];
 
 /**
+ * When a pause takes effect. `after-photo`: the photo being upscaled finishes and is kept, and
+ * no further photo starts (the job shows "pausing after this photo…" meanwhile); `now`: the
+ * running photo is abandoned at once (its temporary output removed) and starts over on Resume.
+ */
+export const PAUSE_WHEN = ['after-photo', 'now'] as const;
+export type PauseWhen = (typeof PAUSE_WHEN)[number];
+
+/**
  * Why a file did not become `done`, as a stable code for the UI plus a sentence for people.
  * - `output-exists`: skipped under the `skip` overwrite policy.
  * - `input-missing`: the file was gone (deleted or moved) when its turn came.

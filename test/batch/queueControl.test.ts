@@ -245,14 +245,14 @@ describe('cancel and pause in the middle of an image', () => {
     expect(await temporaries()).toEqual([]);
   });
 
-  it('pause abandons the running image and keeps it queued; resume redoes it', async () => {
+  it('pause now abandons the running image and keeps it queued; resume redoes it', async () => {
     const reached = midImage();
     const job = await queue.addJob({
       inputs: jobInputs([path.join(root, 'in')]),
       settings: settings(),
     });
     await reached;
-    await queue.pauseJob(job.id);
+    await queue.pauseJob(job.id, 'now');
     await queue.whenIdle();
     const paused = queue.job(job.id)!;
     expect([paused.state, ...paused.files.map((f) => f.state)]).toEqual([
@@ -268,6 +268,91 @@ describe('cancel and pause in the middle of an image', () => {
       'done/2',
       'done/1',
     ]);
+  });
+
+  it('pause (after this photo) lets the running photo finish and keeps it; resume never redoes it', async () => {
+    const reached = midImage();
+    const job = await queue.addJob({
+      inputs: jobInputs([path.join(root, 'in')]),
+      settings: settings(),
+    });
+    const at = await reached;
+    await queue.pauseJob(job.id);
+    // Pausing, not yet paused: the photo is still being upscaled.
+    const pausing = queue.job(job.id)!;
+    expect([pausing.state, ...pausing.files.map((f) => f.state)]).toEqual([
+      'paused',
+      'running',
+      'queued',
+    ]);
+    await queue.whenIdle();
+    const paused = queue.job(job.id)!;
+    expect(at.tilesDone).toBeLessThan(at.tilesTotal);
+    expect([paused.state, ...paused.files.map((f) => `${f.state}/${f.attempts}`)]).toEqual([
+      'paused',
+      'done/1',
+      'queued/0',
+    ]);
+    expect(await temporaries()).toEqual([]);
+    // Paused: its progress stands still (nothing running, time spent = the finished photo's).
+    const still = queue.progress(job.id)!;
+    expect(still.currentFile).toBeNull();
+    expect(still.elapsedMs).toBe(Math.round(paused.files[0]!.elapsedMs!));
+    await queue.resumeJob(job.id);
+    const done = await runToEnd(job);
+    expect([done.state, ...done.files.map((f) => `${f.state}/${f.attempts}`)]).toEqual([
+      'finished',
+      'done/1',
+      'done/1',
+    ]);
+  });
+
+  it('pause now stops the counters at once, also after a pause waiting for its photo', async () => {
+    const reached = midImage();
+    const job = await queue.addJob({
+      inputs: jobInputs([path.join(root, 'in')]),
+      settings: settings(),
+    });
+    await reached;
+    await queue.pauseJob(job.id);
+    const afterPause: BatchEvent[] = [];
+    queue.onAny((event) => afterPause.push(event));
+    const request = queue.pauseJob(job.id, 'now');
+    // At once, before the engine has stopped: the photo waits again and its progress is gone.
+    expect(queue.job(job.id)!.files[0]!.state).toBe('queued');
+    expect(queue.progress(job.id)!.currentFile).toBeNull();
+    await request;
+    await queue.whenIdle();
+    const progressEvents = afterPause.flatMap((event) =>
+      event.type === 'progress' && event.progress.jobId === job.id ? [event.progress] : [],
+    );
+    expect(progressEvents.length).toBeGreaterThan(0);
+    expect(progressEvents.filter((progress) => progress.currentFile !== null)).toEqual([]);
+    expect(new Set(progressEvents.map((progress) => progress.elapsedMs))).toEqual(new Set([0]));
+    const paused = queue.job(job.id)!;
+    expect([paused.state, ...paused.files.map((f) => `${f.state}/${f.attempts}`)]).toEqual([
+      'paused',
+      'queued/1',
+      'queued/0',
+    ]);
+    expect(await temporaries()).toEqual([]);
+  });
+
+  it('a pause that waited for the last photo leaves the job finished', async () => {
+    await rm(inputs[1]!);
+    const reached = midImage();
+    const job = await queue.addJob({
+      inputs: jobInputs([path.join(root, 'in')]),
+      settings: settings(),
+    });
+    await reached;
+    await queue.pauseJob(job.id);
+    const done = await runToEnd(job);
+    expect([done.state, ...done.files.map((f) => `${f.state}/${f.attempts}`)]).toEqual([
+      'finished',
+      'done/1',
+    ]);
+    expect(done.summary?.counts.done).toBe(1);
   });
 });
 

@@ -14,7 +14,13 @@ import type {
   ReportView,
   Thumbnail,
 } from '../../shared/ipc.ts';
-import type { Job, JobInputs, OutputsVerification, PreflightEstimate } from '../../shared/jobs.ts';
+import type {
+  Job,
+  JobInputs,
+  OutputsVerification,
+  PauseWhen,
+  PreflightEstimate,
+} from '../../shared/jobs.ts';
 import type { ModelSummary } from '../../shared/upscaleOptions.ts';
 
 export interface BatchService {
@@ -29,7 +35,8 @@ export interface BatchService {
    */
   rebuild(jobId: string, settings?: ExportSettings): Promise<Job>;
   snapshot(): BatchSnapshot;
-  pause(jobId: string): Promise<void>;
+  /** `after-photo`: the running photo finishes and is kept; `now`: it is abandoned at once. */
+  pause(jobId: string, when: PauseWhen): Promise<void>;
   resume(jobId: string): Promise<void>;
   cancel(jobId: string): Promise<void>;
   retryFailed(jobId: string): Promise<void>;

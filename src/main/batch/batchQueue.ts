@@ -15,6 +15,7 @@ import type {
   JobFile,
   JobProgress,
   JobState,
+  PauseWhen,
   PreflightEstimate,
 } from '../../shared/jobs.ts';
 import { isRetryableFailure, isUpToDate } from '../../shared/jobs.ts';
@@ -145,9 +146,7 @@ export class BatchQueue {
 
   progress(jobId: string): JobProgress | null {
     const job = this.jobList.find((j) => j.id === jobId);
-    return job
-      ? this.planner.progress(job, this.running?.jobId === job.id ? this.running : null)
-      : null;
+    return job ? this.planner.progress(job, this.runningOf(job)) : null;
   }
 
   /** The pre-flight estimate a job was added with, in this process; null after a restart. */
@@ -206,13 +205,30 @@ export class BatchQueue {
     this.kick();
   }
 
-  /** Pauses a job; its running image is abandoned and starts over on resume. */
-  async pauseJob(jobId: string): Promise<void> {
+  /**
+   * Pauses a job: no further photo of it starts. `after-photo` (the default) lets the running
+   * photo finish and keeps it; `now` abandons it at once (it starts over on resume), and also
+   * turns a pause already waiting for its photo into an immediate one. Resolves once the pause
+   * is recorded (`now`: once the running photo is stopped too).
+   */
+  async pauseJob(jobId: string, when: PauseWhen = 'after-photo'): Promise<void> {
     const job = this.requireJob(jobId);
-    if (!ACTIVE_JOB_STATES.has(job.state)) return;
+    const pausingAfterPhoto = job.state === 'paused' && this.running?.jobId === jobId;
+    if (!ACTIVE_JOB_STATES.has(job.state) && !(when === 'now' && pausingAfterPhoto)) return;
     // Abort before any await, so the image cannot finish while the state is being written.
-    const stopped = this.abortRunning(jobId, null, 'pause');
+    const running = this.running;
+    const stopped = when === 'now' ? this.abortRunning(jobId, null, 'pause') : null;
+    if (stopped && running) {
+      // It waits again from this moment (the engine may take a tile's time to stop).
+      const file = job.files[running.fileId];
+      if (file?.state === 'running') {
+        file.state = 'queued';
+        this.emitFile(job, file);
+      }
+    }
     await this.setJobState(job, 'paused');
+    // The counters stop at once: the abandoned photo's progress no longer counts.
+    this.emitProgress(job);
     await stopped;
   }
 
@@ -406,7 +422,9 @@ export class BatchQueue {
     };
     // A photo of one tile reports no progress until it is done: a tick keeps the elapsed time
     // and the time left moving for the people watching.
-    const heartbeat = setInterval(() => this.emitProgress(job), PROGRESS_HEARTBEAT_MS);
+    const heartbeat = setInterval(() => {
+      if (running.cause === null) this.emitProgress(job);
+    }, PROGRESS_HEARTBEAT_MS);
     heartbeat.unref();
     try {
       await this.runFile(job, file, running);
@@ -453,6 +471,9 @@ export class BatchQueue {
     await this.persistFile(job, file);
     this.emitProgress(job);
     if (job.state === 'cancelled') await this.finalizeJob(job, 'cancelled');
+    // Paused after its last photo: nothing is left to resume, so it is finished.
+    else if (job.state === 'paused' && !job.files.some((f) => f.state === 'queued'))
+      await this.finalizeJob(job, 'finished');
   }
 
   /** One image through the shared write path (fileRun.ts); throws on failure, records the outcome otherwise. */
@@ -473,6 +494,7 @@ export class BatchQueue {
       {
         signal: running.controller.signal,
         onProgress: (progress) => {
+          if (running.cause !== null) return;
           running.tilesDone = progress.tilesDone;
           running.tilesTotal = progress.tilesTotal;
           running.imageEtaMs = progress.etaMs;
@@ -659,10 +681,16 @@ export class BatchQueue {
   }
 
   private emitProgress(job: Job): void {
-    this.emit({
-      type: 'progress',
-      progress: this.planner.progress(job, this.running?.jobId === job.id ? this.running : null),
-    });
+    this.emit({ type: 'progress', progress: this.planner.progress(job, this.runningOf(job)) });
+  }
+
+  /**
+   * The photo of `job` being upscaled, for its progress: none once it is being aborted (the
+   * engine may take a tile's time to stop, and the counters must not move meanwhile).
+   */
+  private runningOf(job: Job): RunningFile | null {
+    const running = this.running;
+    return running?.jobId === job.id && running.cause === null ? running : null;
   }
 }
 

@@ -2,17 +2,18 @@
 import { EXIT_CANCELLED, runCli } from './runCli.ts';
 
 const controller = new AbortController();
-/** A worker's second signal: the file it holds goes back to the queue at once. */
+/** The second signal: the running photo stops at once (a worker's file goes back to the queue). */
 const handBack = new AbortController();
 const isWorker = process.argv[2] === 'worker';
 const pause = (): void => {
-  // First Ctrl-C (or SIGTERM): pause the job after removing the running photo's temporary
-  // output, print the summary; the same command resumes. A second one exits at once (the
-  // next run still resumes: the queue survives a kill). A worker finishes its current file
-  // on the first, hands it back on the second, and exits at the third.
+  // First Ctrl-C (or SIGTERM): the photo being upscaled finishes and is kept, then the job
+  // pauses and the summary prints; the same command resumes. A second one stops that photo at
+  // once (its temporary output removed; it starts over on resume). A third exits at once (the
+  // next run still resumes: the queue survives a kill). A worker finishes its current file on
+  // the first, hands it back on the second, and exits at the third.
   controller.abort(new Error('paused (Ctrl-C)'));
   const next = (): void => {
-    if (!isWorker || handBack.signal.aborted) process.exit(EXIT_CANCELLED);
+    if (handBack.signal.aborted) process.exit(EXIT_CANCELLED);
     handBack.abort(new Error('stopping now'));
     process.once('SIGINT', next);
     process.once('SIGTERM', next);
