@@ -7,7 +7,6 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { QueueEvents } from 'bullmq';
 import type { ExportSettings } from '../../shared/exportSettings.ts';
 import type { Job, JobFile, JobInputs } from '../../shared/jobs.ts';
 import { isUpToDate } from '../../shared/jobs.ts';
@@ -21,11 +20,10 @@ import { JobPlanner } from '../batch/jobPlanner.ts';
 import { buildReport, summarizeJob, writeReport } from '../batch/jobReport.ts';
 import { OutputBook } from '../batch/outputRecord.ts';
 import { deleteTemporaryOutputs } from '../batch/outputPlan.ts';
-import { ClusterStore, jobQueueName, KEY_PREFIX } from '../cluster/clusterStore.ts';
+import { ClusterStore } from '../cluster/clusterStore.ts';
 import { ClusterWorker } from '../cluster/clusterWorker.ts';
 import { parseMapping, PathPolicy } from '../cluster/pathPolicy.ts';
 import {
-  bullConnection,
   checkQueue,
   connectionProblem,
   parseQueueAddress,
@@ -33,13 +31,14 @@ import {
   type QueueAddress,
 } from '../cluster/queueConnection.ts';
 import {
-  JOB_SPEC_VERSION,
-  modelSnapshot,
-  reasonFromText,
-  taskFor,
-  taskId,
-  type JobSpec,
-} from '../cluster/taskPayload.ts';
+  addTasks,
+  fillOutcomes,
+  followQueuedJob,
+  jobOfSpec,
+  specForJob,
+  submitJob,
+} from '../cluster/queuedJob.ts';
+import type { JobSpec } from '../cluster/taskPayload.ts';
 import type { CliSettings } from './cliArguments.ts';
 import { createProgressDisplay } from './progressDisplay.ts';
 import {
@@ -53,13 +52,6 @@ import {
   tallyFiles,
   type CliStreams,
 } from './runCli.ts';
-
-/** Attempts per file: a transient failure (lost connection, out of memory) is retried. */
-export const TASK_ATTEMPTS = 4;
-/** The first retry waits this long; each next one twice as long (2, 4, 8 s). */
-const RETRY_BACKOFF_MS = 2000;
-/** Tasks per round trip when a job is put on the queue. */
-const ADD_CHUNK = 1000;
 
 /** Parses and checks `--queue`; false after printing the one-line problem. */
 export async function checkedQueueAddress(
@@ -116,7 +108,6 @@ export async function runQueuedJob(
       const handled = job.files.filter(isFinal).length;
       out(`resuming job ${spec.id}: ${handled} of ${job.files.length} files already handled`);
       spec.state = 'active';
-      // Idempotent: a task already on the queue (waiting, done or failed) is not added again.
       await addTasks(store, job);
       await store.saveJob(spec);
       await store.queue(spec.id).resume();
@@ -147,26 +138,8 @@ export async function runQueuedJob(
       }
       for (const warning of planned.estimate.warnings)
         if (warning.code === 'manifest') out(`note ${warning.message}`);
-      spec = {
-        v: JOB_SPEC_VERSION,
-        id: job.id,
-        createdAt: job.createdAt,
-        inputs: job.inputs,
-        settings: job.settings,
-        outputFolder: job.outputFolder,
-        models: modelSnapshot(job.settings, upscaler.listModels()),
-        tasks: job.files.filter((file) => file.state === 'queued').length,
-        files: job.files.length,
-        state: 'active',
-      };
-      if (spec.tasks > 0) {
-        // The file list first, then the spec, then the tasks, then the command's entry: a kill
-        // at any point leaves either nothing this command resumes or a job it can resume.
-        await store.saveFiles(job.id, job.files);
-        await store.saveJob(spec);
-        await addTasks(store, job);
-        await store.setJobForCommand(places.commandKey, job.id);
-      }
+      spec = specForJob(job, upscaler.listModels());
+      if (spec.tasks > 0) await submitJob(store, job, spec, places.commandKey);
     }
     const upToDate = job.files.filter(isUpToDate).length;
     const toDo = job.files.filter((file) => file.state === 'queued').length;
@@ -202,87 +175,6 @@ export async function runQueuedJob(
   }
 }
 
-/** A job's files as the submitter knows them, from its spec and planned file list. */
-function jobOfSpec(spec: JobSpec, files: JobFile[]): Job {
-  return {
-    id: spec.id,
-    createdAt: spec.createdAt,
-    inputs: spec.inputs,
-    settings: spec.settings,
-    outputFolder: spec.outputFolder,
-    state: 'running',
-    files,
-    summary: null,
-  };
-}
-
-async function addTasks(store: ClusterStore, job: Job): Promise<void> {
-  const queue = store.queue(job.id);
-  const queued = job.files.filter((file) => file.state === 'queued');
-  for (let start = 0; start < queued.length; start += ADD_CHUNK) {
-    await queue.addBulk(
-      queued.slice(start, start + ADD_CHUNK).map((file) => ({
-        name: 'file',
-        data: taskFor(job.id, file),
-        opts: {
-          jobId: taskId(file.id),
-          attempts: TASK_ATTEMPTS,
-          backoff: { type: 'exponential', delay: RETRY_BACKOFF_MS },
-          // Kept: a rerun of the command reads its files' outcomes from them.
-          removeOnComplete: false,
-          removeOnFail: false,
-        },
-      })),
-    );
-  }
-}
-
-/** The outcome of every task that finished, onto the job's files. */
-async function fillOutcomes(store: ClusterStore, job: Job): Promise<JobFile[]> {
-  const queue = store.queue(job.id);
-  const changed: JobFile[] = [];
-  for (const state of ['completed', 'failed'] as const) {
-    const tasks = await queue.getJobs([state], 0, -1);
-    for (const task of tasks) {
-      const file = applyOutcome(
-        job,
-        task.id ?? '',
-        state === 'completed' ? task.returnvalue : undefined,
-        task.failedReason,
-      );
-      if (file) changed.push(file);
-    }
-  }
-  return changed;
-}
-
-/** One finished task onto its file; the file when it changed, else null. */
-function applyOutcome(
-  job: Job,
-  id: string,
-  returnvalue: unknown,
-  failedReason: string | undefined,
-): JobFile | null {
-  const fileId = Number.parseInt(id.replace(/^f/, ''), 10);
-  const file = job.files[fileId];
-  if (!file || isFinal(file)) return null;
-  if (returnvalue !== undefined && returnvalue !== null) {
-    const result = (
-      typeof returnvalue === 'string' ? JSON.parse(returnvalue) : returnvalue
-    ) as JobFile;
-    Object.assign(file, result, {
-      id: file.id,
-      inputPath: file.inputPath,
-      relativePath: file.relativePath,
-    });
-  } else {
-    file.state = 'failed';
-    file.reason = reasonFromText(failedReason);
-    file.outputPath = null;
-  }
-  return file;
-}
-
 async function followJob(
   store: ClusterStore,
   address: QueueAddress,
@@ -306,128 +198,42 @@ async function followJob(
   };
   for (const file of job.files) report(file);
   const finished = (): number => job.files.filter(isFinal).length;
-  /** Files that are tasks on the queue (not up to date or refused at planning). */
-  const tasks = new Set(
-    job.files.filter((file) => !isFinal(file) || file.attempts > 0).map((file) => file.id),
-  );
-  const queue = store.queue(job.id);
-  /**
-   * The job's time left: the files left at the rate the workers together finish them in this
-   * run (no rate before the first finishes: the running file's own estimate, as locally).
-   */
-  const finishedAtStart = finished();
-  const jobEta = (fileEta: number | null): number | null => {
-    const doneNow = finished() - finishedAtStart;
-    if (doneNow === 0) return fileEta;
-    const perFile = (performance.now() - started) / doneNow;
-    return Math.round(perFile * (job.files.length - finished()));
-  };
-  let lastNote = 0;
-  const connectionNote = (error: unknown): void => {
-    if (Date.now() - lastNote < 10_000) return;
-    lastNote = Date.now();
-    display.line(`note ${connectionProblem(address, error)}; reconnecting`);
-  };
-  const events = new QueueEvents(jobQueueName(job.id), {
-    connection: bullConnection(address),
-    prefix: KEY_PREFIX,
-  });
-  events.on('error', connectionNote);
-  events.on('completed', ({ jobId, returnvalue }) => {
-    const file = applyOutcome(job, jobId, returnvalue, undefined);
-    if (file) report(file);
-  });
-  events.on('failed', ({ jobId, failedReason }) => {
-    // A failure that will be retried is not the file's outcome: only a task now failed for good.
-    void queue
-      .getJob(jobId)
-      .then(async (task) => {
-        if (!task || (await task.getState()) !== 'failed') return;
-        const file = applyOutcome(job, jobId, undefined, failedReason);
-        if (file) report(file);
-      })
-      .catch(connectionNote);
-  });
-  events.on('progress', ({ jobId, data }) => {
-    const progress = data as { tilesDone?: number; tilesTotal?: number; etaMs?: number | null };
-    const fileId = Number.parseInt(jobId.replace(/^f/, ''), 10);
-    if (typeof progress?.tilesDone === 'number' && typeof progress.tilesTotal === 'number')
-      display.tile(
-        finished() - upToDate,
-        names.get(fileId) ?? '',
-        progress.tilesDone,
-        progress.tilesTotal,
-        jobEta(progress.etaMs ?? null),
-      );
-  });
-  events.on('stalled', ({ jobId }) => {
-    const fileId = Number.parseInt(jobId.replace(/^f/, ''), 10);
-    display.line(
-      `note the worker of ${printable(job.files[fileId]?.inputPath ?? jobId)} stopped answering; the file goes back to the queue`,
-    );
-  });
-
-  let paused = false;
-  const pauseRequested = new Promise<void>((resolve) => {
-    if (signal?.aborted) resolve();
-    signal?.addEventListener('abort', () => resolve(), { once: true });
-  });
-  void pauseRequested.then(() => (paused = true));
-  const toldRefusals = new Set<string>();
-  let toldNoWorker = false;
   try {
-    await events.waitUntilReady().catch(connectionNote);
-    while (finished() < job.files.length && !paused) {
-      try {
-        // Events can be missed across a Redis restart: the counts are the truth.
-        const counts = await queue.getJobCounts(
-          'completed',
-          'failed',
-          'waiting',
-          'prioritized',
-          'active',
-          'delayed',
-        );
-        const doneOnQueue = (counts.completed ?? 0) + (counts.failed ?? 0);
-        const onQueue = Object.values(counts).reduce((sum, n) => sum + (n ?? 0), 0);
-        // Redis restarted from an append-only file a second behind: tasks added in that second
-        // are gone. Adding is idempotent (ids per file), so what is missing is added again.
-        if (onQueue < tasks.size) await addTasks(store, job);
-        const fromQueue = job.files.filter((f) => tasks.has(f.id) && isFinal(f)).length;
-        if (doneOnQueue > fromQueue)
-          for (const file of await fillOutcomes(store, job)) report(file);
-        for (const [worker, reason] of Object.entries(await store.refusals(job.id))) {
-          if (toldRefusals.has(worker)) continue;
-          toldRefusals.add(worker);
-          display.line(`note worker ${worker} refuses this job: ${reason}`);
-        }
-        if (!toldNoWorker && (await store.workers()).length === 0) {
-          toldNoWorker = true;
-          display.line(
-            `note no worker is connected to ${address.display} yet; start one with: cmsc-upscale worker --queue ${address.display} --allow-output ${job.outputFolder}`,
-          );
-        }
-      } catch (error) {
-        connectionNote(error);
-      }
-      await Promise.race([sleep(1000), pauseRequested]);
-    }
+    await followQueuedJob(
+      store,
+      address,
+      job,
+      {
+        file: report,
+        progress: (fileId, tilesDone, tilesTotal, _fileEta, jobEta) =>
+          display.tile(
+            finished() - upToDate,
+            names.get(fileId) ?? '',
+            tilesDone,
+            tilesTotal,
+            jobEta,
+          ),
+        note: (text) => display.line(`note ${text}`),
+      },
+      signal,
+      started,
+    );
   } finally {
     display.finish();
   }
+  const queue = store.queue(job.id);
+  const paused = signal?.aborted === true;
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   if (paused && finished() < job.files.length) {
     await queue.pause();
     spec.state = 'paused';
     await store.saveJob(spec);
-    await events.close().catch(() => undefined);
     const counts = tallyFiles(job.files);
     out(
       `${counts.done} upscaled, ${counts.upToDate} up to date, ${counts.skipped} skipped, ${counts.failed} failed in ${seconds} s, paused with ${counts.left} left: run the same command again to resume`,
     );
     return EXIT_CANCELLED;
   }
-  await events.close().catch(() => undefined);
   // A worker killed mid-file left its temporary output; the file ran again under the same name,
   // but a sweep at the end costs one listing.
   await deleteTemporaryOutputs(job.outputFolder, job.id).catch(() => []);
@@ -714,8 +520,4 @@ export async function runWorker(
   } finally {
     await upscaler.close();
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -36,10 +36,25 @@ export interface WorkerBeat {
   filesPerMinute: number;
   /** The job it is on, if any. */
   jobId: string | null;
+  /** The photos it is upscaling now, in the job's terms (absent: a worker of an older build). */
+  currentFiles?: string[];
+  /** The provider its last photo ran on (`auto` resolved); absent before its first photo. */
+  provider?: string | null;
 }
 
 /** A worker that has not beaten for this long is gone. */
 export const WORKER_GONE_MS = 15_000;
+/** A gone worker is still shown ("lost") this long, so people see which machine dropped out. */
+export const WORKER_LOST_KEPT_MS = 10 * 60_000;
+
+/** `working`: on a photo now; `idle`: connected with nothing to do; `lost`: stopped beating. */
+export type WorkerState = 'working' | 'idle' | 'lost';
+
+export interface SeenWorker extends WorkerBeat {
+  state: WorkerState;
+  /** Time since its last heartbeat. */
+  beatAgeMs: number;
+}
 
 export class ClusterStore {
   readonly redis: Redis;
@@ -133,18 +148,36 @@ export class ClusterStore {
 
   /** Workers seen in the last WORKER_GONE_MS. */
   async workers(now = Date.now()): Promise<WorkerBeat[]> {
+    return (await this.seenWorkers(now)).filter((worker) => worker.state !== 'lost');
+  }
+
+  /**
+   * Every worker that beat in the last WORKER_LOST_KEPT_MS, with its state; older heartbeats
+   * (and ones that do not parse) are removed.
+   */
+  async seenWorkers(now = Date.now()): Promise<SeenWorker[]> {
     const all = await this.redis.hgetall(WORKERS_KEY);
-    const live: WorkerBeat[] = [];
+    const seen: SeenWorker[] = [];
     for (const [id, text] of Object.entries(all)) {
       try {
         const beat = JSON.parse(text) as WorkerBeat;
-        if (now - Date.parse(beat.seenAt) <= WORKER_GONE_MS) live.push(beat);
-        else await this.redis.hdel(WORKERS_KEY, id);
+        const beatAgeMs = Math.max(0, now - Date.parse(beat.seenAt));
+        if (!(beatAgeMs <= WORKER_LOST_KEPT_MS)) {
+          await this.redis.hdel(WORKERS_KEY, id);
+          continue;
+        }
+        const state: WorkerState =
+          beatAgeMs > WORKER_GONE_MS
+            ? 'lost'
+            : (beat.currentFiles?.length ?? 0) > 0
+              ? 'working'
+              : 'idle';
+        seen.push({ ...beat, state, beatAgeMs });
       } catch {
         await this.redis.hdel(WORKERS_KEY, id);
       }
     }
-    return live.sort((a, b) => (a.id < b.id ? -1 : 1));
+    return seen.sort((a, b) => (a.id < b.id ? -1 : 1));
   }
 
   /**

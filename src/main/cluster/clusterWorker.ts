@@ -71,6 +71,9 @@ export class ClusterWorker {
   private done = 0;
   private failed = 0;
   private readonly recent: number[] = [];
+  /** Photos being upscaled now (the job's paths), for the heartbeat. */
+  private readonly currentFiles = new Set<string>();
+  private lastProvider: string | null = null;
   private lastConnectionNote = 0;
   private readonly startedAt = new Date().toISOString();
 
@@ -301,6 +304,9 @@ export class ClusterWorker {
     };
     const controller = new AbortController();
     this.running.add(controller);
+    this.currentFiles.add(payload.inputPath);
+    // Said at once, so the Workers view shows what this machine took.
+    void this.beat();
     let lastProgress = 0;
     try {
       const outcome = await runFile(
@@ -339,6 +345,7 @@ export class ClusterWorker {
         file.outputHeight = outcome.size.height;
         file.elapsedMs = outcome.elapsedMs;
         file.provider = outcome.provider;
+        this.lastProvider = outcome.provider;
       } else {
         file.state = 'skipped';
         file.reason = outcome.reason;
@@ -368,6 +375,7 @@ export class ClusterWorker {
       throw transient ? new Error(reasonText(reason)) : new UnrecoverableError(reasonText(reason));
     } finally {
       this.running.delete(controller);
+      this.currentFiles.delete(payload.inputPath);
     }
     // Paths in the job's terms: the submitter and the report see its own mounts.
     file.inputPath = payload.inputPath;
@@ -409,6 +417,8 @@ export class ClusterWorker {
       failed: this.failed,
       filesPerMinute: this.recent.length,
       jobId: this.current?.spec.id ?? null,
+      currentFiles: [...this.currentFiles],
+      provider: this.lastProvider,
     };
     await this.store.beat(beat).catch(() => undefined);
   }
