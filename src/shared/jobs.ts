@@ -215,6 +215,11 @@ export interface Job {
   files: JobFile[];
   /** Set once the job finished or was cancelled. */
   summary: JobSummary | null;
+  /**
+   * Set when the job runs on the cluster queue instead of this computer: the queue's address
+   * as people may see it (no password).
+   */
+  queue?: string;
 }
 
 /** Live progress of one job; `etaMs` is null while this machine's speed is unknown. */

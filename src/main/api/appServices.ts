@@ -16,6 +16,7 @@ import { scanInputs } from '../batch/inputScan.ts';
 import { hasImageExtension } from '../../shared/imageExtensions.ts';
 import { createEngine } from '../engine/index.ts';
 import type { AllowedFolders } from './allowedFolders.ts';
+import { createClusterParts } from './clusterService.ts';
 import { createEngineService } from './engineService.ts';
 import type { AppServices, BatchService, ServiceEvent } from './services.ts';
 import { createFileSettingsStore } from './settingsStore.ts';
@@ -72,9 +73,16 @@ export async function createAppServices(config: AppServicesConfig): Promise<AppS
     availableProviders: [],
   });
 
+  const cluster = createClusterParts({
+    dataDir: config.dataDir,
+    upscaler,
+    allowedFolders: config.allowedFolders,
+  });
+
   return {
     version: config.version,
-    batch: createBatchService(queue, config.allowedFolders),
+    batch: cluster.batch(createBatchService(queue, config.allowedFolders)),
+    cluster: cluster.service,
     engine: {
       ...engine,
       async devices() {
@@ -83,8 +91,16 @@ export async function createAppServices(config: AppServicesConfig): Promise<AppS
       },
     },
     settings,
-    subscribe: (listener) => subscribeCoalesced(queue, listener),
+    subscribe(listener) {
+      const unsubscribeLocal = subscribeCoalesced(queue, listener);
+      const unsubscribeQueued = cluster.subscribe(listener);
+      return () => {
+        unsubscribeLocal();
+        unsubscribeQueued();
+      };
+    },
     async close() {
+      await cluster.close();
       await queue.close();
       await upscaler.close();
       await sharedEngine.close();

@@ -20,6 +20,7 @@ import { resolveOutputFolder } from '../batch/outputPlan.ts';
 import { QUALITY_PRESETS, SOURCE_SETTINGS } from '../../shared/upscaleOptions.ts';
 import { type OutputSharpening, readOutputSharpening } from '../../shared/outputSharpening.ts';
 import type { AllowedFolders } from './allowedFolders.ts';
+import { clusterHandlers } from './clusterHandlers.ts';
 import { OUTPUT_ACTIONS, writtenOutput } from './jobOutputs.ts';
 import { Superseded } from './cropScheduler.ts';
 import {
@@ -337,6 +338,7 @@ export function createRequestHandlers(
       );
       return outputPath;
     },
+    ...clusterHandlers(services.cluster, (what) => new Unavailable(`${what} is not offered here`)),
   };
 
   return {

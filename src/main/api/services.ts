@@ -22,6 +22,7 @@ import type {
   PreflightEstimate,
 } from '../../shared/jobs.ts';
 import type { ModelSummary } from '../../shared/upscaleOptions.ts';
+import type { ClusterService } from './clusterService.ts';
 
 export interface BatchService {
   /** The photos a job of `inputs` would take (at most `limit`), before any job exists. */
@@ -79,6 +80,8 @@ export type ServiceEvent = {
 export interface AppServices {
   version: string;
   batch: BatchService;
+  /** "Run on" and the Workers view; absent where no cluster queue is offered. */
+  cluster?: ClusterService;
   engine: EngineService;
   settings: SettingsStore;
   /** Subscribes to everything main pushes to the UI; returns the unsubscribe function. */

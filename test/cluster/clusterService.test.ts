@@ -1,0 +1,330 @@
+/**
+ * The app's side of the cluster queue against a real redis-server: the "Run on" setting
+ * (validated, persisted, never in a job), "Test connection", the Workers view from the
+ * heartbeats, the request handlers' checks, and a job added through the app's batch service
+ * that runs on a worker process and arrives as the batch queue's own events and report.
+ */
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BatchEvent, JobFile } from '../../src/shared/jobs.ts';
+import { AllowedFolders } from '../../src/main/api/allowedFolders.ts';
+import { clusterHandlers } from '../../src/main/api/clusterHandlers.ts';
+import { createClusterParts, type ClusterParts } from '../../src/main/api/clusterService.ts';
+import type { BatchService } from '../../src/main/api/services.ts';
+import { InvalidArgument } from '../../src/main/api/validate.ts';
+import type { ImageUpscaler } from '../../src/main/batch/imageUpscaler.ts';
+import { ClusterStore, type WorkerBeat } from '../../src/main/cluster/clusterStore.ts';
+import { parseQueueAddress } from '../../src/main/cluster/queueConnection.ts';
+import {
+  fixtureUpscaler,
+  jobInputs,
+  listFiles,
+  makeTempDir,
+  rawImage,
+  removeDir,
+  testSettings,
+  writeImage,
+} from '../batch/batchFixtures.ts';
+import {
+  freePort,
+  startRedis,
+  stopAll,
+  worker,
+  type CliProcess,
+  type RedisServer,
+} from './clusterHarness.ts';
+
+let root: string;
+let redis: RedisServer;
+let upscaler: ImageUpscaler;
+const started: CliProcess[] = [];
+const opened: ClusterParts[] = [];
+
+beforeAll(async () => {
+  root = await makeTempDir('cluster-service');
+  await mkdir(path.join(root, 'redis'));
+  redis = await startRedis(path.join(root, 'redis'));
+  upscaler = await fixtureUpscaler();
+});
+afterAll(async () => {
+  for (const parts of opened) await parts.close();
+  await stopAll(started);
+  await upscaler?.close();
+  await redis?.stop();
+  await removeDir(root);
+});
+
+function parts(dataDir: string, allowed = new AllowedFolders()): ClusterParts {
+  const made = createClusterParts({ dataDir, upscaler, allowedFolders: allowed });
+  opened.push(made);
+  return made;
+}
+
+/** A local batch service that must not be used: the queued job never reaches it. */
+function noLocalBatch(): BatchService {
+  const refuse = (): never => {
+    throw new Error('the local queue was used');
+  };
+  return {
+    photos: refuse,
+    preflight: refuse,
+    add: refuse,
+    rebuild: refuse,
+    snapshot: () => ({ jobs: [], progress: {} }),
+    pause: refuse,
+    resume: refuse,
+    cancel: refuse,
+    retryFailed: refuse,
+    remove: refuse,
+    report: refuse,
+    verify: refuse,
+    rerun: refuse,
+    job: refuse,
+  };
+}
+
+describe('Run on: the setting', () => {
+  it('is this computer until chosen; a queue address is validated, stored beside the settings and read back', async () => {
+    const dataDir = path.join(root, 'setting');
+    const first = parts(dataDir);
+    expect(await first.service.runOn()).toEqual({ runOn: { kind: 'local' }, display: null });
+
+    const address = `redis://:s3cret@127.0.0.1:${redis.port}/2`;
+    expect(await first.service.setRunOn({ kind: 'queue', address })).toEqual({
+      runOn: { kind: 'queue', address },
+      display: `redis://:***@127.0.0.1:${redis.port}/2`,
+    });
+    const file = path.join(dataDir, 'run-on.json');
+    expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({ kind: 'queue', address });
+    // It holds a password: readable by its owner only.
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    // A fresh start reads it back.
+    expect((await parts(dataDir).service.runOn()).runOn).toEqual({ kind: 'queue', address });
+
+    await expect(
+      first.service.setRunOn({ kind: 'queue', address: 'http://example.com' }),
+    ).rejects.toThrow(
+      new InvalidArgument(
+        'The address must start with redis:// or rediss:// (got "http://example.com").',
+      ),
+    );
+    await expect(first.service.setRunOn({ kind: 'queue', address: '  ' })).rejects.toThrow(
+      'Type the queue’s address, such as redis://server:6379.',
+    );
+    // A refused value leaves the stored one as it was.
+    expect((await first.service.runOn()).runOn).toEqual({ kind: 'queue', address });
+    expect(await first.service.setRunOn({ kind: 'local' })).toEqual({
+      runOn: { kind: 'local' },
+      display: null,
+    });
+  });
+
+  it('the handlers check their arguments before the service sees them', async () => {
+    const handlers = clusterHandlers(
+      parts(path.join(root, 'handlers')).service,
+      (what) => new Error(`${what} unavailable`),
+    );
+    await expect(handlers['cluster:setRunOn'](['redis://x'])).rejects.toThrow(
+      'run on must be an object',
+    );
+    await expect(handlers['cluster:setRunOn']([{ kind: 'cloud' }])).rejects.toThrow(
+      '“Run on” must be this computer or a queue address.',
+    );
+    await expect(handlers['cluster:test']([42])).rejects.toThrow(InvalidArgument);
+    await expect(handlers['cluster:test']([`redis://127.0.0.1:${redis.port}`, 'x'])).rejects.toThrow(
+      InvalidArgument,
+    );
+    await expect(handlers['cluster:workers']([])).rejects.toThrow(
+      'Jobs run on this computer: there are no queue workers to show.',
+    );
+    const none = clusterHandlers(undefined, (what) => new Error(`${what} unavailable`));
+    await expect(none['cluster:runOn']([])).rejects.toThrow('the cluster queue unavailable');
+  });
+});
+
+describe('Test connection', () => {
+  it('answers the Redis version and the workers connected, or one plain sentence without the password', async () => {
+    const service = parts(path.join(root, 'test-connection')).service;
+    const version = (await redis.client().info('server')).match(/redis_version:([\d.]+)/)![1]!;
+    expect(await service.test(`redis://127.0.0.1:${redis.port}`)).toEqual({
+      ok: true,
+      message: `Connected to Redis ${version} at redis://127.0.0.1:${redis.port}: 0 workers connected.`,
+      redisVersion: version,
+      workersConnected: 0,
+    });
+    const closed = await freePort();
+    expect(await service.test(`redis://:hunter2@127.0.0.1:${closed}`)).toEqual({
+      ok: false,
+      message: `Cannot reach Redis at redis://:***@127.0.0.1:${closed}: connection refused (is redis-server running there?)`,
+      redisVersion: null,
+      workersConnected: null,
+    });
+    expect((await service.test('redis.example.com:6379')).message).toBe(
+      'The address must start with redis:// or rediss:// (got "redis.example.com:6379").',
+    );
+  });
+});
+
+describe('Workers', () => {
+  it('each worker from its heartbeat: working, idle, or lost once it stopped beating', async () => {
+    const service = parts(path.join(root, 'workers')).service;
+    const url = `redis://127.0.0.1:${redis.port}/3`;
+    await service.setRunOn({ kind: 'queue', address: url });
+    const store = new ClusterStore(parseQueueAddress(url));
+    const now = Date.now();
+    const beat = (id: string, ageMs: number, extra: Partial<WorkerBeat>): WorkerBeat => ({
+      id,
+      host: id.split(':')[0]!,
+      pid: 1,
+      device: 'auto',
+      concurrency: 1,
+      startedAt: new Date(now - 60_000).toISOString(),
+      seenAt: new Date(now - ageMs).toISOString(),
+      done: 7,
+      failed: 1,
+      filesPerMinute: 3,
+      jobId: 'job-1',
+      ...extra,
+    });
+    try {
+      await store.beat(beat('gpu-box:10', 1000, { currentFiles: ['/nas/a.jpg'], provider: 'cuda' }));
+      await store.beat(beat('laptop:20', 2000, { currentFiles: [], provider: 'cpu', jobId: null }));
+      await store.beat(beat('old-pc:30', 40_000, { currentFiles: ['/nas/b.jpg'] }));
+      await store.beat(beat('gone:40', 3_600_000, {}));
+      const view = await service.workers();
+      expect(view.queue).toBe(url);
+      expect(view.connected).toBe(2);
+      expect(
+        view.workers.map(({ beatAgeMs, ...rest }) => ({ ...rest, aged: beatAgeMs >= 0 })),
+      ).toEqual([
+        {
+          id: 'gpu-box:10',
+          host: 'gpu-box',
+          device: 'cuda',
+          state: 'working',
+          currentFile: '/nas/a.jpg',
+          filesPerMinute: 3,
+          done: 7,
+          failed: 1,
+          jobId: 'job-1',
+          aged: true,
+        },
+        {
+          id: 'laptop:20',
+          host: 'laptop',
+          device: 'cpu',
+          state: 'idle',
+          currentFile: null,
+          filesPerMinute: 3,
+          done: 7,
+          failed: 1,
+          jobId: null,
+          aged: true,
+        },
+        {
+          id: 'old-pc:30',
+          host: 'old-pc',
+          device: 'auto',
+          state: 'lost',
+          currentFile: '/nas/b.jpg',
+          filesPerMinute: 3,
+          done: 7,
+          failed: 1,
+          jobId: 'job-1',
+          aged: true,
+        },
+      ]);
+      const ages = Object.fromEntries(view.workers.map((w) => [w.id, w.beatAgeMs]));
+      expect(ages['gpu-box:10']).toBeGreaterThanOrEqual(1000);
+      expect(ages['old-pc:30']).toBeGreaterThanOrEqual(40_000);
+      // A heartbeat an hour old is forgotten, not shown.
+      expect(await store.redis.hexists('cmsc:workers', 'gone:40')).toBe(0);
+    } finally {
+      await store.redis.flushdb();
+      await store.close();
+    }
+  });
+
+  it('an unreachable queue is one plain sentence', async () => {
+    const service = parts(path.join(root, 'workers-down')).service;
+    const closed = await freePort();
+    await service.setRunOn({ kind: 'queue', address: `redis://:pw@127.0.0.1:${closed}` });
+    await expect(service.workers()).rejects.toThrow(
+      new InvalidArgument(
+        `Cannot reach Redis at redis://:***@127.0.0.1:${closed}: connection refused (is redis-server running there?)`,
+      ),
+    );
+  });
+});
+
+describe('a job added while the queue is chosen', () => {
+  it('runs on a worker process and arrives as the batch queue’s events, summary and report', async () => {
+    const dataDir = path.join(root, 'job-data');
+    const allowed = new AllowedFolders();
+    const cluster = parts(dataDir, allowed);
+    const url = `redis://127.0.0.1:${redis.port}/4`;
+    await cluster.service.setRunOn({ kind: 'queue', address: url });
+    const batch = cluster.batch(noLocalBatch());
+    const events: BatchEvent[] = [];
+    const unsubscribe = cluster.subscribe((event) => events.push(event.payload));
+
+    const photos = path.join(root, 'photos');
+    const output = path.join(root, 'photos-out');
+    for (let i = 0; i < 3; i++)
+      await writeImage(path.join(photos, `p${i}.png`), rawImage(40 + i, 30, 3));
+    const job = await batch.add(jobInputs([photos]), testSettings({ outputFolder: output }));
+    expect(job.queue).toBe(url);
+    expect(job.files.map((file) => file.state)).toEqual(['queued', 'queued', 'queued']);
+    // The output folder became usable by the UI (verify, open), as a local job's does.
+    expect(allowed.list()).toContain(output);
+    expect(batch.snapshot().jobs.map((j) => j.id)).toEqual([job.id]);
+
+    const running = worker(url, root, 1000);
+    started.push(running);
+    const finished = await waitFor(
+      () => events.find((event) => event.type === 'job-summary'),
+      90_000,
+      () => running.out() + running.err(),
+    );
+    unsubscribe();
+    expect(finished.type === 'job-summary' && finished.summary.counts.done).toBe(3);
+    expect(events[0]).toMatchObject({ type: 'job-added', job: { id: job.id, queue: url } });
+    const doneFiles = events
+      .filter((event): event is Extract<BatchEvent, { type: 'file-state' }> => event.type === 'file-state')
+      .map((event) => event.file)
+      .filter((file: JobFile) => file.state === 'done');
+    expect(doneFiles.map((file) => file.relativePath).sort()).toEqual(['p0.png', 'p1.png', 'p2.png']);
+    expect(doneFiles.map((file) => file.outputWidth).sort()).toEqual([80, 82, 84]);
+    const lastProgress = events.filter((event) => event.type === 'progress').at(-1);
+    expect(lastProgress).toMatchObject({ progress: { filesTotal: 3, filesFinished: 3 } });
+    expect(events.filter((event) => event.type === 'job-state').at(-1)).toEqual({
+      type: 'job-state',
+      jobId: job.id,
+      state: 'finished',
+    });
+    expect((await listFiles(output)).filter((name) => name.endsWith('.png')).sort()).toEqual([
+      'p0_x2.png',
+      'p1_x2.png',
+      'p2_x2.png',
+    ]);
+    const report = await batch.report(job.id);
+    expect(report.text.split('\n').filter((line) => /,done,/.test(line))).toHaveLength(3);
+    expect((await batch.verify(job.id)).intact).toBe(3);
+    expect(batch.job(job.id).state).toBe('finished');
+  }, 120_000);
+});
+
+async function waitFor<T>(
+  find: () => T | undefined,
+  timeoutMs: number,
+  context: () => string,
+): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const found = find();
+    if (found !== undefined) return found;
+    if (Date.now() > until) throw new Error(`timed out; worker said:\n${context()}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
