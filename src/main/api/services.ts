@@ -71,6 +71,8 @@ export interface PlatformActions {
   pickInputs?: (kind: 'folders' | 'files') => Promise<string[]>;
   pickOutputFolder?: () => Promise<string | null>;
   openFolder?: (folder: string) => Promise<void>;
+  /** Shows a written file in the file manager, or opens it in its default app. */
+  showOutput?: (file: string, action: 'reveal' | 'open') => Promise<void>;
 }
 
 export type ServiceEvent = {

@@ -11,6 +11,7 @@ import { createRequestHandlers } from '../api/handlers.ts';
 import type { AppServices } from '../api/services.ts';
 import { attachDesktopIntegration } from './desktopIntegration.ts';
 import { pickInputs, pickOutputFolder } from './dialogs.ts';
+import { createShellActions } from './shellActions.ts';
 import { forwardEvents, registerIpcHandlers } from './ipcRegistration.ts';
 import { applySessionPolicy, createMainWindow } from './mainWindow.ts';
 
@@ -57,10 +58,7 @@ async function start(): Promise<void> {
         requireWindow(),
         (await services.settings.load()).outputFolder ?? lastInputFolder(),
       ),
-    openFolder: async (folder) => {
-      const problem = await shell.openPath(folder);
-      if (problem) throw new Error(problem);
-    },
+    ...createShellActions(shell),
   });
   const unregister = registerIpcHandlers(ipcMain, handlers, rendererUrl);
   window = createMainWindow({

@@ -61,6 +61,7 @@ async function main(): Promise<void> {
     subscribe: (listener) => services.subscribe(listener),
     staticDir: rendererOut,
     port,
+    jobs: services.batch,
   });
   console.log(
     `CMSC Upscaler is running. Open this address in your browser (it carries the access token):`,

@@ -5,6 +5,7 @@
  *   GET  /assets/…              the public renderer bundle
  *   POST /api/invoke/<channel>  body {"args": [...]}, answers {"ok": true, "value"} or {"ok": false, "error"}
  *   GET  /api/events?token=…    server-sent events named after src/shared/ipc.ts EventChannels
+ *   GET  /api/download?job=…    a job's written outputs: one file, or all as a zip (downloads.ts)
  *
  * Every request passes `checkRequest` (token, Host, Origin) first; paths inside requests are
  * checked by the shared handlers against the folders the user added.
@@ -19,6 +20,7 @@ import { decodeWire, encodeWire } from '../../shared/wireCodec.ts';
 import type { RequestHandlers } from '../api/handlers.ts';
 import type { ServiceEvent } from '../api/services.ts';
 import { isInside } from '../api/allowedFolders.ts';
+import { type JobLookup, serveDownload } from './downloads.ts';
 import { checkRequest } from './requestGuard.ts';
 
 export const MAX_REQUEST_BYTES = 1024 * 1024;
@@ -57,6 +59,8 @@ export interface WebServerOptions {
   port?: number;
   /** Random when absent; tests pass a fixed one. */
   token?: string;
+  /** The queue's jobs, for downloads of their outputs; without it there is no download route. */
+  jobs?: JobLookup;
 }
 
 export interface RunningWebServer {
@@ -117,6 +121,8 @@ export async function startWebServer(options: WebServerOptions): Promise<Running
     if (invokeMatch && request.method === 'POST')
       return invoke(invokeMatch[1] ?? '', request, response);
     if (url.pathname === '/api/events' && request.method === 'GET') return streamEvents(response);
+    if (url.pathname === '/api/download' && request.method === 'GET' && options.jobs)
+      return serveDownload(url, response, options.jobs);
     if (request.method === 'GET') return serveStatic(url.pathname, response);
     sendJson(response, 404, {
       ok: false,

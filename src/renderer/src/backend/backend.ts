@@ -18,6 +18,11 @@ export interface Backend {
   on<E extends EventChannel>(channel: E, listener: (payload: EventChannels[E]) => void): () => void;
   /** Paths of files dropped on the window; empty in web mode, where pages cannot see paths. */
   pathsOfDroppedFiles(files: readonly File[]): string[];
+  /**
+   * Web: the address that downloads a job's written output (`fileId`), or all of them as a zip
+   * (`null`). Desktop: null, since the files are on this computer (Show in folder, Open).
+   */
+  outputDownloadUrl(jobId: string, fileId: number | null): string | null;
 }
 
 export class BackendError extends Error {

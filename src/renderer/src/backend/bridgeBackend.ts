@@ -23,5 +23,8 @@ export function createBridgeBackend(bridge: BridgeApi): Backend {
     pathsOfDroppedFiles(files) {
       return files.map((file) => bridge.pathForFile(file)).filter((path) => path !== '');
     },
+    outputDownloadUrl() {
+      return null;
+    },
   };
 }

@@ -61,5 +61,12 @@ export function createHttpBackend(token: string, baseUrl = ''): Backend {
     pathsOfDroppedFiles() {
       return [];
     },
+    outputDownloadUrl(jobId, fileId) {
+      // A plain link (the browser's own download, no copy in the page's memory), so the token
+      // travels in the query as it does for the page itself.
+      const query = new URLSearchParams({ job: jobId, token });
+      if (fileId !== null) query.set('file', String(fileId));
+      return `${baseUrl}/api/download?${query.toString()}`;
+    },
   };
 }
