@@ -204,7 +204,9 @@ describe("the photographer's loop", () => {
     );
     await screenshots('5-running');
 
-    await job.getByRole('button', { name: 'Pause' }).click();
+    await job.getByRole('button', { name: 'Pause', exact: true }).click();
+    // Pause lets the photo finish; "Pause now" stops it (it starts over on Resume).
+    await job.getByRole('button', { name: 'Pause now' }).click();
     await poll(() => job.getByTestId('job-state').textContent()).toBe('Paused');
     await poll(() => job.getByTestId('file-state').allTextContents()).not.toContain('Upscaling');
     await poll(() => job.getByTestId('file-state').allTextContents()).toContain('Paused');

@@ -165,7 +165,9 @@ describe('progress', () => {
   it('a paused job says Paused for the photo it was working on; an up-to-date one says so', () => {
     const paused = { state: 'paused' as const };
     const none = { reason: null };
-    expect(fileStateLabel({ state: 'running', attempts: 1, ...none }, paused)).toBe('Paused');
+    expect(fileStateLabel({ state: 'running', attempts: 1, ...none }, paused)).toBe(
+      'Finishing, then pausing',
+    );
     expect(fileStateLabel({ state: 'queued', attempts: 1, ...none }, paused)).toBe('Paused');
     expect(fileStateLabel({ state: 'queued', attempts: 0, ...none }, paused)).toBe('Waiting');
     expect(fileStateLabel({ state: 'running', attempts: 1, ...none }, { state: 'running' })).toBe(

@@ -225,17 +225,19 @@ export class BatchQueue {
         file.state = 'queued';
         this.emitFile(job, file);
       }
+      // The counters stop at once, before the job says Paused: the abandoned photo's progress
+      // no longer counts.
+      this.emitProgress(job);
     }
     await this.setJobState(job, 'paused');
-    // The counters stop at once: the abandoned photo's progress no longer counts.
-    this.emitProgress(job);
     await stopped;
   }
 
   async resumeJob(jobId: string): Promise<void> {
     const job = this.requireJob(jobId);
     if (job.state !== 'paused') return;
-    await this.setJobState(job, 'queued');
+    // Resumed while its photo was finishing before the pause: it never stopped running.
+    await this.setJobState(job, this.running?.jobId === jobId ? 'running' : 'queued');
     this.kick();
   }
 

@@ -12,9 +12,8 @@ export const FILE_STATE_LABELS: Readonly<Record<JobFile['state'], string>> = {
 };
 
 /**
- * What a photo's row says. A paused job's photo says "Paused", whether the queue already put it
- * back (it starts over on resume) or its last tile is still finishing: nothing is upscaling for
- * the person who pressed Pause.
+ * What a photo's row says. A paused job's running photo is finishing (Pause keeps it); one the
+ * queue put back ("Pause now") says "Paused": it starts over on resume.
  */
 export function fileStateLabel(
   file: Pick<JobFile, 'state' | 'attempts' | 'reason'>,
@@ -22,10 +21,7 @@ export function fileStateLabel(
 ): string {
   // Skipped because an earlier run made it: not a problem, and said as such.
   if (isUpToDate(file)) return 'Up to date';
-  if (
-    job.state === 'paused' &&
-    (file.state === 'running' || (file.state === 'queued' && file.attempts > 0))
-  )
-    return 'Paused';
+  if (job.state === 'paused' && file.state === 'running') return 'Finishing, then pausing';
+  if (job.state === 'paused' && file.state === 'queued' && file.attempts > 0) return 'Paused';
   return FILE_STATE_LABELS[file.state];
 }

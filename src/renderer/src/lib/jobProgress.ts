@@ -19,6 +19,14 @@ export function fileFraction(file: JobFile, progress: JobProgress | undefined): 
   return current.tilesTotal === 0 ? 0 : current.tilesDone / current.tilesTotal;
 }
 
+/**
+ * Paused while its photo finishes: Pause lets the running photo end (it is kept) and starts no
+ * other; "Pause now" stops it instead.
+ */
+export function isPausing(job: Pick<Job, 'state' | 'files'>): boolean {
+  return job.state === 'paused' && job.files.some((file) => file.state === 'running');
+}
+
 /** A running photo never shows as complete: encoding and the rename follow its last tile. */
 const RUNNING_FRACTION_CAP = 0.99;
 

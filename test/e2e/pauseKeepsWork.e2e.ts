@@ -1,0 +1,108 @@
+/**
+ * Pause that keeps work (issue 23, defect 1), in Chromium against web mode: Pause lets the photo
+ * being upscaled finish ("Pausing after this photo…") and keeps it; "Pause now" stops it at
+ * once; once paused, the bars and the elapsed time stand still; Resume never redoes a finished
+ * photo. Screenshots in light and dark.
+ */
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Locator, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startWebMode, writeSyntheticPhotos, type WebModeSession } from './webModeHarness.ts';
+
+function poll<T>(read: () => T | Promise<T>, options: { timeout?: number } = {}) {
+  return expect.poll(read, { timeout: 30_000, ...options });
+}
+
+/** What a job card shows that moves while it works: its line, and every bar's value. */
+async function counters(job: Locator): Promise<string> {
+  const line = await job.getByTestId('job-eta').textContent();
+  const bars = await job
+    .getByRole('progressbar')
+    .evaluateAll((elements) => elements.map((element) => element.getAttribute('aria-valuenow')));
+  return `${line} | ${bars.join(',')}`;
+}
+
+/** The counters now and `ms` later (equal when they stand still). */
+async function twoReadings(job: Locator, ms: number): Promise<[string, string]> {
+  const before = await counters(job);
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return [before, await counters(job)];
+}
+
+async function expectStandingStill(job: Locator, ms: number): Promise<void> {
+  const [before, after] = await twoReadings(job, ms);
+  expect(after).toBe(before);
+}
+
+describe('pause keeps work', () => {
+  let session: WebModeSession;
+  beforeAll(async () => {
+    session = await startWebMode('pause');
+  });
+  afterAll(async () => {
+    await session?.close();
+  });
+
+  async function addFolder(page: Page, folder: string): Promise<void> {
+    await page.getByRole('button', { name: 'Add folder…' }).click();
+    const browser = page.getByRole('dialog', { name: 'Add a folder of photos' });
+    const field = browser.getByLabel('Folder', { exact: true });
+    await poll(() => browser.textContent()).toContain('directly in');
+    await field.fill(folder);
+    await field.press('Enter');
+    await poll(() => browser.textContent()).toContain(`directly in ${folder}`);
+    await browser.getByRole('button', { name: 'Choose this folder' }).click();
+  }
+
+  it('Pause finishes the photo and keeps it; Pause now stops at once; the counters freeze; Resume redoes nothing', async () => {
+    const { page, workDir } = session;
+    const folder = path.join(workDir, 'trip');
+    // Photos big enough to take seconds each with the fixture model on this machine.
+    await writeSyntheticPhotos(folder, 3, 1600, 1200);
+    await page.goto(session.url);
+    await addFolder(page, folder);
+    await poll(() => page.getByTestId('preflight-files').textContent()).toBe('3');
+    await page.getByRole('button', { name: 'Start batch' }).click();
+
+    const job = page.getByRole('article', { name: 'Job trip' });
+    const badge = job.getByTestId('job-state');
+    const fileStates = () => job.getByTestId('file-state').allTextContents();
+    await job.locator('[data-file-state="running"]').first().waitFor({ timeout: 60_000 });
+
+    // Pause: the running photo finishes; nothing else starts.
+    await job.getByRole('button', { name: 'Pause', exact: true }).click();
+    await poll(() => badge.textContent()).toBe('Pausing after this photo…');
+    expect(await fileStates()).toEqual(['Finishing, then pausing', 'Waiting', 'Waiting']);
+    expect(await job.getByRole('button', { name: 'Pause now' }).isVisible()).toBe(true);
+    await session.screenshots('1-pausing');
+
+    await poll(() => badge.textContent(), { timeout: 120_000 }).toBe('Paused');
+    expect(await fileStates()).toEqual(['Done', 'Waiting', 'Waiting']);
+    expect(await job.getByRole('button', { name: 'Pause now' }).count()).toBe(0);
+    // Paused: the bars and the elapsed time stand still.
+    await expectStandingStill(job, 2500);
+    expect(await job.getByTestId('job-eta').textContent()).not.toMatch(/left/);
+    const firstOutput = path.join(`${folder}-upscaled`, 'photo-1_x2.jpg');
+    const kept = await stat(firstOutput);
+    await session.screenshots('2-paused-after-photo');
+
+    // Resume, then Pause and "Pause now": the second photo stops at once and waits again.
+    await job.getByRole('button', { name: 'Resume' }).click();
+    await poll(() =>
+      job.locator('[data-file-state="running"] [data-testid="file-state"]').allTextContents(),
+    ).toEqual(['Upscaling']);
+    await job.getByRole('button', { name: 'Pause', exact: true }).click();
+    await job.getByRole('button', { name: 'Pause now' }).click();
+    await poll(() => badge.textContent(), { timeout: 5_000 }).toBe('Paused');
+    expect(await fileStates()).toEqual(['Done', 'Paused', 'Waiting']);
+    await expectStandingStill(job, 2500);
+    await session.screenshots('3-paused-now');
+
+    await job.getByRole('button', { name: 'Resume' }).click();
+    await poll(() => badge.textContent(), { timeout: 240_000 }).toBe('Finished');
+    expect(await fileStates()).toEqual(['Done', 'Done', 'Done']);
+    // The photo finished before the pause was not made again.
+    expect((await stat(firstOutput)).mtimeMs).toBe(kept.mtimeMs);
+  });
+});
