@@ -31,10 +31,10 @@ const { values } = parseArgs({
     images: {
       type: 'string',
       default: [
-        'islet_sun_afezricptqyijjur.jpg',
-        'lighthouse_sun_akeqnxvbhbktajfl.jpg',
-        'lift_bridge_sun_bogybasqeljvmuuy.jpg',
-        'islet_sun_afezricptqyijjur.jpg',
+        'phone_booth_sun_aadtmifyuvqcfkcr.jpg',
+        'underwater_coral_reef_sun_bwuxsehdxqkpuptf.jpg',
+        'temple_east_asia_sun_bnwocgscovfukwse.jpg',
+        'street_sun_bkgpqbvgorkjqzgp.jpg',
       ]
         .map((name) => path.join(SUN40, name))
         .join(','),
