@@ -31,7 +31,9 @@ import {
 import type { Rect } from './bicubic.ts';
 import {
   type DecodedSamples,
+  type DecodedWindow,
   decodeSamples,
+  decodeWindow,
   DEFAULT_MAX_INPUT_PIXELS,
   type ImageHeader,
   probeImage,
@@ -49,9 +51,9 @@ import type { ModelCard } from './modelCard.ts';
 import type { ModelIoNames } from './onnxSession.ts';
 import { type InferenceHardware, ModelRegistry, type ResolvedVariant } from './modelRegistry.ts';
 import { writeAtomically } from './outputFile.ts';
-import type { YReader } from './noiseLevel.ts';
-import { assessSource, decideSource } from './sourceKind.ts';
-import { sampleSource } from './lowResSource.ts';
+import { estimateNoiseSigmaOf, type YReader } from './noiseLevel.ts';
+import { assessSource, decideSource, jpegQualityOf, noiseDecides } from './sourceKind.ts';
+import { sampleSource, windowSource } from './lowResSource.ts';
 import { OutputRaster } from './outputRaster.ts';
 import { RasterFileWriter, rasterFileBytes } from './rasterFile.ts';
 import { type LowResSource, type PlaneModel, upscaleTiled } from './tiledUpscale.ts';
@@ -182,17 +184,24 @@ export async function createEngine(config: EngineConfig = {}): Promise<Engine> {
   return new UpscaleEngine(registry, client, config);
 }
 
-interface DecodedCacheEntry {
+interface DecodedWindowEntry {
   key: string;
-  image: DecodedSamples;
+  decoded: DecodedWindow;
 }
+
+/** Input pixels around a Compare crop's reach for the bicubic and resize taps. */
+const COMPARE_TAPS_MARGIN = 8;
+/** Input pixels decoded beyond a Compare crop's reach, so a nudged crop box decodes nothing. */
+export const COMPARE_WINDOW_SLACK = 96;
 
 class UpscaleEngine implements Engine {
   private readonly reports = new Map<string, ProviderReport>();
   /** Output pixels and inference time so far, by model file: the speed shown beside each preset. */
   private readonly throughput = new Map<string, { pixels: number; ms: number }>();
-  /** The photo last shown in Compare, so repeated crops of it decode it once. */
-  private lastDecoded: DecodedCacheEntry | null = null;
+  /** The part of a photo last decoded for Compare, so crops near the last one decode nothing. */
+  private lastWindow: DecodedWindowEntry | null = null;
+  /** Noise levels of photos Compare has shown, by file (path, size, modification time). */
+  private readonly noiseByFile = new Map<string, number>();
 
   constructor(
     private readonly registry: ModelRegistry,
@@ -431,16 +440,17 @@ class UpscaleEngine implements Engine {
     hooks: UpscaleHooks = {},
   ): Promise<RegionResult> {
     const started = performance.now();
-    const decoded = await this.decodeForCompare(inputPath);
-    const target = this.outputSize(inputPath, decoded, options);
-    const inputRegion = clipRect(region, decoded);
+    // The header only: a Compare crop decodes the part of the photo it needs (decodeForCompare).
+    const header = await this.probe(inputPath);
+    const target = this.outputSize(inputPath, header, options);
+    const inputRegion = clipRect(region, header);
     if (inputRegion.width <= 0 || inputRegion.height <= 0) {
       throw new RangeError(
-        `region ${JSON.stringify(region)} lies outside the ${decoded.width}x${decoded.height} image`,
+        `region ${JSON.stringify(region)} lies outside the ${header.width}x${header.height} image`,
       );
     }
-    const sx = target.width / decoded.width;
-    const sy = target.height / decoded.height;
+    const sx = target.width / header.width;
+    const sy = target.height / header.height;
     const x0 = Math.floor(inputRegion.x * sx);
     const y0 = Math.floor(inputRegion.y * sy);
     const outputRegion = {
@@ -449,16 +459,24 @@ class UpscaleEngine implements Engine {
       width: Math.min(target.width, Math.ceil((inputRegion.x + inputRegion.width) * sx)) - x0,
       height: Math.min(target.height, Math.ceil((inputRegion.y + inputRegion.height) * sy)) - y0,
     };
-    const lowRes = sampleSource(decoded);
     const { variant, source } = await this.resolveForInput(
       inputPath,
-      decoded.format,
-      (rect) => lowRes.read('y', rect),
-      decoded.width,
-      decoded.height,
+      header.format,
+      await this.noiseForCompare(inputPath, header, options),
+      header.width,
+      header.height,
       options,
       target.scale,
     );
+    // Every read the crop's tiles make lies within this many input pixels of the region: the
+    // model's context, the bicubic taps (and a non-integer resize's), and the chroma
+    // restorer's context twice (its own tiles' and the region it restores).
+    const reach =
+      this.overlap(variant) +
+      COMPARE_TAPS_MARGIN +
+      (variant.chroma ? 2 * variant.chroma.receptiveFieldRadius + COMPARE_TAPS_MARGIN : 0);
+    const decoded = await this.decodeForCompare(inputPath, header, inputRegion, reach);
+    const lowRes = windowSource(decoded);
     await this.openSession(variant);
     // Restored over the region and the bicubic taps and the restorer's context around it.
     const margin = 4 + (variant.chroma?.receptiveFieldRadius ?? 0);
@@ -479,7 +497,7 @@ class UpscaleEngine implements Engine {
       outHeight: target.height,
       region: outputRegion,
       tileSize: this.memoryPlan(variant, options, {
-        heldBytes: decoded.samples.byteLength + restored.bytes,
+        heldBytes: decoded.image.samples.byteLength + restored.bytes,
         outWidth: outputRegion.width,
         outRowsPerInputRow: sy,
         rowBytes: outputRegion.width * 4,
@@ -501,7 +519,11 @@ class UpscaleEngine implements Engine {
       outputRegion,
       outputWidth: target.width,
       outputHeight: target.height,
-      input: cropRgba(decoded, inputRegion),
+      input: cropRgba(decoded.image, {
+        ...inputRegion,
+        x: inputRegion.x - decoded.window.x,
+        y: inputRegion.y - decoded.window.y,
+      }),
       output: {
         width: outputRegion.width,
         height: outputRegion.height,
@@ -521,7 +543,7 @@ class UpscaleEngine implements Engine {
   private async resolveForInput(
     inputPath: string,
     format: string,
-    y: Float32Array | YReader,
+    y: Float32Array | YReader | { noiseSigma: number },
     width: number,
     height: number,
     options: UpscaleOptions,
@@ -544,18 +566,58 @@ class UpscaleEngine implements Engine {
   }
 
   /**
-   * Compare crops of one photo come one after another: keep its decoded samples (compact: a
-   * 61 MP photo is 183 MB as samples, 1.5 GB as the float planes crops once used).
+   * The part of a photo a Compare crop reads: the region and `reach` input pixels around it,
+   * decoded alone (decodeWindow), with COMPARE_WINDOW_SLACK more on each side so that nudging
+   * the crop box reuses it. The last window is kept: a crop inside it decodes nothing.
    */
-  private async decodeForCompare(inputPath: string): Promise<DecodedSamples> {
-    const info = await stat(inputPath).catch(() => null);
-    const key = info ? `${path.resolve(inputPath)}:${info.size}:${info.mtimeMs}` : '';
-    if (key && this.lastDecoded?.key === key) return this.lastDecoded.image;
-    // Drop the previous photo before decoding the next: two big photos at once is not needed.
-    this.lastDecoded = null;
-    const image = await decodeSamples(inputPath, this.decodeLimits());
-    this.lastDecoded = key ? { key, image } : null;
-    return image;
+  private async decodeForCompare(
+    inputPath: string,
+    header: ImageHeader,
+    inputRegion: Rect,
+    reach: number,
+  ): Promise<DecodedWindow> {
+    const key = await fileKey(inputPath);
+    const needed = clipRect(grow(inputRegion, reach), header);
+    const last = this.lastWindow;
+    if (key && last?.key === key && contains(last.decoded.window, needed)) return last.decoded;
+    // Drop the previous window first: two at once is never needed.
+    this.lastWindow = null;
+    const window = clipRect(grow(inputRegion, reach + COMPARE_WINDOW_SLACK), header);
+    const decoded = await decodeWindow(inputPath, window, this.decodeLimits());
+    this.lastWindow = key ? { key, decoded } : null;
+    return decoded;
+  }
+
+  /**
+   * The noise evidence for a Compare crop: measured once per photo over the whole of it (as
+   * the batch measures it, so Compare runs the variant the batch will), and only where it can
+   * change the decision; elsewhere it is not measured and reported as 0.
+   */
+  private async noiseForCompare(
+    inputPath: string,
+    header: ImageHeader,
+    options: UpscaleOptions,
+  ): Promise<{ noiseSigma: number }> {
+    const setting = options.source ?? 'auto';
+    if (!noiseDecides(setting, await jpegQualityOf(inputPath, header.format)))
+      return { noiseSigma: 0 };
+    const key = await fileKey(inputPath);
+    const known = key ? this.noiseByFile.get(key) : undefined;
+    if (known !== undefined) return { noiseSigma: known };
+    // The whole photo, once, released as soon as its noise is read.
+    const whole = sampleSource(await decodeSamples(inputPath, this.decodeLimits()));
+    const noiseSigma = estimateNoiseSigmaOf(
+      (rect) => whole.read('y', rect),
+      header.width,
+      header.height,
+    );
+    if (key) {
+      this.noiseByFile.set(key, noiseSigma);
+      // A handful of photos' worth: the keys are small, and Compare goes through a folder.
+      if (this.noiseByFile.size > 256)
+        this.noiseByFile.delete(this.noiseByFile.keys().next().value!);
+    }
+    return { noiseSigma };
   }
 
   private decodeLimits() {
@@ -740,6 +802,30 @@ function progressReporter(started: number, onProgress: UpscaleHooks['onProgress'
       etaMs: perTile * (tilesTotal - tilesDone),
     });
   };
+}
+
+/** `path:size:mtime`, or '' when the file cannot be read (nothing is cached for it then). */
+async function fileKey(inputPath: string): Promise<string> {
+  const info = await stat(inputPath).catch(() => null);
+  return info ? `${path.resolve(inputPath)}:${info.size}:${info.mtimeMs}` : '';
+}
+
+function grow(rect: Rect, by: number): Rect {
+  return {
+    x: rect.x - by,
+    y: rect.y - by,
+    width: rect.width + 2 * by,
+    height: rect.height + 2 * by,
+  };
+}
+
+function contains(outer: Rect, inner: Rect): boolean {
+  return (
+    inner.x >= outer.x &&
+    inner.y >= outer.y &&
+    inner.x + inner.width <= outer.x + outer.width &&
+    inner.y + inner.height <= outer.y + outer.height
+  );
 }
 
 function clipRect(region: Rect, size: { width: number; height: number }): Rect {

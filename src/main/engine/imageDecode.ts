@@ -105,14 +105,54 @@ export async function decodeSamples(
   filePath: string,
   limits: DecodeLimits = { maxInputPixels: DEFAULT_MAX_INPUT_PIXELS },
 ): Promise<DecodedSamples> {
-  const { metadata, head } = await readCheckedHeader(filePath, limits);
-  const image = sharp(filePath, {
+  return (await decodeRect(filePath, limits, null)).decoded;
+}
+
+/** A rectangle of a photo, decoded alone, and where it lies in the photo. */
+export interface DecodedWindow {
+  /** The rectangle's own pixels (its width and height are the rectangle's). */
+  image: DecodedSamples;
+  /** The rectangle, in the photo's pixels after EXIF orientation. */
+  window: { x: number; y: number; width: number; height: number };
+  /** The whole photo's size after EXIF orientation. */
+  full: { width: number; height: number };
+}
+
+/**
+ * Decodes only `window` of a photo (pixels after EXIF orientation): libvips reads the input
+ * demand-driven and keeps only the rectangle, so a Compare crop of a 61 MP photo holds a few
+ * hundred kB, not the photo's 183 MB. The samples are those decodeSamples gives there.
+ */
+export async function decodeWindow(
+  filePath: string,
+  window: { x: number; y: number; width: number; height: number },
+  limits: DecodeLimits = { maxInputPixels: DEFAULT_MAX_INPUT_PIXELS },
+): Promise<DecodedWindow> {
+  const { decoded, header } = await decodeRect(filePath, limits, window);
+  return { image: decoded, window, full: { width: header.width, height: header.height } };
+}
+
+async function decodeRect(
+  filePath: string,
+  limits: DecodeLimits,
+  window: { x: number; y: number; width: number; height: number } | null,
+): Promise<{ decoded: DecodedSamples; header: ImageHeader }> {
+  const { metadata, head, header } = await readCheckedHeader(filePath, limits);
+  let image = sharp(filePath, {
     autoOrient: true,
     limitInputPixels: limits.maxInputPixels,
     // Truncated or damaged pixel data fails instead of decoding to grey.
     failOn: 'error',
     sequentialRead: true,
   });
+  // After the orientation (the constructor's autoOrient), as the photo is seen.
+  if (window)
+    image = image.extract({
+      left: window.x,
+      top: window.y,
+      width: window.width,
+      height: window.height,
+    });
   const bitDepth = isSixteenBit(metadata.depth) ? 16 : 8;
   let raw: { data: Buffer; info: OutputInfo };
   try {
@@ -135,7 +175,7 @@ export async function decodeSamples(
     bitDepth === 16
       ? new Uint16Array(raw.data.buffer, raw.data.byteOffset, raw.data.byteLength / 2)
       : new Uint8Array(raw.data.buffer, raw.data.byteOffset, raw.data.byteLength);
-  return {
+  const decoded: DecodedSamples = {
     width: info.width,
     height: info.height,
     channels: info.channels,
@@ -145,6 +185,7 @@ export async function decodeSamples(
     rgbIccProfile: metadata.icc && iccDescribesRgb(metadata.icc) ? metadata.icc : null,
     xmp: metadata.xmp ?? null,
   };
+  return { decoded, header };
 }
 
 async function readHead(filePath: string): Promise<Buffer> {

@@ -6,7 +6,7 @@
  */
 import type { Rect } from './bicubic.ts';
 import { rgbToYcbcrPlane } from './color.ts';
-import type { DecodedSamples } from './imageDecode.ts';
+import type { DecodedSamples, DecodedWindow } from './imageDecode.ts';
 import type { LowResSource, PlaneName } from './tiledUpscale.ts';
 
 export function sampleSource(decoded: DecodedSamples): LowResSource {
@@ -45,6 +45,39 @@ export function sampleSource(decoded: DecodedSamples): LowResSource {
       }
       const data = rgbToYcbcrPlane(rgb, plane === 'y' ? 0 : plane === 'cb' ? 1 : 2);
       return { data, covers: rect };
+    },
+  };
+}
+
+/**
+ * A decoded window of a photo as a source of the whole photo's geometry: reads are in the
+ * photo's pixels (clipped to it, as sampleSource clips), and must lie inside the window, which
+ * the caller sizes to cover every read its tiles make (else this throws: never a silent edge).
+ */
+export function windowSource({ image, window, full }: DecodedWindow): LowResSource {
+  const inner = sampleSource(image);
+  return {
+    width: full.width,
+    height: full.height,
+    hasAlpha: inner.hasAlpha,
+    read(plane: PlaneName, asked: Rect) {
+      const rect = clip(asked, full.width, full.height);
+      if (
+        rect.x < window.x ||
+        rect.y < window.y ||
+        rect.x + rect.width > window.x + window.width ||
+        rect.y + rect.height > window.y + window.height
+      ) {
+        throw new Error(
+          `read ${JSON.stringify(rect)} lies outside the decoded window ${JSON.stringify(window)}`,
+        );
+      }
+      const { data, covers } = inner.read(plane, {
+        ...rect,
+        x: rect.x - window.x,
+        y: rect.y - window.y,
+      });
+      return { data, covers: { ...covers, x: covers.x + window.x, y: covers.y + window.y } };
     },
   };
 }

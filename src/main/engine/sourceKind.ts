@@ -47,24 +47,45 @@ export function decideSource(setting: SourceSetting, evidence: SourceEvidence): 
   return { ...base, kind: 'clean', reason: `${what}, ${noise}` };
 }
 
+/**
+ * Whether the noise level can change the decision: only for `auto` on a file whose JPEG
+ * tables (or their absence) do not already send it to the photo variant.
+ */
+export function noiseDecides(setting: SourceSetting, jpegQuality: number | null): boolean {
+  return setting === 'auto' && (jpegQuality === null || jpegQuality >= PHOTO_BELOW_JPEG_QUALITY);
+}
+
+/** The IJG quality of a JPEG's tables; null for other formats or a JPEG without tables. */
+export async function jpegQualityOf(inputPath: string, format: string): Promise<number | null> {
+  if (format !== 'jpeg') return null;
+  return (await readJpegQuality(inputPath).catch(() => null))?.quality ?? null;
+}
+
 /** Reads the evidence of one decoded file: its JPEG tables (header only) and its Y noise. */
 export async function assessSource(
   setting: SourceSetting,
   inputPath: string,
   format: string,
-  /** The Y plane, or a reader of its rectangles (only sampled blocks are read). */
-  y: Float32Array | YReader,
+  /**
+   * The Y plane, or a reader of its rectangles (only sampled blocks are read), or the noise
+   * level when it is already known (Compare measures it once per photo).
+   */
+  y: Float32Array | YReader | { noiseSigma: number },
   width: number,
   height: number,
 ): Promise<SourceDecision> {
-  const jpeg = format === 'jpeg' ? await readJpegQuality(inputPath).catch(() => null) : null;
   return decideSource(setting, {
     format,
-    jpegQuality: jpeg?.quality ?? null,
-    noiseSigma: estimateNoiseSigmaOf(
-      typeof y === 'function' ? y : () => ({ data: y, covers: { x: 0, y: 0, width, height } }),
-      width,
-      height,
-    ),
+    jpegQuality: await jpegQualityOf(inputPath, format),
+    noiseSigma:
+      'noiseSigma' in y
+        ? y.noiseSigma
+        : estimateNoiseSigmaOf(
+            typeof y === 'function'
+              ? y
+              : () => ({ data: y, covers: { x: 0, y: 0, width, height } }),
+            width,
+            height,
+          ),
   });
 }
