@@ -132,9 +132,9 @@ describe('Run on: the setting', () => {
       '“Run on” must be this computer or a queue address.',
     );
     await expect(handlers['cluster:test']([42])).rejects.toThrow(InvalidArgument);
-    await expect(handlers['cluster:test']([`redis://127.0.0.1:${redis.port}`, 'x'])).rejects.toThrow(
-      InvalidArgument,
-    );
+    await expect(
+      handlers['cluster:test']([`redis://127.0.0.1:${redis.port}`, 'x']),
+    ).rejects.toThrow(InvalidArgument);
     await expect(handlers['cluster:workers']([])).rejects.toThrow(
       'Jobs run on this computer: there are no queue workers to show.',
     );
@@ -188,7 +188,9 @@ describe('Workers', () => {
       ...extra,
     });
     try {
-      await store.beat(beat('gpu-box:10', 1000, { currentFiles: ['/nas/a.jpg'], provider: 'cuda' }));
+      await store.beat(
+        beat('gpu-box:10', 1000, { currentFiles: ['/nas/a.jpg'], provider: 'cuda' }),
+      );
       await store.beat(beat('laptop:20', 2000, { currentFiles: [], provider: 'cpu', jobId: null }));
       await store.beat(beat('old-pc:30', 40_000, { currentFiles: ['/nas/b.jpg'] }));
       await store.beat(beat('gone:40', 3_600_000, {}));
@@ -291,10 +293,17 @@ describe('a job added while the queue is chosen', () => {
     expect(finished.type === 'job-summary' && finished.summary.counts.done).toBe(3);
     expect(events[0]).toMatchObject({ type: 'job-added', job: { id: job.id, queue: url } });
     const doneFiles = events
-      .filter((event): event is Extract<BatchEvent, { type: 'file-state' }> => event.type === 'file-state')
+      .filter(
+        (event): event is Extract<BatchEvent, { type: 'file-state' }> =>
+          event.type === 'file-state',
+      )
       .map((event) => event.file)
       .filter((file: JobFile) => file.state === 'done');
-    expect(doneFiles.map((file) => file.relativePath).sort()).toEqual(['p0.png', 'p1.png', 'p2.png']);
+    expect(doneFiles.map((file) => file.relativePath).sort()).toEqual([
+      'p0.png',
+      'p1.png',
+      'p2.png',
+    ]);
     expect(doneFiles.map((file) => file.outputWidth).sort()).toEqual([80, 82, 84]);
     const lastProgress = events.filter((event) => event.type === 'progress').at(-1);
     expect(lastProgress).toMatchObject({ progress: { filesTotal: 3, filesFinished: 3 } });

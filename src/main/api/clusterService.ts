@@ -7,13 +7,7 @@
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type {
-  QueueCheck,
-  RunOn,
-  RunOnView,
-  WorkersView,
-  WorkerView,
-} from '../../shared/ipc.ts';
+import type { QueueCheck, RunOn, RunOnView, WorkersView, WorkerView } from '../../shared/ipc.ts';
 import type { ImageUpscaler } from '../batch/imageUpscaler.ts';
 import { verifyOutputs } from '../batch/verifyOutputs.ts';
 import { ClusterStore, type SeenWorker } from '../cluster/clusterStore.ts';
@@ -130,7 +124,8 @@ export function createClusterParts(config: {
       try {
         await checkQueue(address, 3000);
       } catch (error) {
-        if (error instanceof QueueAddressError) throw new InvalidArgument(queueProblemSentence(error.message));
+        if (error instanceof QueueAddressError)
+          throw new InvalidArgument(queueProblemSentence(error.message));
         throw error;
       }
       if (viewStore?.address !== address.display) {
@@ -175,7 +170,9 @@ export function createClusterParts(config: {
         },
         async rebuild(jobId, settings) {
           if (isQueued(jobId))
-            throw new InvalidArgument('This job is on the queue: its photos and settings are fixed.');
+            throw new InvalidArgument(
+              'This job is on the queue: its photos and settings are fixed.',
+            );
           return local.rebuild(jobId, settings);
         },
         snapshot() {
@@ -247,7 +244,8 @@ export function parseRunOn(value: unknown): RunOn {
   try {
     parseQueueAddress(address);
   } catch (error) {
-    if (error instanceof QueueAddressError) throw new InvalidArgument(queueProblemSentence(error.message));
+    if (error instanceof QueueAddressError)
+      throw new InvalidArgument(queueProblemSentence(error.message));
     throw error;
   }
   return { kind: 'queue', address };

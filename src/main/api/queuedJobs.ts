@@ -106,7 +106,8 @@ export class QueuedJobs {
     try {
       await checkQueue(address);
     } catch (error) {
-      if (error instanceof QueueAddressError) throw new InvalidArgument(queueProblemSentence(error.message));
+      if (error instanceof QueueAddressError)
+        throw new InvalidArgument(queueProblemSentence(error.message));
       throw error;
     }
     this.opened ??= this.planner.open();
@@ -270,7 +271,8 @@ export class QueuedJobs {
 
   private progressOf(entry: QueuedEntry): JobProgress {
     const progress = this.planner.progress(entry.job, entry.running);
-    // This machine's speed says nothing about the workers' once they have finished photos.
+    // Before a file finished: this machine's speed (the local estimate). After: the workers' pace,
+    // which this machine's speed says nothing about.
     return entry.workersEtaMs === null ? progress : { ...progress, etaMs: entry.workersEtaMs };
   }
 
@@ -295,7 +297,10 @@ export class QueuedJobs {
     const nothingDone = job.files.length > 0 && job.files.every(isUpToDate);
     const written = nothingDone
       ? { jsonPath: null, csvPath: null, error: null }
-      : await writeReport(buildReport(job, state, new Date()), path.join(this.options.stateDir, 'reports'));
+      : await writeReport(
+          buildReport(job, state, new Date()),
+          path.join(this.options.stateDir, 'reports'),
+        );
     job.summary = {
       ...summarizeJob(job, state),
       reportJsonPath: written.jsonPath,

@@ -205,13 +205,14 @@ async function followJob(
       job,
       {
         file: report,
-        progress: (fileId, tilesDone, tilesTotal, _fileEta, jobEta) =>
+        // Before the workers' pace is known, the running file's own estimate, as locally.
+        progress: (fileId, tilesDone, tilesTotal, fileEta, jobEta) =>
           display.tile(
             finished() - upToDate,
             names.get(fileId) ?? '',
             tilesDone,
             tilesTotal,
-            jobEta,
+            jobEta ?? fileEta,
           ),
         note: (text) => display.line(`note ${text}`),
       },

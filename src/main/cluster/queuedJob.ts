@@ -145,7 +145,10 @@ function applyOutcome(
 export interface JobFollower {
   /** A file reached its outcome (done, skipped or failed for good). */
   file(file: JobFile): void;
-  /** A worker's photo advanced; `jobEtaMs` is the whole job's time left. */
+  /**
+   * A worker's photo advanced. `jobEtaMs` is the whole job's time left at the pace the workers
+   * finish files in this run; null until the first file finished (no pace yet).
+   */
   progress(
     fileId: number,
     tilesDone: number,
@@ -176,14 +179,11 @@ export async function followQueuedJob(
     job.files.filter((file) => !isFinal(file) || file.attempts > 0).map((file) => file.id),
   );
   const queue = store.queue(job.id);
-  /**
-   * The job's time left: the files left at the rate the workers together finish them in this
-   * run (no rate before the first finishes: the running file's own estimate, as locally).
-   */
+  /** The job's time left: the files left at the rate the workers together finish them. */
   const finishedAtStart = finished();
-  const jobEta = (fileEta: number | null): number | null => {
+  const jobEta = (): number | null => {
     const doneNow = finished() - finishedAtStart;
-    if (doneNow === 0) return fileEta;
+    if (doneNow === 0) return null;
     const perFile = (performance.now() - started) / doneNow;
     return Math.round(perFile * (job.files.length - finished()));
   };
@@ -222,7 +222,7 @@ export async function followQueuedJob(
         progress.tilesDone,
         progress.tilesTotal,
         progress.etaMs ?? null,
-        jobEta(progress.etaMs ?? null),
+        jobEta(),
       );
   });
   events.on('stalled', ({ jobId }) => {
