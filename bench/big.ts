@@ -1,5 +1,6 @@
 /**
  * `npm run bench:big [-- --sizes 1,12,24,61 --scales 2,4 --max-memory 1g --tile 2048 --pair]`
+ * `npm run bench:big -- --crop [--sizes 12,61]`
  *
  * Big photos through `cmsc-upscale` as a user runs it, one child process per photo and scale,
  * each under `/usr/bin/time` for the whole process's peak resident memory (max RSS: main
@@ -12,6 +13,11 @@
  * --tile N adds `--tile N` to every run; --pair runs every photo twice, the default and then
  * `--tile 2048` (today's free-memory choice on an idle 24 GB machine), alternating, and prints
  * the time ratio. --extra passes more CLI flags (e.g. "--format png"). Asserts nothing.
+ *
+ * --crop times Compare instead: per photo, one child process (under /usr/bin/time) asks the
+ * engine for a 256 x 256 crop at x2 at the photo's upper left (the session opens), then one in
+ * its middle (a fresh region: what moving the crop box costs), and prints both times, the
+ * process's peak RSS, and the middle crop's time against the first size's.
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -22,6 +28,7 @@ import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { REPO_ROOT } from './benchModel.ts';
 import { fixed, formatTable } from './table.ts';
+import { DEFAULT_UPSCALE_OPTIONS } from '../src/shared/upscaleOptions.ts';
 
 const { values } = parseArgs({
   options: {
@@ -33,6 +40,9 @@ const { values } = parseArgs({
     extra: { type: 'string', default: '' },
     threads: { type: 'string', default: String(availableParallelism()) },
     cache: { type: 'string', default: path.join(tmpdir(), 'cmsc-bench-big') },
+    crop: { type: 'boolean', default: false },
+    /** Internal: the child process of --crop, for one photo. */
+    'crop-child': { type: 'string' },
   },
 });
 
@@ -146,6 +156,83 @@ async function runCli(input: string, scale: number, tile: string | undefined): P
     line,
     outputBytes,
   };
+}
+
+/** --crop's child: two Compare crops of one photo, timed, as JSON on stdout. */
+async function cropChild(input: string): Promise<void> {
+  const { createEngine } = await import('../src/main/engine/index.ts');
+  const engine = await createEngine({ threads: Number(values.threads) });
+  try {
+    const { width, height } = await engine.probe(input);
+    const options = { ...DEFAULT_UPSCALE_OPTIONS, target: { kind: 'scale' as const, scale: 2 } };
+    const side = 256;
+    const time = async (x: number, y: number) => {
+      const started = performance.now();
+      await engine.upscaleRegion(input, { x, y, width: side, height: side }, options);
+      return performance.now() - started;
+    };
+    const firstMs = await time(0, 0);
+    const middleMs = await time(Math.floor((width - side) / 2), Math.floor((height - side) / 2));
+    console.log(JSON.stringify({ firstMs, middleMs }));
+  } finally {
+    await engine.close();
+  }
+}
+
+async function runCrops(): Promise<void> {
+  const rows: string[][] = [];
+  let baseMs: number | null = null;
+  for (const mp of values.sizes.split(',').map(Number)) {
+    const input = await syntheticPhoto(mp);
+    const timeFile = path.join(values.cache, 'time.txt');
+    const stdout = await new Promise<string>((resolve, reject) => {
+      execFile(
+        '/usr/bin/time',
+        [
+          '-f',
+          '%M',
+          '-o',
+          timeFile,
+          process.execPath,
+          '--import',
+          'tsx',
+          path.join(REPO_ROOT, 'bench/big.ts'),
+          '--crop-child',
+          input,
+          '--threads',
+          values.threads,
+        ],
+        { cwd: REPO_ROOT, maxBuffer: 1 << 24 },
+        (error, out, err) => (error ? reject(new Error(`${error.message}\n${err}`)) : resolve(out)),
+      );
+    });
+    const peakKiB = Number((await readFile(timeFile, 'utf8')).trim().split(/\s+/).at(-1));
+    const { firstMs, middleMs } = JSON.parse(stdout.trim().split('\n').at(-1)!) as {
+      firstMs: number;
+      middleMs: number;
+    };
+    baseMs ??= middleMs;
+    rows.push([
+      `${mp} MP`,
+      fixed(firstMs / 1000, 2),
+      fixed(middleMs / 1000, 2),
+      fixed(middleMs / baseMs, 2),
+      fixed(peakKiB / 1024, 0),
+    ]);
+    console.error(`row: ${rows.at(-1)!.join(' | ')}`);
+  }
+  console.log(
+    formatTable(['photo', 'first crop s', 'middle crop s', 'vs first size', 'peak RSS MiB'], rows),
+  );
+}
+
+if (values['crop-child']) {
+  await cropChild(values['crop-child']);
+  process.exit(0);
+}
+if (values.crop) {
+  await runCrops();
+  process.exit(0);
 }
 
 const rows: string[][] = [];
