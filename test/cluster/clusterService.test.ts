@@ -4,7 +4,7 @@
  * heartbeats, the request handlers' checks, and a job added through the app's batch service
  * that runs on a worker process and arrives as the batch queue's own events and report.
  */
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BatchEvent, JobFile } from '../../src/shared/jobs.ts';
@@ -337,3 +337,51 @@ async function waitFor<T>(
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+describe('a transient failure on the queue', () => {
+  it('is retried with backoff and the job ends done, as the app sees it', async () => {
+    const dataDir = path.join(root, 'retry-data');
+    const cluster = parts(dataDir);
+    const url = `redis://127.0.0.1:${redis.port}/5`;
+    await cluster.service.setRunOn({ kind: 'queue', address: url });
+    const batch = cluster.batch(noLocalBatch());
+    const events: BatchEvent[] = [];
+    const unsubscribe = cluster.subscribe((event) => events.push(event.payload));
+
+    const photos = path.join(root, 'retry-photos');
+    const output = path.join(root, 'retry-out');
+    await writeImage(path.join(photos, 'top.png'), rawImage(40, 30, 3));
+    await writeImage(path.join(photos, 'sub', 'deep.png'), rawImage(44, 30, 3));
+    // The share "went away" for the sub-folder: a file stands where its output folder goes.
+    await mkdir(output, { recursive: true });
+    await writeFile(path.join(output, 'sub'), 'in the way');
+    const job = await batch.add(jobInputs([photos]), testSettings({ outputFolder: output }));
+
+    const running = worker(url, root, 1000);
+    started.push(running);
+    await running.waitFor(/^retry \S+ \S*deep\.png: .*\(output-not-writable\); attempt 1 of 4$/m);
+    // Neither the job nor the file is over: a failure that will be retried is no outcome.
+    expect(batch.job(job.id).state).toBe('running');
+    expect(
+      events.some((event) => event.type === 'file-state' && event.file.state === 'failed'),
+    ).toBe(false);
+    await rm(path.join(output, 'sub'));
+
+    const finished = await waitFor(
+      () => events.find((event) => event.type === 'job-summary'),
+      60_000,
+      () => running.out() + running.err(),
+    );
+    unsubscribe();
+    expect(finished.type === 'job-summary' && finished.summary.counts).toMatchObject({
+      done: 2,
+      failed: 0,
+    });
+    const deep = batch.job(job.id).files.find((file) => file.relativePath === 'sub/deep.png')!;
+    expect([deep.state, deep.attempts]).toEqual(['done', 2]);
+    expect((await listFiles(output)).filter((name) => name.endsWith('.png')).sort()).toEqual([
+      'sub/deep_x2.png',
+      'top_x2.png',
+    ]);
+  }, 120_000);
+});
