@@ -291,6 +291,11 @@ export type InvokeResult<C extends InvokeChannel> = InvokeChannels[C]['result'];
 export interface EventChannels {
   /** The batch queue's own events, unchanged (progress throttled in main). */
   'batch:event': BatchEvent;
+  /**
+   * Desktop: photos and folders the system handed to the app ("Open with", a second launch,
+   * macOS open-file), already allowed; the page adds them as a new job's inputs.
+   */
+  'app:openPaths': { paths: string[] };
 }
 
 export type EventChannel = keyof EventChannels;
@@ -333,7 +338,7 @@ export const INVOKE_CHANNELS = [
   'cluster:workers',
 ] as const satisfies readonly InvokeChannel[];
 
-export const EVENT_CHANNELS = ['batch:event'] as const satisfies readonly EventChannel[];
+export const EVENT_CHANNELS = ['batch:event', 'app:openPaths'] as const satisfies readonly EventChannel[];
 
 /** Compile-time check that INVOKE_CHANNELS lists every channel of the map. */
 type MissingChannels = Exclude<InvokeChannel, (typeof INVOKE_CHANNELS)[number]>;

@@ -75,9 +75,12 @@ export interface PlatformActions {
   showOutput?: (file: string, action: 'reveal' | 'open') => Promise<void>;
 }
 
+/** What the services push; the desktop shell sends the rest (`app:openPaths`) itself. */
+type ServiceEventChannel = Exclude<keyof EventChannels, 'app:openPaths'>;
+
 export type ServiceEvent = {
-  [C in keyof EventChannels]: { channel: C; payload: EventChannels[C] };
-}[keyof EventChannels];
+  [C in ServiceEventChannel]: { channel: C; payload: EventChannels[C] };
+}[ServiceEventChannel];
 
 export interface AppServices {
   version: string;

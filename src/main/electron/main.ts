@@ -2,7 +2,7 @@
  * Electron entry: app lifecycle only. The services are the same ones web mode serves
  * (src/main/api); this file wires them to IPC, native dialogs and the desktop shell.
  */
-import { app, BrowserWindow, ipcMain, shell } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, shell } from 'electron';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { AllowedFolders } from '../api/allowedFolders.ts';
@@ -11,6 +11,7 @@ import { createRequestHandlers } from '../api/handlers.ts';
 import type { AppServices } from '../api/services.ts';
 import { attachDesktopIntegration } from './desktopIntegration.ts';
 import { pickInputs, pickOutputFolder } from './dialogs.ts';
+import { launchPaths, OpenWithInbox, takeExisting } from './openWith.ts';
 import { createShellActions } from './shellActions.ts';
 import { forwardEvents, registerIpcHandlers } from './ipcRegistration.ts';
 import { applySessionPolicy, createMainWindow } from './mainWindow.ts';
@@ -21,6 +22,8 @@ const rendererUrl =
   process.env.ELECTRON_RENDERER_URL ??
   pathToFileURL(path.join(import.meta.dirname, '../renderer/index.html')).href;
 const workerUrl = pathToFileURL(path.join(import.meta.dirname, 'inferenceWorker.js'));
+/** Photos and folders the system hands the app ("Open with", a second launch, open-file). */
+const openWith = new OpenWithInbox();
 
 function modelsDir(): string {
   // Packaged: electron-builder copies models/ next to app.asar (extraResources).
@@ -67,6 +70,22 @@ async function start(): Promise<void> {
     iconPath: path.join(app.getAppPath(), 'assets/icon.png'),
   });
   const stopForwarding = forwardEvents(services.subscribe, window.webContents);
+  const openedWindow = window;
+  // The page subscribes as it starts, before the load finishes: from then on it can take paths.
+  openedWindow.webContents.once('did-finish-load', () => {
+    void openWith.ready({
+      allow: (paths) => takeExisting(paths, (candidate) => allowedFolders.add(candidate)),
+      deliver: (paths) => {
+        if (!openedWindow.isDestroyed()) openedWindow.webContents.send('app:openPaths', { paths });
+      },
+      focus: () => {
+        if (openedWindow.isDestroyed()) return;
+        if (openedWindow.isMinimized()) openedWindow.restore();
+        openedWindow.focus();
+      },
+      refuse: (message) => dialog.showErrorBox('CMSC Upscaler', message),
+    });
+  });
   const stopDesktop = attachDesktopIntegration(window, services.subscribe);
 
   let closing = false;
@@ -86,13 +105,19 @@ if (!app.requestSingleInstanceLock()) {
   // A second copy would run a second queue on the same state file.
   app.quit();
 } else {
-  app.on('second-instance', () => {
-    const [window] = BrowserWindow.getAllWindows();
-    if (window) {
-      if (window.isMinimized()) window.restore();
-      window.focus();
-    }
+  // A second launch ("Open with", a double-click, `cmsc-upscaler photo.jpg`) quits at once and
+  // hands its arguments here: its photos join the running app.
+  app.on('second-instance', (_event, argv, workingDirectory) => {
+    void openWith.receive(launchPaths({ argv, cwd: workingDirectory, isPackaged: app.isPackaged }));
   });
+  // macOS sends files opened with the app as events, also before it is ready.
+  app.on('open-file', (event, file) => {
+    event.preventDefault();
+    void openWith.receive([file]);
+  });
+  void openWith.receive(
+    launchPaths({ argv: process.argv, cwd: process.cwd(), isPackaged: app.isPackaged }),
+  );
   app.on('window-all-closed', () => app.quit());
   app.on('web-contents-created', (_event, contents) => {
     contents.setWindowOpenHandler(() => ({ action: 'deny' }));
