@@ -338,7 +338,10 @@ export const INVOKE_CHANNELS = [
   'cluster:workers',
 ] as const satisfies readonly InvokeChannel[];
 
-export const EVENT_CHANNELS = ['batch:event', 'app:openPaths'] as const satisfies readonly EventChannel[];
+export const EVENT_CHANNELS = [
+  'batch:event',
+  'app:openPaths',
+] as const satisfies readonly EventChannel[];
 
 /** Compile-time check that INVOKE_CHANNELS lists every channel of the map. */
 type MissingChannels = Exclude<InvokeChannel, (typeof INVOKE_CHANNELS)[number]>;
