@@ -40,7 +40,8 @@ describe('jobs on the cluster queue in the browser UI', () => {
   it('chooses the queue, runs a job of 4 photos on a worker with progress and a report, and shows the worker', async () => {
     const { page } = session;
     const photos = path.join(session.workDir, 'yearbook');
-    await writeSyntheticPhotos(photos, 4, 320, 240);
+    // Big enough that each photo takes a few of the worker's 0.5 s progress reports.
+    await writeSyntheticPhotos(photos, 4, 480, 360);
 
     await page.goto(session.url);
     await page.getByRole('button', { name: 'Export settings' }).click();
