@@ -245,7 +245,15 @@ export interface JobProgress {
   megapixelsPerSecond: number | null;
   /** Time spent on the job's photos so far: finished attempts plus the running photo. */
   elapsedMs: number;
+  /** Never 0 while photos remain (at least a second: the last encode and rename follow). */
   etaMs: number | null;
+  /** Bytes of the outputs this job has written so far. */
+  outputBytesWritten?: number;
+  /**
+   * What the job's outputs will take in all: what is written, plus the photos left at the bytes
+   * per output pixel this job's own outputs took (the pre-flight figure before the first).
+   */
+  outputBytesExpected?: number;
 }
 
 export interface JobSummary {
@@ -300,6 +308,16 @@ export interface PreflightEstimate {
   inputMegapixels: number;
   outputMegapixels: number;
   estimatedOutputBytes: number;
+  /**
+   * `written`: from the bytes per output pixel of files this machine wrote in the same format
+   * and quality; `assumed`: from a formula that errs high (nothing of the kind written yet).
+   */
+  outputSizeBasis?: 'written' | 'assumed';
+  /**
+   * The memory the largest photo needs while it runs (the engine's budget plus its decoded
+   * pixels), and its output megapixels; absent when the job has no readable photo.
+   */
+  largestPhoto?: { outputMegapixels: number; memoryBytes: number };
   estimatedMs: number;
   /**
    * `calibrated`: from a short timed run on this machine; `measured`: refined by photos this

@@ -87,15 +87,17 @@ describe('speed log', () => {
       pipelineSecondsPerMegapixel: 0.75,
       source: 'measured',
       photos: 1,
+      // 2 MP teach the rates alone: nothing of its time is left for a per-photo overhead.
+      overheadSecondsPerPhoto: 0,
     });
-    // Later photos weigh 0.3.
+    // Later photos weigh 0.3, times their share of 2 MP for the rates (1 MP: half).
     const third = await log.recordPhoto(key, {
       flopsPerPixel: 1e6,
       outputPixels: 1e6,
       inferenceMs: 1000,
       elapsedMs: 1750,
     });
-    expect(third.flopsPerSecond).toBeCloseTo(7.5e11 * 0.7 + 1e12 * 0.3, 0);
+    expect(third.flopsPerSecond).toBeCloseTo(7.5e11 * 0.85 + 1e12 * 0.15, 0);
     expect(third.pipelineSecondsPerMegapixel).toBeCloseTo(0.75, 12);
     expect(third.photos).toBe(2);
     // Stored: a new log on the same file reads the same figure.

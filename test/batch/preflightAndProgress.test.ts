@@ -85,6 +85,10 @@ describe('pre-flight', () => {
       outputMegapixels: (48 * 32 + 40 * 40) / 1e6,
       // PNG: 48x32 px x 3 channels x 0.8 = 3686.4; JPEG at quality 95: 40x40 px x (0.25 + 0.65 x 0.9) = 1336.
       estimatedOutputBytes: 5022,
+      // Nothing written on this machine yet: the formula's figure.
+      outputSizeBasis: 'assumed',
+      // The larger output (40x40 from a 20x20 RGB JPEG): the engine's 1 GiB budget + 1200 bytes.
+      largestPhoto: { outputMegapixels: (40 * 40) / 1e6, memoryBytes: 1024 ** 3 + 20 * 20 * 3 },
       estimatedMs: Math.round((((48 * 32 + 40 * 40) / 1e6) * 1000) / megapixelsPerSecond),
       throughputBasis: 'calibrated',
       speedBasis: '',
@@ -236,10 +240,12 @@ it('progress: elapsed time and an ETA from the first event on, and real photos r
   const start = progress[0]!;
   const speed = 1 / ((10144 * 1e6) / figure.flopsPerSecond + figure.pipelineSecondsPerMegapixel);
   expect(start.megapixelsPerSecond).toBe(speed);
-  // Queued, nothing run yet: the time left is the whole job at the measured speed.
+  // Queued, nothing run yet: the time left is the whole job at the measured speed, plus the
+  // per-photo overhead the three small photos of the first job taught.
+  expect(figure.overheadSecondsPerPhoto).toBeGreaterThan(0);
   expect([start.currentFile, start.etaMs]).toEqual([
     null,
-    Math.round(((3 * 64 * 64) / 1e6 / speed) * 1000),
+    Math.round(((3 * 64 * 64) / 1e6 / speed + 3 * figure.overheadSecondsPerPhoto!) * 1000),
   ]);
   const estimate = await queue.preflight({
     inputs: jobInputs([path.join(root, 'in')]),

@@ -65,6 +65,8 @@ interface RunningFile {
   tilesTotal: number;
   /** The engine's own estimate for the rest of this image. */
   imageEtaMs: number | null;
+  /** performance.now() when the engine gave `imageEtaMs`. */
+  imageEtaAt?: number;
   /** performance.now() when the image started. */
   startedAt: number;
   /** Resolves once the outcome is recorded (and a cancelled job finalized). */
@@ -146,7 +148,13 @@ export class BatchQueue {
 
   progress(jobId: string): JobProgress | null {
     const job = this.jobList.find((j) => j.id === jobId);
-    return job ? this.planner.progress(job, this.runningOf(job)) : null;
+    return job
+      ? this.planner.progress(
+          job,
+          this.runningOf(job),
+          this.estimatedOutputBytes.get(job.id) ?? null,
+        )
+      : null;
   }
 
   /** The pre-flight estimate a job was added with, in this process; null after a restart. */
@@ -500,6 +508,7 @@ export class BatchQueue {
           running.tilesDone = progress.tilesDone;
           running.tilesTotal = progress.tilesTotal;
           running.imageEtaMs = progress.etaMs;
+          running.imageEtaAt = performance.now();
           this.emitProgress(job);
         },
       },
@@ -535,6 +544,9 @@ export class BatchQueue {
     file.provider = provider;
     this.reservedFor(job).add(outputPath);
     this.setFileOutcome(job, file, 'done', null);
+    // The next estimates of this format and quality learn what it took (a figure that cannot
+    // be saved must not fail a photo that is written and recorded).
+    await this.planner.recordOutput(job.settings, file).catch(() => undefined);
   }
 
   private reservedFor(job: Job): Set<string> {
@@ -683,7 +695,14 @@ export class BatchQueue {
   }
 
   private emitProgress(job: Job): void {
-    this.emit({ type: 'progress', progress: this.planner.progress(job, this.runningOf(job)) });
+    this.emit({
+      type: 'progress',
+      progress: this.planner.progress(
+        job,
+        this.runningOf(job),
+        this.estimatedOutputBytes.get(job.id) ?? null,
+      ),
+    });
   }
 
   /**

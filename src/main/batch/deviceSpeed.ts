@@ -29,6 +29,12 @@ export const SELF_ENSEMBLE_PASSES = 8;
 /** Weight of the newest photo in the running averages: recent photos count, one outlier does not rule. */
 const NEWEST_WEIGHT = 0.3;
 /**
+ * Output megapixels from which a photo teaches the per-pixel rates with full weight; a smaller
+ * one teaches them in proportion and the per-photo overhead with the rest (a thumbnail's time is
+ * mostly overhead, a 12 MP photo's mostly pixels).
+ */
+const FULL_WEIGHT_MEGAPIXELS = 2;
+/**
  * The calibration photo: 256×192 in, ×2 out (0.2 MP). Large enough that per-call overheads do
  * not dominate, small enough to take about a second on a laptop CPU with the lite model.
  */
@@ -45,6 +51,13 @@ export interface SpeedFigure {
   source: 'calibrated' | 'measured';
   /** Real photos that refined the figure. */
   photos: number;
+  /**
+   * Seconds every photo costs whatever its size (opening and probing the file, metadata, the
+   * rename and the manifest record), learned from small photos; absent in older figures (0).
+   * Without it, 154 thumbnails made the per-pixel rate look slow and a 24 MP photo after them
+   * was estimated at 4x its time.
+   */
+  overheadSecondsPerPhoto?: number;
 }
 
 export interface SpeedKey {
@@ -91,13 +104,33 @@ export class SpeedLog {
     return this.put(key, figure);
   }
 
-  /** Folds one real photo into the figure (the first real photo replaces a calibration's weight). */
+  /**
+   * Folds one real photo into the figure (the first real photo replaces a calibration's
+   * weight). Its time is split into the per-photo overhead and the per-pixel rates: a small
+   * photo teaches mostly the overhead (what its time exceeds the rates' prediction by), a
+   * large one mostly the rates (its time less the overhead).
+   */
   async recordPhoto(key: SpeedKey, timing: PhotoTiming): Promise<SpeedFigure> {
-    const measured = figureOf(timing);
     const previous = this.get(key);
+    const overhead = previous?.overheadSecondsPerPhoto ?? 0;
+    const measured = figureOf({
+      ...timing,
+      elapsedMs: Math.max(timing.inferenceMs, timing.elapsedMs - overhead * 1000),
+    });
     const weight = previous === null ? 1 : previous.source === 'calibrated' ? 0.5 : NEWEST_WEIGHT;
+    const share = Math.min(1, timing.outputPixels / 1e6 / FULL_WEIGHT_MEGAPIXELS);
+    const rateWeight = previous === null ? 1 : weight * share;
     const blend = (old: number | undefined, next: number): number =>
-      old === undefined ? next : old * (1 - weight) + next * weight;
+      old === undefined ? next : old * (1 - rateWeight) + next * rateWeight;
+    let overheadSecondsPerPhoto = overhead;
+    if (previous !== null) {
+      const predictedSeconds =
+        (timing.flopsPerPixel * timing.outputPixels) / previous.flopsPerSecond +
+        (timing.outputPixels / 1e6) * previous.pipelineSecondsPerMegapixel;
+      const observed = Math.max(0, timing.elapsedMs / 1000 - predictedSeconds);
+      const overheadWeight = weight * (1 - share);
+      overheadSecondsPerPhoto = overhead * (1 - overheadWeight) + observed * overheadWeight;
+    }
     return this.put(key, {
       flopsPerSecond: blend(previous?.flopsPerSecond, measured.flopsPerSecond),
       pipelineSecondsPerMegapixel: blend(
@@ -106,6 +139,7 @@ export class SpeedLog {
       ),
       source: 'measured',
       photos: (previous?.photos ?? 0) + 1,
+      overheadSecondsPerPhoto,
     });
   }
 
@@ -282,7 +316,9 @@ function calibrationPhoto(width: number, height: number): Sharp {
   return sharp(pixels, { raw: { width, height, channels: 3 } }).png({ compressionLevel: 1 });
 }
 
-function figureOf(timing: PhotoTiming): Omit<SpeedFigure, 'source' | 'photos'> {
+function figureOf(
+  timing: PhotoTiming,
+): Pick<SpeedFigure, 'flopsPerSecond' | 'pipelineSecondsPerMegapixel'> {
   const megapixels = timing.outputPixels / 1e6;
   const inferenceSeconds = Math.max(timing.inferenceMs, 1) / 1000;
   const restSeconds = Math.max(0, timing.elapsedMs - timing.inferenceMs) / 1000;
@@ -301,7 +337,11 @@ function isSpeedFigure(value: unknown): value is SpeedFigure {
     typeof figure.pipelineSecondsPerMegapixel === 'number' &&
     figure.pipelineSecondsPerMegapixel >= 0 &&
     (figure.source === 'calibrated' || figure.source === 'measured') &&
-    typeof figure.photos === 'number'
+    typeof figure.photos === 'number' &&
+    (figure.overheadSecondsPerPhoto === undefined ||
+      (typeof figure.overheadSecondsPerPhoto === 'number' &&
+        Number.isFinite(figure.overheadSecondsPerPhoto) &&
+        figure.overheadSecondsPerPhoto >= 0))
   );
 }
 

@@ -6,6 +6,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
+import sharp from 'sharp';
 import {
   cloneSettings,
   parseExportSettings,
@@ -22,6 +23,7 @@ import type {
 import { isUpToDate } from '../../shared/jobs.ts';
 import { resolveTargetSize } from '../../shared/targetSize.ts';
 import type { ExecutionProvider, UpscaleResult } from '../../shared/upscaleOptions.ts';
+import { concreteFormat, type ConcreteFormat } from '../../shared/outputNaming.ts';
 import {
   DEFAULT_MAX_INPUT_PIXELS,
   DEFAULT_MAX_OUTPUT_PIXELS,
@@ -47,6 +49,7 @@ import {
 } from './inputScan.ts';
 import { decideForFile, errorText, type OutputBook } from './outputRecord.ts';
 import { outputsAmongInputs, planOutputName, resolveOutputFolder } from './outputPlan.ts';
+import { OutputSizeLog, sizeKey } from './outputSizeLog.ts';
 import { estimateJob, volumeOf, type PreflightFile } from './preflight.ts';
 import { preflightWarnings } from './preflightWarnings.ts';
 import { RunPlanner, RunTally } from './runPlan.ts';
@@ -80,6 +83,8 @@ export interface RunningFileView {
   tilesTotal: number;
   /** The engine's own estimate for the rest of this image. */
   imageEtaMs: number | null;
+  /** performance.now() when the engine gave `imageEtaMs` (its last tile). */
+  imageEtaAt?: number;
   /** performance.now() when the image started. */
   startedAt: number;
 }
@@ -89,6 +94,8 @@ export interface PlannerContext {
   /** Folder for calibration images. */
   stateDir: string;
   speedFile: string;
+  /** Bytes per output pixel learned from written outputs (outputSizeLog.ts). */
+  sizeFile?: string;
   outputs: OutputBook;
   /** True while a photo is being upscaled: no calibration then (both would share the engine). */
   isBusy: () => boolean;
@@ -97,9 +104,16 @@ export interface PlannerContext {
 
 /** A running photo never shows as complete: encoding and the rename still follow its last tile. */
 const RUNNING_FRACTION_CAP = 0.99;
+/**
+ * The least time left for a running photo: an estimate that ran out says a second, never 0
+ * (the encode and the rename still follow the last tile), so a job's time left is never 0
+ * while a photo runs (and the waiting photos' time is never 0 at a measured speed).
+ */
+export const MIN_ETA_MS = 1000;
 
 export class JobPlanner {
   private readonly speed: SpeedLog;
+  private readonly sizes: OutputSizeLog;
   private readonly upscaler: ImageUpscaler;
   /** Calibrations in flight, so concurrent pre-flights time the model once. */
   private readonly calibrations = new Map<string, Promise<void>>();
@@ -108,11 +122,49 @@ export class JobPlanner {
 
   constructor(private readonly context: PlannerContext) {
     this.speed = new SpeedLog(context.speedFile);
+    this.sizes = new OutputSizeLog(
+      context.sizeFile ?? path.join(path.dirname(context.speedFile), 'output-size.json'),
+    );
     this.upscaler = context.upscaler;
   }
 
   async open(): Promise<void> {
     await this.speed.load();
+    await this.sizes.load();
+  }
+
+  /**
+   * What an output took on disk, per output pixel, for the next estimates of its format and
+   * quality. Its bit depth is read from the file (a 16-bit PNG takes twice an 8-bit one).
+   */
+  async recordOutput(
+    settings: ExportSettings,
+    file: Pick<
+      JobFile,
+      'inputPath' | 'outputPath' | 'outputBytes' | 'outputWidth' | 'outputHeight'
+    >,
+  ): Promise<void> {
+    if (!file.outputPath || !file.outputBytes || !file.outputWidth || !file.outputHeight) return;
+    const format = concreteFormat(settings.format, file.inputPath);
+    const depth = (
+      await sharp(file.outputPath)
+        .metadata()
+        .catch(() => null)
+    )?.depth;
+    await this.sizes.record(
+      sizeKey(format, settings, depth === 'ushort'),
+      file.outputBytes,
+      file.outputWidth * file.outputHeight,
+    );
+  }
+
+  /** Bytes per output pixel written here for a format and the job's quality; null: none yet. */
+  writtenBytesPerPixel(
+    settings: ExportSettings,
+    format: ConcreteFormat,
+    sixteenBit: boolean,
+  ): number | null {
+    return this.sizes.get(sizeKey(format, settings, sixteenBit))?.bytesPerOutputPixel ?? null;
   }
 
   /** A file of `job` changed state or size: its share of the job's tally follows. */
@@ -153,7 +205,11 @@ export class JobPlanner {
    * A job's progress from its running tally: O(the number of distinct (JPEG quality, scale)
    * pairs), not O(files), so a progress tick costs the same in a 30,000-photo job.
    */
-  progress(job: Job, running: RunningFileView | null): JobProgress {
+  progress(
+    job: Job,
+    running: RunningFileView | null,
+    preflightOutputBytes: number | null = null,
+  ): JobProgress {
     const tally = this.tallyOf(job);
     let donePixels = tally.donePixels;
     let elapsedMs = tally.elapsedMs;
@@ -163,7 +219,9 @@ export class JobPlanner {
     const planner = this.plannerFor(job.settings);
     const allRuns = new RunTally();
     const waitingRuns = new RunTally();
+    let pixelsLeft = 0;
     for (const group of tally.groups()) {
+      pixelsLeft += group.waitingPixels;
       const run = planner.runFor(group.jpegQuality, group.scale);
       allRuns.add(run, group.pixels, group.files);
       if (group.waitingFiles > 0) waitingRuns.add(run, group.waitingPixels, group.waitingFiles);
@@ -172,12 +230,23 @@ export class JobPlanner {
     if (running && file && file.state === 'running') {
       const pixels = expectedOutputPixels(job.settings, file);
       const run = planner.runFor(file.inputJpegQuality ?? null, expectedScale(job.settings, file));
-      const fileElapsed = performance.now() - running.startedAt;
+      const now = performance.now();
+      const fileElapsed = now - running.startedAt;
       // The engine's tile times once a tile finished; this machine's speed before that.
       const predicted =
-        run.basis === 'assumed' ? null : ((pixels / 1e6) * 1000) / run.megapixelsPerSecond;
+        run.basis === 'assumed'
+          ? null
+          : ((pixels / 1e6) * 1000) / run.megapixelsPerSecond + run.secondsPerPhoto * 1000;
+      // Between two tiles the engine's estimate counts down with the clock, so the bar moves
+      // smoothly through a photo of a few big tiles instead of jumping at each; it never
+      // reaches 0 while the photo runs.
+      const sinceTile = running.imageEtaAt === undefined ? 0 : now - running.imageEtaAt;
       const fileEta =
-        running.imageEtaMs ?? (predicted === null ? null : Math.max(0, predicted - fileElapsed));
+        running.imageEtaMs !== null
+          ? Math.max(MIN_ETA_MS, running.imageEtaMs - sinceTile)
+          : predicted === null
+            ? null
+            : Math.max(MIN_ETA_MS, predicted - fileElapsed);
       const fraction =
         fileEta !== null
           ? Math.min(RUNNING_FRACTION_CAP, fileElapsed / Math.max(1, fileElapsed + fileEta))
@@ -185,6 +254,7 @@ export class JobPlanner {
             ? running.tilesDone / running.tilesTotal
             : 0;
       donePixels += pixels * fraction;
+      pixelsLeft += pixels;
       elapsedMs += fileElapsed;
       currentFile = {
         fileId: running.fileId,
@@ -199,6 +269,13 @@ export class JobPlanner {
       waitingMs === null || (currentFile !== null && currentFile.etaMs === null)
         ? null
         : Math.round(waitingMs + (currentFile?.etaMs ?? 0));
+    // The rest at what this job's own outputs took per pixel; before the first, the pre-flight's.
+    const bytesPerPixel =
+      tally.writtenPixels > 0
+        ? tally.writtenBytes / tally.writtenPixels
+        : preflightOutputBytes !== null && tally.totalPixels > 0
+          ? preflightOutputBytes / tally.totalPixels
+          : null;
     return {
       jobId: job.id,
       filesTotal: tally.filesTotal,
@@ -209,6 +286,10 @@ export class JobPlanner {
       megapixelsPerSecond: allRuns.isMeasured() ? allRuns.megapixelsPerSecond() : null,
       elapsedMs: Math.round(elapsedMs),
       etaMs,
+      outputBytesWritten: tally.writtenBytes,
+      ...(bytesPerPixel !== null
+        ? { outputBytesExpected: Math.round(tally.writtenBytes + pixelsLeft * bytesPerPixel) }
+        : {}),
     };
   }
 
@@ -346,6 +427,8 @@ export class JobPlanner {
       runFor: (jpegQuality, scale) => planner.runFor(jpegQuality, scale),
       queuedOutputBytes: await pendingOutputBytesOn(outputFolder, queued),
       upToDate: upToDate.size,
+      writtenBytesPerPixel: (format, header) =>
+        this.writtenBytesPerPixel(settings, format, header.sixteenBit),
     });
     estimate.warnings = [
       ...this.context.outputs
@@ -494,6 +577,8 @@ interface FileShare {
   done: boolean;
   waiting: boolean;
   elapsedMs: number;
+  /** The output's bytes once written; 0 before. */
+  writtenBytes: number;
 }
 
 interface TallyGroup {
@@ -517,6 +602,9 @@ class JobTally {
   elapsedMs = 0;
   donePixels = 0;
   totalPixels = 0;
+  /** Bytes and pixels of the outputs written (done files whose size is known). */
+  writtenBytes = 0;
+  writtenPixels = 0;
   private readonly shares = new Map<number, FileShare>();
   private readonly byGroup = new Map<string, TallyGroup>();
 
@@ -552,6 +640,7 @@ class JobTally {
       done: file.state === 'done',
       waiting: file.state === 'queued',
       elapsedMs: TERMINAL_FILE_STATES.has(file.state) ? (file.elapsedMs ?? 0) : 0,
+      writtenBytes: file.state === 'done' ? (file.outputBytes ?? 0) : 0,
     };
     this.shares.set(file.id, share);
     this.apply(share, 1);
@@ -568,6 +657,10 @@ class JobTally {
       this.elapsedMs += sign * share.elapsedMs;
     }
     if (share.done) this.donePixels += sign * share.pixels;
+    if (share.writtenBytes > 0) {
+      this.writtenBytes += sign * share.writtenBytes;
+      this.writtenPixels += sign * share.pixels;
+    }
     if (share.waiting) {
       group.waitingFiles += sign;
       group.waitingPixels += sign * share.pixels;

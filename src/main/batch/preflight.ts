@@ -9,6 +9,7 @@ import type { ExportSettings } from '../../shared/exportSettings.ts';
 import type { PreflightEstimate, PreflightFileProblem } from '../../shared/jobs.ts';
 import { concreteFormat, type ConcreteFormat } from '../../shared/outputNaming.ts';
 import { resolveTargetSize } from '../../shared/targetSize.ts';
+import { DEFAULT_MEMORY_BUDGET_BYTES } from '../engine/index.ts';
 import type { ImageHeader } from './inputScan.ts';
 import { pathExists } from './outputPlan.ts';
 import { RunTally, type PlannedRun } from './runPlan.ts';
@@ -34,6 +35,16 @@ export interface PreflightInputs {
   queuedOutputBytes: number;
   /** Files found whose outputs are up to date: counted, not estimated (not among `files`). */
   upToDate?: number;
+  /**
+   * Bytes per output pixel that outputs of this format and quality took on this machine
+   * (outputSizeLog.ts); null: none written yet, the formula's figure is used.
+   */
+  writtenBytesPerPixel?: (
+    format: ConcreteFormat,
+    header: Pick<ImageHeader, 'sixteenBit'>,
+  ) => number | null;
+  /** The engine's memory budget for one photo (default: the engine's). */
+  memoryBudgetBytes?: number;
 }
 
 export async function estimateJob(inputs: PreflightInputs): Promise<PreflightEstimate> {
@@ -45,6 +56,8 @@ export async function estimateJob(inputs: PreflightInputs): Promise<PreflightEst
   // Each file at the speed of the model it is predicted to run (a JPEG photo may run a
   // slower photo variant than a PNG beside it).
   const runs = new RunTally();
+  let assumedSizes = 0;
+  let largest: { pixels: number; header: ImageHeader } | null = null;
   for (const file of inputs.files) {
     if (file.problem || !file.header) {
       if (file.problem) problems.push({ path: file.inputPath, reason: file.problem });
@@ -65,10 +78,13 @@ export async function estimateJob(inputs: PreflightInputs): Promise<PreflightEst
     outputPixels += pixels;
     runs.add(inputs.runFor(file.jpegQuality, size.scale), pixels);
     const format = concreteFormat(settings.format, file.inputPath);
-    outputBytes += pixels * bytesPerOutputPixel(format, settings, file.header);
+    const written = inputs.writtenBytesPerPixel?.(format, file.header) ?? null;
+    if (written === null) assumedSizes++;
+    outputBytes += pixels * (written ?? bytesPerOutputPixel(format, settings, file.header));
+    if (!largest || pixels > largest.pixels) largest = { pixels, header: file.header };
   }
   // Nothing to run: the speed of a clean file at the nominal scale still shows.
-  if (runs.isEmpty) runs.add(inputs.runFor(null, nominalScale(settings)), 0);
+  if (runs.isEmpty) runs.add(inputs.runFor(null, nominalScale(settings)), 0, 0);
   const outputMegapixels = outputPixels / 1e6;
   const freeBytes = await freeBytesAt(inputs.outputFolder);
   const estimatedOutputBytes = Math.round(outputBytes);
@@ -81,6 +97,18 @@ export async function estimateJob(inputs: PreflightInputs): Promise<PreflightEst
     inputMegapixels: inputPixels / 1e6,
     outputMegapixels,
     estimatedOutputBytes,
+    outputSizeBasis: assumedSizes === 0 && outputPixels > 0 ? 'written' : 'assumed',
+    ...(largest
+      ? {
+          largestPhoto: {
+            outputMegapixels: largest.pixels / 1e6,
+            memoryBytes: photoMemoryBytes(
+              largest.header,
+              inputs.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET_BYTES,
+            ),
+          },
+        }
+      : {}),
     estimatedMs: Math.round(runs.seconds() * 1000),
     throughputBasis: runs.basis(),
     speedBasis: runs.description(),
@@ -97,6 +125,20 @@ export async function estimateJob(inputs: PreflightInputs): Promise<PreflightEst
           : '') +
         `, but only ${formatBytes(freeBytes)} is free. Free some space, pick another output folder, or choose a smaller size or a more compact format.`,
   };
+}
+
+/**
+ * The memory one photo needs while it runs: the engine's budget (tiles are sized to fit it, and
+ * the output streams to disk) plus the decoded photo, which it holds whole. Measured by
+ * `bench:big` on the streamed engine (1 GiB budget): 61 MP x4 peaked at 1172 MiB (this says
+ * about 1.2 GiB), 24 MP x2 at 1232 MiB (this says about 1.1 GiB).
+ */
+export function photoMemoryBytes(
+  header: Pick<ImageHeader, 'width' | 'height' | 'channels' | 'sixteenBit'>,
+  budgetBytes: number,
+): number {
+  const decoded = header.width * header.height * header.channels * (header.sixteenBit ? 2 : 1);
+  return budgetBytes + decoded;
 }
 
 /** Encoded bytes per output pixel, erring high (photos upscaled 2-4x compress better than this). */

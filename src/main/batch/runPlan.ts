@@ -55,6 +55,8 @@ export interface PlannedRun {
   key: SpeedKey | null;
   /** Output megapixels per second for the job's preset and self-ensemble. */
   megapixelsPerSecond: number;
+  /** Seconds each photo costs besides its pixels (deviceSpeed.ts); 0 while not learned. */
+  secondsPerPhoto: number;
   basis: SpeedBasis;
   /** In words, e.g. `cmsc-fast (fast, int8) on CPU at 27 GFLOP/s, measured over 7 photos`. */
   description: string;
@@ -136,6 +138,7 @@ export class RunPlanner {
       return {
         key,
         megapixelsPerSecond: measured,
+        secondsPerPhoto: figure.overheadSecondsPerPhoto ?? 0,
         basis: figure.source,
         description: `${name} on ${key.provider.toUpperCase()} at ${rate}, ${how}`,
         brief: `${name} at ${rate}`,
@@ -144,6 +147,7 @@ export class RunPlanner {
     return {
       key,
       megapixelsPerSecond: assumedMegapixelsPerSecond(model, this.settings, this.provider, scale),
+      secondsPerPhoto: 0,
       basis: 'assumed',
       description: `${name}: ${assumedSpeedBasis(this.provider, key?.precision ?? 'fp32')}`,
       brief: `${name}, speed assumed`,
@@ -166,9 +170,11 @@ export class RunTally {
     return this.groups.size === 0;
   }
 
+  /** Each photo's pixels at its run's rate, plus its run's per-photo overhead. */
   seconds(): number {
     let seconds = 0;
-    for (const [run, group] of this.groups) seconds += group.pixels / 1e6 / run.megapixelsPerSecond;
+    for (const [run, group] of this.groups)
+      seconds += group.pixels / 1e6 / run.megapixelsPerSecond + group.files * run.secondsPerPhoto;
     return seconds;
   }
 

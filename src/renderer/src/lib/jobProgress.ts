@@ -1,5 +1,12 @@
-import type { FileState, Job, JobFile, JobProgress } from '../../../shared/jobs.ts';
+import type {
+  FileState,
+  Job,
+  JobFile,
+  JobProgress,
+  PreflightEstimate,
+} from '../../../shared/jobs.ts';
 import { FILE_STATES } from '../../../shared/jobs.ts';
+import { formatBytes } from './format.ts';
 
 const FINAL_STATES: readonly FileState[] = ['done', 'skipped', 'failed', 'cancelled'];
 
@@ -96,4 +103,28 @@ export function jobTitle(job: Job): string {
   const name = first.split(/[/\\]/).filter(Boolean).pop() ?? first;
   const more = job.inputs.paths.length - 1;
   return more > 0 ? `${name} + ${more} more` : name;
+}
+
+/** From this output size on, the pre-flight says how much memory the largest photo needs. */
+export const MEMORY_LINE_FROM_MEGAPIXELS = 16;
+
+/**
+ * `needs about 1.1 GB (largest photo, 48 MP out)` for a job with a big photo; null when every
+ * photo is small enough that memory does not matter.
+ */
+export function memoryLine(estimate: Pick<PreflightEstimate, 'largestPhoto'>): string | null {
+  const largest = estimate.largestPhoto;
+  if (!largest || largest.outputMegapixels < MEMORY_LINE_FROM_MEGAPIXELS) return null;
+  const gigabytes = largest.memoryBytes / 1e9;
+  return `needs about ${gigabytes.toFixed(1)} GB (largest photo, ${Math.round(largest.outputMegapixels)} MP out)`;
+}
+
+/** `12 MB of ≈ 48 MB` while a job writes; null before it knows or once it ended. */
+export function outputSizeText(
+  job: Pick<Job, 'state'>,
+  progress: Pick<JobProgress, 'outputBytesWritten' | 'outputBytesExpected'> | undefined,
+): string | null {
+  if (job.state === 'finished' || job.state === 'cancelled') return null;
+  if (progress?.outputBytesExpected === undefined) return null;
+  return `${formatBytes(progress.outputBytesWritten ?? 0)} of ≈ ${formatBytes(progress.outputBytesExpected)}`;
 }
