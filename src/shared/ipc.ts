@@ -20,6 +20,7 @@ import type {
 } from './jobs.ts';
 import type {
   ExecutionProvider,
+  ExportFormat,
   InferencePrecision,
   ModelSummary,
   ProviderReport,
@@ -153,6 +154,13 @@ export interface ModelChoice {
   source: SourceSetting;
 }
 
+/** Scale, format and quality of a job that has not started, as its card edits them. */
+export interface JobOutputChange {
+  scale: number;
+  format: ExportFormat;
+  qualityPreset: QualityPreset;
+}
+
 export interface ReportView {
   path: string;
   text: string;
@@ -248,6 +256,8 @@ export interface InvokeChannels {
   'batch:rescan': { args: [jobId: string]; result: Job };
   /** Writes a model and preset into a job that has not started (a new id, same place). */
   'batch:useModel': { args: [jobId: string, choice: ModelChoice]; result: Job };
+  /** Writes scale, format and quality into a job that has not started (a new id, same place). */
+  'batch:setOutput': { args: [jobId: string, change: JobOutputChange]; result: Job };
   'batch:list': { args: []; result: BatchSnapshot };
   /** `after-photo` (default): the running photo finishes and is kept; `now`: it starts over on Resume. */
   'batch:pause': { args: [jobId: string, when?: PauseWhen]; result: void };
@@ -321,6 +331,7 @@ export const INVOKE_CHANNELS = [
   'batch:add',
   'batch:rescan',
   'batch:useModel',
+  'batch:setOutput',
   'batch:list',
   'batch:pause',
   'batch:resume',

@@ -14,7 +14,11 @@ import type {
   ModelChoice,
 } from '../../shared/ipc.ts';
 import { isInvokeChannel } from '../../shared/ipc.ts';
-import type { ExportSettings } from '../../shared/exportSettings.ts';
+import {
+  cloneSettings,
+  parseExportSettings,
+  type ExportSettings,
+} from '../../shared/exportSettings.ts';
 import { PAUSE_WHEN, type JobInputs } from '../../shared/jobs.ts';
 import { resolveOutputFolder } from '../batch/outputPlan.ts';
 import { QUALITY_PRESETS, SOURCE_SETTINGS } from '../../shared/upscaleOptions.ts';
@@ -303,6 +307,28 @@ export function createRequestHandlers(
       const job = services.batch.job(expectString(args[0], 'job id', 200));
       const choice = await modelChoice(args[1]);
       return services.batch.rebuild(job.id, withChoice(job.settings, choice));
+    },
+    'batch:setOutput': async (args) => {
+      expectArgCount(args, 2);
+      const job = services.batch.job(expectString(args[0], 'job id', 200));
+      const change = expectRecord(args[1], 'change');
+      // The card has one number field: answer for it alone.
+      if (typeof change.scale !== 'number' || !(change.scale >= 1 && change.scale <= 4))
+        throw new InvalidArgument('Scale goes from 1 to 4');
+      // The job's own snapshot with three fields changed, checked as settings:set checks a
+      // whole form (the same sentences: "Scale goes from 1 to 4").
+      let settings: ExportSettings;
+      try {
+        settings = parseExportSettings({
+          ...cloneSettings(job.settings),
+          target: { kind: 'scale', scale: change.scale },
+          format: change.format,
+          qualityPreset: change.qualityPreset,
+        });
+      } catch (error) {
+        throw peopleSettingsError(error);
+      }
+      return services.batch.rebuild(job.id, settings);
     },
     'batch:list': async (args) => {
       expectArgCount(args, 0);
