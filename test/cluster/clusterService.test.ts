@@ -338,6 +338,23 @@ async function waitFor<T>(
   }
 }
 
+describe('a job started while the queue cannot be reached', () => {
+  it('is refused in one plain sentence, and nothing is queued anywhere', async () => {
+    const cluster = parts(path.join(root, 'down-data'));
+    const closed = await freePort();
+    await cluster.service.setRunOn({ kind: 'queue', address: `redis://:pw@127.0.0.1:${closed}` });
+    const batch = cluster.batch(noLocalBatch());
+    const photos = path.join(root, 'down-photos');
+    await writeImage(path.join(photos, 'a.png'), rawImage(40, 30, 3));
+    await expect(batch.add(jobInputs([photos]), testSettings())).rejects.toThrow(
+      new InvalidArgument(
+        `Cannot reach Redis at redis://:***@127.0.0.1:${closed}: connection refused (is redis-server running there?)`,
+      ),
+    );
+    expect(batch.snapshot().jobs).toEqual([]);
+  });
+});
+
 describe('a transient failure on the queue', () => {
   it('is retried with backoff and the job ends done, as the app sees it', async () => {
     const dataDir = path.join(root, 'retry-data');
@@ -382,6 +399,55 @@ describe('a transient failure on the queue', () => {
     expect((await listFiles(output)).filter((name) => name.endsWith('.png')).sort()).toEqual([
       'sub/deep_x2.png',
       'top_x2.png',
+    ]);
+  }, 120_000);
+});
+
+describe('the app restarted while its job was on the queue', () => {
+  it('follows the job again from Redis and ends it when a worker has done its files', async () => {
+    const dataDir = path.join(root, 'restart-data');
+    const url = `redis://127.0.0.1:${redis.port}/6`;
+    const photos = path.join(root, 'restart-photos');
+    const output = path.join(root, 'restart-out');
+    await writeImage(path.join(photos, 'a.png'), rawImage(40, 30, 3));
+    await writeImage(path.join(photos, 'b.png'), rawImage(42, 30, 3));
+    const before = parts(dataDir);
+    await before.service.setRunOn({ kind: 'queue', address: url });
+    const job = await before
+      .batch(noLocalBatch())
+      .add(jobInputs([photos]), testSettings({ outputFolder: output }));
+    // The app stops before any worker took a file.
+    await before.close();
+    const journal = path.join(dataDir, 'cluster', 'queued-jobs.json');
+    expect(JSON.parse(await readFile(journal, 'utf8'))).toEqual([{ id: job.id, address: url }]);
+    expect((await stat(journal)).mode & 0o777).toBe(0o600);
+
+    const after = parts(dataDir);
+    const events: BatchEvent[] = [];
+    const unsubscribe = after.subscribe((event) => events.push(event.payload));
+    const batch = after.batch(noLocalBatch());
+    const again = await waitFor(
+      () => batch.snapshot().jobs.find((candidate) => candidate.id === job.id),
+      10_000,
+      () => 'the job was not restored',
+    );
+    expect([again.queue, again.files.length]).toEqual([url, 2]);
+
+    const running = worker(url, root, 1000);
+    started.push(running);
+    const finished = await waitFor(
+      () => events.find((event) => event.type === 'job-summary'),
+      60_000,
+      () => running.out() + running.err(),
+    );
+    unsubscribe();
+    expect(finished.type === 'job-summary' && finished.summary.counts.done).toBe(2);
+    expect(batch.job(job.id).state).toBe('finished');
+    // A finished job leaves the journal: its report is in its output folder.
+    expect(JSON.parse(await readFile(journal, 'utf8'))).toEqual([]);
+    expect((await listFiles(output)).filter((name) => name.endsWith('.png')).sort()).toEqual([
+      'a_x2.png',
+      'b_x2.png',
     ]);
   }, 120_000);
 });

@@ -58,6 +58,10 @@ export function createClusterParts(config: {
     stateDir: path.join(config.dataDir, 'cluster'),
     speedFile: path.join(config.dataDir, 'speed.json'),
   });
+  // The jobs this app had on the queue when it stopped, followed again; never blocks the start.
+  const restored = queued
+    .restore()
+    .catch((error: unknown) => console.error(`queue: could not restore jobs: ${String(error)}`));
 
   const load = async (): Promise<RunOn> => {
     if (stored) return stored;
@@ -162,9 +166,10 @@ export function createClusterParts(config: {
       const batch: BatchService = {
         ...local,
         async add(inputs, settings) {
-          const address = await chosenQueue();
-          if (!address) return local.add(inputs, settings);
-          const job = await queued.add(address, { inputs, settings });
+          const runOn = await load();
+          if (runOn.kind !== 'queue') return local.add(inputs, settings);
+          await restored;
+          const job = await queued.add(runOn.address, { inputs, settings });
           await allow([...job.inputs.paths, job.outputFolder]);
           return job;
         },
@@ -219,6 +224,7 @@ export function createClusterParts(config: {
       return queued.onAny((payload) => listener({ channel: 'batch:event', payload }));
     },
     async close() {
+      await restored;
       await queued.close();
       await viewStore?.store.close();
       viewStore = null;

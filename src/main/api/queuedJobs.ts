@@ -5,6 +5,7 @@
  * the workers report comes back as the batch queue's own events. So the batch screen, job card,
  * progress bar, ETA and report are the ones of a local job; only `job.queue` tells them apart.
  */
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ExportSettings } from '../../shared/exportSettings.ts';
 import {
@@ -27,10 +28,17 @@ import { ClusterStore } from '../cluster/clusterStore.ts';
 import {
   checkQueue,
   connectionProblem,
+  parseQueueAddress,
   QueueAddressError,
   type QueueAddress,
 } from '../cluster/queueConnection.ts';
-import { followQueuedJob, specForJob, submitJob } from '../cluster/queuedJob.ts';
+import {
+  fillOutcomes,
+  followQueuedJob,
+  jobOfSpec,
+  specForJob,
+  submitJob,
+} from '../cluster/queuedJob.ts';
 import type { JobSpec } from '../cluster/taskPayload.ts';
 import { InvalidArgument } from './validate.ts';
 
@@ -47,6 +55,8 @@ export interface QueuedJobsOptions {
 interface QueuedEntry {
   job: Job;
   spec: JobSpec;
+  /** As the setting holds it (with its password): what the journal keeps. */
+  addressText: string;
   address: QueueAddress;
   store: ClusterStore;
   running: RunningFileView | null;
@@ -62,6 +72,8 @@ export class QueuedJobs {
   private readonly hub = new BatchEventHub();
   private readonly planner: JobPlanner;
   private opened: Promise<void> | null = null;
+  /** Journal entries of jobs whose queue could not be reached at start: kept, tried next start. */
+  private unrestored: JournalEntry[] = [];
 
   constructor(private readonly options: QueuedJobsOptions) {
     this.planner = new JobPlanner({
@@ -100,9 +112,10 @@ export class QueuedJobs {
    * with one plain sentence when the queue cannot be reached or the job cannot be planned.
    */
   async add(
-    address: QueueAddress,
+    addressText: string,
     request: { inputs: JobInputs; settings: ExportSettings },
   ): Promise<Job> {
+    const address = parseQueueAddress(addressText);
     try {
       await checkQueue(address);
     } catch (error) {
@@ -129,20 +142,49 @@ export class QueuedJobs {
       await store.close();
       throw new InvalidArgument(queueProblemSentence(connectionProblem(address, error)));
     }
-    const entry: QueuedEntry = {
-      job,
-      spec,
-      address,
-      store,
-      running: null,
-      workersEtaMs: null,
-      stop: null,
-      following: null,
-    };
-    this.entries.set(job.id, entry);
-    this.hub.emit({ type: 'job-added', job: structuredClone(job) });
+    const entry = this.attach(job, spec, addressText, store);
+    await this.saveJournal();
     this.follow(entry);
     return structuredClone(job);
+  }
+
+  /**
+   * Follows again the jobs this app had on the queue when it stopped (unfinished ones: a
+   * finished job's report is in its output folder). A queue that cannot be reached keeps its
+   * jobs in the journal for the next start.
+   */
+  async restore(): Promise<void> {
+    let journal: JournalEntry[];
+    try {
+      journal = parseJournal(JSON.parse(await readFile(this.journalFile(), 'utf8')));
+    } catch {
+      return;
+    }
+    for (const saved of journal) {
+      if (this.entries.has(saved.id)) continue;
+      let address: QueueAddress;
+      try {
+        address = parseQueueAddress(saved.address);
+        await checkQueue(address);
+      } catch {
+        this.unrestored.push(saved);
+        continue;
+      }
+      const store = new ClusterStore(address);
+      const spec = await store.job(saved.id).catch(() => null);
+      const files = spec ? await store.files(saved.id) : null;
+      if (!spec || !files || (spec.state !== 'active' && spec.state !== 'paused')) {
+        await store.close();
+        continue;
+      }
+      const job = jobOfSpec(spec, files);
+      job.queue = address.display;
+      job.state = spec.state === 'paused' ? 'paused' : 'queued';
+      await fillOutcomes(store, job);
+      const entry = this.attach(job, spec, saved.address, store);
+      if (spec.state === 'active') this.follow(entry);
+    }
+    await this.saveJournal();
   }
 
   /** No worker takes the job's files any more; the ones running finish. */
@@ -191,6 +233,7 @@ export class QueuedJobs {
     if (!entry.job.summary) await this.cancel(jobId);
     await entry.store.close();
     this.entries.delete(jobId);
+    await this.saveJournal();
     this.hub.emit({ type: 'job-removed', jobId });
   }
 
@@ -200,6 +243,42 @@ export class QueuedJobs {
       await entry.store.close();
     }
     this.entries.clear();
+  }
+
+  private attach(job: Job, spec: JobSpec, addressText: string, store: ClusterStore): QueuedEntry {
+    const entry: QueuedEntry = {
+      job,
+      spec,
+      addressText,
+      address: parseQueueAddress(addressText),
+      store,
+      running: null,
+      workersEtaMs: null,
+      stop: null,
+      following: null,
+    };
+    this.entries.set(job.id, entry);
+    this.hub.emit({ type: 'job-added', job: structuredClone(job) });
+    return entry;
+  }
+
+  private journalFile(): string {
+    return path.join(this.options.stateDir, 'queued-jobs.json');
+  }
+
+  /** The unfinished jobs and their queues' addresses (with passwords: owner-only). */
+  private async saveJournal(): Promise<void> {
+    const journal: JournalEntry[] = [
+      ...this.unrestored,
+      ...[...this.entries.values()]
+        .filter((entry) => entry.job.summary === null)
+        .map((entry) => ({ id: entry.job.id, address: entry.addressText })),
+    ];
+    await mkdir(this.options.stateDir, { recursive: true });
+    const file = this.journalFile();
+    const temporary = `${file}.${process.pid}.tmp`;
+    await writeFile(temporary, `${JSON.stringify(journal)}\n`, { mode: 0o600 });
+    await rename(temporary, file);
   }
 
   private require(jobId: string): QueuedEntry {
@@ -309,11 +388,28 @@ export class QueuedJobs {
     };
     this.hub.emit({ type: 'job-state', jobId: job.id, state });
     this.hub.emit({ type: 'job-summary', summary: structuredClone(job.summary) });
+    await this.saveJournal().catch((error: unknown) => this.log(`journal: ${String(error)}`));
   }
 
   private log(line: string): void {
     (this.options.log ?? ((text: string) => console.log(`queue: ${text}`)))(line);
   }
+}
+
+interface JournalEntry {
+  id: string;
+  address: string;
+}
+
+function parseJournal(value: unknown): JournalEntry[] {
+  if (!Array.isArray(value)) return [];
+  return value.filter(
+    (entry): entry is JournalEntry =>
+      typeof entry === 'object' &&
+      entry !== null &&
+      typeof (entry as JournalEntry).id === 'string' &&
+      typeof (entry as JournalEntry).address === 'string',
+  );
 }
 
 /**
