@@ -287,6 +287,23 @@ export type BatchEventOf<T extends BatchEventType> = Extract<BatchEvent, { type:
 export interface PreflightFileProblem {
   path: string;
   reason: FileReason;
+  /** A folder (one that cannot be read), not a file. */
+  folder?: boolean;
+}
+
+/**
+ * `1 folder cannot be read`, `2 files cannot be read`, `1 folder and 3 files cannot be read`:
+ * folders and files named as what they are.
+ */
+export function unreadableText(problems: readonly Pick<PreflightFileProblem, 'folder'>[]): string {
+  const folders = problems.filter((problem) => problem.folder === true).length;
+  const files = problems.length - folders;
+  const count = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' : 's'}`;
+  const parts = [
+    ...(folders > 0 ? [count(folders, 'folder')] : []),
+    ...(files > 0 ? [count(files, 'file')] : []),
+  ];
+  return `${parts.join(' and ')} cannot be read`;
 }
 
 export interface PreflightWarning {

@@ -30,6 +30,8 @@ export interface ScannedFile {
    * that cannot be read, missing path); null for a regular file.
    */
   problem: FileReason | null;
+  /** Set on a problem entry that is a folder (one that cannot be read). */
+  folder?: boolean;
 }
 
 export interface ImageHeader {
@@ -146,7 +148,12 @@ async function walkFolder(
     try {
       entries = await readdir(dir, { withFileTypes: true });
     } catch (error) {
-      problem(dir, entryProblem(error, dir, 'folder'));
+      results.push({
+        inputPath: dir,
+        bytes: 0,
+        problem: entryProblem(error, dir, 'folder'),
+        folder: true,
+      });
       return;
     }
     // A folder we wrote outputs into carries a marker; its images are results, not inputs.

@@ -20,6 +20,8 @@ export interface PreflightFile {
   /** A JPEG's IJG quality from its header tables; null for other files (or no tables). */
   jpegQuality: number | null;
   problem: PreflightFileProblem['reason'] | null;
+  /** A problem entry that is a folder (one that cannot be read). */
+  folder?: boolean;
 }
 
 export interface PreflightInputs {
@@ -60,7 +62,12 @@ export async function estimateJob(inputs: PreflightInputs): Promise<PreflightEst
   let largest: { pixels: number; header: ImageHeader } | null = null;
   for (const file of inputs.files) {
     if (file.problem || !file.header) {
-      if (file.problem) problems.push({ path: file.inputPath, reason: file.problem });
+      if (file.problem)
+        problems.push({
+          path: file.inputPath,
+          reason: file.problem,
+          ...(file.folder ? { folder: true } : {}),
+        });
       continue;
     }
     let size;

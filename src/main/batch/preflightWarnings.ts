@@ -6,6 +6,7 @@
 import path from 'node:path';
 import type { ExportSettings } from '../../shared/exportSettings.ts';
 import type { JobInputs, PreflightFileProblem, PreflightWarning } from '../../shared/jobs.ts';
+import { unreadableText } from '../../shared/jobs.ts';
 import { resolveTargetSize } from '../../shared/targetSize.ts';
 import type { ImageHeader } from './inputScan.ts';
 import { scanInputs } from './inputScan.ts';
@@ -47,7 +48,7 @@ export async function preflightWarnings(request: WarningInputs): Promise<Preflig
   if (request.problems.length > 0) {
     warnings.push({
       code: 'unreadable-files',
-      message: `${countOf(request.problems.length, 'file')} cannot be read and will be listed as failed: ${request.problems
+      message: `${unreadableText(request.problems)} and will be listed as failed: ${request.problems
         .slice(0, NAMES_LISTED)
         .map((problem) => `${path.basename(problem.path)} (${problem.reason.message})`)
         .join('; ')}${moreThan(request.problems.length)}.`,
