@@ -5,7 +5,7 @@
  * the same ClusterStore), and the batch service that sends new jobs to the queue when it is
  * chosen while every other job stays on the local queue.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { QueueCheck, RunOn, RunOnView, WorkersView, WorkerView } from '../../shared/ipc.ts';
 import type { ImageUpscaler } from '../batch/imageUpscaler.ts';
@@ -19,7 +19,7 @@ import {
   type QueueAddress,
 } from '../cluster/queueConnection.ts';
 import type { AllowedFolders } from './allowedFolders.ts';
-import { QueuedJobs, queueProblemSentence } from './queuedJobs.ts';
+import { QueuedJobs, queueProblemSentence, writeOwnerOnlyFile } from './queuedJobs.ts';
 import type { BatchService, ServiceEvent } from './services.ts';
 import { InvalidArgument } from './validate.ts';
 
@@ -86,11 +86,7 @@ export function createClusterParts(config: {
     runOn: async () => view(await load()),
     async setRunOn(candidate) {
       const runOn = parseRunOn(candidate);
-      await mkdir(path.dirname(file), { recursive: true });
-      // Write then rename, as the settings file: a crash never leaves half of it.
-      const temporary = `${file}.${process.pid}.tmp`;
-      await writeFile(temporary, `${JSON.stringify(runOn, null, 2)}\n`, { mode: 0o600 });
-      await rename(temporary, file);
+      await writeOwnerOnlyFile(file, `${JSON.stringify(runOn, null, 2)}\n`);
       stored = runOn;
       return view(runOn);
     },

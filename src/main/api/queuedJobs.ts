@@ -274,11 +274,7 @@ export class QueuedJobs {
         .filter((entry) => entry.job.summary === null)
         .map((entry) => ({ id: entry.job.id, address: entry.addressText })),
     ];
-    await mkdir(this.options.stateDir, { recursive: true });
-    const file = this.journalFile();
-    const temporary = `${file}.${process.pid}.tmp`;
-    await writeFile(temporary, `${JSON.stringify(journal)}\n`, { mode: 0o600 });
-    await rename(temporary, file);
+    await writeOwnerOnlyFile(this.journalFile(), `${JSON.stringify(journal)}\n`);
   }
 
   private require(jobId: string): QueuedEntry {
@@ -394,6 +390,17 @@ export class QueuedJobs {
   private log(line: string): void {
     (this.options.log ?? ((text: string) => console.log(`queue: ${text}`)))(line);
   }
+}
+
+/**
+ * A small file that may hold a queue's password: readable by its owner only, written then
+ * renamed so a crash never leaves half of it.
+ */
+export async function writeOwnerOnlyFile(file: string, text: string): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const temporary = `${file}.${process.pid}.tmp`;
+  await writeFile(temporary, text, { mode: 0o600 });
+  await rename(temporary, file);
 }
 
 interface JournalEntry {
