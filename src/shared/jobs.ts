@@ -15,6 +15,26 @@ export interface JobInputs {
   includeExtensions: string[];
   /** Lower-case extensions without the dot, removed after `includeExtensions`. */
   excludeExtensions: string[];
+  /**
+   * The photos chosen before the job started ("Choose the photos"): absolute paths. Excluded
+   * photos are never scanned into the job (not run, not counted); with `onlyStarred`, only the
+   * starred photos are. Absent: every photo found.
+   */
+  selection?: PhotoSelection;
+}
+
+export interface PhotoSelection {
+  starred: string[];
+  excluded: string[];
+  /** Export only the starred photos. */
+  onlyStarred: boolean;
+}
+
+/** True when the selection leaves `photoPath` out of the job. */
+export function isLeftOut(selection: PhotoSelection | undefined, photoPath: string): boolean {
+  if (!selection) return false;
+  if (selection.excluded.includes(photoPath)) return true;
+  return selection.onlyStarred && !selection.starred.includes(photoPath);
 }
 
 export const FILE_STATES = ['queued', 'running', 'done', 'skipped', 'failed', 'cancelled'] as const;
@@ -307,7 +327,13 @@ export function unreadableText(problems: readonly Pick<PreflightFileProblem, 'fo
 }
 
 export interface PreflightWarning {
-  code: 'outputs-exist' | 'photos-in-subfolders' | 'unreadable-files' | 'manifest';
+  code:
+    | 'outputs-exist'
+    | 'photos-in-subfolders'
+    | 'unreadable-files'
+    | 'manifest'
+    /** WebP or AVIF output large enough that its encoder's whole frame matters (encoderMemory.ts). */
+    | 'whole-frame-encoder';
   message: string;
 }
 

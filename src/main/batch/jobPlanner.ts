@@ -18,6 +18,7 @@ import type {
   JobFile,
   JobInputs,
   JobProgress,
+  PhotoSelection,
   PreflightEstimate,
 } from '../../shared/jobs.ts';
 import { isUpToDate } from '../../shared/jobs.ts';
@@ -27,6 +28,7 @@ import { concreteFormat, type ConcreteFormat } from '../../shared/outputNaming.t
 import {
   DEFAULT_MAX_INPUT_PIXELS,
   DEFAULT_MAX_OUTPUT_PIXELS,
+  formatSizeProblem,
   readJpegQuality,
 } from '../engine/index.ts';
 import {
@@ -530,6 +532,14 @@ export class JobPlanner {
           message: `the output would be ${size.width}x${size.height} (${formatMegapixels(size.width * size.height)}), over the limit of ${formatMegapixels(DEFAULT_MAX_OUTPUT_PIXELS)}`,
         };
       }
+      // A format that cannot hold the size (WebP stops at 16383 px a side): said before any
+      // work, in the engine's sentence, which names the formats that can.
+      const formatProblem = formatSizeProblem(
+        concreteFormat(settings.format, inputPath),
+        size.width,
+        size.height,
+      );
+      if (formatProblem) return { code: 'too-large', message: formatProblem };
     } catch {
       // scale-out-of-range: the pre-flight and the run report it with the target's own words.
     }
@@ -735,5 +745,22 @@ function validateInputs(value: JobInputs): JobInputs {
     recursive: value.recursive === true,
     includeExtensions: extensions(value.includeExtensions, 'includeExtensions'),
     excludeExtensions: extensions(value.excludeExtensions, 'excludeExtensions'),
+    ...(value.selection !== undefined ? { selection: validSelection(value.selection) } : {}),
+  };
+}
+
+/** The photos chosen before the job started: absolute paths, and whether only starred ones run. */
+function validSelection(value: PhotoSelection): PhotoSelection {
+  const paths = (list: unknown, name: string): string[] => {
+    if (!Array.isArray(list) || list.some((p) => typeof p !== 'string' || !path.isAbsolute(p)))
+      throw new TypeError(`selection.${name} must be a list of absolute paths`);
+    return (list as string[]).map((p) => path.resolve(p));
+  };
+  if (typeof value !== 'object' || value === null)
+    throw new TypeError('selection must be an object');
+  return {
+    starred: paths(value.starred, 'starred'),
+    excluded: paths(value.excluded, 'excluded'),
+    onlyStarred: value.onlyStarred === true,
   };
 }

@@ -11,6 +11,7 @@ import { resolveTargetSize } from '../../shared/targetSize.ts';
 import type { ImageHeader } from './inputScan.ts';
 import { scanInputs } from './inputScan.ts';
 import { pathExists, planOutputName } from './outputPlan.ts';
+import { wholeFrameEncoderWarning } from './encoderMemory.ts';
 
 /** File names listed in a warning before "and N more". */
 const NAMES_LISTED = 3;
@@ -54,6 +55,8 @@ export async function preflightWarnings(request: WarningInputs): Promise<Preflig
         .join('; ')}${moreThan(request.problems.length)}.`,
     });
   }
+  const encoder = wholeFrameEncoderWarning(request.files, request.settings);
+  if (encoder) warnings.push(encoder);
   return warnings;
 }
 

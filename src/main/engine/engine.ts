@@ -43,6 +43,7 @@ import {
   formatSizeProblem,
   jpegFitsWholeInMemory,
   supportsSixteenBit,
+  wholeFrameEncoderBytes,
 } from './imageEncode.ts';
 import { InferenceClient } from './inferenceClient.ts';
 import { RESTORED_CHROMA_BYTES_PER_PIXEL, restoreChroma } from './chromaRestoration.ts';
@@ -360,10 +361,13 @@ class UpscaleEngine implements Engine {
         // A JPEG that fits mozjpeg's whole-image buffer only without the session's arena
         // (the last tile's working set): release the session first (reopened on the next run).
         let encoderBytes = memory.encoderBytes;
+        // WebP and AVIF hold the whole frame whatever the budget: give them the arena too.
+        const frameBytes = wholeFrameEncoderBytes(format, target.width * target.height);
         if (
-          format === 'jpeg' &&
-          !jpegFitsWholeInMemory(target.width * target.height, encoderBytes) &&
-          jpegFitsWholeInMemory(target.width * target.height, memory.encoderBytesReleased)
+          (format === 'jpeg' &&
+            !jpegFitsWholeInMemory(target.width * target.height, encoderBytes) &&
+            jpegFitsWholeInMemory(target.width * target.height, memory.encoderBytesReleased)) ||
+          frameBytes > encoderBytes
         ) {
           await this.client.release(variant.path);
           encoderBytes = memory.encoderBytesReleased;

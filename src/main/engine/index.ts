@@ -14,6 +14,7 @@ export type { Rect } from './bicubic.ts';
 export { ImageInputError, type ImageInputProblem } from './imageInputError.ts';
 export { DEFAULT_MAX_INPUT_PIXELS, type ImageHeader } from './imageDecode.ts';
 export { writeAtomically } from './outputFile.ts';
+export { FORMAT_NAMES, formatSizeProblem, wholeFrameEncoderBytes } from './imageEncode.ts';
 export { ModelCardError } from './modelCard.ts';
 export { readJpegQuality } from './jpegQuality.ts';
 export { psnrY, ssimY, type YPlane } from './metrics.ts';
