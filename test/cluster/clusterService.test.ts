@@ -338,6 +338,52 @@ async function waitFor<T>(
   }
 }
 
+describe('Pause, Resume and Cancel of a job on the queue', () => {
+  it('pause the BullMQ queue, resume it, and cancel drains what waits and ends the job', async () => {
+    const cluster = parts(path.join(root, 'controls-data'));
+    const url = `redis://127.0.0.1:${redis.port}/7`;
+    await cluster.service.setRunOn({ kind: 'queue', address: url });
+    const batch = cluster.batch(noLocalBatch());
+    const events: BatchEvent[] = [];
+    const unsubscribe = cluster.subscribe((event) => events.push(event.payload));
+    const photos = path.join(root, 'controls-photos');
+    for (let i = 0; i < 3; i++)
+      await writeImage(path.join(photos, `c${i}.png`), rawImage(40 + i, 30, 3));
+    // No worker: the files wait on the queue.
+    const job = await batch.add(jobInputs([photos]), testSettings());
+    const store = new ClusterStore(parseQueueAddress(url));
+    try {
+      const queue = store.queue(job.id);
+      expect(await queue.getJobCounts('waiting')).toEqual({ waiting: 3 });
+
+      await batch.pause(job.id, 'finish');
+      expect(batch.job(job.id).state).toBe('paused');
+      expect(await queue.isPaused()).toBe(true);
+      expect((await store.job(job.id))?.state).toBe('paused');
+
+      await batch.resume(job.id);
+      expect(batch.job(job.id).state).toBe('running');
+      expect(await queue.isPaused()).toBe(false);
+
+      await batch.cancel(job.id);
+      expect(await queue.getJobCounts('waiting', 'paused')).toEqual({ waiting: 0, paused: 0 });
+      expect((await store.job(job.id))?.state).toBe('cancelled');
+      const ended = batch.job(job.id);
+      expect([ended.state, ended.summary?.counts.cancelled]).toEqual(['cancelled', 3]);
+      expect(
+        events.filter((event) => event.type === 'job-state').map((event) => event.state),
+      ).toEqual(['running', 'paused', 'running', 'cancelled']);
+
+      await batch.remove(job.id);
+      expect(batch.snapshot().jobs).toEqual([]);
+      expect(events.at(-1)).toEqual({ type: 'job-removed', jobId: job.id });
+    } finally {
+      unsubscribe();
+      await store.close();
+    }
+  });
+});
+
 describe('a job started while the queue cannot be reached', () => {
   it('is refused in one plain sentence, and nothing is queued anywhere', async () => {
     const cluster = parts(path.join(root, 'down-data'));
