@@ -197,7 +197,8 @@ describe("the photographer's loop", () => {
       /^1600×1200 · [\d.]+ s elapsed · about [\d.]+ (s|min [\d]+ s) left$/,
     );
     await poll(() => job.getByTestId('job-eta').textContent()).toMatch(
-      /^\d+% · [\d.]+ s elapsed · about [\d.]+ (s|min \d+ s) left · [\d.]+ MP\/s$/,
+      // Then what it wrote of what it will write (issue 23: learned from its own outputs).
+      /^\d+% · [\d.]+ s elapsed · about [\d.]+ (s|min \d+ s) left · [\d.]+ MP\/s · [\d.]+ (B|KB|MB) of ≈ [\d.]+ (KB|MB)$/,
     );
     await poll(() => page.getByTestId('overall-progress').textContent()).toMatch(
       /^\d of 3 photos in 1 unfinished job · [\d.]+ s elapsed · about [\d.]+ (s|min \d+ s) left$/,
