@@ -155,6 +155,14 @@ export async function upscaleTiled(
     mergeMs += performance.now() - merging;
   };
 
+  // Finished pieces wait here until the next tile has gone to the inference worker: their
+  // chroma resize and the sink (the raster file's write) then run on this thread while the
+  // worker infers, instead of leaving the worker idle between tiles. Order is kept (FIFO).
+  const pending: (() => void)[] = [];
+  const flush = (): void => {
+    for (let piece = pending.shift(); piece; piece = pending.shift()) piece();
+  };
+
   const runTile = async (tile: Tile): Promise<void> => {
     if (
       Math.max(tile.padded.width, tile.padded.height) > tileLimit &&
@@ -170,17 +178,17 @@ export async function upscaleTiled(
     const started = performance.now();
     bicubicMs += started - resizing;
     let yOut: Float32Array;
+    let overlappedMs = 0;
     try {
-      yOut = options.selfEnsemble
-        ? await runSelfEnsemble(
-            options.model,
-            inputs.y,
-            padded.width,
-            padded.height,
-            s,
-            inputs.bicubic,
-          )
-        : await options.model(inputs.y, 1, padded.height, padded.width, inputs.bicubic);
+      const running = options.selfEnsemble
+        ? runSelfEnsemble(options.model, inputs.y, padded.width, padded.height, s, inputs.bicubic)
+        : options.model(inputs.y, 1, padded.height, padded.width, inputs.bicubic);
+      // Awaited below; this only keeps a failure during the flush from going unhandled.
+      running.catch(() => undefined);
+      const flushing = performance.now();
+      flush();
+      overlappedMs = performance.now() - flushing;
+      yOut = await running;
     } catch (error) {
       const side = Math.max(padded.width, padded.height);
       if (!(error instanceof AllocationFailure) || side <= MIN_RETRY_TILE) throw error;
@@ -189,7 +197,8 @@ export async function upscaleTiled(
       for (const part of splitTile(tile, overlap, grid.size)) await runTile(part);
       return;
     } finally {
-      inferenceMs += performance.now() - started;
+      // The wait for the model: the flush's own work is counted in bicubic and merge.
+      inferenceMs += performance.now() - started - overlappedMs;
     }
     signal?.throwIfAborted();
     // The tile's core in the model's output pixels, limited to what the target region needs.
@@ -197,7 +206,7 @@ export async function upscaleTiled(
     if (kept.width <= 0 || kept.height <= 0) return;
     const y = cropToCore(yOut, scaleRect(padded, s), kept);
     if (!between) {
-      finish(kept, y);
+      pending.push(() => finish(kept, y));
       return;
     }
     const merging = performance.now();
@@ -215,7 +224,7 @@ export async function upscaleTiled(
       const resizing = performance.now();
       const y = between.resize(strip);
       bicubicMs += performance.now() - resizing;
-      finish(strip, y);
+      pending.push(() => finish(strip, y));
     }
   };
 
@@ -227,6 +236,7 @@ export async function upscaleTiled(
     // A band of tiles is done: its model-output rows are complete.
     if (!next || next.core.y !== tile.core.y) resizeReady((tile.core.y + tile.core.height) * s);
   }
+  flush();
   if (between && !between.done()) throw new Error('the resize to the target size is incomplete');
   return { tiles: tiles.length, tileSize: tileLimit, inferenceMs, bicubicMs, mergeMs };
 }
