@@ -8,15 +8,20 @@
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createEngine } from '../../src/main/engine/index.ts';
+import { createEngine, type Engine } from '../../src/main/engine/index.ts';
 import * as imageDecode from '../../src/main/engine/imageDecode.ts';
-import { DEFAULT_UPSCALE_OPTIONS, type UpscaleOptions } from '../../src/shared/upscaleOptions.ts';
+import {
+  DEFAULT_UPSCALE_OPTIONS,
+  type SourceSetting,
+  type UpscaleOptions,
+} from '../../src/shared/upscaleOptions.ts';
 import {
   FIXTURE_MODELS_DIR,
   makeTempDir,
   texturedPixels,
   writeTexturedImage,
 } from '../helpers/testImages.ts';
+import { FAST_DIR, MODEL_KIND_CASES, type ModelKindCase } from './modelKindCases.ts';
 
 vi.mock('../../src/main/engine/imageDecode.ts', async (importOriginal) => {
   const actual = await importOriginal<typeof imageDecode>();
@@ -27,9 +32,6 @@ vi.mock('../../src/main/engine/imageDecode.ts', async (importOriginal) => {
   };
 });
 
-const FAST_DIR = path.resolve(import.meta.dirname, '../fixtures/models-fast');
-const FAST_X4_DIR = path.resolve(import.meta.dirname, '../fixtures/models-fast-x4');
-
 let temp: Awaited<ReturnType<typeof makeTempDir>>;
 beforeEach(async () => {
   temp = await makeTempDir();
@@ -38,41 +40,9 @@ beforeEach(async () => {
 });
 afterEach(async () => temp.remove());
 
-interface Case {
-  name: string;
-  dir: string;
-  model: string;
-  scale: number;
-  alpha?: boolean;
-  precision?: 'auto' | 'fp32';
-  /** An upright JPEG stored turned (EXIF orientation 6). */
-  rotatedJpeg?: boolean;
-}
-
-const CASES: Case[] = [
-  { name: 'output-resolution model x2', dir: FIXTURE_MODELS_DIR, model: 'cmsc-tiny', scale: 2 },
-  { name: 'output-resolution model x2.5', dir: FIXTURE_MODELS_DIR, model: 'cmsc-tiny', scale: 2.5 },
-  {
-    name: 'output-resolution model x2, alpha',
-    dir: FIXTURE_MODELS_DIR,
-    model: 'cmsc-tiny',
-    scale: 2,
-    alpha: true,
-  },
-  { name: 'input-resolution model x2, int8', dir: FAST_DIR, model: 'cmsc-tiny-fast', scale: 2 },
-  {
-    name: 'input-resolution model x2 resized up to x2.5',
-    dir: FAST_DIR,
-    model: 'cmsc-tiny-fast',
-    scale: 2.5,
-  },
-  {
-    name: 'input-resolution x4 model resized down to x3',
-    dir: FAST_X4_DIR,
-    model: 'cmsc-tiny-fast-x4',
-    scale: 3,
-    precision: 'fp32',
-  },
+/** Every fixture model kind (self-ensemble aside: Compare runs it as the batch does), and a turned JPEG. */
+const CASES: (ModelKindCase & { rotatedJpeg?: boolean })[] = [
+  ...MODEL_KIND_CASES.filter((c) => !c.tta),
   {
     name: 'input-resolution model x2, EXIF-rotated JPEG',
     dir: FAST_DIR,
@@ -114,6 +84,7 @@ describe('a Compare crop decodes only its window and equals the whole output the
           source: 'clean',
           target: { kind: 'scale', scale: c.scale },
           precision: c.precision ?? 'auto',
+          quality: c.quality ?? 'best',
           format: 'png',
           tileSize: 48,
         };
@@ -157,6 +128,28 @@ describe('a Compare crop decodes only its window and equals the whole output the
   }
 });
 
+/** The tiny fixture model at x2 with the Source setting `source`, closed after `run`. */
+async function withTinyModel(
+  source: SourceSetting,
+  run: (engine: Engine, options: UpscaleOptions) => Promise<void>,
+): Promise<void> {
+  const engine = await createEngine({
+    modelsDirs: [FIXTURE_MODELS_DIR],
+    device: 'cpu',
+    threads: 1,
+  });
+  try {
+    await run(engine, {
+      ...DEFAULT_UPSCALE_OPTIONS,
+      model: 'cmsc-tiny',
+      source,
+      target: { kind: 'scale', scale: 2 },
+    });
+  } finally {
+    await engine.close();
+  }
+}
+
 describe('a crop of a big photo', () => {
   it('decodes a window of it, never the whole photo, and a nudged crop decodes nothing more', async () => {
     // 24 MP, as a camera saves it (quality 90: its tables send it to the photo variant).
@@ -164,17 +157,7 @@ describe('a crop of a big photo', () => {
     await sharp(texturedPixels(6000, 4000, 3), { raw: { width: 6000, height: 4000, channels: 3 } })
       .jpeg({ quality: 90 })
       .toFile(input);
-    const engine = await createEngine({
-      modelsDirs: [FIXTURE_MODELS_DIR],
-      device: 'cpu',
-      threads: 1,
-    });
-    try {
-      const options: UpscaleOptions = {
-        ...DEFAULT_UPSCALE_OPTIONS,
-        model: 'cmsc-tiny',
-        target: { kind: 'scale', scale: 2 },
-      };
+    await withTinyModel('auto', async (engine, options) => {
       const first = await engine.upscaleRegion(
         input,
         { x: 3000, y: 2500, width: 64, height: 48 },
@@ -187,25 +170,12 @@ describe('a crop of a big photo', () => {
       const window = vi.mocked(imageDecode.decodeWindow).mock.calls[0]![1];
       // The crop, its model context and the slack for a nudge: well under 1 % of the photo.
       expect(window.width * window.height).toBeLessThan(0.01 * 6000 * 4000);
-    } finally {
-      await engine.close();
-    }
+    });
   });
 
   it('measures the noise over the whole photo once, when the noise decides the model', async () => {
     const input = await writeTexturedImage(path.join(temp.dir, 'scan.png'), 900, 700);
-    const engine = await createEngine({
-      modelsDirs: [FIXTURE_MODELS_DIR],
-      device: 'cpu',
-      threads: 1,
-    });
-    try {
-      const options: UpscaleOptions = {
-        ...DEFAULT_UPSCALE_OPTIONS,
-        model: 'cmsc-tiny',
-        source: 'auto',
-        target: { kind: 'scale', scale: 2 },
-      };
+    await withTinyModel('auto', async (engine, options) => {
       const crops = [];
       for (const x of [100, 500, 700])
         crops.push(
@@ -217,8 +187,6 @@ describe('a crop of a big photo', () => {
       // Once for Compare's noise, once for the batch's run.
       expect(imageDecode.decodeSamples).toHaveBeenCalledTimes(2);
       expect(imageDecode.decodeWindow).toHaveBeenCalledTimes(3);
-    } finally {
-      await engine.close();
-    }
+    });
   });
 });

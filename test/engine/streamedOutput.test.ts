@@ -16,9 +16,7 @@ import { diskSpaceProblem } from '../../src/main/engine/diskSpace.ts';
 import { formatSizeProblem } from '../../src/main/engine/imageEncode.ts';
 import { DEFAULT_UPSCALE_OPTIONS, type UpscaleOptions } from '../../src/shared/upscaleOptions.ts';
 import { FIXTURE_MODELS_DIR, makeTempDir, writeTexturedImage } from '../helpers/testImages.ts';
-
-const FAST_DIR = path.resolve(import.meta.dirname, '../fixtures/models-fast');
-const FAST_X4_DIR = path.resolve(import.meta.dirname, '../fixtures/models-fast-x4');
+import { MODEL_KIND_CASES } from './modelKindCases.ts';
 
 let temp: Awaited<ReturnType<typeof makeTempDir>>;
 beforeEach(async () => {
@@ -26,75 +24,8 @@ beforeEach(async () => {
 });
 afterEach(async () => temp.remove());
 
-interface Case {
-  name: string;
-  dir: string;
-  model: string;
-  scale: number;
-  alpha?: boolean;
-  tta?: boolean;
-  precision?: 'auto' | 'fp32';
-  quality?: UpscaleOptions['quality'];
-}
-
-const CASES: Case[] = [
-  { name: 'output-resolution model x2', dir: FIXTURE_MODELS_DIR, model: 'cmsc-tiny', scale: 2 },
-  { name: 'output-resolution model x2.5', dir: FIXTURE_MODELS_DIR, model: 'cmsc-tiny', scale: 2.5 },
-  {
-    name: 'output-resolution model x2, alpha',
-    dir: FIXTURE_MODELS_DIR,
-    model: 'cmsc-tiny',
-    scale: 2,
-    alpha: true,
-  },
-  {
-    name: 'output-resolution model x2, self-ensemble, fast preset',
-    dir: FIXTURE_MODELS_DIR,
-    model: 'cmsc-tiny',
-    scale: 2,
-    tta: true,
-    quality: 'fast',
-  },
-  {
-    name: 'input-resolution model x2, fp32',
-    dir: FAST_DIR,
-    model: 'cmsc-tiny-fast',
-    scale: 2,
-    precision: 'fp32',
-  },
-  { name: 'input-resolution model x2, int8', dir: FAST_DIR, model: 'cmsc-tiny-fast', scale: 2 },
-  {
-    name: 'input-resolution model x2 resized up to x2.5, alpha',
-    dir: FAST_DIR,
-    model: 'cmsc-tiny-fast',
-    scale: 2.5,
-    alpha: true,
-  },
-  {
-    name: 'input-resolution model x2, self-ensemble',
-    dir: FAST_DIR,
-    model: 'cmsc-tiny-fast',
-    scale: 2,
-    tta: true,
-  },
-  {
-    name: 'input-resolution x4 model at x4',
-    dir: FAST_X4_DIR,
-    model: 'cmsc-tiny-fast-x4',
-    scale: 4,
-    precision: 'fp32',
-  },
-  {
-    name: 'input-resolution x4 model resized down to x3',
-    dir: FAST_X4_DIR,
-    model: 'cmsc-tiny-fast-x4',
-    scale: 3,
-    precision: 'fp32',
-  },
-];
-
 describe('streamed output equals the whole-image path', () => {
-  for (const c of CASES) {
+  for (const c of MODEL_KIND_CASES) {
     it(c.name, async () => {
       const engine = await createEngine({ modelsDirs: [c.dir], device: 'cpu', threads: 1 });
       try {
