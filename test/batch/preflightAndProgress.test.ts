@@ -47,7 +47,13 @@ afterEach(async () => {
 async function readSpeedFile(): Promise<
   Record<
     string,
-    { flopsPerSecond: number; pipelineSecondsPerMegapixel: number; source: string; photos: number }
+    {
+      flopsPerSecond: number;
+      pipelineSecondsPerMegapixel: number;
+      source: string;
+      photos: number;
+      overheadSecondsPerPhoto?: number;
+    }
   >
 > {
   return JSON.parse(await readFile(path.join(root, 'state', 'speed.json'), 'utf8'));

@@ -19,7 +19,7 @@ import {
   parseExportSettings,
   type ExportSettings,
 } from '../../shared/exportSettings.ts';
-import { PAUSE_WHEN, type JobInputs } from '../../shared/jobs.ts';
+import { PAUSE_WHEN, type JobInputs, type PhotoSelection } from '../../shared/jobs.ts';
 import { resolveOutputFolder } from '../batch/outputPlan.ts';
 import { QUALITY_PRESETS, SOURCE_SETTINGS } from '../../shared/upscaleOptions.ts';
 import { type OutputSharpening, readOutputSharpening } from '../../shared/outputSharpening.ts';
@@ -113,6 +113,7 @@ export function createRequestHandlers(
     const recursive = expectBoolean(inputs.recursive, 'inputs.recursive');
     const includeExtensions = extensions('includeExtensions');
     const excludeExtensions = extensions('excludeExtensions');
+    const selection = inputs.selection === undefined ? undefined : photoSelection(inputs.selection);
     return {
       paths: await Promise.all(paths.map((candidate) => allowedFolders.check(candidate))),
       recursive,
@@ -450,4 +451,28 @@ function expectSharpening(value: unknown): OutputSharpening {
       'sharpening must be { amount: none|low|standard|high, medium: screen|print }',
     );
   return sharpening;
+}
+
+/** The most photos one selection may star or exclude. */
+const MAX_SELECTED_PHOTOS = 10_000;
+
+/** "Choose the photos": starred and excluded photos (absolute paths) and "only starred". */
+function photoSelection(value: unknown): PhotoSelection {
+  const selection = expectRecord(value, 'inputs.selection');
+  const paths = (field: 'starred' | 'excluded'): string[] =>
+    expectList(
+      selection[field],
+      `inputs.selection.${field}`,
+      MAX_SELECTED_PHOTOS,
+      (element, what) => {
+        const photo = expectString(element, what);
+        if (!path.isAbsolute(photo)) throw new InvalidArgument(`${what} must be an absolute path`);
+        return path.resolve(photo);
+      },
+    );
+  return {
+    starred: paths('starred'),
+    excluded: paths('excluded'),
+    onlyStarred: expectBoolean(selection.onlyStarred, 'inputs.selection.onlyStarred'),
+  };
 }

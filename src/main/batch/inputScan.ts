@@ -13,6 +13,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { SUPPORTED_INPUT_EXTENSIONS } from '../../shared/imageExtensions.ts';
 import type { FileReason, JobInputs } from '../../shared/jobs.ts';
+import { isLeftOut } from '../../shared/jobs.ts';
 import {
   isOurTemporaryFile,
   OUTPUT_FOLDER_MARKER,
@@ -96,6 +97,15 @@ export async function scanInputs(
     seen.add(file.inputPath);
     found.push(file);
   };
+  // Photos left out by the person's choice are not in the job at all (the scan is the one place
+  // every front end and the estimate share).
+  const selection = inputs.selection && {
+    ...inputs.selection,
+    starred: inputs.selection.starred.map((p) => path.resolve(p)),
+    excluded: inputs.selection.excluded.map((p) => path.resolve(p)),
+  };
+  const chosen = (file: Pick<ScannedFile, 'inputPath' | 'problem'>): boolean =>
+    file.problem !== null || !isLeftOut(selection, file.inputPath);
   for (const [index, inputPath] of resolvedInputs.entries()) {
     const entry = explicit[index]!;
     const relativePath = path.basename(inputPath) || inputPath;
@@ -103,10 +113,12 @@ export async function scanInputs(
       add({ inputPath, relativePath, bytes: 0, problem: entry.problem });
     } else if (entry.kind === 'file') {
       // A file the user picked by hand is taken whatever its extension: they asked for it.
-      add({ inputPath, relativePath, bytes: entry.bytes, problem: null });
+      const file = { inputPath, relativePath, bytes: entry.bytes, problem: null };
+      if (chosen(file)) add(file);
     } else {
       const prefix = folderCount > 1 ? path.basename(inputPath) : '';
       for (const file of await walkFolder(inputPath, inputs.recursive, skip, wanted)) {
+        if (!chosen(file)) continue;
         const relative = path.relative(inputPath, file.inputPath) || path.basename(inputPath);
         add({ ...file, relativePath: prefix ? path.join(prefix, relative) : relative });
       }
