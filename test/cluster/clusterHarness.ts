@@ -161,12 +161,14 @@ export function worker(
   stallMs = 1000,
   models?: string,
   extra: string[] = [],
+  env: Record<string, string> = {},
 ): CliProcess {
   return cmsc(
     ['worker', '--queue', queueUrl, '--allow-output', root, ...extra],
     {
       CMSC_STALLED_INTERVAL_MS: String(stallMs),
       CMSC_WORKER_STATE: path.join(root, '.worker-state'),
+      ...env,
     },
     models,
   );

@@ -3,6 +3,7 @@
  * is queued (reachable, password, a Redis BullMQ can run on), and written without its password
  * wherever it is printed.
  */
+import { isIP } from 'node:net';
 import type { ConnectionOptions } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 
@@ -39,13 +40,17 @@ export function parseQueueAddress(text: string): QueueAddress {
   const db = dbText === '' ? 0 : Number(dbText);
   if (!Number.isInteger(db) || db < 0 || db > 15)
     throw new QueueAddressError(`--queue: the database number must be 0..15 (got "${dbText}")`);
+  const host = url.hostname.replace(/^\[|\]$/g, '');
   const options: RedisOptions = {
-    host: url.hostname.replace(/^\[|\]$/g, ''),
+    host,
     port,
     db,
     ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
     ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
-    ...(url.protocol === 'rediss:' ? { tls: { servername: url.hostname } } : {}),
+    // TLS trusts the system's CAs plus NODE_EXTRA_CA_CERTS (a queue's private CA; Node reads it
+    // at start). SNI carries host names only (RFC 6066): an IP address is checked against the
+    // certificate's IP names without it, and setting it prints a deprecation warning.
+    ...(url.protocol === 'rediss:' ? { tls: isIP(host) ? {} : { servername: host } } : {}),
   };
   return { display: redactQueueText(text), options };
 }
@@ -122,11 +127,24 @@ export function connectionProblem(address: QueueAddress, error: unknown): string
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || /ENOTFOUND|EAI_AGAIN/.test(message))
     return `cannot reach Redis at ${where}: unknown host`;
   if (code === 'ETIMEDOUT' || /ETIMEDOUT|timed? ?out/i.test(message))
-    return `cannot reach Redis at ${where}: no answer (timed out)`;
+    return `cannot reach Redis at ${where}: no answer (timed out)${address.options.tls ? '; is that its TLS port (redis-server --tls-port)?' : ''}`;
+  if (TLS_TRUST_CODES.has(code) || /certificate/i.test(message))
+    return `the TLS certificate of the Redis at ${where} is not trusted (${redactQueueText(message.split('\n')[0]!)}): give its CA certificate with NODE_EXTRA_CA_CERTS=/path/to/ca.pem`;
   if (/Connection is closed|ECONNRESET/i.test(message))
     return `cannot reach Redis at ${where}: the connection was closed (a TLS address needs rediss://, a plain one redis://)`;
   return `cannot use Redis at ${where}: ${redactQueueText(message.split('\n')[0]!)}`;
 }
+
+/** OpenSSL's and Node's codes for a server certificate this computer does not trust. */
+const TLS_TRUST_CODES = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
 
 function compareVersions(a: string, b: string): number {
   const pa = a.split('.').map(Number);
