@@ -240,6 +240,14 @@ export interface InvokeChannels {
   'browse:createFolder': { args: [parent: string, name: string]; result: FolderListing };
   'image:thumbnail': { args: [path: string, maxSide: number]; result: Thumbnail };
   'compare:crop': { args: [request: CropRequest]; result: CropResult };
+  /**
+   * A finished photo's crop as it was written: the same region of its output file (with the
+   * input crop and bicubic beside it), instead of a fresh upscale.
+   */
+  'compare:written': {
+    args: [jobId: string, fileId: number, rect: PixelRect];
+    result: CropResult;
+  };
   /** The photos a job of these (allowed) inputs would take, for previews before it starts. */
   'batch:photos': { args: [inputs: JobInputs]; result: InputPhoto[] };
   /** What a job of these inputs would do with the current settings (files, bytes, disk, time). */
@@ -326,6 +334,7 @@ export const INVOKE_CHANNELS = [
   'browse:createFolder',
   'image:thumbnail',
   'compare:crop',
+  'compare:written',
   'batch:photos',
   'batch:preflight',
   'batch:add',

@@ -26,6 +26,7 @@ import { type OutputSharpening, readOutputSharpening } from '../../shared/output
 import type { AllowedFolders } from './allowedFolders.ts';
 import { clusterHandlers } from './clusterHandlers.ts';
 import { OUTPUT_ACTIONS, writtenOutput } from './jobOutputs.ts';
+import { writtenCrop } from './writtenCrop.ts';
 import { Superseded } from './cropScheduler.ts';
 import {
   createFolder,
@@ -119,6 +120,7 @@ export function createRequestHandlers(
       recursive,
       includeExtensions,
       excludeExtensions,
+      ...(selection ? { selection } : {}),
     };
   };
   /** The settings a job would run with, once the folder it would write to is checked. */
@@ -308,6 +310,20 @@ export function createRequestHandlers(
       const job = services.batch.job(expectString(args[0], 'job id', 200));
       const choice = await modelChoice(args[1]);
       return services.batch.rebuild(job.id, withChoice(job.settings, choice));
+    },
+    'compare:written': async (args) => {
+      expectArgCount(args, 3);
+      const job = services.batch.job(expectString(args[0], 'job id', 200));
+      const fileId = expectInteger(args[1], 'photo number', 0, job.files.length);
+      const rectangle = expectRecord(args[2], 'rect');
+      const side = (field: 'x' | 'y' | 'width' | 'height', min: number): number =>
+        expectInteger(rectangle[field], `rect.${field}`, min, MAX_INPUT_SIDE);
+      return writtenCrop(job, fileId, {
+        x: side('x', 0),
+        y: side('y', 0),
+        width: side('width', 1),
+        height: side('height', 1),
+      });
     },
     'batch:setOutput': async (args) => {
       expectArgCount(args, 2);
