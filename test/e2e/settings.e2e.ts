@@ -23,6 +23,8 @@ describe('export settings in the browser UI', () => {
     await page.getByLabel('WebP quality').press('Tab');
     await page.getByLabel('File name template').fill('{name}_{width}px');
     await page.getByRole('radio', { name: 'Skip the photo' }).check();
+    // The technical options sit behind a disclosure (issue 23), which stays open once opened.
+    await page.locator('summary', { hasText: 'Details: device, model' }).click();
     await page.getByLabel('Self-ensemble (8× slower, slightly sharper)').check();
     await page.getByLabel('Precision').selectOption('fp32');
     // A fixed tile size says what its repeated context costs.
