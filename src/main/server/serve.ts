@@ -62,6 +62,7 @@ async function main(): Promise<void> {
     staticDir: rendererOut,
     port,
     jobs: services.batch,
+    uploads: allowedFolders,
   });
   console.log(
     `CMSC Upscaler is running. Open this address in your browser (it carries the access token):`,

@@ -6,6 +6,7 @@
  *   POST /api/invoke/<channel>  body {"args": [...]}, answers {"ok": true, "value"} or {"ok": false, "error"}
  *   GET  /api/events?token=…    server-sent events named after src/shared/ipc.ts EventChannels
  *   GET  /api/download?job=…    a job's written outputs: one file, or all as a zip (downloads.ts)
+ *   POST /api/upload?folder=…   a photo dropped on the page, into a chosen folder (uploads.ts)
  *
  * Every request passes `checkRequest` (token, Host, Origin) first; paths inside requests are
  * checked by the shared handlers against the folders the user added.
@@ -22,6 +23,7 @@ import type { ServiceEvent } from '../api/services.ts';
 import { isInside } from '../api/allowedFolders.ts';
 import { type JobLookup, serveDownload } from './downloads.ts';
 import { checkRequest } from './requestGuard.ts';
+import { receiveUpload, type UploadFolders } from './uploads.ts';
 
 export const MAX_REQUEST_BYTES = 1024 * 1024;
 const SSE_KEEPALIVE_MS = 15_000;
@@ -61,6 +63,8 @@ export interface WebServerOptions {
   token?: string;
   /** The queue's jobs, for downloads of their outputs; without it there is no download route. */
   jobs?: JobLookup;
+  /** The folders the person chose, for photos dropped on the page; without it no upload route. */
+  uploads?: UploadFolders;
 }
 
 export interface RunningWebServer {
@@ -123,6 +127,8 @@ export async function startWebServer(options: WebServerOptions): Promise<Running
     if (url.pathname === '/api/events' && request.method === 'GET') return streamEvents(response);
     if (url.pathname === '/api/download' && request.method === 'GET' && options.jobs)
       return serveDownload(url, response, options.jobs);
+    if (url.pathname === '/api/upload' && request.method === 'POST' && options.uploads)
+      return receiveUpload(url, request, response, options.uploads);
     if (request.method === 'GET') return serveStatic(url.pathname, response);
     sendJson(response, 404, {
       ok: false,

@@ -23,6 +23,11 @@ export interface Backend {
    * (`null`). Desktop: null, since the files are on this computer (Show in folder, Open).
    */
   outputDownloadUrl(jobId: string, fileId: number | null): string | null;
+  /**
+   * Web: sends one dropped photo into `folder` (a folder chosen in the folder browser) and
+   * answers where it was written. Desktop: not needed (dropped files have real paths).
+   */
+  uploadPhoto(folder: string, file: File): Promise<string>;
 }
 
 export class BackendError extends Error {

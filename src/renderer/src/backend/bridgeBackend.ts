@@ -26,5 +26,8 @@ export function createBridgeBackend(bridge: BridgeApi): Backend {
     outputDownloadUrl() {
       return null;
     },
+    async uploadPhoto() {
+      throw new Error('the desktop app adds dropped photos where they are');
+    },
   };
 }

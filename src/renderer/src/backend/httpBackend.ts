@@ -8,7 +8,7 @@ import type {
 } from '../../../shared/ipc.ts';
 import { EVENT_CHANNELS } from '../../../shared/ipc.ts';
 import { decodeWire, encodeWire } from '../../../shared/wireCodec.ts';
-import { type Backend, unwrap } from './backend.ts';
+import { BackendError, type Backend, unwrap } from './backend.ts';
 
 type Listener = (payload: unknown) => void;
 
@@ -67,6 +67,27 @@ export function createHttpBackend(token: string, baseUrl = ''): Backend {
       const query = new URLSearchParams({ job: jobId, token });
       if (fileId !== null) query.set('file', String(fileId));
       return `${baseUrl}/api/download?${query.toString()}`;
+    },
+    async uploadPhoto(folder, file) {
+      const query = new URLSearchParams({ folder, name: file.name });
+      let response: Response;
+      try {
+        response = await fetch(`${baseUrl}/api/upload?${query.toString()}`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/octet-stream', Authorization: `Bearer ${token}` },
+          body: file,
+        });
+      } catch (error) {
+        throw new BackendError({
+          code: 'unavailable',
+          message: `the server did not answer (${String(error)})`,
+        });
+      }
+      // The same answer shape as an invoke: the value, or the refusal in words.
+      const answer = JSON.parse(await response.text()) as
+        { ok: true; value: string } | { ok: false; error: ErrorAnswer };
+      if (!answer.ok) throw new BackendError(answer.error);
+      return answer.value;
     },
   };
 }

@@ -9,4 +9,5 @@ export interface CompareTarget {
   everyJob?: boolean;
 }
 
-export type FolderPickPurpose = 'inputs' | 'output';
+/** `upload`: where photos dropped on the page in web mode are written. */
+export type FolderPickPurpose = 'inputs' | 'output' | 'upload';
