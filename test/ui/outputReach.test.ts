@@ -83,16 +83,24 @@ function fakeShell(openProblem = '') {
   return { shell, calls };
 }
 
+/** The desktop's handlers, with the shell actions main.ts gives them, over a fake shell. */
+function desktopHandlers(
+  services: ReturnType<typeof servicesWithJob>['services'],
+  shell: ShellLike,
+) {
+  return createRequestHandlers(services, new AllowedFolders(), {
+    mode: 'desktop',
+    ...createShellActions(shell),
+  });
+}
+
 describe('Show in folder and Open (desktop, fake shell)', () => {
   const out = '/home/ana/Photos-upscaled';
 
   it('reveals or opens exactly the written output of the photo asked for', async () => {
     const { services } = servicesWithJob(out);
     const { shell, calls } = fakeShell();
-    const handlers = createRequestHandlers(services, new AllowedFolders(), {
-      mode: 'desktop',
-      ...createShellActions(shell),
-    });
+    const handlers = desktopHandlers(services, shell);
     expect(await handlers.handle('shell:showOutput', ['job-1', 1, 'reveal'])).toEqual({
       ok: true,
       value: path.join(out, '2024', 'é b_x2.jpg'),
@@ -115,10 +123,7 @@ describe('Show in folder and Open (desktop, fake shell)', () => {
   it('refuses a photo not written yet, a bad action and a path, before the shell is called', async () => {
     const { services } = servicesWithJob(out);
     const { shell, calls } = fakeShell();
-    const handlers = createRequestHandlers(services, new AllowedFolders(), {
-      mode: 'desktop',
-      ...createShellActions(shell),
-    });
+    const handlers = desktopHandlers(services, shell);
     expect(await handlers.handle('shell:showOutput', ['job-1', 2, 'open'])).toEqual({
       ok: false,
       error: { code: 'invalid-argument', message: 'c.jpg has not been written yet' },
@@ -137,10 +142,7 @@ describe('Show in folder and Open (desktop, fake shell)', () => {
   it('says why when the system cannot open the file, and is unavailable in web mode', async () => {
     const { services } = servicesWithJob(out);
     const { shell } = fakeShell('No application knows how to open this file');
-    const desktop = createRequestHandlers(services, new AllowedFolders(), {
-      mode: 'desktop',
-      ...createShellActions(shell),
-    });
+    const desktop = desktopHandlers(services, shell);
     expect(await desktop.handle('shell:showOutput', ['job-1', 0, 'open'])).toEqual({
       ok: false,
       error: {
