@@ -29,11 +29,9 @@ describe('compare in the browser UI', () => {
     const folderBrowser = page.getByRole('dialog', { name: 'Add a folder of photos' });
     await folderBrowser.getByRole('button', { name: 'garden' }).click();
     await folderBrowser.getByRole('button', { name: 'Choose this folder' }).click();
-    await page.getByRole('button', { name: 'Start batch' }).click();
-    await page.getByRole('button', { name: 'Compare', exact: true }).last().click();
-    // Once the photo is written, the right pane shows the file (compareWritten.e2e.ts); this
-    // test is about upscaling crops, so it names the model on the right.
-    await page.getByLabel('Model and preset on the right').selectOption('cmsc-tiny|best');
+    // Previewed before it starts: once a photo is written, the right pane shows the file
+    // (compareWritten.e2e.ts), and this test is about upscaling crops.
+    await page.getByRole('button', { name: 'Preview', exact: true }).click();
 
     // The 480x360 photo is shown 300x225 (ratio 0.625) with a crop whose x2 upscale fills one of
     // the two panes at 1x, on the photo's busiest part (issue 23: detail, not the centre).
