@@ -565,7 +565,11 @@ class UpscaleEngine implements Engine {
     const name = this.registry.modelForSource(options.model, source, hardware, scale);
     // int8 files run on a CPU only: accelerators have their own fast paths for float.
     const int8 = options.precision !== 'fp32' && (await this.hardware()) === 'cpu';
-    const variant = await this.registry.resolve(name, options.quality, hardware, scale, int8);
+    const resolved = await this.registry.resolve(name, options.quality, hardware, scale, int8);
+    // The chroma restorer learned what JPEG does to colour; on any other file (a noisy PNG
+    // judged a photo) it would only smooth colour that is there, so that file keeps its own.
+    const { chroma, ...withoutChroma } = resolved;
+    const variant = chroma && format !== 'jpeg' ? withoutChroma : resolved;
     return { variant, source };
   }
 
