@@ -8,36 +8,13 @@ import { stat } from 'node:fs/promises';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import type { BatchQueue } from '../../src/main/batch/batchQueue.ts';
 import { SpeedLog, type SpeedFigure } from '../../src/main/batch/deviceSpeed.ts';
 import type { Job, JobProgress } from '../../src/shared/jobs.ts';
-import { texturedPixels } from '../helpers/testImages.ts';
+// Photo-like JPEGs (gradients and rings, q90): they compress as photos do, not as noise.
+import { writeSyntheticPhotos } from '../e2e/webModeHarness.ts';
 import { jobInputs, testSettings, useFixtureQueue } from './batchFixtures.ts';
-
-/** Photo-like JPEGs (gradients, rings, texture): they compress as photos do, not as noise. */
-async function writePhotos(folder: string, count: number, width: number, height: number) {
-  const { mkdir } = await import('node:fs/promises');
-  await mkdir(folder, { recursive: true });
-  for (let index = 0; index < count; index++) {
-    const texture = texturedPixels(width, height, 3, index);
-    const pixels = Buffer.alloc(width * height * 3);
-    for (let y = 0; y < height; y++) {
-      for (let x = 0; x < width; x++) {
-        const at = (y * width + x) * 3;
-        const ring = Math.hypot(x - width / 2, y - height / 2) % 24 < 12;
-        pixels[at] = Math.round((255 * x) / width);
-        pixels[at + 1] = Math.round((255 * y) / height);
-        // A little texture on the rings, as leaves or fabric have.
-        pixels[at + 2] = ring ? 180 + (texture[at + 2]! % 40) : 40 + index * 20;
-      }
-    }
-    await sharp(pixels, { raw: { width, height, channels: 3 } })
-      .jpeg({ quality: 90 })
-      .toFile(path.join(folder, `photo-${index + 1}.jpg`));
-  }
-}
 
 async function writtenBytes(job: Job): Promise<number> {
   let bytes = 0;
@@ -110,7 +87,7 @@ describe('learned from the files written', () => {
 
   it('output size: the next estimate of the same format and quality is within 1.5x of what is written', async () => {
     const settings = testSettings({ outputFolder: path.join(root, 'out-a'), metadata: 'strip' });
-    await writePhotos(path.join(root, 'a'), 2, 320, 240);
+    await writeSyntheticPhotos(path.join(root, 'a'), 2, 320, 240);
     const first = await queue.preflight({ inputs: jobInputs([path.join(root, 'a')]), settings });
     expect(first.outputSizeBasis).toBe('assumed');
     const jobA = await queue.addJob({ inputs: jobInputs([path.join(root, 'a')]), settings });
@@ -118,7 +95,7 @@ describe('learned from the files written', () => {
     const writtenA = await writtenBytes(queue.job(jobA.id)!);
 
     // Another folder of such photos, same format and quality: estimated from what A wrote.
-    await writePhotos(path.join(root, 'b'), 3, 400, 300);
+    await writeSyntheticPhotos(path.join(root, 'b'), 3, 400, 300);
     const settingsB = { ...settings, outputFolder: path.join(root, 'out-b') };
     const second = await queue.preflight({
       inputs: jobInputs([path.join(root, 'b')]),
@@ -141,7 +118,7 @@ describe('learned from the files written', () => {
   });
 
   it("a running job's output size and time left, after its first photo, are within 1.5x of what follows", async () => {
-    await writePhotos(path.join(root, 'in'), 5, 480, 360);
+    await writeSyntheticPhotos(path.join(root, 'in'), 5, 480, 360);
     const progress: JobProgress[] = [];
     let firstDone: { at: number; progress: JobProgress } | null = null;
     queue.onAny((event) => {

@@ -5,13 +5,9 @@
  */
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addFolderByPath, poll } from './addFolderByPath.ts';
 import { startWebMode, writeSyntheticPhotos, type WebModeSession } from './webModeHarness.ts';
-
-function poll<T>(read: () => T | Promise<T>, options: { timeout?: number } = {}) {
-  return expect.poll(read, { timeout: 30_000, ...options });
-}
 
 describe('choose the photos', () => {
   let session: WebModeSession;
@@ -22,24 +18,12 @@ describe('choose the photos', () => {
     await session?.close();
   });
 
-  async function addFolder(page: Page, folder: string): Promise<void> {
-    await page.getByRole('button', { name: 'Add folder…' }).click();
-    const browser = page.getByRole('dialog', { name: 'Add a folder of photos' });
-    const field = browser.getByLabel('Folder', { exact: true });
-    await poll(() => browser.textContent()).toContain('directly in');
-    await field.fill(folder);
-    await field.press('Enter');
-    await poll(() => browser.textContent()).toContain(`directly in ${folder}`);
-    await browser.getByRole('button', { name: 'Choose this folder' }).click();
-    await browser.waitFor({ state: 'detached' });
-  }
-
   it('stars and excludes with the keyboard; only starred photos are estimated and run', async () => {
     const { page, workDir } = session;
     const folder = path.join(workDir, 'pick');
     await writeSyntheticPhotos(folder, 6, 96, 72);
     await page.goto(session.url);
-    await addFolder(page, folder);
+    await addFolderByPath(page, folder);
     await poll(() => page.getByTestId('preflight-files').textContent()).toBe('6');
 
     await page.getByRole('button', { name: 'Choose photos…' }).click();

@@ -6,13 +6,9 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addFolderByPath, poll } from './addFolderByPath.ts';
 import { startWebMode, writeSyntheticPhotos, type WebModeSession } from './webModeHarness.ts';
-
-function poll<T>(read: () => T | Promise<T>, options: { timeout?: number } = {}) {
-  return expect.poll(read, { timeout: 30_000, ...options });
-}
 
 /** `≈ 2.4 MB (…)` → bytes (the units of the renderer's formatBytes: powers of 1000). */
 function parseBytes(text: string): number {
@@ -38,17 +34,6 @@ describe('estimates that learn', () => {
     await session?.close();
   });
 
-  async function addFolder(page: Page, folder: string): Promise<void> {
-    await page.getByRole('button', { name: 'Add folder…' }).click();
-    const browser = page.getByRole('dialog', { name: 'Add a folder of photos' });
-    const field = browser.getByLabel('Folder', { exact: true });
-    await poll(() => browser.textContent()).toContain('directly in');
-    await field.fill(folder);
-    await field.press('Enter');
-    await poll(() => browser.textContent()).toContain(`directly in ${folder}`);
-    await browser.getByRole('button', { name: 'Choose this folder' }).click();
-  }
-
   it('learns the output size from written files, shows it while running, never says 0 s left, and names the memory of a big photo', async () => {
     const { page, workDir } = session;
     await page.goto(session.url);
@@ -56,7 +41,7 @@ describe('estimates that learn', () => {
     // First folder: nothing written yet, the size is the formula's (on the high side).
     const first = path.join(workDir, 'first');
     await writeSyntheticPhotos(first, 2, 800, 600);
-    await addFolder(page, first);
+    await addFolderByPath(page, first);
     await poll(() => page.getByTestId('preflight-size-basis').textContent()).toBe(
       '(assumed, on the high side)',
     );
@@ -69,7 +54,7 @@ describe('estimates that learn', () => {
     // Second folder of such photos: the size now comes from what the first job wrote.
     const second = path.join(workDir, 'second');
     await writeSyntheticPhotos(second, 4, 1200, 900);
-    await addFolder(page, second);
+    await addFolderByPath(page, second);
     await poll(() => page.getByTestId('preflight-size-basis').textContent()).toBe(
       '(from outputs written here)',
     );
@@ -103,7 +88,7 @@ describe('estimates that learn', () => {
     // A big photo: the pre-flight says how much memory it needs.
     const big = path.join(workDir, 'big');
     await writeSyntheticPhotos(big, 1, 4000, 3000);
-    await addFolder(page, big);
+    await addFolderByPath(page, big);
     await poll(() => page.getByTestId('preflight-memory').textContent()).toMatch(
       /^needs about 1\.\d GB \(largest photo, 48 MP out\)$/,
     );

@@ -7,13 +7,9 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addFolderByPath, poll } from './addFolderByPath.ts';
 import { startWebMode, writeSyntheticPhotos, type WebModeSession } from './webModeHarness.ts';
-
-function poll<T>(read: () => T | Promise<T>, options: { timeout?: number } = {}) {
-  return expect.poll(read, { timeout: 30_000, ...options });
-}
 
 describe('one folder, one job', () => {
   let session: WebModeSession;
@@ -26,18 +22,6 @@ describe('one folder, one job', () => {
   afterAll(async () => {
     await session?.close();
   });
-
-  async function addFolder(page: Page, folder: string): Promise<void> {
-    await page.getByRole('button', { name: 'Add folder…' }).click();
-    const browser = page.getByRole('dialog', { name: 'Add a folder of photos' });
-    const field = browser.getByLabel('Folder', { exact: true });
-    await poll(() => browser.textContent()).toContain('directly in');
-    await field.fill(folder);
-    await field.press('Enter');
-    await poll(() => browser.textContent()).toContain(`directly in ${folder}`);
-    await browser.getByRole('button', { name: 'Choose this folder' }).click();
-    await browser.waitFor({ state: 'detached' });
-  }
 
   it('the issue’s steps: empty, nested, parent; separate jobs; a moved output folder is named', async () => {
     const { page, workDir } = session;
@@ -57,7 +41,7 @@ describe('one folder, one job', () => {
       pending.locator('li').filter({ has: page.locator(`span[title="${folder}"]`) });
 
     // An empty folder: a plain empty state, and why Start waits.
-    await addFolder(page, empty);
+    await addFolderByPath(page, empty);
     await poll(() => row(empty).getByTestId('folder-summary').textContent()).toContain(
       'No photos in this folder',
     );
@@ -68,7 +52,7 @@ describe('one folder, one job', () => {
     await session.screenshots('1-empty');
 
     // A nested folder: its own row counts the 13 photos below it; two folders, two jobs.
-    await addFolder(page, nested);
+    await addFolderByPath(page, nested);
     await poll(() => row(nested).getByTestId('folder-photos').textContent()).toBe(
       '13 photos (sub-folders included)',
     );
@@ -81,7 +65,7 @@ describe('one folder, one job', () => {
     );
 
     // Their parent: its row counts all of it, and names the unreadable sub-folder a folder.
-    await addFolder(page, parent);
+    await addFolderByPath(page, parent);
     await poll(() => row(parent).getByTestId('folder-summary').textContent()).toMatch(
       /13 photos \(sub-folders included\)\s*· 1 folder cannot be read/,
     );
@@ -109,11 +93,11 @@ describe('one folder, one job', () => {
     // One job of two folders, asked for: its output folder moves, and it says so.
     const other = path.join(workDir, 'other');
     await writeSyntheticPhotos(other, 2, 64, 48);
-    await addFolder(page, nested);
+    await addFolderByPath(page, nested);
     await poll(() => page.getByTestId('preflight-output').textContent()).toMatch(
       new RegExp(`Into\\s+${nested}-upscaled`),
     );
-    await addFolder(page, other);
+    await addFolderByPath(page, other);
     await poll(() => page.getByTestId('preflight-output').textContent()).toMatch(
       /One job per folder, each into its own output folder/,
     );

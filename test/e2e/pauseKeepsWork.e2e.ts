@@ -6,13 +6,10 @@
  */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Locator, Page } from 'playwright-core';
+import type { Locator } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addFolderByPath, poll } from './addFolderByPath.ts';
 import { startWebMode, writeSyntheticPhotos, type WebModeSession } from './webModeHarness.ts';
-
-function poll<T>(read: () => T | Promise<T>, options: { timeout?: number } = {}) {
-  return expect.poll(read, { timeout: 30_000, ...options });
-}
 
 /** What a job card shows that moves while it works: its line, and every bar's value. */
 async function counters(job: Locator): Promise<string> {
@@ -44,24 +41,13 @@ describe('pause keeps work', () => {
     await session?.close();
   });
 
-  async function addFolder(page: Page, folder: string): Promise<void> {
-    await page.getByRole('button', { name: 'Add folder…' }).click();
-    const browser = page.getByRole('dialog', { name: 'Add a folder of photos' });
-    const field = browser.getByLabel('Folder', { exact: true });
-    await poll(() => browser.textContent()).toContain('directly in');
-    await field.fill(folder);
-    await field.press('Enter');
-    await poll(() => browser.textContent()).toContain(`directly in ${folder}`);
-    await browser.getByRole('button', { name: 'Choose this folder' }).click();
-  }
-
   it('Pause finishes the photo and keeps it; Pause now stops at once; the counters freeze; Resume redoes nothing', async () => {
     const { page, workDir } = session;
     const folder = path.join(workDir, 'trip');
     // Photos big enough to take seconds each with the fixture model on this machine.
     await writeSyntheticPhotos(folder, 3, 1600, 1200);
     await page.goto(session.url);
-    await addFolder(page, folder);
+    await addFolderByPath(page, folder);
     await poll(() => page.getByTestId('preflight-files').textContent()).toBe('3');
     await page.getByRole('button', { name: 'Start batch' }).click();
 
@@ -80,7 +66,9 @@ describe('pause keeps work', () => {
     await poll(() => badge.textContent(), { timeout: 120_000 }).toBe('Paused');
     expect(await fileStates()).toEqual(['Done', 'Waiting', 'Waiting']);
     expect(await job.getByRole('button', { name: 'Pause now' }).count()).toBe(0);
-    // Paused: the bars and the elapsed time stand still.
+    // Paused: once the finished photo's last numbers are in, the bars and the elapsed time
+    // stand still.
+    await poll(() => twoReadings(job, 500).then(([before, after]) => before === after)).toBe(true);
     await expectStandingStill(job, 2500);
     expect(await job.getByTestId('job-eta').textContent()).not.toMatch(/left/);
     const firstOutput = path.join(`${folder}-upscaled`, 'photo-1_x2.jpg');
