@@ -266,7 +266,8 @@ console.log(
     ],
     rows.map((r) => {
       const run = r.m.fastest;
-      const phaseSum = PHASES.reduce((sum, phase) => sum + run.phasesMs[phase], 0);
+      // `chroma` is timed only for models with a chroma restorer.
+      const phaseSum = PHASES.reduce((sum, phase) => sum + (run.phasesMs[phase] ?? 0), 0);
       return [
         `${r.size}²`,
         fixed(r.tiled, 2),
