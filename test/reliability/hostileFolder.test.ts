@@ -270,10 +270,21 @@ describe('SIGKILL, then the same command again', () => {
     const names = await photosForKill(folder);
     const env = { XDG_CONFIG_HOME: path.join(root, 'pause-cli-config') };
     const args = [folder, '--out', out, '--tile', '32'];
+    // Ctrl-C after two photos, and again once it answers: the first lets the running photo
+    // finish, the second stops it at once. onStdout sees the whole output so far, so each press
+    // happens once.
+    let presses = 0;
     const first = runAsUser(...cliArgs(args), {
       env,
       onStdout: (text) => {
-        if ((text.match(/^ok {3}/gm) ?? []).length === 2) first.kill('SIGINT');
+        const answered = /^(finishing the current photo|pausing)…/m.test(text);
+        if (presses === 0 && (text.match(/^ok {3}/gm) ?? []).length === 2) {
+          presses = 1;
+          first.kill('SIGINT');
+        } else if (presses === 1 && answered) {
+          presses = 2;
+          first.kill('SIGINT');
+        }
       },
     });
     const paused = await first.done;

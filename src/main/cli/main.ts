@@ -5,24 +5,22 @@ const controller = new AbortController();
 /** The second signal: the running photo stops at once (a worker's file goes back to the queue). */
 const handBack = new AbortController();
 const isWorker = process.argv[2] === 'worker';
-const pause = (): void => {
-  // First Ctrl-C (or SIGTERM): the photo being upscaled finishes and is kept, then the job
-  // pauses and the summary prints; the same command resumes. A second one stops that photo at
-  // once (its temporary output removed; it starts over on resume). A third exits at once (the
-  // next run still resumes: the queue survives a kill). A worker finishes its current file on
-  // the first, hands it back on the second, and exits at the third.
-  controller.abort(new Error('paused (Ctrl-C)'));
-  const next = (): void => {
-    if (handBack.signal.aborted) process.exit(EXIT_CANCELLED);
-    handBack.abort(new Error('stopping now'));
-    process.once('SIGINT', next);
-    process.once('SIGTERM', next);
-  };
-  process.once('SIGINT', next);
-  process.once('SIGTERM', next);
+// First Ctrl-C (or SIGTERM): the photo being upscaled finishes and is kept, then the job pauses
+// and the summary prints; the same command resumes. A second one stops that photo at once (its
+// temporary output removed; it starts over on resume). A third exits at once (the next run still
+// resumes: the queue survives a kill). A worker finishes its current file on the first, hands it
+// back on the second, and exits at the third.
+// One listener for the whole run, counting presses: re-arming a `once` listener leaves a moment
+// with none, and a signal landing then (a quick second Ctrl-C) killed the process unsummarised.
+let interrupts = 0;
+const interrupt = (): void => {
+  interrupts += 1;
+  if (interrupts === 1) controller.abort(new Error('paused (Ctrl-C)'));
+  else if (interrupts === 2) handBack.abort(new Error('stopping now'));
+  else process.exit(EXIT_CANCELLED);
 };
-process.once('SIGINT', pause);
-process.once('SIGTERM', pause);
+process.on('SIGINT', interrupt);
+process.on('SIGTERM', interrupt);
 
 try {
   process.exitCode = await runCli(
