@@ -4,7 +4,7 @@
  * output, identical to an uninterrupted upscale, with no temporary file left anywhere.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { QueueStore } from '../../src/main/batch/queueStore.ts';
 import { verifyOutputs } from '../../src/main/batch/verifyOutputs.ts';

@@ -8,8 +8,6 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWebMode, writeSyntheticPhotos, type WebModeSession } from './webModeHarness.ts';
 
-const { poll } = expect;
-
 describe('Compare on a finished photo (web mode)', () => {
   let session: WebModeSession;
   beforeAll(async () => {
