@@ -79,6 +79,14 @@ describe('job card: scale, format and quality until the job starts', () => {
     await poll(() => second.getByTestId('job-settings').textContent()).toBe(
       'x3 · same format · auto model · best',
     );
+    // The change rebuilt the job (a new card), and focus is where Tab took it: on Format of
+    // the rebuilt card, not lost to the page.
+    const focused = () =>
+      page.evaluate(() => {
+        const active = document.activeElement as HTMLElement | null;
+        return `${active?.closest('article')?.getAttribute('aria-label')}:${active?.dataset.field}`;
+      });
+    await poll(focused).toBe('Job second:format');
     // Each change rebuilds the job (a new card): look the fields up again.
     const rebuilt = () =>
       page.getByRole('article', { name: 'Job second' }).getByRole('group', {
@@ -88,10 +96,12 @@ describe('job card: scale, format and quality until the job starts', () => {
     await poll(() => second.getByTestId('job-settings').textContent()).toBe(
       'x3 · PNG · auto model · best',
     );
+    await rebuilt().getByLabel('Quality').focus();
     await rebuilt().getByLabel('Quality').selectOption('fast');
     await poll(() => second.getByTestId('job-settings').textContent()).toBe(
       'x3 · PNG · auto model · fast',
     );
+    await poll(focused).toBe('Job second:quality');
     expect(await rebuilt().getByRole('alert').count()).toBe(0);
     await session.screenshots('2-edited');
 
