@@ -2,7 +2,7 @@
  * Electron entry: app lifecycle only. The services are the same ones web mode serves
  * (src/main/api); this file wires them to IPC, native dialogs and the desktop shell.
  */
-import { app, BrowserWindow, dialog, ipcMain, shell } from 'electron';
+import { app, type BrowserWindow, dialog, ipcMain, shell } from 'electron';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { AllowedFolders } from '../api/allowedFolders.ts';
