@@ -81,11 +81,12 @@ describe('job card: scale, format and quality until the job starts', () => {
     );
     // The change rebuilt the job (a new card), and focus is where Tab took it: on Format of
     // the rebuilt card, not lost to the page.
-    const focused = () =>
-      page.evaluate(() => {
-        const active = document.activeElement as HTMLElement | null;
-        return `${active?.closest('article')?.getAttribute('aria-label')}:${active?.dataset.field}`;
-      });
+    // Evaluated in the page as a string: this file has no DOM library.
+    const focused = (): Promise<string> =>
+      page.evaluate(`(() => {
+        const active = document.activeElement;
+        return \`\${active?.closest('article')?.getAttribute('aria-label')}:\${active?.dataset.field}\`;
+      })()`);
     await poll(focused).toBe('Job second:format');
     // Each change rebuilds the job (a new card): look the fields up again.
     const rebuilt = () =>
