@@ -122,6 +122,8 @@ export interface UpscaleProgress {
   elapsedMs: number;
   /** Estimated milliseconds left for this image, from the mean tile time; null before the first tile. */
   etaMs: number | null;
+  /** Tiles kept from a run stopped by "Pause now" (counted in `tilesDone`, not run again). */
+  tilesReused?: number;
 }
 
 export interface ProviderAttempt {
@@ -153,6 +155,8 @@ export interface UpscaleResult {
   precision: InferencePrecision;
   provider: ExecutionProvider;
   tiles: number;
+  /** Tiles kept from a run stopped by "Pause now" and not run again (absent: none). */
+  tilesReused?: number;
   tileSize: number;
   /** Wall time of the whole image, decode to rename. */
   elapsedMs: number;

@@ -46,6 +46,13 @@ import {
   wholeFrameEncoderBytes,
 } from './imageEncode.ts';
 import { InferenceClient } from './inferenceClient.ts';
+import {
+  claimKeptRaster,
+  keptOrRethrown,
+  keptRasterBytes,
+  keptRasterIdentity,
+  keptRasterPaths,
+} from './keptRaster.ts';
 import { RESTORED_CHROMA_BYTES_PER_PIXEL, restoreChroma } from './chromaRestoration.ts';
 import { diskSpaceProblem } from './diskSpace.ts';
 import type { ModelCard } from './modelCard.ts';
@@ -290,11 +297,14 @@ class UpscaleEngine implements Engine {
     const bitDepth = decoded.bitDepth === 16 && supportsSixteenBit(format) ? 16 : 8;
     const channels = decoded.channels;
     const rasterBytes = rasterFileBytes(target.width, target.height, channels, bitDepth);
+    // Rows kept by "Pause now" are on the disk already.
+    const kept = keptRasterPaths(outputPath);
     await checkDiskSpace(
       inputPath,
       outputPath,
-      rasterBytes + outputBytesEstimate(format, rasterBytes),
+      rasterBytes - (await keptRasterBytes(kept)) + outputBytesEstimate(format, rasterBytes),
     );
+    const inputInfo = await stat(inputPath);
     const source = sampleSource(decoded);
     // Colour conversion now happens a tile at a time (in `bicubic`); the noise estimate reads
     // only the blocks it samples.
@@ -333,12 +343,21 @@ class UpscaleEngine implements Engine {
         `${outputName.startsWith(TEMPORARY_OUTPUT_PREFIX) ? '' : TEMPORARY_OUTPUT_PREFIX}${outputName}.${randomBytes(6).toString('hex')}.raster.tif`,
       );
       try {
+        const identity = keptRasterIdentity(
+          { path: inputPath, bytes: inputInfo.size, mtimeMs: inputInfo.mtimeMs },
+          options,
+          variant,
+          sourceDecision,
+          { target, channels, bitDepth, tileSize: memory.tileSize, overlap: this.overlap(variant) },
+        );
+        const keptRows = await claimKeptRaster(kept, identity, rasterPath);
         const raster = new RasterFileWriter(
           rasterPath,
           target.width,
           target.height,
           channels === 4,
           bitDepth,
+          keptRows,
         );
         try {
           stats = await upscaleTiled(restored.source, {
@@ -352,8 +371,11 @@ class UpscaleEngine implements Engine {
             sink: (tile) => raster.write(tile),
             onTileDone: progressReporter(started, hooks.onProgress),
             ...(hooks.signal ? { signal: hooks.signal } : {}),
+            ...(keptRows > 0 ? { doneRows: keptRows } : {}),
           });
           raster.finish();
+        } catch (error) {
+          throw await keptOrRethrown(error, hooks.signal, raster, kept, identity);
         } finally {
           raster.close();
         }
@@ -421,6 +443,7 @@ class UpscaleEngine implements Engine {
       precision: precisionOf(variant),
       provider: report.active,
       tiles: done.tiles,
+      ...(done.tilesReused > 0 ? { tilesReused: done.tilesReused } : {}),
       tileSize: done.tileSize,
       elapsedMs: performance.now() - started,
       inferenceMs: done.inferenceMs,
@@ -799,15 +822,18 @@ async function checkDiskSpace(inputPath: string, outputPath: string, needed: num
 
 function progressReporter(started: number, onProgress: UpscaleHooks['onProgress']) {
   const tilesStarted = performance.now();
-  return (tilesDone: number, tilesTotal: number): void => {
+  return (tilesDone: number, tilesTotal: number, tilesReused = 0): void => {
     if (!onProgress) return;
     const now = performance.now();
-    const perTile = (now - tilesStarted) / tilesDone;
+    // Tiles kept from a paused run took no time here: the pace is the tiles run.
+    const ran = tilesDone - tilesReused;
+    const perTile = ran > 0 ? (now - tilesStarted) / ran : null;
     onProgress({
       tilesDone,
       tilesTotal,
       elapsedMs: now - started,
-      etaMs: perTile * (tilesTotal - tilesDone),
+      etaMs: perTile === null ? null : perTile * (tilesTotal - tilesDone),
+      ...(tilesReused > 0 ? { tilesReused } : {}),
     });
   };
 }

@@ -23,6 +23,8 @@ export class RasterFileWriter {
   private fd: number | null;
   /** First row not yet in the file. */
   private nextRow = 0;
+  /** Rows kept from an earlier run ("Pause now") that the file held when it was reopened. */
+  private readonly keptRows: number;
   private readonly pending = new Map<number, { samples: RasterSamples; filled: number }>();
   private readonly spare: RasterSamples[] = [];
   private readonly converter: TileRowConverter;
@@ -36,13 +38,21 @@ export class RasterFileWriter {
     readonly height: number,
     hasAlpha: boolean,
     readonly bitDepth: 8 | 16,
+    /**
+     * Rows the file already holds after its header (a raster kept by "Pause now" and checked
+     * by keptRaster.ts): it is appended to, and tiles' rows above this are dropped.
+     */
+    resumeAtRow = 0,
   ) {
     this.channels = hasAlpha ? 4 : 3;
     this.rowLength = width * this.channels;
     this.converter = new TileRowConverter(width, this.channels, bitDepth);
-    this.fd = openSync(filePath, 'w');
+    this.keptRows = resumeAtRow;
+    this.nextRow = resumeAtRow;
+    this.fd = openSync(filePath, resumeAtRow > 0 ? 'a' : 'w');
     try {
-      writeFully(this.fd, tiffHeader(width, height, this.channels, bitDepth));
+      if (resumeAtRow === 0)
+        writeFully(this.fd, tiffHeader(width, height, this.channels, bitDepth));
     } catch (error) {
       this.close();
       throw error;
@@ -54,10 +64,17 @@ export class RasterFileWriter {
     return this.pending.size;
   }
 
+  /** Rows in the file, in order from the top. */
+  get rowsWritten(): number {
+    return this.nextRow;
+  }
+
   write(tile: TileOutput): void {
     const { core } = tile;
     for (let row = 0; row < core.height; row++) {
       const y = core.y + row;
+      // Kept from the earlier run: a band that also feeds later rows ran again.
+      if (y < this.keptRows) continue;
       if (y < this.nextRow) throw new RangeError(`output row ${y} was already written`);
       let entry = this.pending.get(y);
       if (!entry) {

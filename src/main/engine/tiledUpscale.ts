@@ -15,6 +15,7 @@
  * band and the sink can pass rows on while later bands are still being inferred. The input
  * is read a rectangle at a time (`LowResSource`), so it can stay in its compact decoded form.
  */
+import { asksToKeepWork } from '../../shared/keptWork.ts';
 import { AllocationFailure } from './allocationFailure.ts';
 import { planResize, type Rect, resizeRegion, type ResizePlan, sourceRect } from './bicubic.ts';
 import { applySymmetry, invertSymmetry, SYMMETRIES, type Symmetry } from './selfEnsemble.ts';
@@ -106,12 +107,21 @@ export interface TiledUpscaleOptions {
   lowResInput?: { scale: number };
   /** Receives each tile's core as soon as it is done. */
   sink: (tile: TileOutput) => void;
-  onTileDone?: (tilesDone: number, tilesTotal: number) => void;
+  /** `tilesReused`: tiles not run because their rows were kept (`doneRows`); counted as done. */
+  onTileDone?: (tilesDone: number, tilesTotal: number, tilesReused: number) => void;
   signal?: AbortSignal;
+  /**
+   * Rows of the region, from its top, that the sink already holds from an earlier run stopped
+   * by "Pause now": the bands of tiles that only feed them are not run. The sink may still get
+   * some of them (from a band that also feeds later rows) and drops those.
+   */
+  doneRows?: number;
 }
 
 export interface TiledUpscaleStats {
   tiles: number;
+  /** Tiles not run because the rows they feed were kept from an earlier run (`doneRows`). */
+  tilesReused: number;
   /** The tile size in use at the end (smaller than requested after an allocation failure). */
   tileSize: number;
   inferenceMs: number;
@@ -228,17 +238,35 @@ export async function upscaleTiled(
     }
   };
 
-  for (let i = 0; i < tiles.length; i++) {
-    const tile = tiles[i]!;
-    await runTile(tile);
-    options.onTileDone?.(i + 1, tiles.length);
-    const next = tiles[i + 1];
-    // A band of tiles is done: its model-output rows are complete.
-    if (!next || next.core.y !== tile.core.y) resizeReady((tile.core.y + tile.core.height) * s);
+  // Kept rows: the first model-output row a later target row still needs. Whole bands above it
+  // are skipped (tiles run in raster order, and a band's tiles share their rows).
+  const doneRows = options.doneRows ?? 0;
+  const neededFrom =
+    doneRows <= 0 ? 0 : between ? between.startAt(region.y + doneRows) : region.y + doneRows;
+  let tilesReused = 0;
+  while (
+    tilesReused < tiles.length &&
+    (tiles[tilesReused]!.core.y + tiles[tilesReused]!.core.height) * s <= neededFrom
+  )
+    tilesReused++;
+  if (tilesReused > 0) options.onTileDone?.(tilesReused, tiles.length, tilesReused);
+  try {
+    for (let i = tilesReused; i < tiles.length; i++) {
+      const tile = tiles[i]!;
+      await runTile(tile);
+      options.onTileDone?.(i + 1, tiles.length, tilesReused);
+      const next = tiles[i + 1];
+      // A band of tiles is done: its model-output rows are complete.
+      if (!next || next.core.y !== tile.core.y) resizeReady((tile.core.y + tile.core.height) * s);
+    }
+  } catch (error) {
+    // "Pause now" keeps the finished rows: tiles already finished reach the sink first.
+    if (signal?.aborted && asksToKeepWork(signal.reason)) flush();
+    throw error;
   }
   flush();
   if (between && !between.done()) throw new Error('the resize to the target size is incomplete');
-  return { tiles: tiles.length, tileSize: tileLimit, inferenceMs, bicubicMs, mergeMs };
+  return { tiles: tiles.length, tilesReused, tileSize: tileLimit, inferenceMs, bicubicMs, mergeMs };
 }
 
 /**
@@ -284,6 +312,15 @@ class RowWindow {
       min = Math.min(min, this.first[r]!);
       this.keepFrom[r] = min;
     }
+  }
+
+  /**
+   * Starts at target row `row` (the rows above it were kept from an earlier run); returns the
+   * first model-output row this and later target rows read (Infinity when none is left).
+   */
+  startAt(row: number): number {
+    this.nextRow = Math.min(Math.max(row, this.region.y), this.end);
+    return this.nextRow < this.end ? this.keepFrom[this.nextRow - this.region.y]! : Infinity;
   }
 
   /** Stores a finished piece of the model's output (model-output coordinates, inside `needed`). */
