@@ -2,7 +2,8 @@
  * Estimates that learn from what this machine did (issue 23, defects 6 and 10): output size
  * from the bytes per output pixel of files really written (by format and quality), time that
  * scales with each photo's pixels (a per-photo overhead learned from small photos apart from
- * the per-pixel rates), and an estimate within 1.5x once the first photo is done.
+ * the per-pixel rates), and a time left within 1.5x once the first photo is done (the job's own
+ * pace against the figures, jobPace.ts).
  */
 import { copyFile, stat } from 'node:fs/promises';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -117,7 +118,7 @@ describe('learned from the files written', () => {
     });
   });
 
-  it("a running job's output size after its first photo is within 1.5x of what it writes, its time left within 2x", async () => {
+  it("a running job's output size and time left after its first photo are within 1.5x of what it writes and takes", async () => {
     // A job before it in the same session, as in the app (the engine has run more than the
     // calibration), and five copies of one photo: what is measured is the estimator, not how
     // differently two photos compress.
@@ -155,13 +156,14 @@ describe('learned from the files written', () => {
     const expectedBytes = after!.progress.outputBytesExpected!;
     const etaMs = after!.progress.etaMs!;
     const remainingMs = ended - after!.at;
-    // The time left after the first photo came out 1.2x to 1.8x what the other four took over
-    // four runs on the shared 2-core machine (the target is 1.5x, not met every time): checked
-    // here within 2x, and said so.
+    // Before the job's own pace corrected the figures (and before the calibration's warm-up ran
+    // the timed photo itself), this came out 1.2x to 2.1x on the shared 2-core machine.
+    const detail = `expected ${expectedBytes} bytes, wrote ${written} (${(expectedBytes / written).toFixed(2)}x); ETA ${etaMs} ms, took ${Math.round(remainingMs)} ms (${(etaMs / remainingMs).toFixed(2)}x)`;
+    console.log(`learnedEstimates after the first photo: ${detail}`);
     expect({
       bytes: within(expectedBytes, written, 1.5),
-      time: within(etaMs, remainingMs, 2),
-      detail: `expected ${expectedBytes} bytes, wrote ${written}; ETA ${etaMs} ms, took ${Math.round(remainingMs)} ms`,
+      time: within(etaMs, remainingMs, 1.5),
+      detail,
     }).toEqual({ bytes: true, time: true, detail: expect.any(String) });
     // While photos remained, the time left was never 0.
     const whileWorking = progress.filter((p) => p.filesFinished < p.filesTotal && p.etaMs !== null);

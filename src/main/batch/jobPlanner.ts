@@ -52,9 +52,10 @@ import {
 import { decideForFile, errorText, type OutputBook } from './outputRecord.ts';
 import { outputsAmongInputs, planOutputName, resolveOutputFolder } from './outputPlan.ts';
 import { OutputSizeLog, sizeKey } from './outputSizeLog.ts';
+import { paceFactor } from './jobPace.ts';
 import { estimateJob, volumeOf, type PreflightFile } from './preflight.ts';
 import { preflightWarnings } from './preflightWarnings.ts';
-import { RunPlanner, RunTally } from './runPlan.ts';
+import { RunPlanner, RunTally, type PlannedRun } from './runPlan.ts';
 
 export interface AddJobRequest {
   inputs: JobInputs;
@@ -222,12 +223,20 @@ export class JobPlanner {
     const allRuns = new RunTally();
     const waitingRuns = new RunTally();
     let pixelsLeft = 0;
+    // This job's finished photos against the figures as they are now (jobPace.ts).
+    const pace = { actualMs: 0, predictedMs: 0, photos: 0 };
     for (const group of tally.groups()) {
       pixelsLeft += group.waitingPixels;
       const run = planner.runFor(group.jpegQuality, group.scale);
       allRuns.add(run, group.pixels, group.files);
       if (group.waitingFiles > 0) waitingRuns.add(run, group.waitingPixels, group.waitingFiles);
+      if (group.timedFiles > 0 && run.basis !== 'assumed') {
+        pace.actualMs += group.timedMs;
+        pace.predictedMs += predictedMs(run, group.timedPixels, group.timedFiles);
+        pace.photos += group.timedFiles;
+      }
     }
+    const pacing = paceFactor(pace);
     const file = running ? job.files[running.fileId] : undefined;
     if (running && file && file.state === 'running') {
       const pixels = expectedOutputPixels(job.settings, file);
@@ -235,10 +244,7 @@ export class JobPlanner {
       const now = performance.now();
       const fileElapsed = now - running.startedAt;
       // The engine's tile times once a tile finished; this machine's speed before that.
-      const predicted =
-        run.basis === 'assumed'
-          ? null
-          : ((pixels / 1e6) * 1000) / run.megapixelsPerSecond + run.secondsPerPhoto * 1000;
+      const predicted = run.basis === 'assumed' ? null : predictedMs(run, pixels, 1) * pacing;
       // Between two tiles the engine's estimate counts down with the clock, so the bar moves
       // smoothly through a photo of a few big tiles instead of jumping at each; it never
       // reaches 0 while the photo runs.
@@ -266,7 +272,7 @@ export class JobPlanner {
         etaMs: fileEta === null ? null : Math.round(fileEta),
       };
     }
-    const waitingMs = waitingRuns.isMeasured() ? waitingRuns.seconds() * 1000 : null;
+    const waitingMs = waitingRuns.isMeasured() ? waitingRuns.seconds() * 1000 * pacing : null;
     const etaMs =
       waitingMs === null || (currentFile !== null && currentFile.etaMs === null)
         ? null
@@ -564,6 +570,11 @@ export class JobPlanner {
   }
 }
 
+/** What `files` photos of `pixels` output pixels in all take at `run`'s figures, in ms. */
+function predictedMs(run: PlannedRun, pixels: number, files: number): number {
+  return ((pixels / 1e6) * 1000) / run.megapixelsPerSecond + files * run.secondsPerPhoto * 1000;
+}
+
 /** Rerun decisions in flight at once while a job is planned. */
 const RERUN_CHECKS_AT_ONCE = 16;
 
@@ -589,6 +600,8 @@ interface FileShare {
   elapsedMs: number;
   /** The output's bytes once written; 0 before. */
   writtenBytes: number;
+  /** Done, with its time measured: part of the job's pace (jobPace.ts). */
+  timed: boolean;
 }
 
 interface TallyGroup {
@@ -598,13 +611,17 @@ interface TallyGroup {
   pixels: number;
   waitingFiles: number;
   waitingPixels: number;
+  /** Done photos with a measured time, their output pixels and their milliseconds. */
+  timedFiles: number;
+  timedPixels: number;
+  timedMs: number;
 }
 
 /**
  * A job's sums, kept up to date file by file: finished files and their time, done and total
  * output pixels, and per (JPEG quality, scale) group the pixels all files and the waiting ones
- * will make, since each group runs at its own predicted speed. Up-to-date files are not work
- * and are left out.
+ * will make, since each group runs at its own predicted speed, and the pixels and time of its
+ * done photos (the job's pace). Up-to-date files are not work and are left out.
  */
 class JobTally {
   filesTotal = 0;
@@ -642,6 +659,9 @@ class JobTally {
         pixels: 0,
         waitingFiles: 0,
         waitingPixels: 0,
+        timedFiles: 0,
+        timedPixels: 0,
+        timedMs: 0,
       });
     const share: FileShare = {
       group,
@@ -651,6 +671,7 @@ class JobTally {
       waiting: file.state === 'queued',
       elapsedMs: TERMINAL_FILE_STATES.has(file.state) ? (file.elapsedMs ?? 0) : 0,
       writtenBytes: file.state === 'done' ? (file.outputBytes ?? 0) : 0,
+      timed: file.state === 'done' && (file.elapsedMs ?? 0) > 0,
     };
     this.shares.set(file.id, share);
     this.apply(share, 1);
@@ -674,6 +695,11 @@ class JobTally {
     if (share.waiting) {
       group.waitingFiles += sign;
       group.waitingPixels += sign * share.pixels;
+    }
+    if (share.timed) {
+      group.timedFiles += sign;
+      group.timedPixels += sign * share.pixels;
+      group.timedMs += sign * share.elapsedMs;
     }
     if (group.files === 0) this.byGroup.delete(share.group);
   }
