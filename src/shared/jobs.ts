@@ -148,7 +148,7 @@ export interface FileReason {
  * - `first-frame-only`: an animated GIF or WebP, or a multi-page TIFF: only its first frame or
  *   page was upscaled, the rest are not in the output.
  */
-export const FILE_NOTE_CODES = ['first-frame-only'] as const;
+export const FILE_NOTE_CODES = ['first-frame-only', 'resumed'] as const;
 export type FileNoteCode = (typeof FILE_NOTE_CODES)[number];
 
 export interface FileNote {
@@ -190,6 +190,11 @@ export interface JobFile {
   attempts: number;
   /** What to know about the output besides its state (absent: nothing; older records). */
   notes?: FileNote[];
+  /**
+   * The part of the photo's output (0..1] kept by "Pause now" for its next run
+   * (src/main/engine/keptRaster.ts); absent when nothing is kept.
+   */
+  keptFraction?: number;
   /**
    * What the rerun rules found at the output's place when the file ran (absent: nothing there,
    * a new output): our earlier output replaced in place and why, or a file that was not ours.

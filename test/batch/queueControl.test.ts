@@ -168,14 +168,14 @@ describe('cancel and pause in the middle of an image', () => {
   });
 
   /** Resolves with the tile progress when the first file is part-way through its tiles. */
-  const midImage = () =>
+  const midImage = (fromFraction = 0) =>
     new Promise<{ tilesDone: number; tilesTotal: number }>((resolve) => {
       const off = queue.on('progress', ({ progress }) => {
         const current = progress.currentFile;
         if (
           current &&
           current.fileId === 0 &&
-          current.tilesDone >= 1 &&
+          current.tilesDone >= Math.max(1, current.tilesTotal * fromFraction) &&
           current.tilesDone < current.tilesTotal
         ) {
           off();
@@ -245,8 +245,9 @@ describe('cancel and pause in the middle of an image', () => {
     expect(await temporaries()).toEqual([]);
   });
 
-  it('pause now abandons the running image and keeps it queued; resume redoes it', async () => {
-    const reached = midImage();
+  it('pause now stops the running image and keeps its finished part; resume goes on from it', async () => {
+    // Half-way: whole bands of tiles are done.
+    const reached = midImage(0.5);
     const job = await queue.addJob({
       inputs: jobInputs([path.join(root, 'in')]),
       settings: settings(),
@@ -260,7 +261,18 @@ describe('cancel and pause in the middle of an image', () => {
       'queued',
       'queued',
     ]);
-    expect(await temporaries()).toEqual([]);
+    const kept = paused.files[0]!.keptFraction!;
+    expect(kept).toBeGreaterThan(0);
+    expect(kept).toBeLessThan(1);
+    // What is kept: the photo's finished rows and their record, nothing else.
+    expect(
+      (await temporaries()).map((f) => path.basename(f).replace(/^.*\.kept\./, '*.kept.')),
+    ).toEqual(['*.kept.raster.json', '*.kept.raster.tif']);
+    const resumedProgress: { tilesDone: number; tilesTotal: number }[] = [];
+    queue.on('progress', ({ progress }) => {
+      if (progress.jobId === job.id && progress.currentFile?.fileId === 0)
+        resumedProgress.push(progress.currentFile);
+    });
     await queue.resumeJob(job.id);
     const done = await runToEnd(job);
     expect([done.state, ...done.files.map((f) => `${f.state}/${f.attempts}`)]).toEqual([
@@ -268,6 +280,22 @@ describe('cancel and pause in the middle of an image', () => {
       'done/2',
       'done/1',
     ]);
+    // Its bar starts from the kept part, not from 0, and the record says it went on from it.
+    const first = resumedProgress.find((p) => p.tilesTotal > 0)!;
+    expect(first.tilesDone / first.tilesTotal).toBeGreaterThan(0);
+    expect(done.files[0]!.notes?.map((note) => note.code)).toEqual(['resumed']);
+    expect(done.files[0]!.keptFraction).toBeUndefined();
+    expect(await temporaries()).toEqual([]);
+    // The same file as a run never paused: the same photos into another folder.
+    const again = await queue.addJob({
+      inputs: jobInputs([path.join(root, 'in')]),
+      settings: testSettings({ tileSize: 32, outputFolder: path.join(root, 'uninterrupted') }),
+    });
+    const reference = await runToEnd(again);
+    expect(reference.files[0]!.notes).toBeUndefined();
+    expect(await sha256(done.files[0]!.outputPath!)).toBe(
+      await sha256(reference.files[0]!.outputPath!),
+    );
   });
 
   it('pause (after this photo) lets the running photo finish and keeps it; resume never redoes it', async () => {
@@ -335,7 +363,12 @@ describe('cancel and pause in the middle of an image', () => {
       'queued/1',
       'queued/0',
     ]);
-    expect(await temporaries()).toEqual([]);
+    // Only what Pause now kept of the photo (its rows and their record), if a band was done.
+    const keptFiles = paused.files[0]!.keptFraction === undefined ? 0 : 2;
+    expect(await temporaries()).toHaveLength(keptFiles);
+    expect((await temporaries()).filter((f) => f.includes('.kept.raster.'))).toHaveLength(
+      keptFiles,
+    );
   });
 
   it('a pause that waited for the last photo leaves the job finished', async () => {

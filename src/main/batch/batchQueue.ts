@@ -19,6 +19,7 @@ import type {
   PreflightEstimate,
 } from '../../shared/jobs.ts';
 import { isRetryableFailure, isUpToDate } from '../../shared/jobs.ts';
+import { KeepWorkRequest, keptFractionOf } from '../../shared/keptWork.ts';
 import { BatchEventHub, type BatchListener, type Unsubscribe } from './batchEvents.ts';
 import { runFile, type OutputAccess } from './fileRun.ts';
 import type { ImageUpscaler } from './imageUpscaler.ts';
@@ -28,6 +29,7 @@ import { buildReport, summarizeJob, writeReport } from './jobReport.ts';
 import { failureReason, OutputBook, upToDateReason } from './outputRecord.ts';
 import { QueueStore, type JournalEntry } from './queueStore.ts';
 import { recoverJobs } from './queueRecovery.ts';
+import { deleteKeptRasters, resumedNote } from './keptPartials.ts';
 
 export type { AddJobRequest } from './jobPlanner.ts';
 
@@ -63,6 +65,8 @@ interface RunningFile {
   cause: AbortCause | null;
   tilesDone: number;
   tilesTotal: number;
+  /** Tiles of this image kept by an earlier "Pause now" and not run again. */
+  tilesReused?: number;
   /** The engine's own estimate for the rest of this image. */
   imageEtaMs: number | null;
   /** performance.now() when the engine gave `imageEtaMs`. */
@@ -331,6 +335,7 @@ export class BatchQueue {
       throw new Error('a running job cannot be removed; cancel or pause it first');
     }
     this.jobList.splice(this.jobList.indexOf(job), 1);
+    await deleteKeptRasters(job);
     this.reservedPaths.delete(jobId);
     this.estimatedOutputBytes.delete(jobId);
     this.nextQueuedFrom.delete(jobId);
@@ -467,8 +472,11 @@ export class BatchQueue {
             message: 'cancelled by the user',
           });
         } else {
-          // Paused or shutting down: the image starts over later.
+          // Paused or shutting down: the image runs again later, from what "Pause now" kept.
           file.state = 'queued';
+          const kept = keptFractionOf(error);
+          if (kept === null) delete file.keptFraction;
+          else file.keptFraction = kept;
           this.emitFile(job, file);
         }
       } else {
@@ -507,6 +515,7 @@ export class BatchQueue {
           if (running.cause !== null) return;
           running.tilesDone = progress.tilesDone;
           running.tilesTotal = progress.tilesTotal;
+          if (progress.tilesReused) running.tilesReused = progress.tilesReused;
           running.imageEtaMs = progress.etaMs;
           running.imageEtaAt = performance.now();
           this.emitProgress(job);
@@ -514,6 +523,7 @@ export class BatchQueue {
       },
     );
     if (outcome.kind === 'done') {
+      if (running.tilesReused) resumedNote(file, running.tilesReused, running.tilesTotal);
       await this.markDone(
         job,
         file,
@@ -563,6 +573,8 @@ export class BatchQueue {
   private async finalizeJob(job: Job, state: 'finished' | 'cancelled'): Promise<void> {
     if (job.summary) return;
     job.state = state;
+    // Nothing of it will resume: what "Pause now" kept goes (a photo cancelled while paused).
+    await deleteKeptRasters(job);
     const report = buildReport(job, state, new Date());
     // A rerun that found everything up to date wrote nothing, and leaves nothing: no report either.
     const nothingDone = job.files.length > 0 && job.files.every(isUpToDate);
@@ -602,7 +614,11 @@ export class BatchQueue {
 
   private abort(running: RunningFile, cause: AbortCause): void {
     if (running.cause === null) running.cause = cause;
-    running.controller.abort(new Error(`batch: ${cause}`));
+    // Only "Pause now" aborts with 'pause' (a plain pause waits for the photo): its finished
+    // part is kept for the resume. Cancel and closing throw it away.
+    running.controller.abort(
+      cause === 'pause' ? new KeepWorkRequest('batch: pause now') : new Error(`batch: ${cause}`),
+    );
   }
 
   private setFileOutcome(
@@ -613,6 +629,8 @@ export class BatchQueue {
   ): void {
     file.state = state;
     file.reason = reason;
+    // Done, failed, skipped or cancelled: nothing of the photo is kept for a later run.
+    delete file.keptFraction;
     if (state !== 'done') {
       // Nothing was written under the planned name (the temporary file is removed on every failure).
       file.outputPath = null;

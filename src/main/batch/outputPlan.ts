@@ -293,9 +293,15 @@ export async function commitOutput(
  * another job's temporaries are left alone: another process may be writing them right now.
  * Returns what it deleted.
  */
-export async function deleteTemporaryOutputs(folder: string, jobId: string): Promise<string[]> {
+export async function deleteTemporaryOutputs(
+  folder: string,
+  jobId: string,
+  /** Only those of them it accepts (default: all). */
+  select: (fileName: string) => boolean = () => true,
+): Promise<string[]> {
   const ours = (fileName: string): boolean =>
-    fileName.startsWith(`${TEMP_OUTPUT_MARKER}${jobId}.`) || ENGINE_TEMP_NAME.test(fileName);
+    (fileName.startsWith(`${TEMP_OUTPUT_MARKER}${jobId}.`) || ENGINE_TEMP_NAME.test(fileName)) &&
+    select(fileName);
   const deleted: string[] = [];
   // Folder by folder: one unreadable sub-folder must not stop the sweep of the others.
   const visit = async (dir: string): Promise<void> => {

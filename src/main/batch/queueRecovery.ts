@@ -1,6 +1,7 @@
 /**
  * Recovery after a crash or kill: what a loaded queue must change before it runs again.
- * Temporary outputs of unfinished jobs are deleted (only ever half-written work), running jobs
+ * Temporary outputs of unfinished jobs are deleted (only ever half-written work; what "Pause
+ * now" kept for the resume stays, and the engine checks it before it uses it), running jobs
  * and files go back to queued (an interrupted image starts over; the manifest record written
  * before its rename tells a completed output from a missing one), and a done file whose output
  * is gone or no longer has its recorded size is queued again (the rerun rules then replace it
@@ -8,12 +9,13 @@
  */
 import { stat } from 'node:fs/promises';
 import type { Job } from '../../shared/jobs.ts';
+import { isKeptRaster } from './keptPartials.ts';
 import { deleteTemporaryOutputs } from './outputPlan.ts';
 
 export async function recoverJobs(jobs: readonly Job[], warnings: string[]): Promise<void> {
   for (const job of jobs) {
     if (job.state === 'finished' || job.state === 'cancelled') continue;
-    await deleteTemporaryOutputs(job.outputFolder, job.id);
+    await deleteTemporaryOutputs(job.outputFolder, job.id, (name) => !isKeptRaster(name));
     if (job.state === 'running') job.state = 'queued';
     for (const file of job.files) {
       if (file.state === 'running') file.state = 'queued';

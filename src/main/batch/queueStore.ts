@@ -408,6 +408,9 @@ function parseFile(value: unknown, where: string): JobFile {
           }),
         }),
     ...(file.rerun === undefined ? {} : { rerun: parseRerunNote(file.rerun, `${where}.rerun`) }),
+    ...(file.keptFraction === undefined
+      ? {}
+      : { keptFraction: expectNumber(file.keptFraction, `${where}.keptFraction`) }),
   };
 }
 
