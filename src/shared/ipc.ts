@@ -267,7 +267,10 @@ export interface InvokeChannels {
   /** Writes scale, format and quality into a job that has not started (a new id, same place). */
   'batch:setOutput': { args: [jobId: string, change: JobOutputChange]; result: Job };
   'batch:list': { args: []; result: BatchSnapshot };
-  /** `after-photo` (default): the running photo finishes and is kept; `now`: it starts over on Resume. */
+  /**
+   * `after-photo` (default): the running photo finishes and is kept; `now`: it stops at once,
+   * its finished part kept for Resume.
+   */
   'batch:pause': { args: [jobId: string, when?: PauseWhen]; result: void };
   'batch:resume': { args: [jobId: string]; result: void };
   'batch:cancel': { args: [jobId: string]; result: void };

@@ -47,7 +47,7 @@ export type JobState = (typeof JOB_STATES)[number];
 /**
  * When a pause takes effect. `after-photo`: the photo being upscaled finishes and is kept, and
  * no further photo starts (the job shows "pausing after this photo…" meanwhile); `now`: the
- * running photo is abandoned at once (its temporary output removed) and starts over on Resume.
+ * running photo stops at once; its finished part is kept and Resume goes on from it.
  */
 export const PAUSE_WHEN = ['after-photo', 'now'] as const;
 export type PauseWhen = (typeof PAUSE_WHEN)[number];

@@ -219,8 +219,8 @@ export class BatchQueue {
 
   /**
    * Pauses a job: no further photo of it starts. `after-photo` (the default) lets the running
-   * photo finish and keeps it; `now` abandons it at once (it starts over on resume), and also
-   * turns a pause already waiting for its photo into an immediate one. Resolves once the pause
+   * photo finish and keeps it; `now` stops it at once (its finished part kept for the resume),
+   * and also turns a pause already waiting for its photo into an immediate one. Resolves once the pause
    * is recorded (`now`: once the running photo is stopped too).
    */
   async pauseJob(jobId: string, when: PauseWhen = 'after-photo'): Promise<void> {

@@ -7,9 +7,9 @@ const handBack = new AbortController();
 const isWorker = process.argv[2] === 'worker';
 // First Ctrl-C (or SIGTERM): the photo being upscaled finishes and is kept, then the job pauses
 // and the summary prints; the same command resumes. A second one stops that photo at once (its
-// temporary output removed; it starts over on resume). A third exits at once (the next run still
-// resumes: the queue survives a kill). A worker finishes its current file on the first, hands it
-// back on the second, and exits at the third.
+// finished rows are kept beside the output; the resume goes on from them). A third exits at
+// once (the next run still resumes: the queue survives a kill). A worker finishes its current
+// file on the first, hands it back on the second, and exits at the third.
 // One listener for the whole run, counting presses: re-arming a `once` listener leaves a moment
 // with none, and a signal landing then (a quick second Ctrl-C) killed the process unsummarised.
 let interrupts = 0;

@@ -352,7 +352,8 @@ async function runJob(
   });
 
   // The first Ctrl-C finishes the photo being upscaled (its work is kept), the second stops it
-  // at once (it starts over on resume); either way the same command resumes the job.
+  // at once (its finished part is kept, and the resume goes on from it); either way the same
+  // command resumes the job.
   let paused = false;
   const pause = (): void => {
     paused = true;
@@ -362,7 +363,7 @@ async function runJob(
   };
   const stopNow = (): void => {
     paused = true;
-    display.line('stopping now: the current photo starts over when the job resumes');
+    display.line('stopping now: the finished part of the current photo is kept for the resume');
     void queue.pauseJob(jobId, 'now');
   };
   const { pause: pauseSignal, stopNow: stopSignal } = stops;
