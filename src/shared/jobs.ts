@@ -261,6 +261,8 @@ export interface JobProgress {
     fileId: number;
     tilesDone: number;
     tilesTotal: number;
+    /** Tiles kept by an earlier "Pause now" (counted in tilesDone, not run again); absent: none. */
+    tilesReused?: number;
     elapsedMs: number;
     etaMs: number | null;
   } | null;

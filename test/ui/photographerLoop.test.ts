@@ -121,6 +121,22 @@ describe('progress', () => {
     expect(fileFraction(running, progress({ currentFile: { ...current, etaMs: null } }))).toBe(0);
   });
 
+  it('a photo resumed after Pause now starts from the part it kept; its time covers the rest', () => {
+    const running = file(0, 'a.jpg', { state: 'running' });
+    const current = { fileId: 0, tilesDone: 4, tilesTotal: 10, tilesReused: 4 };
+    // Before its first new tile: the kept tiles.
+    expect(
+      fileFraction(running, progress({ currentFile: { ...current, elapsedMs: 100, etaMs: null } })),
+    ).toBe(0.4);
+    // A quarter of the rest's time gone: 0.4 + 0.6 × 0.25.
+    expect(
+      fileFraction(
+        running,
+        progress({ currentFile: { ...current, tilesDone: 5, elapsedMs: 3000, etaMs: 9000 } }),
+      ),
+    ).toBeCloseTo(0.55, 10);
+  });
+
   it('adds up unfinished jobs: photos, time spent and time left of the same jobs', () => {
     const running = job('a', [
       file(0, 'a.jpg', { state: 'done', elapsedMs: 4000 }),
@@ -169,6 +185,13 @@ describe('progress', () => {
       'Finishing, then pausing',
     );
     expect(fileStateLabel({ state: 'queued', attempts: 1, ...none }, paused)).toBe('Paused');
+    // Pause now kept part of it: how much, never rounded up to a whole photo.
+    expect(
+      fileStateLabel({ state: 'queued', attempts: 1, ...none, keptFraction: 0.479 }, paused),
+    ).toBe('Paused · 47 % kept');
+    expect(
+      fileStateLabel({ state: 'queued', attempts: 1, ...none, keptFraction: 0.996 }, paused),
+    ).toBe('Paused · 99 % kept');
     expect(fileStateLabel({ state: 'queued', attempts: 0, ...none }, paused)).toBe('Waiting');
     expect(fileStateLabel({ state: 'running', attempts: 1, ...none }, { state: 'running' })).toBe(
       'Upscaling',

@@ -84,6 +84,8 @@ export interface RunningFileView {
   fileId: number;
   tilesDone: number;
   tilesTotal: number;
+  /** Tiles kept by an earlier "Pause now" and not run again. */
+  tilesReused?: number;
   /** The engine's own estimate for the rest of this image. */
   imageEtaMs: number | null;
   /** performance.now() when the engine gave `imageEtaMs` (its last tile). */
@@ -243,8 +245,11 @@ export class JobPlanner {
       const run = planner.runFor(file.inputJpegQuality ?? null, expectedScale(job.settings, file));
       const now = performance.now();
       const fileElapsed = now - running.startedAt;
+      // Resumed after "Pause now": the kept part is done, and only the rest takes time.
+      const kept = running.tilesTotal > 0 ? (running.tilesReused ?? 0) / running.tilesTotal : 0;
       // The engine's tile times once a tile finished; this machine's speed before that.
-      const predicted = run.basis === 'assumed' ? null : predictedMs(run, pixels, 1) * pacing;
+      const predicted =
+        run.basis === 'assumed' ? null : predictedMs(run, pixels, 1) * pacing * (1 - kept);
       // Between two tiles the engine's estimate counts down with the clock, so the bar moves
       // smoothly through a photo of a few big tiles instead of jumping at each; it never
       // reaches 0 while the photo runs.
@@ -257,7 +262,10 @@ export class JobPlanner {
             : Math.max(MIN_ETA_MS, predicted - fileElapsed);
       const fraction =
         fileEta !== null
-          ? Math.min(RUNNING_FRACTION_CAP, fileElapsed / Math.max(1, fileElapsed + fileEta))
+          ? Math.min(
+              RUNNING_FRACTION_CAP,
+              kept + (1 - kept) * (fileElapsed / Math.max(1, fileElapsed + fileEta)),
+            )
           : running.tilesTotal > 0
             ? running.tilesDone / running.tilesTotal
             : 0;
@@ -268,6 +276,7 @@ export class JobPlanner {
         fileId: running.fileId,
         tilesDone: running.tilesDone,
         tilesTotal: running.tilesTotal,
+        ...(running.tilesReused ? { tilesReused: running.tilesReused } : {}),
         elapsedMs: Math.round(fileElapsed),
         etaMs: fileEta === null ? null : Math.round(fileEta),
       };

@@ -12,16 +12,19 @@ const FINAL_STATES: readonly FileState[] = ['done', 'skipped', 'failed', 'cancel
 
 /**
  * 0..1 for one file: finished files are full; the running one follows its time (elapsed against
- * elapsed plus time left) when main knows the speed, else its tiles.
+ * elapsed plus time left) when main knows the speed, else its tiles. A photo resumed after
+ * "Pause now" starts from the part it kept; its time covers only the rest.
  */
 export function fileFraction(file: JobFile, progress: JobProgress | undefined): number {
   if (FINAL_STATES.includes(file.state)) return 1;
   if (file.state !== 'running') return 0;
   const current = progress?.currentFile;
   if (!current || current.fileId !== file.id) return 0;
+  const kept = current.tilesTotal > 0 ? (current.tilesReused ?? 0) / current.tilesTotal : 0;
   if (current.etaMs !== null) {
     const total = current.elapsedMs + current.etaMs;
-    return total > 0 ? Math.min(RUNNING_FRACTION_CAP, current.elapsedMs / total) : 0;
+    const ran = total > 0 ? current.elapsedMs / total : 0;
+    return Math.min(RUNNING_FRACTION_CAP, kept + (1 - kept) * ran);
   }
   return current.tilesTotal === 0 ? 0 : current.tilesDone / current.tilesTotal;
 }
