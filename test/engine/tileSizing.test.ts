@@ -7,6 +7,7 @@ import {
   parseMemorySize,
   PROCESS_BASE_BYTES,
   tileSizeForBudget,
+  tileMainThreadBytes,
   tileWorkingBytes,
 } from '../../src/main/engine/tileSizing.ts';
 import { repeatedContextShare, smallestTileSize } from '../../src/shared/upscaleOptions.ts';
@@ -71,7 +72,9 @@ describe('tile size from the memory budget', () => {
     bandBytesPerRow: 0,
   };
   const fits = (tile: number, inputs: typeof fast) =>
-    arenaBytes(tileWorkingBytes(tile, inputs)) + tile * inputs.bandBytesPerRow <=
+    arenaBytes(tileWorkingBytes(tile, inputs)) +
+      tileMainThreadBytes(tile, inputs) +
+      tile * inputs.bandBytesPerRow <=
     inputs.budgetBytes - PROCESS_BASE_BYTES - inputs.heldBytes;
 
   it('counts the working set as ONNX Runtime’s arena holds it: regions doubling from 1 MiB', () => {
@@ -82,33 +85,37 @@ describe('tile size from the memory budget', () => {
   });
 
   it('fills what the process, the input and the band leave of the budget', () => {
-    // cmsc-fast x2: 5 maps x 32 channels x 4 bytes + 4 floats at 4 output pixels = 704 B a pixel.
-    expect(tileWorkingBytes(1024, fast)).toBe(1024 * 1024 * 704);
-    // 800 MiB free: a 896 px tile (539 MiB) would grow the arena to 1023 MiB; 864 px is 501 MiB,
-    // an arena of 511 MiB.
+    // cmsc-fast x2 in ONNX Runtime: 5 maps x 32 channels x 4 bytes, the input (4) and the
+    // bicubic input and output at 4 output pixels (2 x 4 x 4) = 676 B a tile pixel.
+    expect(tileWorkingBytes(1024, fast)).toBe(1024 * 1024 * 676);
+    // On the main thread, outside the arena: 32 B an output pixel, 4 output pixels a tile pixel.
+    expect(tileMainThreadBytes(1024, fast)).toBe(1024 * 1024 * 4 * 32);
+    // 800 MiB free: a 896 px tile would grow the arena to 1023 MiB; 864 px is 481 MiB, an arena
+    // of 511 MiB, and 91 MiB on the main thread.
     expect(tileSizeForBudget(fast)).toBe(864);
     expect([fits(864, fast), fits(896, fast)]).toEqual([true, false]);
     // A 24 MP photo at x2: 72 MB of samples, 2 output rows of 12000 RGB pixels per input row.
     const photo24x2 = { ...fast, heldBytes: 72e6, bandBytesPerRow: 2 * 12000 * 3 };
     expect(tileSizeForBudget(photo24x2)).toBe(864);
     // A 61 MP photo at x4: 181 MB of samples, 4 output rows of 38016 pixels per input row
-    // (237 MiB of band at 544 px), and 896 B a tile pixel: a 255 MiB arena.
+    // (223 MiB of band at 512 px), 772 B a tile pixel in a 255 MiB arena, and 128 MiB of the
+    // tile's output-size planes on the main thread: 544 px would need 636 MiB of the 628 left.
     const photo61x4 = {
       ...fast,
       modelScale: 4,
       heldBytes: 9504 * 6336 * 3,
       bandBytesPerRow: 4 * 38016 * 3,
     };
-    expect(tileSizeForBudget(photo61x4)).toBe(544);
-    expect([fits(544, photo61x4), fits(576, photo61x4)]).toEqual([true, false]);
+    expect(tileSizeForBudget(photo61x4)).toBe(512);
+    expect([fits(512, photo61x4), fits(544, photo61x4)]).toEqual([true, false]);
   });
 
   it('follows the channels, the self-ensemble batch and the budget, within its bounds', () => {
-    // Output-resolution cmsc (64 channels, 8 maps): 2064 B a pixel.
+    // Output-resolution cmsc (64 channels, 8 maps, 3 tensors): 2060 B a pixel.
     expect(tileSizeForBudget({ ...fast, channels: 64, modelScale: 1 })).toBe(480);
     // Self-ensemble: batches of 4.
     expect(tileSizeForBudget({ ...fast, batch: 4 })).toBe(416);
-    expect(tileSizeForBudget({ ...fast, budgetBytes: 256 * MIB })).toBe(192);
+    expect(tileSizeForBudget({ ...fast, budgetBytes: 256 * MIB })).toBe(128);
     expect(tileSizeForBudget({ ...fast, budgetBytes: 64 * 1024 * MIB })).toBe(MAX_TILE_SIZE);
     // Nothing left: the smallest tile, which allocation failures can still split.
     expect(tileSizeForBudget({ ...fast, budgetBytes: 100 * MIB })).toBe(MIN_TILE_SIZE);

@@ -70,7 +70,11 @@ export interface BudgetInputs {
   bandBytesPerRow: number;
 }
 
-/** Bytes one tile of side `tile` (model input pixels) needs while the model runs. */
+/**
+ * Bytes one tile of side `tile` (model input pixels) needs inside ONNX Runtime while the model
+ * runs: its feature maps, and the tile's input, bicubic input and output tensors (4 bytes each,
+ * the last two at the model's output pixels).
+ */
 export function tileWorkingBytes(
   tile: number,
   inputs: Pick<BudgetInputs, 'channels' | 'batch' | 'modelScale'>,
@@ -78,9 +82,28 @@ export function tileWorkingBytes(
   const pixels = tile * tile;
   const maps = inputs.modelScale > 1 ? LIVE_MAPS_INPUT_RESOLUTION : LIVE_MAPS_PER_CHANNEL;
   const featureMaps = 4 * Math.max(1, inputs.channels) * maps;
-  // The tile's input, bicubic input, output and their copies: 4 floats per output pixel.
-  const fullSize = 4 * 4 * inputs.modelScale ** 2;
-  return pixels * (featureMaps + fullSize) * inputs.batch;
+  const tensors = 4 * (1 + 2 * inputs.modelScale ** 2);
+  return pixels * (featureMaps + tensors) * inputs.batch;
+}
+
+/**
+ * Bytes per model-output pixel of a tile that the main thread holds outside ONNX Runtime: the
+ * bicubic Y it sends (4), the output it gets back (4) and its core (4), the core's Cb and Cr
+ * resized to the output (8), and the same 12 of the tile before, whose resize and write wait
+ * until this tile is at the worker (tiledUpscale's pipelining). Not in the arena's doubling.
+ */
+const MAIN_THREAD_BYTES_PER_OUTPUT_PIXEL = 32;
+/** Self-ensemble's batches on the main thread, per output pixel and pass: the batched bicubic input and the outputs averaged. */
+const SELF_ENSEMBLE_BYTES_PER_OUTPUT_PIXEL = 8;
+
+/** Bytes one tile of side `tile` holds on the main thread, outside ONNX Runtime's arena. */
+export function tileMainThreadBytes(
+  tile: number,
+  inputs: Pick<BudgetInputs, 'batch' | 'modelScale'>,
+): number {
+  const outputPixels = tile * tile * inputs.modelScale ** 2;
+  const ensemble = inputs.batch > 1 ? SELF_ENSEMBLE_BYTES_PER_OUTPUT_PIXEL * inputs.batch : 0;
+  return outputPixels * (MAIN_THREAD_BYTES_PER_OUTPUT_PIXEL + ensemble);
 }
 
 /**
@@ -103,8 +126,8 @@ export function tileSizeForBudget(inputs: BudgetInputs): number {
   const floor = Math.max(MIN_TILE_SIZE, 2 * inputs.overlap + 32);
   const free = inputs.budgetBytes - PROCESS_BASE_BYTES - inputs.heldBytes;
   for (let tile = MAX_TILE_SIZE; tile > floor; tile -= 32) {
-    if (arenaBytes(tileWorkingBytes(tile, inputs)) + tile * inputs.bandBytesPerRow <= free)
-      return tile;
+    const tileBytes = arenaBytes(tileWorkingBytes(tile, inputs)) + tileMainThreadBytes(tile, inputs);
+    if (tileBytes + tile * inputs.bandBytesPerRow <= free) return tile;
   }
   return floor;
 }
