@@ -1,10 +1,11 @@
 /**
  * Pause that keeps work (issue 23, defect 1), in Chromium against web mode: Pause lets the photo
  * being upscaled finish ("Pausing after this photo…") and keeps it; "Pause now" stops it at
- * once; once paused, the bars and the elapsed time stand still; Resume never redoes a finished
- * photo. Screenshots in light and dark.
+ * once and keeps its finished part ("Paused · 40 % kept"), which Resume goes on from; once
+ * paused, the bars and the elapsed time stand still; Resume never redoes a finished photo.
+ * Screenshots in light and dark.
  */
-import { stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Locator } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -47,6 +48,14 @@ describe('pause keeps work', () => {
     // Photos big enough to take seconds each with the fixture model on this machine.
     await writeSyntheticPhotos(folder, 3, 1600, 1200);
     await page.goto(session.url);
+    // Tiles of 512 px: a photo runs in several bands, so "Pause now" half-way has some to keep.
+    await page.keyboard.press('Control+3');
+    await page.locator('summary', { hasText: 'Details: device, model' }).click();
+    await page.getByLabel('Tile size mode').selectOption('fixed');
+    await page.getByLabel('Tile side in pixels').fill('512');
+    await page.getByLabel('Tile side in pixels').press('Tab');
+    await poll(() => page.getByTestId('settings-status').textContent()).toBe('Saved');
+    await page.keyboard.press('Control+1');
     await addFolderByPath(page, folder);
     await poll(() => page.getByTestId('preflight-files').textContent()).toBe('3');
     await page.getByRole('button', { name: 'Start batch' }).click();
@@ -75,22 +84,69 @@ describe('pause keeps work', () => {
     const kept = await stat(firstOutput);
     await session.screenshots('2-paused-after-photo');
 
-    // Resume, then Pause and "Pause now": the second photo stops at once and waits again.
+    // Resume, then Pause and "Pause now" half-way through the second photo: it stops at once,
+    // waits again, and its finished part is kept.
     await job.getByRole('button', { name: 'Resume' }).click();
-    await poll(() =>
-      job.locator('[data-file-state="running"] [data-testid="file-state"]').allTextContents(),
-    ).toEqual(['Upscaling']);
+    const running = job.locator('[data-file-state="running"]');
+    await poll(() => running.getByTestId('file-state').allTextContents()).toEqual(['Upscaling']);
+    await poll(
+      async () => Number(await running.getByRole('progressbar').getAttribute('aria-valuenow')),
+      { timeout: 120_000 },
+    ).toBeGreaterThanOrEqual(50);
     await job.getByRole('button', { name: 'Pause', exact: true }).click();
-    await job.getByRole('button', { name: 'Pause now' }).click();
+    const pauseNow = job.getByRole('button', { name: 'Pause now' });
+    expect(await pauseNow.getAttribute('title')).toBe(
+      'Stop now; the finished part of this photo is kept',
+    );
+    await pauseNow.click();
     await poll(() => badge.textContent(), { timeout: 5_000 }).toBe('Paused');
-    expect(await fileStates()).toEqual(['Done', 'Paused', 'Waiting']);
+    await poll(() => fileStates()).toEqual([
+      'Done',
+      expect.stringMatching(/^Paused · \d+ % kept$/),
+      'Waiting',
+    ]);
+    const keptPercent = Number(/(\d+) % kept/.exec((await fileStates())[1]!)![1]);
+    expect(keptPercent).toBeGreaterThan(0);
+    expect(keptPercent).toBeLessThan(100);
+    // Its bar shows the kept part (the label rounds down, the bar to the nearest).
+    const keptBar = Number(
+      await job
+        .locator('[data-file-id="1"]')
+        .getByRole('progressbar')
+        .getAttribute('aria-valuenow'),
+    );
+    expect(keptBar - keptPercent).toBeGreaterThanOrEqual(0);
+    expect(keptBar - keptPercent).toBeLessThanOrEqual(1);
+    // On disk: the kept rows and their record beside the output, nothing else temporary.
+    const outputs = await readdir(`${folder}-upscaled`);
+    expect(
+      outputs
+        .filter((name) => name.includes('.cmsc-partial.'))
+        .map((name) => name.replace(/^.*\.kept\./, '')),
+    ).toEqual(['raster.json', 'raster.tif']);
     await expectStandingStill(job, 2500);
     await session.screenshots('3-paused-now');
 
+    // Resume goes on from the kept part: the photo's bar is past it before the photo ends.
     await job.getByRole('button', { name: 'Resume' }).click();
+    await poll(() => running.getByTestId('file-state').allTextContents()).toEqual(['Upscaling']);
+    await poll(async () =>
+      Number(
+        await running
+          .getByRole('progressbar')
+          .getAttribute('aria-valuenow')
+          .catch(() => 0),
+      ),
+    ).toBeGreaterThanOrEqual(keptPercent);
+    // The bar's width eases in over 0.2 s.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    await session.screenshots('4-resumed');
     await poll(() => badge.textContent(), { timeout: 240_000 }).toBe('Finished');
     expect(await fileStates()).toEqual(['Done', 'Done', 'Done']);
+    expect(
+      (await readdir(`${folder}-upscaled`)).filter((name) => name.includes('.cmsc-partial.')),
+    ).toEqual([]);
     // The photo finished before the pause was not made again.
     expect((await stat(firstOutput)).mtimeMs).toBe(kept.mtimeMs);
-  });
+  }, 480_000);
 });

@@ -123,6 +123,17 @@ describe('progress', () => {
 
   it('a photo resumed after Pause now starts from the part it kept; its time covers the rest', () => {
     const running = file(0, 'a.jpg', { state: 'running' });
+    // Paused with 40 % kept, its bar shows that part.
+    expect(fileFraction(file(0, 'a.jpg', { keptFraction: 0.4 }), progress({}))).toBe(0.4);
+    // Running again, before the engine's first count: still the kept part.
+    expect(
+      fileFraction(
+        file(0, 'a.jpg', { state: 'running', keptFraction: 0.4 }),
+        progress({
+          currentFile: { fileId: 0, tilesDone: 0, tilesTotal: 0, elapsedMs: 0, etaMs: null },
+        }),
+      ),
+    ).toBe(0.4);
     const current = { fileId: 0, tilesDone: 4, tilesTotal: 10, tilesReused: 4 };
     // Before its first new tile: the kept tiles.
     expect(

@@ -246,7 +246,11 @@ export class JobPlanner {
       const now = performance.now();
       const fileElapsed = now - running.startedAt;
       // Resumed after "Pause now": the kept part is done, and only the rest takes time.
-      const kept = running.tilesTotal > 0 ? (running.tilesReused ?? 0) / running.tilesTotal : 0;
+      // Before the engine's first count (decoding), what the pause kept.
+      const kept =
+        running.tilesTotal > 0
+          ? (running.tilesReused ?? 0) / running.tilesTotal
+          : (file.keptFraction ?? 0);
       // The engine's tile times once a tile finished; this machine's speed before that.
       const predicted =
         run.basis === 'assumed' ? null : predictedMs(run, pixels, 1) * pacing * (1 - kept);
@@ -268,7 +272,7 @@ export class JobPlanner {
             )
           : running.tilesTotal > 0
             ? running.tilesDone / running.tilesTotal
-            : 0;
+            : kept;
       donePixels += pixels * fraction;
       pixelsLeft += pixels;
       elapsedMs += fileElapsed;

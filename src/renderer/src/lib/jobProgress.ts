@@ -17,16 +17,21 @@ const FINAL_STATES: readonly FileState[] = ['done', 'skipped', 'failed', 'cancel
  */
 export function fileFraction(file: JobFile, progress: JobProgress | undefined): number {
   if (FINAL_STATES.includes(file.state)) return 1;
-  if (file.state !== 'running') return 0;
+  // Waiting after "Pause now": the part kept for Resume.
+  if (file.state !== 'running') return file.keptFraction ?? 0;
   const current = progress?.currentFile;
   if (!current || current.fileId !== file.id) return 0;
-  const kept = current.tilesTotal > 0 ? (current.tilesReused ?? 0) / current.tilesTotal : 0;
+  // Before the engine's first count (decoding), what the pause kept.
+  const kept =
+    current.tilesTotal > 0
+      ? (current.tilesReused ?? 0) / current.tilesTotal
+      : (file.keptFraction ?? 0);
   if (current.etaMs !== null) {
     const total = current.elapsedMs + current.etaMs;
     const ran = total > 0 ? current.elapsedMs / total : 0;
     return Math.min(RUNNING_FRACTION_CAP, kept + (1 - kept) * ran);
   }
-  return current.tilesTotal === 0 ? 0 : current.tilesDone / current.tilesTotal;
+  return current.tilesTotal === 0 ? kept : current.tilesDone / current.tilesTotal;
 }
 
 /**
