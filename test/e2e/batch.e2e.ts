@@ -68,7 +68,7 @@ describe('batch in the browser UI', () => {
     await session.screenshot('3-running');
     expect(await unlabelledControls(page)).toEqual([]);
 
-    // Pause holds the queue (the running photo starts over on resume); Resume finishes it.
+    // Pause holds the queue (the running photo finishes first); Resume finishes the rest.
     await page.getByRole('button', { name: 'Pause' }).click();
     await expect.poll(() => page.getByTestId('job-state').textContent()).toBe('Paused');
     await expect.poll(() => page.locator('[data-file-state="running"]').count()).toBe(0);

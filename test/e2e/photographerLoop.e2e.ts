@@ -206,11 +206,15 @@ describe("the photographer's loop", () => {
     await screenshots('5-running');
 
     await job.getByRole('button', { name: 'Pause', exact: true }).click();
-    // Pause lets the photo finish; "Pause now" stops it (it starts over on Resume).
+    // Pause lets the photo finish; "Pause now" stops it (its finished part kept for Resume).
     await job.getByRole('button', { name: 'Pause now' }).click();
     await poll(() => job.getByTestId('job-state').textContent()).toBe('Paused');
     await poll(() => job.getByTestId('file-state').allTextContents()).not.toContain('Upscaling');
-    await poll(() => job.getByTestId('file-state').allTextContents()).toContain('Paused');
+    await poll(async () =>
+      (await job.getByTestId('file-state').allTextContents()).some((state) =>
+        /^Paused( · \d+ % kept)?$/.test(state),
+      ),
+    ).toBe(true);
     await screenshots('6-paused');
     await job.getByRole('button', { name: 'Resume' }).click();
     await page.waitForSelector(
