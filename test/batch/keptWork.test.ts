@@ -4,46 +4,30 @@
  * from it; Cancel and Remove of the paused job leave nothing behind.
  */
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { createBatchQueue, type BatchQueue } from '../../src/main/batch/batchQueue.ts';
-import type { ImageUpscaler } from '../../src/main/batch/imageUpscaler.ts';
 import type { Job } from '../../src/shared/jobs.ts';
 import {
   fixtureUpscaler,
   jobInputs,
   listFiles,
-  makeTempDir,
   rawImage,
-  removeDir,
   testSettings,
+  useFixtureQueue,
   writeImage,
 } from './batchFixtures.ts';
 
-let upscaler: ImageUpscaler;
 let root: string;
 let queue: BatchQueue;
-
-beforeAll(async () => {
-  upscaler = await fixtureUpscaler();
-});
-afterAll(async () => {
-  await upscaler.close();
+useFixtureQueue('kept-work', {}, (fresh, opened) => {
+  root = fresh;
+  queue = opened;
 });
 beforeEach(async () => {
-  root = await makeTempDir('kept-work');
   // 128x128 at x2 in 32-pixel tiles: many bands, time to stop half-way.
   await writeImage(path.join(root, 'in', 'big.png'), rawImage(128, 128, 3).png());
   await writeImage(path.join(root, 'in', 'small.png'), rawImage(16, 16, 3).png());
-  queue = await openQueue();
 });
-afterEach(async () => {
-  await queue.close();
-  await removeDir(root);
-});
-
-function openQueue(): Promise<BatchQueue> {
-  return createBatchQueue({ stateDir: path.join(root, 'state'), upscaler });
-}
 
 async function keptFiles(): Promise<string[]> {
   return (await listFiles(root)).filter((f) => f.includes('.kept.raster.'));
@@ -88,7 +72,18 @@ describe('what Pause now keeps', () => {
   it('survives closing and reopening the queue, and the resumed photo goes on from it', async () => {
     const job = await pausedHalfWay();
     await queue.close();
-    queue = await openQueue();
+    // A new process: its own engine, the same state folder.
+    const upscaler = await fixtureUpscaler();
+    queue = await createBatchQueue({ stateDir: path.join(root, 'state'), upscaler });
+    try {
+      await resumedAfterReopening(job);
+    } finally {
+      await queue.close();
+      await upscaler.close();
+    }
+  });
+
+  async function resumedAfterReopening(job: Job): Promise<void> {
     const reopened = queue.job(job.id)!;
     expect(reopened.state).toBe('paused');
     expect(reopened.files[0]!.keptFraction).toBe(job.files[0]!.keptFraction);
@@ -101,7 +96,7 @@ describe('what Pause now keeps', () => {
       /^went on from \d+ of \d+ tiles kept by Pause now$/,
     );
     expect(await temporaries()).toEqual([]);
-  });
+  }
 
   it('Cancel of the paused job deletes it', async () => {
     const job = await pausedHalfWay();

@@ -4,7 +4,7 @@
  * the second run infers only the tiles the kept rows do not cover. A run that differs in a
  * setting, or a kept file that was damaged, starts over and leaves nothing behind.
  */
-import { readdir, readFile, truncate } from 'node:fs/promises';
+import { readdir, readFile, truncate, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../../src/main/engine/index.ts';
@@ -137,32 +137,41 @@ describe('a photo stopped by Pause now and run again', () => {
     }, 120_000);
   }
 
-  it('with another setting (tile size) it starts over and deletes what was kept', async () => {
-    const engine = engines.get(FIXTURE_MODELS_DIR)!;
-    const output = path.join(temp.dir, 'out.png');
-    const stop = await stoppedAt(engine, output, options({}), (tiles) => Math.ceil(tiles / 2));
-    expect(stop.error).toBeInstanceOf(WorkKept);
-    const other = options({ tileSize: 40 });
-    const again = await runRecording(engine, output, other);
-    expect(again.result.tilesReused).toBeUndefined();
-    expect(again.events).toHaveLength(again.result.tiles);
-    const reference = path.join(temp.dir, 'reference.png');
-    await engine.upscaleFile(input, reference, other);
-    expect(Buffer.compare(await readFile(output), await readFile(reference))).toBe(0);
-    expect(await filesIn(temp.dir)).toEqual(['out.png', 'reference.png']);
-  }, 120_000);
-
-  it('a kept raster cut short starts over', async () => {
-    const engine = engines.get(FIXTURE_MODELS_DIR)!;
-    const output = path.join(temp.dir, 'out.png');
-    const stop = await stoppedAt(engine, output, options({}), (tiles) => Math.ceil(tiles / 2));
-    expect(stop.error).toBeInstanceOf(WorkKept);
-    await truncate(keptRasterPaths(output).raster, 1000);
-    const again = await runRecording(engine, output, options({}));
-    expect(again.result.tilesReused).toBeUndefined();
-    expect(again.events).toHaveLength(again.result.tiles);
-    expect(await filesIn(temp.dir)).toEqual(['out.png']);
-  }, 120_000);
+  const startingOver: {
+    name: string;
+    settings: Partial<UpscaleOptions>;
+    meanwhile?: (output: string) => Promise<void>;
+  }[] = [
+    { name: 'another tile size (other bands)', settings: { tileSize: 40 } },
+    { name: 'another setting (the fast preset)', settings: { quality: 'fast' } },
+    {
+      name: 'a photo changed since (its modification time)',
+      settings: {},
+      meanwhile: async () => utimes(input, new Date(), new Date(Date.now() + 5000)),
+    },
+    {
+      name: 'a kept raster cut short',
+      settings: {},
+      meanwhile: async (output) => truncate(keptRasterPaths(output).raster, 1000),
+    },
+  ];
+  for (const c of startingOver) {
+    it(`${c.name}: it starts over and deletes what was kept`, async () => {
+      const engine = engines.get(FIXTURE_MODELS_DIR)!;
+      const output = path.join(temp.dir, 'out.png');
+      const stop = await stoppedAt(engine, output, options({}), (tiles) => Math.ceil(tiles / 2));
+      expect(stop.error).toBeInstanceOf(WorkKept);
+      await c.meanwhile?.(output);
+      const settings = options(c.settings);
+      const again = await runRecording(engine, output, settings);
+      expect(again.result.tilesReused).toBeUndefined();
+      expect(again.events).toHaveLength(again.result.tiles);
+      const reference = path.join(temp.dir, 'reference.png');
+      await engine.upscaleFile(input, reference, settings);
+      expect(Buffer.compare(await readFile(output), await readFile(reference))).toBe(0);
+      expect(await filesIn(temp.dir)).toEqual(['out.png', 'reference.png']);
+    }, 120_000);
+  }
 
   it('any other abort (Cancel) keeps nothing', async () => {
     const engine = engines.get(FIXTURE_MODELS_DIR)!;
