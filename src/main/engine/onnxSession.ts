@@ -1,19 +1,24 @@
 /**
  * The only module that imports onnxruntime-node: execution-provider selection, session
  * creation and tensor I/O live here so that the native runtime has one owner. It is loaded
- * by the inference worker thread, never by the main thread.
+ * by the inference worker thread, never by the main thread. The runtime is the installed
+ * onnxruntime-node, or the package folder named by CMSC_ONNXRUNTIME_PATH (onnxRuntimeLocation.ts).
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import * as ort from 'onnxruntime-node';
+import type * as OnnxRuntime from 'onnxruntime-node';
 import type {
   Device,
   ExecutionProvider,
   ProviderAttempt,
   ProviderReport,
 } from '../../shared/upscaleOptions.ts';
+import { onnxRuntimeModulePath } from './onnxRuntimeLocation.ts';
 import { boundThreads } from './threadCount.ts';
+
+const onnxRuntimeModule = onnxRuntimeModulePath();
+const ort = createRequire(import.meta.url)(onnxRuntimeModule) as typeof OnnxRuntime;
 
 /** `auto` tries the fastest provider first. */
 const AUTO_ORDER: readonly ExecutionProvider[] = ['cuda', 'webgpu', 'cpu'];
@@ -47,7 +52,7 @@ export interface ModelIoNames {
 /** One long-lived ONNX Runtime session for one model file. */
 export class OnnxModelSession {
   private constructor(
-    private readonly session: ort.InferenceSession,
+    private readonly session: OnnxRuntime.InferenceSession,
     readonly io: ModelIoNames,
     readonly report: ProviderReport,
   ) {}
@@ -69,7 +74,7 @@ export class OnnxModelSession {
         attempts.push({ provider, ok: false, reason: unavailable });
         continue;
       }
-      let session: ort.InferenceSession;
+      let session: OnnxRuntime.InferenceSession;
       try {
         session = await ort.InferenceSession.create(modelPath, sessionOptions(provider, settings));
       } catch (error) {
@@ -159,7 +164,7 @@ export function installedProviders(): ExecutionProvider[] {
 function sessionOptions(
   provider: ExecutionProvider,
   settings: SessionSettings,
-): ort.InferenceSession.SessionOptions {
+): OnnxRuntime.InferenceSession.SessionOptions {
   return {
     executionProviders: [provider],
     graphOptimizationLevel: 'all',
@@ -196,7 +201,7 @@ function providerUnavailableReason(provider: ExecutionProvider): string | null {
 
 function cudaLibrariesInstalled(): boolean {
   const require = createRequire(import.meta.url);
-  const packageRoot = path.resolve(path.dirname(require.resolve('onnxruntime-node')), '..');
+  const packageRoot = path.resolve(path.dirname(require.resolve(onnxRuntimeModule)), '..');
   const binRoot = path.join(packageRoot, 'bin');
   if (!existsSync(binRoot)) return false;
   const library =
@@ -222,7 +227,7 @@ function vulkanLoaderInstalled(): boolean {
   return folders.some((folder) => existsSync(path.join(folder, 'libvulkan.so.1')));
 }
 
-function missingNames(session: ort.InferenceSession, io: ModelIoNames): string | null {
+function missingNames(session: OnnxRuntime.InferenceSession, io: ModelIoNames): string | null {
   const problems: string[] = [];
   for (const input of io.bicubic ? [io.input, io.bicubic] : [io.input]) {
     if (!session.inputNames.includes(input)) {
