@@ -35,6 +35,34 @@ function visibleHints(page: Page): Promise<string[]> {
     .map((hint) => hint.textContent.replace(/\\s+/g, ' ').trim())`);
 }
 
+type Focus = Awaited<ReturnType<typeof focused>>;
+
+/** Photos of `count` written into `name`, added, started and run: the job's card. */
+async function finishedJob(session: WebModeSession, name: string, count: number) {
+  const { page, workDir } = session;
+  const folder = path.join(workDir, name);
+  await writeSyntheticPhotos(folder, count, 320, 240);
+  await page.goto(session.url);
+  await addFolderByPath(page, folder);
+  await poll(() => page.getByTestId('preflight-files').textContent()).toBe(String(count));
+  await page.getByRole('button', { name: 'Start batch' }).click();
+  const job = page.getByRole('article', { name: `Job ${name}` });
+  await poll(() => job.getByTestId('job-state').textContent(), { timeout: 120_000 }).toBe(
+    'Finished',
+  );
+  return job;
+}
+
+/** Tab from the top of the page until `reached` says the focus is where it should be. */
+async function tabUntil(page: Page, reached: (focus: Focus) => boolean): Promise<void> {
+  await page.locator('body').focus();
+  for (let presses = 0; !reached(await focused(page)); presses++) {
+    if (presses > 80)
+      throw new Error(`Tab never got there: ${JSON.stringify(await focused(page))}`);
+    await page.keyboard.press('Tab');
+  }
+}
+
 describe('per-photo results by keyboard (web mode)', () => {
   let session: WebModeSession;
   beforeAll(async () => {
@@ -46,25 +74,10 @@ describe('per-photo results by keyboard (web mode)', () => {
 
   it('Tab to the photos, arrow to one, D downloads its output; the hint and the help say so', async () => {
     const { page, workDir } = session;
-    const folder = path.join(workDir, 'trip');
-    await writeSyntheticPhotos(folder, 3, 320, 240);
-    await page.goto(session.url);
-    await addFolderByPath(page, folder);
-    await poll(() => page.getByTestId('preflight-files').textContent()).toBe('3');
-    await page.getByRole('button', { name: 'Start batch' }).click();
-    const job = page.getByRole('article', { name: 'Job trip' });
-    await poll(() => job.getByTestId('job-state').textContent(), { timeout: 120_000 }).toBe(
-      'Finished',
-    );
+    await finishedJob(session, 'trip', 3);
 
     // Keyboard only from here: Tab until the list of photos has the focus.
-    await page.locator('body').focus();
-    let presses = 0;
-    while ((await focused(page)).list?.startsWith('Photos of trip') !== true) {
-      await page.keyboard.press('Tab');
-      presses += 1;
-      if (presses > 40) throw new Error('Tab never reached the list of photos');
-    }
+    await tabUntil(page, (focus) => focus.list?.startsWith('Photos of trip') === true);
     expect(await focused(page)).toMatchObject({ text: 'Compare', fileId: '0' });
     // The Download links stay out of the Tab order; the focused photo shows its key instead.
     expect(await visibleHints(page)).toEqual(['D Download']);
@@ -128,26 +141,11 @@ describe('per-photo results by keyboard (web mode)', () => {
 
   it('in the windowed list of a long job ("Show all"), the focused photo shows its key unclipped, and D works', async () => {
     const { page, workDir } = session;
-    const folder = path.join(workDir, 'long');
     // More than the 60 cards a job shows at first, so "Show all" draws fixed-height rows; at
     // 320×240 a card's details take three lines, so the key's line does not fit in its row.
-    await writeSyntheticPhotos(folder, 64, 320, 240);
-    await page.goto(session.url);
-    await addFolderByPath(page, folder);
-    await poll(() => page.getByTestId('preflight-files').textContent()).toBe('64');
-    await page.getByRole('button', { name: 'Start batch' }).click();
-    const job = page.getByRole('article', { name: 'Job long' });
-    await poll(() => job.getByTestId('job-state').textContent(), { timeout: 120_000 }).toBe(
-      'Finished',
-    );
+    const job = await finishedJob(session, 'long', 64);
     // Keyboard only: Tab to "Show all 64 photos", Enter (the focus goes on in the list), End.
-    await page.locator('body').focus();
-    let presses = 0;
-    while ((await focused(page)).text !== 'Show all 64 photos') {
-      await page.keyboard.press('Tab');
-      presses += 1;
-      if (presses > 80) throw new Error('Tab never reached "Show all 64 photos"');
-    }
+    await tabUntil(page, (focus) => focus.text === 'Show all 64 photos');
     await page.keyboard.press('Enter');
     await job.getByTestId('files-window').waitFor();
     await poll(async () => (await focused(page)).list?.startsWith('Photos of long') ?? false).toBe(
