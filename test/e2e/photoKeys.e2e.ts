@@ -53,6 +53,22 @@ async function finishedJob(session: WebModeSession, name: string, count: number)
   return job;
 }
 
+/**
+ * Presses `key` and answers what downloaded: its suggested name, and whether its bytes are
+ * those of `expected` on disk (and not empty).
+ */
+async function downloadByKey(page: Page, key: string, expected: string) {
+  const [download] = (await Promise.all([
+    page.waitForEvent('download'),
+    page.keyboard.press(key),
+  ])) as [Download, void];
+  const bytes = await readFile(await download.path());
+  return {
+    name: download.suggestedFilename(),
+    sameBytes: bytes.length > 0 && bytes.equals(await readFile(expected)),
+  };
+}
+
 /** Tab from the top of the page until `reached` says the focus is where it should be. */
 async function tabUntil(page: Page, reached: (focus: Focus) => boolean): Promise<void> {
   await page.locator('body').focus();
@@ -88,14 +104,10 @@ describe('per-photo results by keyboard (web mode)', () => {
 
     // D: the focused photo's own output arrives, under its name, byte for byte.
     const outputFolder = path.join(workDir, 'trip-upscaled');
-    const [download] = (await Promise.all([
-      page.waitForEvent('download'),
-      page.keyboard.press('d'),
-    ])) as [Download, void];
-    expect(download.suggestedFilename()).toBe('photo-2_x2.jpg');
-    const bytes = await readFile(await download.path());
-    expect(bytes.length).toBeGreaterThan(0);
-    expect(bytes.equals(await readFile(path.join(outputFolder, 'photo-2_x2.jpg')))).toBe(true);
+    expect(await downloadByKey(page, 'd', path.join(outputFolder, 'photo-2_x2.jpg'))).toEqual({
+      name: 'photo-2_x2.jpg',
+      sameBytes: true,
+    });
     // The focus stays on that photo, and O (a desktop key) does nothing in the browser.
     expect((await focused(page)).fileId).toBe('1');
     let downloadsAfterO = 0;
@@ -103,16 +115,9 @@ describe('per-photo results by keyboard (web mode)', () => {
     await page.keyboard.press('o');
     await page.keyboard.press('End');
     expect((await focused(page)).fileId).toBe('2');
-    const [last] = (await Promise.all([
-      page.waitForEvent('download'),
-      page.keyboard.press('Shift+D'),
-    ])) as [Download, void];
-    expect(last.suggestedFilename()).toBe('photo-3_x2.jpg');
-    expect(
-      (await readFile(await last.path())).equals(
-        await readFile(path.join(outputFolder, 'photo-3_x2.jpg')),
-      ),
-    ).toBe(true);
+    expect(await downloadByKey(page, 'Shift+D', path.join(outputFolder, 'photo-3_x2.jpg'))).toEqual(
+      { name: 'photo-3_x2.jpg', sameBytes: true },
+    );
     expect(downloadsAfterO).toBe(1);
 
     // The help lists the keys and where they work.
@@ -172,15 +177,8 @@ describe('per-photo results by keyboard (web mode)', () => {
       })()`),
     ).toEqual({ inside: true, top: true, bottom: true });
     await session.screenshots('3-windowed-list-hint');
-    const [download] = (await Promise.all([
-      page.waitForEvent('download'),
-      page.keyboard.press('d'),
-    ])) as [Download, void];
-    expect(download.suggestedFilename()).toBe('photo-64_x2.jpg');
     expect(
-      (await readFile(await download.path())).equals(
-        await readFile(path.join(workDir, 'long-upscaled', 'photo-64_x2.jpg')),
-      ),
-    ).toBe(true);
+      await downloadByKey(page, 'd', path.join(workDir, 'long-upscaled', 'photo-64_x2.jpg')),
+    ).toEqual({ name: 'photo-64_x2.jpg', sameBytes: true });
   });
 });
