@@ -201,6 +201,8 @@ interface DecodedWindowEntry {
 const COMPARE_TAPS_MARGIN = 8;
 /** Input pixels decoded beyond a Compare crop's reach, so a nudged crop box decodes nothing. */
 export const COMPARE_WINDOW_SLACK = 96;
+/** Input pixels from which a photo's chroma restorer session is released once its planes are made. */
+const RELEASE_CHROMA_SESSION_PIXELS = 4_000_000;
 
 class UpscaleEngine implements Engine {
   private readonly reports = new Map<string, ProviderReport>();
@@ -707,6 +709,14 @@ class UpscaleEngine implements Engine {
       },
     );
     const pixels = area ? area.width * area.height : source.width * source.height;
+    // A whole big photo: the restorer's arena (about 100 MiB for its 256 px tiles, measured as
+    // the process before the first upscaling tile) would otherwise sit beside the upscaler's
+    // tiles for the rest of the photo. Reopening it for the next photo costs far less than the
+    // photo's restoration.
+    if (!area && pixels >= RELEASE_CHROMA_SESSION_PIXELS) {
+      await this.client.release(chroma.path);
+      this.reports.delete(chroma.path);
+    }
     return { source: restoredSource, bytes: pixels * RESTORED_CHROMA_BYTES_PER_PIXEL };
   }
 
