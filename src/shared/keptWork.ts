@@ -37,3 +37,29 @@ export class WorkKept extends Error {
 export function keptFractionOf(error: unknown): number | null {
   return error instanceof WorkKept ? error.fraction : null;
 }
+
+/**
+ * 0..1 of a photo resumed after "Pause now", for its bar and its job's total (the same sum on
+ * both sides of the IPC). The kept part is the rows the pause kept (`keptFraction`, what the
+ * paused row showed), not the engine's share of tiles reused (a band of tiles feeds fewer rows
+ * than its share of the tiles): the bar goes on from where it stood, with no jump at Resume.
+ * Before the engine's first count (decoding), the kept rows; once it counted, nothing kept when
+ * it started over (no tile reused). `ran`: the rest's part already run (its time, when known).
+ */
+export function resumedFraction(
+  keptFraction: number | undefined,
+  tiles: { tilesDone: number; tilesTotal: number; tilesReused?: number },
+  ran: number | null,
+): number {
+  const reused = tiles.tilesReused ?? 0;
+  const kept =
+    tiles.tilesTotal === 0
+      ? (keptFraction ?? 0)
+      : reused === 0
+        ? 0
+        : (keptFraction ?? reused / tiles.tilesTotal);
+  const rest =
+    ran ??
+    (tiles.tilesTotal > reused ? (tiles.tilesDone - reused) / (tiles.tilesTotal - reused) : 0);
+  return kept + (1 - kept) * rest;
+}

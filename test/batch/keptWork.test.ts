@@ -98,6 +98,22 @@ describe('what Pause now keeps', () => {
     expect(await temporaries()).toEqual([]);
   }
 
+  it("counts in the paused job's megapixels done, and its progress goes on from it at Resume", async () => {
+    const job = await pausedHalfWay();
+    const kept = job.files[0]!.keptFraction!;
+    const paused = queue.progress(job.id)!;
+    // 128x128 at x2: the kept rows of the first photo, nothing of the second yet.
+    expect(paused.outputMegapixelsDone).toBeCloseTo((kept * 256 * 256) / 1e6, 12);
+    const resumed: number[] = [];
+    queue.on('progress', ({ progress }) => {
+      if (progress.currentFile?.fileId === 0) resumed.push(progress.outputMegapixelsDone);
+    });
+    await queue.resumeJob(job.id);
+    await queue.whenIdle();
+    expect(resumed.length).toBeGreaterThan(0);
+    expect(Math.min(...resumed)).toBeGreaterThanOrEqual(paused.outputMegapixelsDone - 1e-9);
+  });
+
   it('Cancel of the paused job deletes it', async () => {
     const job = await pausedHalfWay();
     await queue.cancelJob(job.id);

@@ -1,8 +1,9 @@
 /**
  * Pause that keeps work (issue 23, defect 1), in Chromium against web mode: Pause lets the photo
  * being upscaled finish ("Pausing after this photo…") and keeps it; "Pause now" stops it at
- * once and keeps its finished part ("Paused · 40 % kept"), which Resume goes on from; once
- * paused, the bars and the elapsed time stand still; Resume never redoes a finished photo.
+ * once and keeps its finished part ("Paused · 40 % kept"), which Resume goes on from; the job's
+ * bar and % count that part while paused as after Resume; once paused, the bars and the elapsed
+ * time stand still; Resume never redoes a finished photo.
  * Screenshots in light and dark.
  */
 import { readdir, stat } from 'node:fs/promises';
@@ -26,6 +27,12 @@ async function twoReadings(job: Locator, ms: number): Promise<[string, string]> 
   const before = await counters(job);
   await new Promise((resolve) => setTimeout(resolve, ms));
   return [before, await counters(job)];
+}
+
+/** The job's % from its line (`46% · 8 s elapsed · …`). */
+async function jobPercent(job: Locator): Promise<number> {
+  const line = (await job.getByTestId('job-eta').textContent()) ?? '';
+  return Number(/^(\d+)%/.exec(line)?.[1]);
 }
 
 async function expectStandingStill(job: Locator, ms: number): Promise<void> {
@@ -125,6 +132,13 @@ describe('pause keeps work', () => {
         .map((name) => name.replace(/^.*\.kept\./, '')),
     ).toEqual(['raster.json', 'raster.tif']);
     await expectStandingStill(job, 2500);
+    // The job's bar and % count the kept part as they will once resumed: 1 photo done and the
+    // kept part of the second, of 3 photos of one size (the label's % rounds down, so within 1).
+    const jobBar = job.getByRole('progressbar', { name: 'Overall progress of trip' });
+    const pausedPercent = await jobPercent(job);
+    expect(Math.abs(pausedPercent - (100 + keptPercent) / 3)).toBeLessThanOrEqual(1);
+    expect(Number(await jobBar.getAttribute('aria-valuenow'))).toBe(pausedPercent);
+    expect(await page.title()).toBe('Paused — CMSC Upscaler');
     await session.screenshots('3-paused-now');
 
     // Resume goes on from the kept part: the photo's bar is past it before the photo ends.
@@ -138,6 +152,11 @@ describe('pause keeps work', () => {
           .catch(() => 0),
       ),
     ).toBeGreaterThanOrEqual(keptPercent);
+    // The job goes on from the % it showed while paused, and the window title says as much
+    // (rounded down there).
+    expect(await jobPercent(job)).toBeGreaterThanOrEqual(pausedPercent);
+    const titlePercent = Number(/^(\d+)% — CMSC Upscaler$/.exec(await page.title())?.[1]);
+    expect(titlePercent).toBeGreaterThanOrEqual(pausedPercent - 1);
     // The bar's width eases in over 0.2 s.
     await new Promise((resolve) => setTimeout(resolve, 400));
     await session.screenshots('4-resumed');

@@ -146,6 +146,17 @@ describe('progress', () => {
         progress({ currentFile: { ...current, tilesDone: 5, elapsedMs: 3000, etaMs: 9000 } }),
       ),
     ).toBeCloseTo(0.55, 10);
+    // Its kept rows, not its share of tiles reused (1 band of 3 fed 40 % of the rows): no jump
+    // at the engine's first count, and the rest by its time or its tiles from there.
+    const resumed = file(0, 'a.jpg', { state: 'running', keptFraction: 0.4 });
+    const band = { fileId: 0, tilesDone: 1, tilesTotal: 3, tilesReused: 1, elapsedMs: 100 };
+    expect(fileFraction(resumed, progress({ currentFile: { ...band, etaMs: null } }))).toBe(0.4);
+    expect(
+      fileFraction(resumed, progress({ currentFile: { ...band, tilesDone: 2, etaMs: null } })),
+    ).toBeCloseTo(0.7, 10);
+    expect(
+      fileFraction(resumed, progress({ currentFile: { ...band, elapsedMs: 3000, etaMs: 9000 } })),
+    ).toBeCloseTo(0.55, 10);
   });
 
   it('adds up unfinished jobs: photos, time spent and time left of the same jobs', () => {

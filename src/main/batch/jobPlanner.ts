@@ -22,6 +22,7 @@ import type {
   PreflightEstimate,
 } from '../../shared/jobs.ts';
 import { isUpToDate } from '../../shared/jobs.ts';
+import { resumedFraction } from '../../shared/keptWork.ts';
 import { resolveTargetSize } from '../../shared/targetSize.ts';
 import type { ExecutionProvider, UpscaleResult } from '../../shared/upscaleOptions.ts';
 import { concreteFormat, type ConcreteFormat } from '../../shared/outputNaming.ts';
@@ -216,7 +217,8 @@ export class JobPlanner {
     preflightOutputBytes: number | null = null,
   ): JobProgress {
     const tally = this.tallyOf(job);
-    let donePixels = tally.donePixels;
+    // A photo paused by "Pause now" counts its kept part, as it will once resumed.
+    let donePixels = tally.donePixels + tally.keptPixels;
     let elapsedMs = tally.elapsedMs;
     let currentFile: JobProgress['currentFile'] = null;
     // Each file at this machine's speed for the model it is predicted to run (runPlan.ts); an
@@ -231,7 +233,13 @@ export class JobPlanner {
       pixelsLeft += group.waitingPixels;
       const run = planner.runFor(group.jpegQuality, group.scale);
       allRuns.add(run, group.pixels, group.files);
-      if (group.waitingFiles > 0) waitingRuns.add(run, group.waitingPixels, group.waitingFiles);
+      // Only the rest of a photo "Pause now" kept a part of, as once it is resumed.
+      if (group.waitingFiles > 0)
+        waitingRuns.add(
+          run,
+          group.waitingPixels - group.waitingKeptPixels,
+          group.waitingFiles - group.waitingKeptPhotos,
+        );
       if (group.timedFiles > 0 && run.basis !== 'assumed') {
         pace.actualMs += group.timedMs;
         pace.predictedMs += predictedMs(run, group.timedPixels, group.timedFiles);
@@ -246,11 +254,7 @@ export class JobPlanner {
       const now = performance.now();
       const fileElapsed = now - running.startedAt;
       // Resumed after "Pause now": the kept part is done, and only the rest takes time.
-      // Before the engine's first count (decoding), what the pause kept.
-      const kept =
-        running.tilesTotal > 0
-          ? (running.tilesReused ?? 0) / running.tilesTotal
-          : (file.keptFraction ?? 0);
+      const kept = resumedFraction(file.keptFraction, running, 0);
       // The engine's tile times once a tile finished; this machine's speed before that.
       const predicted =
         run.basis === 'assumed' ? null : predictedMs(run, pixels, 1) * pacing * (1 - kept);
@@ -264,15 +268,14 @@ export class JobPlanner {
           : predicted === null
             ? null
             : Math.max(MIN_ETA_MS, predicted - fileElapsed);
-      const fraction =
-        fileEta !== null
-          ? Math.min(
-              RUNNING_FRACTION_CAP,
-              kept + (1 - kept) * (fileElapsed / Math.max(1, fileElapsed + fileEta)),
-            )
-          : running.tilesTotal > 0
-            ? running.tilesDone / running.tilesTotal
-            : kept;
+      const fraction = Math.min(
+        RUNNING_FRACTION_CAP,
+        resumedFraction(
+          file.keptFraction,
+          running,
+          fileEta === null ? null : fileElapsed / Math.max(1, fileElapsed + fileEta),
+        ),
+      );
       donePixels += pixels * fraction;
       pixelsLeft += pixels;
       elapsedMs += fileElapsed;
@@ -615,6 +618,9 @@ interface FileShare {
   writtenBytes: number;
   /** Done, with its time measured: part of the job's pace (jobPace.ts). */
   timed: boolean;
+  /** Waiting with a part kept by "Pause now": that part (0..1) and its output pixels. */
+  kept: number;
+  keptPixels: number;
 }
 
 interface TallyGroup {
@@ -624,6 +630,9 @@ interface TallyGroup {
   pixels: number;
   waitingFiles: number;
   waitingPixels: number;
+  /** Of the waiting photos, the parts kept by "Pause now" (in photos) and their pixels. */
+  waitingKeptPhotos: number;
+  waitingKeptPixels: number;
   /** Done photos with a measured time, their output pixels and their milliseconds. */
   timedFiles: number;
   timedPixels: number;
@@ -641,6 +650,8 @@ class JobTally {
   filesFinished = 0;
   elapsedMs = 0;
   donePixels = 0;
+  /** Output pixels of the parts "Pause now" kept of waiting photos. */
+  keptPixels = 0;
   totalPixels = 0;
   /** Bytes and pixels of the outputs written (done files whose size is known). */
   writtenBytes = 0;
@@ -672,19 +683,25 @@ class JobTally {
         pixels: 0,
         waitingFiles: 0,
         waitingPixels: 0,
+        waitingKeptPhotos: 0,
+        waitingKeptPixels: 0,
         timedFiles: 0,
         timedPixels: 0,
         timedMs: 0,
       });
+    const pixels = expectedOutputPixels(this.settings, file);
+    const kept = file.state === 'queued' ? (file.keptFraction ?? 0) : 0;
     const share: FileShare = {
       group,
-      pixels: expectedOutputPixels(this.settings, file),
+      pixels,
       terminal: TERMINAL_FILE_STATES.has(file.state),
       done: file.state === 'done',
       waiting: file.state === 'queued',
       elapsedMs: TERMINAL_FILE_STATES.has(file.state) ? (file.elapsedMs ?? 0) : 0,
       writtenBytes: file.state === 'done' ? (file.outputBytes ?? 0) : 0,
       timed: file.state === 'done' && (file.elapsedMs ?? 0) > 0,
+      kept,
+      keptPixels: pixels * kept,
     };
     this.shares.set(file.id, share);
     this.apply(share, 1);
@@ -708,6 +725,9 @@ class JobTally {
     if (share.waiting) {
       group.waitingFiles += sign;
       group.waitingPixels += sign * share.pixels;
+      group.waitingKeptPhotos += sign * share.kept;
+      group.waitingKeptPixels += sign * share.keptPixels;
+      this.keptPixels += sign * share.keptPixels;
     }
     if (share.timed) {
       group.timedFiles += sign;

@@ -6,6 +6,7 @@ import type {
   PreflightEstimate,
 } from '../../../shared/jobs.ts';
 import { FILE_STATES } from '../../../shared/jobs.ts';
+import { resumedFraction } from '../../../shared/keptWork.ts';
 import { formatBytes } from './format.ts';
 
 const FINAL_STATES: readonly FileState[] = ['done', 'skipped', 'failed', 'cancelled'];
@@ -21,17 +22,10 @@ export function fileFraction(file: JobFile, progress: JobProgress | undefined): 
   if (file.state !== 'running') return file.keptFraction ?? 0;
   const current = progress?.currentFile;
   if (!current || current.fileId !== file.id) return 0;
-  // Before the engine's first count (decoding), what the pause kept.
-  const kept =
-    current.tilesTotal > 0
-      ? (current.tilesReused ?? 0) / current.tilesTotal
-      : (file.keptFraction ?? 0);
-  if (current.etaMs !== null) {
-    const total = current.elapsedMs + current.etaMs;
-    const ran = total > 0 ? current.elapsedMs / total : 0;
-    return Math.min(RUNNING_FRACTION_CAP, kept + (1 - kept) * ran);
-  }
-  return current.tilesTotal === 0 ? kept : current.tilesDone / current.tilesTotal;
+  const total = current.etaMs === null ? 0 : current.elapsedMs + current.etaMs;
+  const ran = current.etaMs === null ? null : total > 0 ? current.elapsedMs / total : 0;
+  const fraction = resumedFraction(file.keptFraction, current, ran);
+  return ran === null ? fraction : Math.min(RUNNING_FRACTION_CAP, fraction);
 }
 
 /**
