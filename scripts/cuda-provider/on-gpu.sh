@@ -145,6 +145,18 @@ bridge_check() {
       });" 2>&1 | sed 's/^/  /'
 }
 
+# "copy1.jpg 12.34 s (cuda, cmsc fp32)" for each photo of the CLI report in folder $1.
+photo_times() {
+  "$NODE" -e '
+    const fs = require("fs"), path = require("path");
+    const dir = process.argv[1];
+    const reports = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => /^cmsc-report-.*\.json$/.test(f)) : [];
+    for (const report of reports)
+      for (const row of JSON.parse(fs.readFileSync(path.join(dir, report), "utf8")).files)
+        console.log(`  ${path.basename(row.input)} ${row.timeMs === null ? "-" : (row.timeMs / 1000).toFixed(2)} s (${row.device}, ${row.model} ${row.precision}, ${row.outputWidth}x${row.outputHeight}, ${row.state})`);
+  ' "$1"
+}
+
 main() {
   say "on-gpu.sh $(date -u +%FT%TZ) on $(uname -n) ($(uname -m)), repo $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
   [ -f "$MANIFEST" ] || { say "no $MANIFEST: carry it with every part (prepare.sh prints the calls)"; return 1; }
@@ -335,10 +347,13 @@ PY
     # a paused job, which must not resume into the next call's timing.
     XDG_CONFIG_HOME=$ROOT/$run_dir/config timeout -k 5 "$limit" "$NODE" bin/cmsc-upscale.js --device "$device" --model "$model" \
       --models "$INSTALL/models" --source clean --scale 2 --format png --overwrite overwrite \
-      --no-report --out "$run_dir/$device" "$run_dir/in-$device" 2>&1 | sed "s/^/  [$device] /"
+      --out "$run_dir/$device" "$run_dir/in-$device" 2>&1 | sed "s/^/  [$device] /"
     rc=${PIPESTATUS[0]}
-    times+=("$device $(seconds_since "$start") s for $copies photos in one process (exit $rc$([ "$rc" = 124 ] || [ "$rc" = 137 ] && echo ': stopped at the limit'))")
+    times+=("$device: $(seconds_since "$start") s for $copies photos in one process, start included (exit $rc$([ "$rc" = 124 ] || [ "$rc" = 137 ] && echo ': stopped at the limit'))")
     say "  [$device] exit $rc after $(seconds_since "$start") s"
+    # Each photo's own time (ms) from the job's report, which the CLI writes beside the outputs.
+    times+=("$(photo_times "$run_dir/$device")")
+    cp "$run_dir/$device"/cmsc-report-*.json "$OUT_DIR/report-$device.json" 2>/dev/null
     if [ "$rc" != 0 ] && [ "$device" = cuda ]; then result=5; fi
     if [ "$device" = cpu ] && [ "$rc" != 0 ] && [ "$rc" != 124 ] && [ "$rc" != 137 ]; then return 1; fi
   done
@@ -356,8 +371,8 @@ PY
 
   section "summary"
   say "ONNX Runtime $(manifest_field ort) through CMSC_ONNXRUNTIME_PATH; provider $provider_kind"
-  printf '  %s\n' "${times[@]}"
-  say "(the CLI's lines above give each photo's own time; the first includes the session's start)"
+  printf '%s\n' "${times[@]}" | sed '/^$/d; s/^\([a-z]\)/  \1/'
+  say "(a photo's own time: the first includes the session's start; the CLI reports are in \$OUT)"
   [ "$verdict" != 0 ] && { say "as found in step 4: exit $verdict"; return $verdict; }
   [ "$result" = 5 ] && say "the engine failed on cuda (its message is above); if it names kernels or 'no kernel image', carry the full-provider parts"
   return $result
