@@ -70,7 +70,10 @@ describe('batch in the browser UI', () => {
 
     // Pause holds the queue (the running photo finishes first); Resume finishes the rest.
     await page.getByRole('button', { name: 'Pause' }).click();
-    await expect.poll(() => page.getByTestId('job-state').textContent()).toBe('Paused');
+    // "Pausing after this photo…" until the running photo is written: as long as a photo takes.
+    await expect
+      .poll(() => page.getByTestId('job-state').textContent(), { timeout: 60_000 })
+      .toBe('Paused');
     await expect.poll(() => page.locator('[data-file-state="running"]').count()).toBe(0);
     await session.screenshot('3b-paused');
     await page.getByRole('button', { name: 'Resume' }).click();
