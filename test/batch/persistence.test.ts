@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { writeFileAtomic } from '../../src/main/batch/atomicWrite.ts';
+import { writeFileAtomic } from '../../src/main/files/atomicWrite.ts';
 import { buildReport, reportToCsv } from '../../src/main/batch/jobReport.ts';
 import { QueueStore } from '../../src/main/batch/queueStore.ts';
 import type { Job } from '../../src/shared/jobs.ts';

@@ -21,7 +21,7 @@ import type {
   ModelSummary,
 } from '../../shared/upscaleOptions.ts';
 import { INFERENCE_PRECISIONS, presetFlopsPerPixel } from '../../shared/upscaleOptions.ts';
-import { writeFileAtomic } from './atomicWrite.ts';
+import { writeFileAtomic } from '../files/atomicWrite.ts';
 import { toUpscaleOptions } from './exportOptions.ts';
 import type { ImageUpscaler } from './imageUpscaler.ts';
 

@@ -15,7 +15,7 @@ import type {
   UpscaleProgress,
   UpscaleResult,
 } from '../../shared/upscaleOptions.ts';
-import { syncDirectory, syncFile } from './atomicWrite.ts';
+import { syncDirectory, syncFile } from '../files/atomicWrite.ts';
 import { finishOutput, toUpscaleOptions } from './exportOptions.ts';
 import { InputRejected, type ImageUpscaler } from './imageUpscaler.ts';
 import { isFileReason, type ImageHeader } from './inputScan.ts';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { FileState, Job, JobSummary } from '../../shared/jobs.ts';
 import { FILE_STATES, rerunNoteText } from '../../shared/jobs.ts';
 import type { InferencePrecision } from '../../shared/upscaleOptions.ts';
-import { writeFileAtomic } from './atomicWrite.ts';
+import { writeFileAtomic } from '../files/atomicWrite.ts';
 
 export interface ReportRow {
   input: string;

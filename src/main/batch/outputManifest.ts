@@ -20,7 +20,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PROGRAM_VERSION } from '../../shared/programVersion.ts';
-import { writeFileAtomic } from './atomicWrite.ts';
+import { writeFileAtomic } from '../files/atomicWrite.ts';
 import { PidLock } from './pidLock.ts';
 
 export const MANIFEST_FILE_NAME = '.cmsc-upscaler-manifest.jsonl';

@@ -28,7 +28,7 @@ import {
   type ConcreteFormat,
 } from '../../shared/outputNaming.ts';
 import type { OverwritePolicy } from '../../shared/upscaleOptions.ts';
-import { ATOMIC_TEMP_MARKER } from './atomicWrite.ts';
+import { ATOMIC_TEMP_MARKER } from '../files/atomicWrite.ts';
 
 /** Present in every output folder we write: scans skip such folders (and everything below). */
 export const OUTPUT_FOLDER_MARKER = '.cmsc-upscaler-output';

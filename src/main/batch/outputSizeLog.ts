@@ -9,7 +9,7 @@
 import { readFile } from 'node:fs/promises';
 import type { ExportSettings } from '../../shared/exportSettings.ts';
 import type { ConcreteFormat } from '../../shared/outputNaming.ts';
-import { writeFileAtomic } from './atomicWrite.ts';
+import { writeFileAtomic } from '../files/atomicWrite.ts';
 
 /** Weight of the newest output in the running average: photos differ, one does not rule. */
 const NEWEST_WEIGHT = 0.3;

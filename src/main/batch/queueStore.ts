@@ -28,7 +28,7 @@ import {
   SOURCE_SETTINGS,
   type SourceDecision,
 } from '../../shared/upscaleOptions.ts';
-import { ATOMIC_TEMP_MARKER, writeFileAtomic } from './atomicWrite.ts';
+import { ATOMIC_TEMP_MARKER, writeFileAtomic } from '../files/atomicWrite.ts';
 import { PidLock } from './pidLock.ts';
 
 export const QUEUE_FILE_NAME = 'queue.json';

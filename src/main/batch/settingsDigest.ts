@@ -5,6 +5,7 @@
  * the output folder and the overwrite policy (they decide where, not what).
  */
 import { createHash } from 'node:crypto';
+import { canonicalJson } from '../../shared/canonicalJson.ts';
 import type { ExportSettings } from '../../shared/exportSettings.ts';
 import type { ConcreteFormat } from '../../shared/outputNaming.ts';
 import type { ModelSummary } from '../../shared/upscaleOptions.ts';
@@ -58,16 +59,4 @@ export function modelFamily(
 
 export function settingsDigest(shaping: Record<string, unknown>): string {
   return createHash('sha256').update(canonicalJson(shaping)).digest('hex');
-}
-
-/** JSON with object keys sorted, so equal settings always give equal text. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
 }

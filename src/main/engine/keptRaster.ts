@@ -12,12 +12,14 @@
  * temporary outputs are `.cmsc-partial.<job>.<file>.<name>`, so the job's sweep finds them too
  * (outputPlan.ts); recovery spares them while the job can still resume (queueRecovery.ts).
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { open, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { canonicalJson } from '../../shared/canonicalJson.ts';
 import { TEMPORARY_OUTPUT_PREFIX } from '../../shared/outputNaming.ts';
 import { asksToKeepWork, WorkKept } from '../../shared/keptWork.ts';
 import type { SourceDecision, UpscaleOptions } from '../../shared/upscaleOptions.ts';
+import { writeFileAtomic } from '../files/atomicWrite.ts';
 import type { ResolvedVariant } from './modelRegistry.ts';
 import { type RasterFileWriter, tiffHeader } from './rasterFile.ts';
 
@@ -77,7 +79,7 @@ export function keptRasterIdentity(
 ): KeptRasterIdentity {
   return {
     input: { path: path.resolve(input.path), bytes: input.bytes, mtimeMs: input.mtimeMs },
-    optionsDigest: createHash('sha256').update(stableJson(options)).digest('hex'),
+    optionsDigest: createHash('sha256').update(canonicalJson(options)).digest('hex'),
     model: {
       path: variant.path,
       stages: variant.variant.stages,
@@ -155,9 +157,7 @@ export async function keptOrRethrown(
       fileBytes: expectedBytes(identity, rowsWritten),
     };
     // Atomically: a record is whole or absent (a raster without one is deleted, not trusted).
-    const temporary = `${paths.record}.${randomBytes(4).toString('hex')}.tmp`;
-    await writeFile(temporary, `${JSON.stringify(record)}\n`);
-    await rename(temporary, paths.record);
+    await writeFileAtomic(paths.record, `${JSON.stringify(record)}\n`);
   } catch {
     // Not kept after all (a full disk, a folder gone): the photo starts over on resume.
     await discardKeptRaster(paths).catch(() => undefined);
@@ -172,7 +172,7 @@ async function usableRows(paths: KeptRasterPaths, identity: KeptRasterIdentity):
   const rows = record.rowsWritten;
   if (
     record.version !== RECORD_VERSION ||
-    stableJson(record.identity) !== stableJson(identity) ||
+    canonicalJson(record.identity) !== canonicalJson(identity) ||
     typeof rows !== 'number' ||
     !Number.isInteger(rows) ||
     rows <= 0 ||
@@ -203,17 +203,4 @@ function headerOf(identity: KeptRasterIdentity): Uint8Array {
 function expectedBytes(identity: KeptRasterIdentity, rows: number): number {
   const { target, channels, bitDepth } = identity;
   return headerOf(identity).byteLength + rows * target.width * channels * (bitDepth / 8);
-}
-
-/** JSON with object keys sorted, so equal values give equal text whatever their key order. */
-function stableJson(value: unknown): string {
-  return JSON.stringify(value, (_key, inner: unknown) =>
-    inner && typeof inner === 'object' && !Array.isArray(inner)
-      ? Object.fromEntries(
-          Object.entries(inner as Record<string, unknown>).sort(([a], [b]) =>
-            a < b ? -1 : a > b ? 1 : 0,
-          ),
-        )
-      : inner,
-  );
 }
