@@ -76,8 +76,24 @@ PHOTO_LIGHT = DegradationRecipe(
     poisson_peak=(150.0, 600.0),
     jpeg_quality=(80, 97),
 )
+# The files the photo variant actually serves (estimated IJG q <= 79, mostly web uploads at
+# q70-80): JPEG on almost every sample, 4:2:0, resized mostly by bicubic or Lanczos, little
+# noise (a resize averages it away). PHOTO spends about half its samples outside that band
+# (clean, q80-95, strong noise); fine-tuning on this one gives the band all of them.
+PHOTO_JPEG_BAND = DegradationRecipe(
+    clean_fraction=0.05,
+    blur_probability=0.15,
+    blur_sigma=(0.3, 0.8),
+    kernel_weights=(0.55, 0.1, 0.1, 0.25),
+    noise_probability=0.2,
+    gaussian_sigma=(1.0, 4.0),
+    poisson_peak=(150.0, 600.0),
+    jpeg_probability=1.0,
+    jpeg_quality=(35, 85),
+    chroma_444_probability=0.1,
+)
 CLEAN = DegradationRecipe(clean_fraction=1.0)
-NAMED_RECIPES = {"photo": PHOTO, "photo-light": PHOTO_LIGHT}
+NAMED_RECIPES = {"photo": PHOTO, "photo-light": PHOTO_LIGHT, "photo-jpeg-band": PHOTO_JPEG_BAND}
 
 
 def blur(img: np.ndarray, sigma: float) -> np.ndarray:

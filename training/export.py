@@ -283,6 +283,9 @@ def main(argv: Optional[list] = None) -> int:
                          "fine-tuned for the band at one scale and an interpolation at another)")
     ap.add_argument("--photo-jpeg-quality", default=None, metavar="MIN-MAX",
                     help="with --photo-variant-of: the estimated JPEG qualities this variant serves (e.g. 80-95)")
+    ap.add_argument("--photo-jpeg-quality-at", action="append", default=[], metavar="SCALE=MIN-MAX",
+                    help="with --photo-jpeg-quality: another band for the file of one scale (repeatable, e.g. "
+                         "2=70-95), where the strong and light variants cross elsewhere than at the others")
     ap.add_argument("--photo-variant-of", default=None,
                     help="the clean model this one is the photo variant of (the engine runs it for JPEG/noisy files)")
     ap.add_argument("--quantize", action="store_true",
@@ -340,10 +343,18 @@ def main(argv: Optional[list] = None) -> int:
     if args.photo_variant_of:
         card["photoVariantOf"] = args.photo_variant_of
         if args.photo_jpeg_quality:
-            low, high = (int(v) for v in args.photo_jpeg_quality.split("-"))
-            card["photoJpegQuality"] = {"min": low, "max": high}
+            card["photoJpegQuality"] = quality_band(args.photo_jpeg_quality)
+            by_scale = dict(entry.split("=", 1) for entry in args.photo_jpeg_quality_at)
+            if by_scale:
+                card["photoJpegQuality"]["byScale"] = {scale: quality_band(band) for scale, band in by_scale.items()}
     (args.out / f"{args.name}.json").write_text(json.dumps(card, indent=2) + "\n")
     return 0
+
+
+def quality_band(text: str) -> dict:
+    """``MIN-MAX`` as the card's ``{"min", "max"}`` of estimated JPEG qualities."""
+    low, high = (int(v) for v in text.split("-"))
+    return {"min": low, "max": high}
 
 
 if __name__ == "__main__":

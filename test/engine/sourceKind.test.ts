@@ -198,6 +198,58 @@ describe('model choice by source', () => {
     expect(registry.problems).toEqual([]);
   });
 
+  it('moves a band at one scale (byScale) and keeps the card band at the others', async () => {
+    await writeCleanAndPhotoModels(temp.dir);
+    const card = JSON.parse(
+      await readFile(path.join(temp.dir, 'cmsc-tiny-photo.json'), 'utf8'),
+    ) as Record<string, unknown>;
+    await writeFile(
+      path.join(temp.dir, 'cmsc-tiny-photo.json'),
+      JSON.stringify({
+        ...card,
+        photoJpegQuality: { min: 1, max: 79, byScale: { '2': { min: 1, max: 69 } } },
+      }),
+    );
+    await writeFile(
+      path.join(temp.dir, 'cmsc-tiny-photo-light.json'),
+      JSON.stringify({
+        ...card,
+        name: 'cmsc-tiny-photo-light',
+        photoJpegQuality: { min: 80, max: 95, byScale: { '2': { min: 70, max: 95 } } },
+      }),
+    );
+    const registry = await ModelRegistry.load([temp.dir]);
+    expect(registry.problems).toEqual([]);
+    const pick = (jpegQuality: number, scale?: number) =>
+      registry.modelForSource(undefined, { kind: 'photo', jpegQuality }, 'cpu', scale);
+    expect([pick(69, 2), pick(75, 2), pick(75, 4), pick(75, 3), pick(75), pick(85, 4)]).toEqual([
+      'cmsc-tiny-photo',
+      'cmsc-tiny-photo-light',
+      'cmsc-tiny-photo',
+      'cmsc-tiny-photo',
+      'cmsc-tiny-photo',
+      'cmsc-tiny-photo-light',
+    ]);
+  });
+
+  it('refuses a band for a scale the card does not have', async () => {
+    await writeCleanAndPhotoModels(temp.dir);
+    const card = JSON.parse(
+      await readFile(path.join(temp.dir, 'cmsc-tiny-photo.json'), 'utf8'),
+    ) as Record<string, unknown>;
+    await writeFile(
+      path.join(temp.dir, 'cmsc-tiny-photo.json'),
+      JSON.stringify({
+        ...card,
+        photoJpegQuality: { min: 1, max: 79, byScale: { '8': { min: 1, max: 60 } } },
+      }),
+    );
+    const registry = await ModelRegistry.load([temp.dir]);
+    expect(registry.problems).toEqual([
+      `${path.join(temp.dir, 'cmsc-tiny-photo.json')}: photoJpegQuality.byScale.8 must be one of the card's scales (2, 3, 4)`,
+    ]);
+  });
+
   it('refuses a quality band that is not 1 <= min <= max <= 100', async () => {
     await writeCleanAndPhotoModels(temp.dir);
     const card = JSON.parse(

@@ -233,10 +233,11 @@ def test_one_card_holds_a_fast_model_trained_per_scale(tiny_dataset, tmp_path):
     assert set(card["architecture"]["stageWeightsByScale"]) == {"2", "3"}
     # A per-scale photo variant interpolated with its clean runs, one per checkpoint.
     assert export.main(["--checkpoint", *runs, "--name", "fastmix", "--out", str(out), "--interpolate-from", *runs,
-                        "--alpha", "0.5", "--photo-variant-of", "fastpair", "--photo-jpeg-quality", "86-95"]) == 0
+                        "--alpha", "0.5", "--photo-variant-of", "fastpair", "--photo-jpeg-quality", "86-95",
+                        "--photo-jpeg-quality-at", "2=70-95"]) == 0
     mix = json.loads((out / "fastmix.json").read_text())
     assert mix["scales"] == [2, 3] and mix["photoVariantOf"] == "fastpair"
-    assert mix["photoJpegQuality"] == {"min": 86, "max": 95}
+    assert mix["photoJpegQuality"] == {"min": 86, "max": 95, "byScale": {"2": {"min": 70, "max": 95}}}
     assert {s: t["interpolation"]["clean"] for s, t in mix["training"]["byScale"].items()} == {
         "3": runs[0], "2": runs[1]}
     with pytest.raises(SystemExit, match="one clean run per --checkpoint"):

@@ -47,6 +47,12 @@ export interface PhotoInputResult {
   psnr: number;
 }
 
+/** Estimated IJG JPEG qualities, inclusive. */
+export interface JpegQualityBand {
+  min: number;
+  max: number;
+}
+
 export interface ModelCard {
   schemaVersion: 1;
   name: string;
@@ -87,9 +93,10 @@ export interface ModelCard {
    * A photo variant that serves only JPEGs of these estimated IJG qualities (inclusive): a
    * model fine-tuned on compressed photos and its interpolations with the clean model
    * (`training/export.py --interpolate-from`) each win in their own band. Without it the
-   * variant serves every photo.
+   * variant serves every photo. `byScale` moves the band for one of the card's scales (its
+   * files are separate networks, and where the strong and light variants cross differs).
    */
-  photoJpegQuality?: { min: number; max: number };
+  photoJpegQuality?: JpegQualityBand & { byScale?: Record<string, JpegQualityBand> };
   /** Measured quality on photo files (bench `--record`); the default rule reads its JPEG rows. */
   photoInputs?: PhotoInputResult[];
   /**
@@ -217,7 +224,7 @@ export function parseModelCard(json: Json, source: string): ModelCard {
       ? { chromaRestorer: chromaRestorerAt(card.chromaRestorer, fail) }
       : {}),
     ...(card.photoJpegQuality !== undefined
-      ? { photoJpegQuality: qualityBand(card.photoJpegQuality, fail) }
+      ? { photoJpegQuality: photoJpegQualityAt(card.photoJpegQuality, scales as number[], fail) }
       : {}),
     ...(card.photoInputs !== undefined
       ? { photoInputs: photoInputRows(card.photoInputs, fail) }
@@ -256,11 +263,35 @@ function nameAt(value: Json, fail: Fail): string {
     : fail('name', 'lowercase letters, digits, ".", "_" or "-"');
 }
 
-function qualityBand(value: Json, fail: Fail): { min: number; max: number } {
-  const band = objectAt(value, 'photoJpegQuality', fail);
-  const min = positiveInteger(band.min, 'photoJpegQuality.min', fail);
-  const max = positiveInteger(band.max, 'photoJpegQuality.max', fail);
-  if (max > 100 || min > max) fail('photoJpegQuality', 'qualities 1 <= min <= max <= 100');
+function photoJpegQualityAt(
+  value: Json,
+  scales: readonly number[],
+  fail: Fail,
+): NonNullable<ModelCard['photoJpegQuality']> {
+  const band = qualityBand(value, 'photoJpegQuality', fail);
+  const byScale = objectAt(value, 'photoJpegQuality', fail).byScale;
+  if (byScale === undefined) return band;
+  const entries = Object.entries(objectAt(byScale, 'photoJpegQuality.byScale', fail));
+  for (const [scale] of entries) {
+    if (!scales.includes(Number(scale)))
+      fail(`photoJpegQuality.byScale.${scale}`, `one of the card's scales (${scales.join(', ')})`);
+  }
+  return {
+    ...band,
+    byScale: Object.fromEntries(
+      entries.map(([scale, inner]) => [
+        scale,
+        qualityBand(inner, `photoJpegQuality.byScale.${scale}`, fail),
+      ]),
+    ),
+  };
+}
+
+function qualityBand(value: Json, field: string, fail: Fail): JpegQualityBand {
+  const band = objectAt(value, field, fail);
+  const min = positiveInteger(band.min, `${field}.min`, fail);
+  const max = positiveInteger(band.max, `${field}.max`, fail);
+  if (max > 100 || min > max) fail(field, 'qualities 1 <= min <= max <= 100');
   return { min, max };
 }
 

@@ -19,6 +19,7 @@ import {
   wantedIntegerScale,
 } from '../../shared/upscaleOptions.ts';
 import {
+  type JpegQualityBand,
   type ModelCard,
   ModelCardError,
   type ModelFile,
@@ -305,12 +306,25 @@ export function photoVariantFor(
   const inBand =
     jpegQuality === null
       ? undefined
-      : variants.find(({ card: { photoJpegQuality: band } }) =>
-          band ? band.min <= jpegQuality && jpegQuality <= band.max : false,
-        );
-  const strength = (m: RegisteredModel) => m.card.photoJpegQuality?.min ?? 0;
+      : variants.find(({ card }) => {
+          const band = photoBandAt(card, scale);
+          return band ? band.min <= jpegQuality && jpegQuality <= band.max : false;
+        });
+  const strength = (m: RegisteredModel) => photoBandAt(m.card, scale)?.min ?? 0;
   const strongest = [...variants].sort((a, b) => strength(a) - strength(b))[0];
   return (inBand ?? strongest)?.card.name;
+}
+
+/**
+ * The JPEG qualities a photo variant serves at `scale`: the band of the file it runs there
+ * (`photoJpegQuality.byScale`), else the card's own band; undefined serves every photo.
+ */
+export function photoBandAt(card: ModelCard, scale?: number): JpegQualityBand | undefined {
+  const band = card.photoJpegQuality;
+  if (!band?.byScale || scale === undefined) return band;
+  const fileScale =
+    card.input.resolution === 'input' ? modelScaleFor(card, scale) : wantedIntegerScale(scale);
+  return band.byScale[String(fileScale)] ?? band;
 }
 
 /**
