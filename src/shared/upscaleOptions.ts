@@ -186,6 +186,12 @@ export interface UpscalePhaseTimes {
   rename: number;
 }
 
+/** Estimated IJG JPEG qualities, inclusive: the files a photo variant serves. */
+export interface JpegQualityBand {
+  min: number;
+  max: number;
+}
+
 /** What the UI lists for a model and its quality presets. */
 export interface ModelSummary {
   name: string;
@@ -196,8 +202,11 @@ export interface ModelSummary {
   parameters: number;
   /** Set on a photo variant: the clean model it was fine-tuned from (runs on JPEG/noisy inputs). */
   photoVariantOf?: string;
-  /** A photo variant that serves only JPEGs of these estimated qualities (inclusive). */
-  photoJpegQuality?: { min: number; max: number };
+  /**
+   * A photo variant that serves only JPEGs of these estimated qualities (inclusive); `byScale`
+   * moves the band for the file of one scale.
+   */
+  photoJpegQuality?: JpegQualityBand & { byScale?: Record<string, JpegQualityBand> };
   /**
    * SHA-256 over the SHA-256 of every file the card lists: changes exactly when a model file
    * does (a re-recorded evaluation row leaves it alone). Output manifests record it.
@@ -284,4 +293,13 @@ export function presetFlopsPerPixel(preset: PresetSummary, scale?: number): numb
   return scales.length === 0
     ? preset.flopsPerPixel
     : (byScale[integerModelScale(scales, scale)] ?? preset.flopsPerPixel);
+}
+
+/** A photo variant's band as people read it: `80–95`, or `80–95 (x2: 70–95)` where one scale's moves. */
+export function describeJpegBand(band: NonNullable<ModelSummary['photoJpegQuality']>): string {
+  const range = (b: JpegQualityBand) => `${b.min}–${b.max}`;
+  const moved = Object.entries(band.byScale ?? {})
+    .sort(([a], [b]) => Number(a) - Number(b))
+    .map(([scale, inner]) => `x${scale}: ${range(inner)}`);
+  return moved.length > 0 ? `${range(band)} (${moved.join(', ')})` : range(band);
 }

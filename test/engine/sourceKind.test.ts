@@ -14,6 +14,7 @@ import { estimateNoiseSigma } from '../../src/main/engine/noiseLevel.ts';
 import { decideSource } from '../../src/main/engine/sourceKind.ts';
 import {
   DEFAULT_UPSCALE_OPTIONS,
+  describeJpegBand,
   PHOTO_BELOW_JPEG_QUALITY,
   PHOTO_FROM_NOISE_SIGMA,
 } from '../../src/shared/upscaleOptions.ts';
@@ -230,6 +231,9 @@ describe('model choice by source', () => {
       'cmsc-tiny-photo',
       'cmsc-tiny-photo-light',
     ]);
+    // Settings names both bands.
+    const light = registry.summaries().find((m) => m.name === 'cmsc-tiny-photo-light');
+    expect(describeJpegBand(light!.photoJpegQuality!)).toBe('80–95 (x2: 70–95)');
   });
 
   it('refuses a band for a scale the card does not have', async () => {

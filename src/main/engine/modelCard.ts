@@ -2,6 +2,7 @@
  * The model card (`models/<name>.json`) written by the training package's exporter, and a
  * hand-written validator that names the first wrong field.
  */
+import type { JpegQualityBand } from '../../shared/upscaleOptions.ts';
 
 export interface ModelVariant {
   /** Number of cascade stages this file runs. */
@@ -45,12 +46,6 @@ export interface PhotoInputResult {
   input: string;
   method: string;
   psnr: number;
-}
-
-/** Estimated IJG JPEG qualities, inclusive. */
-export interface JpegQualityBand {
-  min: number;
-  max: number;
 }
 
 export interface ModelCard {

@@ -8,6 +8,7 @@ import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type {
+  JpegQualityBand,
   ModelSummary,
   PresetSummary,
   QualityPreset,
@@ -19,7 +20,6 @@ import {
   wantedIntegerScale,
 } from '../../shared/upscaleOptions.ts';
 import {
-  type JpegQualityBand,
   type ModelCard,
   ModelCardError,
   type ModelFile,
