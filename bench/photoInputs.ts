@@ -132,6 +132,8 @@ async function benchDataset(
   const sums = new Map<string, Map<string, number>>();
   const rgbSums = new Map<string, Map<string, number>>();
   const photoDecisions = new Map<string, number>();
+  /** input kind → model auto ran → files: the default rule reads the cards' rows, so say it. */
+  const autoRan = new Map<string, Map<string, number>>();
   const addTo = (table: typeof sums, input: string, method: string, value: number) => {
     const byMethod = table.get(input) ?? new Map<string, number>();
     byMethod.set(method, (byMethod.get(method) ?? 0) + value);
@@ -175,8 +177,13 @@ async function benchDataset(
           target: { kind: 'scale', scale },
           ...method.options,
         });
-        if (method.options.model === undefined && result.source?.kind === 'photo')
-          photoDecisions.set(input, (photoDecisions.get(input) ?? 0) + 1);
+        if (method.options.model === undefined) {
+          if (result.source?.kind === 'photo')
+            photoDecisions.set(input, (photoDecisions.get(input) ?? 0) + 1);
+          const ran = autoRan.get(input) ?? new Map<string, number>();
+          ran.set(result.model, (ran.get(result.model) ?? 0) + 1);
+          autoRan.set(input, ran);
+        }
         const sr = await decodeImage(out);
         add(input, method.label, psnrY(hrY, { width, height, data: rgbToYcbcr(sr.rgb).c0 }, scale));
         addRgb(
@@ -234,6 +241,14 @@ async function benchDataset(
   });
   console.log(
     `auto chose the photo variant for: ${inputs.map((i) => `${i} ${photoDecisions.get(i) ?? 0}/${files.length}`).join(', ')}`,
+  );
+  console.log(
+    `auto ran: ${inputs
+      .map(
+        (i) =>
+          `${i} ${[...(autoRan.get(i) ?? new Map<string, number>())].map(([model, n]) => `${model} ${n}/${files.length}`).join(' + ')}`,
+      )
+      .join('; ')}`,
   );
   return measured;
 }
