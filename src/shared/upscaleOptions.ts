@@ -295,11 +295,11 @@ export function presetFlopsPerPixel(preset: PresetSummary, scale?: number): numb
     : (byScale[integerModelScale(scales, scale)] ?? preset.flopsPerPixel);
 }
 
-/** A photo variant's band as people read it: `80–95`, or `80–95 (x2: 70–95)` where one scale's moves. */
+/** A photo variant's band as people read it: `80–95`, or `80–95; x2: 70–95` where one scale's moves. */
 export function describeJpegBand(band: NonNullable<ModelSummary['photoJpegQuality']>): string {
   const range = (b: JpegQualityBand) => `${b.min}–${b.max}`;
   const moved = Object.entries(band.byScale ?? {})
     .sort(([a], [b]) => Number(a) - Number(b))
     .map(([scale, inner]) => `x${scale}: ${range(inner)}`);
-  return moved.length > 0 ? `${range(band)} (${moved.join(', ')})` : range(band);
+  return [range(band), ...moved].join('; ');
 }

@@ -233,7 +233,7 @@ describe('model choice by source', () => {
     ]);
     // Settings names both bands.
     const light = registry.summaries().find((m) => m.name === 'cmsc-tiny-photo-light');
-    expect(describeJpegBand(light!.photoJpegQuality!)).toBe('80–95 (x2: 70–95)');
+    expect(describeJpegBand(light!.photoJpegQuality!)).toBe('80–95; x2: 70–95');
   });
 
   it('refuses a band for a scale the card does not have', async () => {
