@@ -152,6 +152,19 @@ async function writeCleanAndPhotoModels(dir: string): Promise<void> {
   );
 }
 
+/** The photo variant's card again under each name, each with its own `photoJpegQuality`. */
+async function writePhotoBands(dir: string, bands: Record<string, unknown>): Promise<void> {
+  const card = JSON.parse(await readFile(path.join(dir, 'cmsc-tiny-photo.json'), 'utf8')) as Record<
+    string,
+    unknown
+  >;
+  for (const [name, band] of Object.entries(bands))
+    await writeFile(
+      path.join(dir, `${name}.json`),
+      JSON.stringify({ ...card, name, photoJpegQuality: band }),
+    );
+}
+
 describe('model choice by source', () => {
   it('maps a photo to the photo variant of the asked or default model, and never defaults to a photo model', async () => {
     await writeCleanAndPhotoModels(temp.dir);
@@ -170,21 +183,10 @@ describe('model choice by source', () => {
 
   it('picks the photo variant whose JPEG quality band holds the file, the strongest otherwise', async () => {
     await writeCleanAndPhotoModels(temp.dir);
-    const card = JSON.parse(
-      await readFile(path.join(temp.dir, 'cmsc-tiny-photo.json'), 'utf8'),
-    ) as Record<string, unknown>;
-    await writeFile(
-      path.join(temp.dir, 'cmsc-tiny-photo.json'),
-      JSON.stringify({ ...card, photoJpegQuality: { min: 1, max: 79 } }),
-    );
-    await writeFile(
-      path.join(temp.dir, 'cmsc-tiny-photo-light.json'),
-      JSON.stringify({
-        ...card,
-        name: 'cmsc-tiny-photo-light',
-        photoJpegQuality: { min: 80, max: 95 },
-      }),
-    );
+    await writePhotoBands(temp.dir, {
+      'cmsc-tiny-photo': { min: 1, max: 79 },
+      'cmsc-tiny-photo-light': { min: 80, max: 95 },
+    });
     const registry = await ModelRegistry.load([temp.dir]);
     const pick = (jpegQuality: number | null) =>
       registry.modelForSource(undefined, { kind: 'photo', jpegQuality });
@@ -201,24 +203,10 @@ describe('model choice by source', () => {
 
   it('moves a band at one scale (byScale) and keeps the card band at the others', async () => {
     await writeCleanAndPhotoModels(temp.dir);
-    const card = JSON.parse(
-      await readFile(path.join(temp.dir, 'cmsc-tiny-photo.json'), 'utf8'),
-    ) as Record<string, unknown>;
-    await writeFile(
-      path.join(temp.dir, 'cmsc-tiny-photo.json'),
-      JSON.stringify({
-        ...card,
-        photoJpegQuality: { min: 1, max: 79, byScale: { '2': { min: 1, max: 69 } } },
-      }),
-    );
-    await writeFile(
-      path.join(temp.dir, 'cmsc-tiny-photo-light.json'),
-      JSON.stringify({
-        ...card,
-        name: 'cmsc-tiny-photo-light',
-        photoJpegQuality: { min: 80, max: 95, byScale: { '2': { min: 70, max: 95 } } },
-      }),
-    );
+    await writePhotoBands(temp.dir, {
+      'cmsc-tiny-photo': { min: 1, max: 79, byScale: { '2': { min: 1, max: 69 } } },
+      'cmsc-tiny-photo-light': { min: 80, max: 95, byScale: { '2': { min: 70, max: 95 } } },
+    });
     const registry = await ModelRegistry.load([temp.dir]);
     expect(registry.problems).toEqual([]);
     const pick = (jpegQuality: number, scale?: number) =>
@@ -238,16 +226,9 @@ describe('model choice by source', () => {
 
   it('refuses a band for a scale the card does not have', async () => {
     await writeCleanAndPhotoModels(temp.dir);
-    const card = JSON.parse(
-      await readFile(path.join(temp.dir, 'cmsc-tiny-photo.json'), 'utf8'),
-    ) as Record<string, unknown>;
-    await writeFile(
-      path.join(temp.dir, 'cmsc-tiny-photo.json'),
-      JSON.stringify({
-        ...card,
-        photoJpegQuality: { min: 1, max: 79, byScale: { '8': { min: 1, max: 60 } } },
-      }),
-    );
+    await writePhotoBands(temp.dir, {
+      'cmsc-tiny-photo': { min: 1, max: 79, byScale: { '8': { min: 1, max: 60 } } },
+    });
     const registry = await ModelRegistry.load([temp.dir]);
     expect(registry.problems).toEqual([
       `${path.join(temp.dir, 'cmsc-tiny-photo.json')}: photoJpegQuality.byScale.8 must be one of the card's scales (2, 3, 4)`,
@@ -256,13 +237,9 @@ describe('model choice by source', () => {
 
   it('refuses a quality band that is not 1 <= min <= max <= 100', async () => {
     await writeCleanAndPhotoModels(temp.dir);
-    const card = JSON.parse(
-      await readFile(path.join(temp.dir, 'cmsc-tiny-photo.json'), 'utf8'),
-    ) as Record<string, unknown>;
-    await writeFile(
-      path.join(temp.dir, 'cmsc-tiny-photo.json'),
-      JSON.stringify({ ...card, photoJpegQuality: { min: 90, max: 80 } }),
-    );
+    await writePhotoBands(temp.dir, {
+      'cmsc-tiny-photo': { min: 90, max: 80 },
+    });
     const registry = await ModelRegistry.load([temp.dir]);
     expect(registry.problems).toEqual([
       `${path.join(temp.dir, 'cmsc-tiny-photo.json')}: photoJpegQuality must be qualities 1 <= min <= max <= 100`,
