@@ -10,7 +10,7 @@ from PIL import Image
 from training import train
 from training.checkpoint import load_checkpoint
 from training.color import rgb_to_y
-from training.degrade import CLEAN, NAMED_RECIPES, PHOTO, PHOTO_JPEG_BAND, PHOTO_LIGHT, DegradationRecipe, blur, degrade, downscale, gaussian_noise, jpeg, poisson_noise, quantise
+from training.degrade import CLEAN, NAMED_RECIPES, PHOTO, PHOTO_JPEG_BAND, PHOTO_LIGHT, PHOTO_LIGHT_BAND, DegradationRecipe, blur, degrade, downscale, gaussian_noise, jpeg, poisson_noise, quantise
 from training.imresize import imresize
 from training.metrics import psnr
 from training.photo_data import DegradedPatchSampler, load_rgb_images
@@ -123,7 +123,7 @@ def test_light_recipe_degrades_less_than_the_photo_recipe():
     qualities = {degrade(img, 2, np.random.default_rng(i), PHOTO_LIGHT)[1].jpeg_quality for i in range(60)}
     assert min(q for q in qualities if q is not None) >= 80
     assert mean_psnr(PHOTO_LIGHT) > mean_psnr(PHOTO) + 1.0
-    assert set(NAMED_RECIPES) == {"photo", "photo-light", "photo-jpeg-band"} and NAMED_RECIPES["photo"] == PHOTO
+    assert set(NAMED_RECIPES) == {"photo", "photo-light", "photo-jpeg-band", "photo-light-band"} and NAMED_RECIPES["photo"] == PHOTO
 
 
 def test_band_recipe_spends_nearly_every_sample_on_the_photo_models_band():
@@ -140,6 +140,22 @@ def test_band_recipe_spends_nearly_every_sample_on_the_photo_models_band():
     assert in_band(band) >= 0.9
     assert in_band(qualities(PHOTO)) < 0.75
     assert NAMED_RECIPES["photo-jpeg-band"] == PHOTO_JPEG_BAND
+
+
+def test_light_band_recipe_spends_nearly_every_sample_on_the_light_models_band():
+    """PHOTO_LIGHT_BAND: JPEG at q80-97 on every degraded sample, clean pairs rare; PHOTO_LIGHT
+    leaves a quarter of its samples clean (served by the clean model, never by the light one)."""
+    img = fixture_rgb()
+
+    def qualities(recipe: DegradationRecipe) -> list:
+        return [degrade(img, 2, np.random.default_rng(i), recipe)[1].jpeg_quality for i in range(200)]
+
+    band = qualities(PHOTO_LIGHT_BAND)
+    assert all(q is None or 80 <= q <= 97 for q in band)
+    jpeg_share = lambda qs: sum(q is not None for q in qs) / len(qs)  # noqa: E731
+    assert jpeg_share(band) >= 0.9
+    assert jpeg_share(qualities(PHOTO_LIGHT)) < 0.8
+    assert NAMED_RECIPES["photo-light-band"] == PHOTO_LIGHT_BAND
 
 
 def test_recipe_round_trips_through_a_checkpoint_dict():
