@@ -23,7 +23,6 @@ as libjpeg writes it. Some pairs stay clean so the model learns to leave clean f
 
 from __future__ import annotations
 
-import io
 from dataclasses import asdict, dataclass
 from typing import Sequence, Tuple
 
@@ -34,6 +33,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .color import rgb_to_ycbcr
+from .degrade import jpeg
 
 
 @dataclass(frozen=True)
@@ -112,14 +112,6 @@ class ChromaDegradation:
         return asdict(self)
 
 
-def jpeg_roundtrip(rgb8: np.ndarray, quality: int, chroma_444: bool) -> np.ndarray:
-    buf = io.BytesIO()
-    Image.fromarray(rgb8, mode="RGB").save(buf, format="JPEG", quality=int(quality), subsampling=0 if chroma_444 else 2)
-    buf.seek(0)
-    with Image.open(buf) as im:
-        return np.asarray(im.convert("RGB"), dtype=np.uint8)
-
-
 class ChromaPatchSampler:
     """Random (degraded YCbCr, clean CbCr) patches at input resolution; checkpointable RNG."""
 
@@ -169,10 +161,10 @@ class ChromaPatchSampler:
             degraded = np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
             # The JPEG grid starts at the file's corner; the patch is cut at an offset inside.
             q = int(rng.integers(d.jpeg_quality[0], d.jpeg_quality[1] + 1))
-            degraded = jpeg_roundtrip(degraded, q, rng.random() < d.chroma_444_probability)
+            degraded = jpeg(degraded, q, rng.random() < d.chroma_444_probability)
             if rng.random() < d.double_jpeg_probability:
                 q2 = int(rng.integers(d.jpeg_quality[0], d.jpeg_quality[1] + 1))
-                degraded = jpeg_roundtrip(degraded, q2, False)
+                degraded = jpeg(degraded, q2, False)
         else:
             degraded = clean
         o = int(rng.integers(0, 2 * self.margin + 1))

@@ -20,7 +20,6 @@ part of the RGB error alone).
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import sys
 from pathlib import Path
@@ -33,6 +32,7 @@ from PIL import Image
 from .checkpoint import load_checkpoint
 from .chroma import ChromaConfig, ChromaRestorer
 from .color import rgb_to_ycbcr, ycbcr_to_rgb
+from .degrade import jpeg, quantise
 from .export import OPSET
 from .images import list_images
 from .imresize import imresize, modcrop
@@ -70,14 +70,6 @@ def restore(model: ChromaRestorer, ycc: np.ndarray) -> np.ndarray:
     return np.clip(out.transpose(1, 2, 0)[:h, :w], 0.0, 1.0).astype(np.float64)
 
 
-def jpeg_file(rgb: np.ndarray, quality: int) -> np.ndarray:
-    buf = io.BytesIO()
-    Image.fromarray(np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)).save(buf, format="JPEG", quality=quality)
-    buf.seek(0)
-    with Image.open(buf) as im:
-        return np.asarray(im.convert("RGB"), dtype=np.float64) / 255.0
-
-
 def evaluate(model: ChromaRestorer, folder: Path, scales, qualities) -> list:
     rows = []
     images = list_images(folder)
@@ -88,7 +80,7 @@ def evaluate(model: ChromaRestorer, folder: Path, scales, qualities) -> list:
                 with Image.open(p) as im:
                     hr = modcrop(np.asarray(im.convert("RGB"), dtype=np.float64) / 255.0, s)
                 lr = np.clip(imresize(hr, output_shape=(hr.shape[0] // s, hr.shape[1] // s)), 0, 1)
-                lr_file = jpeg_file(lr, q) if q else np.rint(lr * 255.0) / 255.0
+                lr_file = jpeg(quantise(lr), q, chroma_444=False) / 255.0 if q else np.rint(lr * 255.0) / 255.0
                 ycc = rgb_to_ycbcr(lr_file)
                 hr_ycc = rgb_to_ycbcr(hr)
                 for name, chroma in (("bicubic", ycc[..., 1:3]), ("restored", restore(model, ycc))):

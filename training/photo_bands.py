@@ -14,7 +14,6 @@ variants' JPEG bands in the cards are read off this table (README, "Photos").
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 from pathlib import Path
 from typing import Optional
@@ -25,20 +24,13 @@ from PIL import Image
 
 from .checkpoint import load_model_weights
 from .color import rgb_to_y
+from .degrade import jpeg
 from .evaluate import predict_all_stages
 from .export import interpolate_weights
 from .images import list_images
 from .imresize import imresize, modcrop
 from .metrics import psnr
 from .model import CMSC, CMSCConfig
-
-
-def jpeg_round_trip(rgb8: np.ndarray, quality: int) -> np.ndarray:
-    buf = io.BytesIO()
-    Image.fromarray(rgb8).save(buf, format="JPEG", quality=quality, subsampling=2)
-    buf.seek(0)
-    with Image.open(buf) as im:
-        return np.asarray(im.convert("RGB"), dtype=np.uint8)
 
 
 def main(argv: Optional[list] = None) -> int:
@@ -73,7 +65,7 @@ def main(argv: Optional[list] = None) -> int:
                 rgb = modcrop(np.asarray(im.convert("RGB"), dtype=np.float64) / 255.0, s)
             lr8 = np.clip(np.rint(imresize(rgb, scale=1.0 / s) * 255.0), 0, 255).astype(np.uint8)
             if quality != "png":
-                lr8 = jpeg_round_trip(lr8, int(quality))
+                lr8 = jpeg(lr8, int(quality), chroma_444=False)
             hr_y = rgb_to_y(rgb)
             lr_y = rgb_to_y(lr8.astype(np.float64) / 255.0)
             up = imresize(lr_y, output_shape=rgb.shape[:2])

@@ -10,7 +10,8 @@ from PIL import Image
 
 from training import export_chroma, train_chroma
 from training.checkpoint import load_checkpoint
-from training.chroma import ChromaPatchSampler, ChromaRestorer, jpeg_roundtrip, load_training_photos
+from training.chroma import ChromaPatchSampler, ChromaRestorer, load_training_photos
+from training.degrade import jpeg
 from training.color import rgb_to_ycbcr
 
 
@@ -57,7 +58,7 @@ def test_pairs_hold_the_clean_chroma_as_target_and_a_jpeg_as_input(rgb_photos):
 def test_a_jpeg_at_4_2_0_loses_chroma_detail_the_restorer_is_for():
     rng = np.random.default_rng(2)
     rgb = (np.kron(rng.random((8, 8, 3)), np.ones((4, 4, 1))) * 255).astype(np.uint8)
-    decoded = jpeg_roundtrip(rgb, 75, chroma_444=False)
+    decoded = jpeg(rgb, 75, chroma_444=False)
     chroma_error = np.abs(rgb_to_ycbcr(decoded / 255.0)[..., 1:] - rgb_to_ycbcr(rgb / 255.0)[..., 1:]).mean()
     luma_error = np.abs(rgb_to_ycbcr(decoded / 255.0)[..., 0] - rgb_to_ycbcr(rgb / 255.0)[..., 0]).mean()
     assert chroma_error > luma_error
