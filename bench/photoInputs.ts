@@ -150,11 +150,11 @@ async function benchDataset(
     const rgb = { c0: crop(hr.rgb.c0), c1: crop(hr.rgb.c1), c2: crop(hr.rgb.c2) };
     const hrY: YPlane = { width, height, data: rgbToYcbcr(rgb).c0 };
     const hrRgb: RgbPlanes = { width, height, planes: [rgb.c0, rgb.c1, rgb.c2] };
-    const lw = width / scale;
-    const lh = height / scale;
-    const lrPlanes = [rgb.c0, rgb.c1, rgb.c2].map((p) =>
-      resizePlane(p, width, height, lw, lh, 1 / scale),
-    );
+    const {
+      planes: lrPlanes,
+      width: lw,
+      height: lh,
+    } = downscaleForBench(rgb, width, height, scale);
     for (const input of inputs) {
       const lrFile = await writeLowRes(temp, file, input, lrPlanes, lw, lh);
       const decodedLr = await decodeImage(lrFile);
@@ -297,8 +297,23 @@ async function recordInCards(
   }
 }
 
+/** The bench's LR planes of an HR crop (width, height multiples of `scale`): MATLAB-style bicubic in RGB. */
+export function downscaleForBench(
+  rgb: { c0: Float32Array; c1: Float32Array; c2: Float32Array },
+  width: number,
+  height: number,
+  scale: number,
+): { planes: Float32Array[]; width: number; height: number } {
+  const lw = width / scale;
+  const lh = height / scale;
+  const planes = [rgb.c0, rgb.c1, rgb.c2].map((p) =>
+    resizePlane(p, width, height, lw, lh, 1 / scale),
+  );
+  return { planes, width: lw, height: lh };
+}
+
 /** Saves the LR planes as the input kind's file: png, qNN (JPEG) or noiseNN (noisy PNG). */
-async function writeLowRes(
+export async function writeLowRes(
   temp: string,
   file: string,
   input: string,
