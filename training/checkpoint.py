@@ -40,7 +40,9 @@ def save_checkpoint(run: Path, state: dict) -> None:
     run = Path(run)
     run.mkdir(parents=True, exist_ok=True)
     state = dict(state)
-    state["model"] = {k: v.detach().cpu() for k, v in state["model"].items()}
+    for key in ("model", "ema"):
+        if state.get(key) is not None:
+            state[key] = {k: v.detach().cpu() for k, v in state[key].items()}
     buf = io.BytesIO()
     torch.save(state, buf)
     data = buf.getvalue()
@@ -120,12 +122,22 @@ def load_checkpoint(run: Path, map_location="cpu") -> Optional[dict]:
     return None
 
 
-def load_model_weights(path: Path, map_location="cpu"):
-    """(config dict, state_dict, run state) from a run folder."""
+def weights_of(state: dict, weights: str = "averaged") -> dict:
+    """A run state's weights: ``averaged`` (the moving average of the weights where the run keeps
+    one, else the last step's; what is exported and evaluated) or ``last`` (the last step's)."""
+    if weights not in ("averaged", "last"):
+        raise ValueError(f"weights: averaged or last, not {weights!r}")
+    if weights == "averaged" and state.get("ema") is not None:
+        return state["ema"]
+    return state["model"]
+
+
+def load_model_weights(path: Path, map_location="cpu", weights: str = "averaged"):
+    """(config dict, state_dict, run state) from a run folder; ``weights`` as in ``weights_of``."""
     state = load_checkpoint(Path(path), map_location)
     if state is None:
         raise FileNotFoundError(f"no checkpoint in {path}")
-    return state["config"], state["model"], state
+    return state["config"], weights_of(state, weights), state
 
 
 def portable_numpy_rng(state: tuple) -> tuple:

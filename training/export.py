@@ -226,6 +226,8 @@ def training_summary(state: dict) -> dict:
         **({"degradation": degradation} if degradation else {}),
         **({"initialisedFrom": initialised_from} if initialised_from else {}),
         "recipe": recipe,
+        # What was exported: the moving average of the weights (recipe ema_decay) or the last step's.
+        "weights": "averaged" if state.get("ema") is not None else "last step",
         "iterations": state.get("iteration"),
         "patchesSeen": sum((x["to_iteration"] - x["from_iteration"]) * x["batch"] for x in sessions),
         "wallSeconds": round(state.get("wall_seconds", 0.0)),

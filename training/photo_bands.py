@@ -40,13 +40,15 @@ def main(argv: Optional[list] = None) -> int:
     ap.add_argument("--datasets", default="../shared/datasets/Set5")
     ap.add_argument("--qualities", default="png,95,90,85,80,75,65,50")
     ap.add_argument("--alphas", default="0,0.25,0.5,0.75,1")
+    ap.add_argument("--photo-weights", choices=["averaged", "last"], default="averaged",
+                    help="the fine-tune's moving average of the weights (where it keeps one) or its last step's")
     ap.add_argument("--scale", type=int, default=2, help="(a cmsc-fast model runs at its own scale)")
     ap.add_argument("--threads", type=int, default=None)
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg, clean, _ = load_model_weights(Path(args.clean))
-    _, photo, _ = load_model_weights(Path(args.photo))
+    _, photo, _ = load_model_weights(Path(args.photo), weights=args.photo_weights)
     alphas = [float(a) for a in args.alphas.split(",")]
     models = {}
     for alpha in alphas:

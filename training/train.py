@@ -32,7 +32,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .checkpoint import load_checkpoint, portable_numpy_rng, save_checkpoint
+from .checkpoint import load_checkpoint, portable_numpy_rng, save_checkpoint, weights_of
 from .data import (
     SCALES, InputResolutionPatchSampler, PatchSampler, PrefetchingSampler, build_input_resolution_pairs,
     build_pairs, input_patches_per_epoch, patches_per_epoch,
@@ -61,6 +61,33 @@ class Recipe:
     clip_value: float = 0.0  # paper: gradient values clipped to [-v, v]
     epochs_per_decay: int = 10  # paper: lr / 10 every 10 epochs
     weight_decay: float = 0.0
+    # Moving average of the weights, updated every step (0: none). Exported and evaluated in
+    # place of the last step's weights (checkpoint.weights_of): it smooths the last few hundred
+    # noisy Adam steps, and a run cut off before its cosine ends still ships averaged weights.
+    ema_decay: float = 0.0
+
+
+# Recipe fields a flag may set, on a new run and on a resume (e.g. a lower lr floor).
+FLAG_FIELDS = ("lr", "batch", "loss", "halflife", "min_lr", "warmup", "ema_decay")
+
+
+class AveragedWeights:
+    """An exponential moving average of a model's state (floating tensors averaged, counters copied)."""
+
+    def __init__(self, model: torch.nn.Module, decay: float, saved: Optional[dict] = None):
+        self.decay = decay
+        source = saved if saved is not None else model.state_dict()
+        device = next(model.parameters()).device
+        self.state = {k: v.detach().to(device=device, dtype=torch.float32 if v.is_floating_point() else v.dtype,
+                                        copy=True) for k, v in source.items()}
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        for k, v in model.state_dict().items():
+            if v.is_floating_point():
+                self.state[k].mul_(self.decay).add_(v.detach().float(), alpha=1.0 - self.decay)
+            else:
+                self.state[k].copy_(v)
 
 
 def make_recipe(name: str, args: argparse.Namespace) -> Recipe:
@@ -70,7 +97,7 @@ def make_recipe(name: str, args: argparse.Namespace) -> Recipe:
         r = Recipe("budget", "adam", 4e-4, 16, "l1", True, True, halflife=1500, min_lr=2e-5, warmup=200)
     else:
         raise SystemExit(f"unknown recipe {name!r}")
-    for field in ("lr", "batch", "loss", "halflife", "min_lr", "warmup"):
+    for field in FLAG_FIELDS:
         v = getattr(args, field, None)
         if v is not None:
             setattr(r, field, v)
@@ -176,6 +203,8 @@ def main(argv: Optional[list] = None) -> int:
     ap.add_argument("--loss", choices=["mse", "l1"], default=None)
     ap.add_argument("--halflife", type=int, default=None)
     ap.add_argument("--min-lr", type=float, default=None)
+    ap.add_argument("--ema-decay", type=float, default=None,
+                    help="moving average of the weights per step, exported in their place (e.g. 0.999; 0: none)")
     ap.add_argument("--warmup", type=int, default=None)
     ap.add_argument("--anneal-minutes", type=float, default=None,
                     help="this invocation only: lr follows a cosine from --lr to --min-lr over this much "
@@ -209,7 +238,7 @@ def main(argv: Optional[list] = None) -> int:
         cfg = CMSCConfig.from_dict(state["config"])
         recipe = Recipe(**state["recipe"])
         # Flags given on a resume override the stored recipe (e.g. a lower lr floor).
-        for field in ("lr", "batch", "loss", "halflife", "min_lr", "warmup"):
+        for field in FLAG_FIELDS:
             v = getattr(args, field, None)
             if v is not None:
                 setattr(recipe, field, v)
@@ -243,11 +272,11 @@ def main(argv: Optional[list] = None) -> int:
             raise SystemExit(f"--init-from {args.init_from}: no checkpoint there")
         init_cfg = CMSCConfig.from_dict(init_state["config"])
         if init_cfg == cfg:
-            model.load_state_dict(init_state["model"])
+            model.load_state_dict(weights_of(init_state))
         elif init_cfg.upscale and cfg.upscale and replace(init_cfg, upscale=cfg.upscale) == cfg:
             # cmsc-fast at another scale: the body (everything before the pixel shuffle) carries
             # over; the s^2-channel reconstruction convs differ in shape and keep their init.
-            fresh = load_matching_weights(model, init_state["model"])
+            fresh = load_matching_weights(model, weights_of(init_state))
             print(f"body from the x{init_cfg.upscale} run; fresh for x{cfg.upscale}: {', '.join(fresh)}", flush=True)
         else:
             raise SystemExit(f"--init-from {args.init_from}: its architecture differs from --arch {args.arch}")
@@ -300,6 +329,9 @@ def main(argv: Optional[list] = None) -> int:
         set_numpy_rng_state(state["numpy_rng"])
         random.setstate(state["python_rng"])
         print(f"resumed {run} at iteration {iteration} ({fmt_duration(wall_before)} trained before)", flush=True)
+    # A resumed run that had no average starts one from its current weights.
+    averaged = (AveragedWeights(model, recipe.ema_decay, state.get("ema") if state is not None else None)
+                if recipe.ema_decay > 0 else None)
 
     if recipe.optimizer == "sgd":
         end_iter = int(args.epochs * iters_per_epoch)
@@ -334,6 +366,7 @@ def main(argv: Optional[list] = None) -> int:
                 "arch": meta["arch"],
                 "seed": seed,
                 "model": model.state_dict(),
+                "ema": averaged.state if averaged is not None else None,
                 "optimizer": opt.state_dict(),
                 "iteration": iteration,
                 "wall_seconds": wall,
@@ -399,6 +432,8 @@ def main(argv: Optional[list] = None) -> int:
             torch.nn.utils.clip_grad_value_(model.parameters(), recipe.clip_value)
         scaler.step(opt)
         scaler.update()
+        if averaged is not None:
+            averaged.update(model)
         iteration += 1
 
         # Cheap progress signal: PSNR gain over the bicubic input on this batch, per scale.

@@ -241,3 +241,37 @@ def test_interpolated_weights_lie_between_the_clean_and_the_tuned_model():
         else:
             assert torch.equal(half[k], v), k
     assert all(torch.equal(interpolate_weights(clean, tuned, 1.0)[k], tuned[k]) for k in tuned)
+
+
+def test_weight_average_resumes_exactly_and_is_what_a_run_exports(tmp_path):
+    """--ema-decay keeps a moving average of the weights beside the last step's: a resume continues
+    it bit for bit, a resume of a run without one starts it, and load_model_weights (export,
+    photo_bands, evaluate) reads it unless asked for the last step's weights."""
+    from training.checkpoint import load_model_weights
+    from training.export import training_summary
+
+    data = _photo_images(tmp_path)
+    common = ["--arch", "tiny", "--data", str(data), "--threads", "1", "--log-every", "1", "--batch", "2",
+              "--degradation", "photo"]
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert train.main(["--run", str(straight), "--max-iters", "4", "--ema-decay", "0.5", *common]) == 0
+    assert train.main(["--run", str(split), "--max-iters", "2", "--ema-decay", "0.5", *common]) == 0
+    assert train.main(["--run", str(split), "--resume", "--max-iters", "4", *common]) == 0
+    a, b = load_checkpoint(straight), load_checkpoint(split)
+    assert a["recipe"]["ema_decay"] == b["recipe"]["ema_decay"] == 0.5
+    floating = [k for k, v in a["model"].items() if v.is_floating_point()]
+    for k in a["ema"]:
+        assert np.array_equal(a["ema"][k].numpy(), b["ema"][k].numpy()), k
+    assert any(not np.array_equal(a["ema"][k].numpy(), a["model"][k].numpy()) for k in floating)
+    _, averaged, _ = load_model_weights(straight)
+    _, last, _ = load_model_weights(straight, weights="last")
+    assert all(np.array_equal(averaged[k].numpy(), a["ema"][k].numpy()) for k in a["ema"])
+    assert all(np.array_equal(last[k].numpy(), a["model"][k].numpy()) for k in a["model"])
+    assert training_summary(a)["weights"] == "averaged"
+
+    plain = tmp_path / "plain"
+    assert train.main(["--run", str(plain), "--max-iters", "1", *common]) == 0
+    assert load_checkpoint(plain)["ema"] is None and training_summary(load_checkpoint(plain))["weights"] == "last step"
+    assert train.main(["--run", str(plain), "--resume", "--max-iters", "2", "--ema-decay", "0.9", *common]) == 0
+    resumed = load_checkpoint(plain)
+    assert resumed["recipe"]["ema_decay"] == 0.9 and set(resumed["ema"]) == set(resumed["model"])
