@@ -322,6 +322,10 @@ def main(argv: Optional[list] = None) -> int:
     if multi_scale and args.evaluation_json:
         raise SystemExit("--evaluation-json takes one checkpoint")
     cards = []
+    card_path = args.out / f"{args.name}.json"
+    # The chroma restorer is attached by training.export_chroma and does not depend on these
+    # weights: a re-export keeps it (rows in photoInputs measured the old weights, so those go).
+    attached_chroma = json.loads(card_path.read_text()).get("chromaRestorer") if card_path.exists() else None
     for model, training_info in models:
         evaluation = None
         if args.evaluation_json:
@@ -349,7 +353,9 @@ def main(argv: Optional[list] = None) -> int:
             by_scale = dict(entry.split("=", 1) for entry in args.photo_jpeg_quality_at)
             if by_scale:
                 card["photoJpegQuality"]["byScale"] = {scale: quality_band(band) for scale, band in by_scale.items()}
-    (args.out / f"{args.name}.json").write_text(json.dumps(card, indent=2) + "\n")
+    if attached_chroma is not None:
+        card["chromaRestorer"] = attached_chroma
+    card_path.write_text(json.dumps(card, indent=2) + "\n")
     return 0
 
 

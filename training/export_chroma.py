@@ -8,7 +8,8 @@ output ``cbcr`` [1, 2, H, W], H and W even), checks it against PyTorch in onnxru
 adds a ``chromaRestorer`` block to each named card: the engine runs the restorer for every file
 that card's model serves (photo variants serve JPEGs and noisy files). The card's
 ``filesDigest`` then covers the restorer too, so a rerun redoes outputs when it changes.
-Run it after ``training.export`` rewrites those cards (an export writes cards anew).
+``training.export`` keeps the block when it rewrites a card, so re-exporting the photo models
+does not need this run again.
 
 ``--evaluate``: the chroma part of the evaluation protocol on real photos: HR modcropped, LR by
 MATLAB bicubic, saved as JPEG (4:2:0, Pillow/libjpeg) at each quality, the decoded Cb/Cr

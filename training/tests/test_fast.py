@@ -240,6 +240,14 @@ def test_one_card_holds_a_fast_model_trained_per_scale(tiny_dataset, tmp_path):
     assert mix["photoJpegQuality"] == {"min": 86, "max": 95, "byScale": {"2": {"min": 70, "max": 95}}}
     assert {s: t["interpolation"]["clean"] for s, t in mix["training"]["byScale"].items()} == {
         "3": runs[0], "2": runs[1]}
+    # A re-export keeps the chroma restorer attached to the card, and drops rows measured on the old weights.
+    mix["chromaRestorer"] = {"file": "chroma.onnx", "sha256": "ab"}
+    mix["photoInputs"] = [{"dataset": "Set5", "input": "q75", "scale": 2}]
+    (out / "fastmix.json").write_text(json.dumps(mix))
+    assert export.main(["--checkpoint", *runs, "--name", "fastmix", "--out", str(out), "--interpolate-from", *runs,
+                        "--alpha", "0.5", "--photo-variant-of", "fastpair", "--photo-jpeg-quality", "86-95"]) == 0
+    again = json.loads((out / "fastmix.json").read_text())
+    assert again["chromaRestorer"] == {"file": "chroma.onnx", "sha256": "ab"} and "photoInputs" not in again
     with pytest.raises(SystemExit, match="one clean run per --checkpoint"):
         export.main(["--checkpoint", *runs, "--name", "bad", "--out", str(out), "--interpolate-from", runs[0]])
     # One share per checkpoint: x3 exported as trained (alpha 1, no interpolation), x2 halfway.
