@@ -22,7 +22,7 @@ passed in, so a sampler that checkpoints its generator resumes the same degradat
 from __future__ import annotations
 
 import io
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Dict, List, Tuple
 
 import numpy as np
@@ -92,19 +92,17 @@ PHOTO_JPEG_BAND = DegradationRecipe(
     jpeg_quality=(35, 85),
     chroma_444_probability=0.1,
 )
-# The light model's own band (estimated IJG q83-95: phone and camera files, web photos saved
+# The light model's own band (estimated IJG q75-95 at x2, q83-95 at x4: phone and camera files, web photos saved
 # high): JPEG on almost every sample at q80-97, mostly 4:2:0, little noise or blur. PHOTO_LIGHT
 # spends a quarter of its samples on clean pairs the light model never serves (PNGs go to the
-# clean model) and a tenth without JPEG at all.
-PHOTO_LIGHT_BAND = DegradationRecipe(
-    clean_fraction=0.05,
+# clean model) and a tenth without JPEG at all. The band recipe's clean share, kernels and blur
+# sizes, with the light band's qualities and milder noise.
+PHOTO_LIGHT_BAND = replace(
+    PHOTO_JPEG_BAND,
     blur_probability=0.1,
-    blur_sigma=(0.3, 0.8),
-    kernel_weights=(0.55, 0.1, 0.1, 0.25),
     noise_probability=0.15,
     gaussian_sigma=(1.0, 3.0),
     poisson_peak=(200.0, 800.0),
-    jpeg_probability=1.0,
     jpeg_quality=(80, 97),
     chroma_444_probability=0.2,
 )
