@@ -13,7 +13,6 @@ session's device and hours.
 from __future__ import annotations
 
 import argparse
-import copy
 import math
 import random
 import sys
@@ -27,7 +26,7 @@ import torch
 from .checkpoint import load_checkpoint, save_checkpoint
 from .chroma import ChromaConfig, ChromaDegradation, ChromaPatchSampler, ChromaRestorer, load_training_photos
 from .photo_data import DEFAULT_RGB_DATA
-from .train import (StopFlag, autocast_context, fmt_duration, numpy_rng_state, pick_device,
+from .train import (AveragedWeights, StopFlag, autocast_context, fmt_duration, numpy_rng_state, pick_device,
                     set_numpy_rng_state)
 
 EMA_DECAY = 0.999
@@ -76,16 +75,12 @@ def main(argv: Optional[list] = None) -> int:
     torch.manual_seed(seed)
 
     model = ChromaRestorer(cfg).to(device)
-    ema = copy.deepcopy(model).eval()
-    for p in ema.parameters():
-        p.requires_grad_(False)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     photos = load_training_photos(args.data, args.limit_images)
     sampler = ChromaPatchSampler(photos, seed, args.patch if not state else state["patch"], degradation)
     iteration, wall_before, sessions = 0, 0.0, []
     if state:
         model.load_state_dict(state["model"])
-        ema.load_state_dict(state["ema"])
         opt.load_state_dict(state["optimizer"])
         iteration, wall_before, sessions = state["iteration"], state["wall_seconds"], state["sessions"]
         sampler.set_state(state["sampler"])
@@ -93,6 +88,7 @@ def main(argv: Optional[list] = None) -> int:
         set_numpy_rng_state(state["numpy_rng"])
         random.setstate(state["python_rng"])
         print(f"resumed {run} at iteration {iteration} ({fmt_duration(wall_before)} trained before)", flush=True)
+    ema = AveragedWeights(model, EMA_DECAY, state["ema"] if state else None)
     print(f"chroma restorer: {model.parameter_count()} parameters, {model.macs_per_pixel():.0f} MAC per input pixel, "
           f"{len(sampler.images)} photos, device {device}", flush=True)
 
@@ -109,7 +105,7 @@ def main(argv: Optional[list] = None) -> int:
         wall = wall_before + time.time() - session_start
         save_checkpoint(run, {
             "kind": "chroma", "config": cfg.to_dict(), "degradation": degradation.to_dict(),
-            "patch": sampler.patch, "seed": seed, "model": model.state_dict(), "ema": ema.state_dict(),
+            "patch": sampler.patch, "seed": seed, "model": model.state_dict(), "ema": ema.state,
             "optimizer": opt.state_dict(), "iteration": iteration, "wall_seconds": wall,
             "sessions": sessions + [this_session], "sampler": sampler.state(),
             "torch_rng": torch.get_rng_state(), "numpy_rng": numpy_rng_state(), "python_rng": random.getstate(),
@@ -141,8 +137,7 @@ def main(argv: Optional[list] = None) -> int:
         loss.backward()
         opt.step()
         with torch.no_grad():
-            for pe, pm in zip(ema.parameters(), model.parameters()):
-                pe.mul_(EMA_DECAY).add_(pm.detach(), alpha=1.0 - EMA_DECAY)
+            ema.update(model)
             mse_out = float(((out.detach() - y) ** 2).mean())
             mse_in = float(((x[:, 1:3] - y) ** 2).mean())
         iteration += 1
