@@ -211,12 +211,14 @@ def training_summary(state: dict) -> dict:
         "from_iteration": 0, "to_iteration": state.get("iteration", 0), "wall_seconds": state.get("wall_seconds", 0.0),
     }]
     upscale = (state.get("config") or {}).get("upscale", 0)
-    data = ("291 images (T91 + BSD200) as 8-bit BT.601 Y; down-scales 1/0.7/0.5; flips and rotations; "
+    # Runs from before --downscales used the paper's three copies.
+    downscales = "/".join(f"{f:g}" for f in state.get("downscales") or (1, 0.7, 0.5))
+    data = (f"291 images (T91 + BSD200) as 8-bit BT.601 Y; down-scales {downscales}; flips and rotations; "
             + (f"x{upscale} only; 24x24 low-resolution patches (HR {24 * upscale}x{24 * upscale})" if upscale
                else "scales 2/3/4 mixed; 41x41 patches"))
     degradation = state.get("degradation")
     if degradation:
-        data = ("291 images (T91 + BSD200) as RGB; down-scales 1/0.7/0.5; flips and rotations; per sample a "
+        data = (f"291 images (T91 + BSD200) as RGB; down-scales {downscales}; flips and rotations; per sample a "
                 "photo degradation of the LR side (training/degrade.py): blur, down-scaling kernel, Gaussian or "
                 "Poisson noise, 8-bit, JPEG in RGB; the HR side clean; "
                 + ("scales 2/3/4 mixed; 41x41 patches" if not upscale else f"x{upscale} only"))

@@ -26,12 +26,12 @@ import numpy as np
 from PIL import Image
 
 from .color import rgb_to_y
+from .data import DOWNSCALES
 from .degrade import PHOTO, DegradationRecipe, degrade
 from .images import list_training_images
 from .imresize import imresize
 
 DEFAULT_RGB_DATA = ["../shared/datasets/train/T91", "../shared/datasets/train/BSD200"]
-DOWNSCALES = (1.0, 0.7, 0.5)
 MARGIN_LR = 4  # LR pixels of crop around the patch: covers the bicubic taps and the resize kernels
 EDGE_LR = 2  # the patch keeps at least this many LR pixels from the crop's edge
 

@@ -34,7 +34,7 @@ import torch
 
 from .checkpoint import load_checkpoint, portable_numpy_rng, save_checkpoint, weights_of
 from .data import (
-    SCALES, InputResolutionPatchSampler, PatchSampler, PrefetchingSampler, build_input_resolution_pairs,
+    DOWNSCALES, SCALES, InputResolutionPatchSampler, PatchSampler, PrefetchingSampler, build_input_resolution_pairs,
     build_pairs, input_patches_per_epoch, patches_per_epoch,
 )
 from .data import PATCH
@@ -213,6 +213,9 @@ def main(argv: Optional[list] = None) -> int:
                     help="LR side of each pair: the paper's clean bicubic (none, default) or photo degradations "
                          "(blur, kernels, noise, JPEG; training/degrade.py) made per sample from the RGB images "
                          "(default data then ../shared/datasets/train); a resumed run keeps its own")
+    ap.add_argument("--downscales", type=float, nargs="+", default=None,
+                    help="the down-scaled copies of each training image (default 1.0 0.7 0.5); kept by --resume. "
+                         "Dropping 1.0 trains on cleaner HR: each halving of size roughly halves the grain")
     ap.add_argument("--init-from", default=None,
                     help="new run only: start from the weights of the run in this folder (fine-tuning); "
                          "optimiser, schedule and RNG start fresh")
@@ -244,11 +247,13 @@ def main(argv: Optional[list] = None) -> int:
                 setattr(recipe, field, v)
         seed = state["seed"]
         degradation = state.get("degradation")
+        downscales = tuple(args.downscales or state.get("downscales") or DOWNSCALES)
     else:
         cfg = NAMED_CONFIGS[args.arch]
         recipe = make_recipe(args.recipe, args)
         seed = args.seed
         degradation = NAMED_RECIPES[args.degradation].to_dict() if args.degradation in NAMED_RECIPES else None
+        downscales = tuple(args.downscales or DOWNSCALES)
     initialised_from = state.get("initialised_from") if state is not None else None
 
     torch.manual_seed(seed)
@@ -290,22 +295,22 @@ def main(argv: Optional[list] = None) -> int:
     if degradation is not None:
         # Photo degradations are made per sample from RGB crops (JPEG compresses RGB, not Y).
         rgb_folders = [Path(d) for d in (DEFAULT_RGB_DATA if args.data == DEFAULT_DATA else args.data)]
-        pairs = load_rgb_images(rgb_folders, limit=args.limit_images)
+        pairs = load_rgb_images(rgb_folders, downscales, limit=args.limit_images)
         scales = (cfg.upscale,) if cfg.upscale else SCALES
         sampler = DegradedPatchSampler(pairs, seed, DegradationRecipe.from_dict(degradation), scales=scales,
                                        lr_resolution="input" if cfg.upscale else "output")
         per_epoch = patches_per_epoch_of_images(pairs)
     elif cfg.upscale:
         # cmsc-fast: one scale, LR patches at input resolution plus their bicubic residual.
-        pairs = build_input_resolution_pairs(folders, cfg.upscale, limit=args.limit_images)
+        pairs = build_input_resolution_pairs(folders, cfg.upscale, downscales, limit=args.limit_images)
         per_epoch = input_patches_per_epoch(pairs)
         sampler = InputResolutionPatchSampler(pairs, seed)
     else:
-        pairs = build_pairs(folders, limit=args.limit_images)
+        pairs = build_pairs(folders, downscales=downscales, limit=args.limit_images)
         per_epoch = patches_per_epoch(pairs)
         sampler = PatchSampler(pairs, seed)
     iters_per_epoch = max(1, per_epoch // recipe.batch)
-    print(f"data: {len(pairs)} (image, down-scale, scale) pairs, {per_epoch} patches/epoch, "
+    print(f"data: {len(pairs)} (image, down-scale, scale) pairs (down-scales {list(downscales)}), {per_epoch} patches/epoch, "
           f"{iters_per_epoch} iterations/epoch, built in {time.time() - t0:.1f}s", flush=True)
 
     iteration = 0
@@ -374,6 +379,7 @@ def main(argv: Optional[list] = None) -> int:
                 "sessions": sessions + [this_session],
                 "sampler": batches.state(),
                 "degradation": degradation,
+                "downscales": list(downscales),
                 "initialised_from": initialised_from,
                 "torch_rng": torch.get_rng_state(),
                 "numpy_rng": numpy_rng_state(),
