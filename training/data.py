@@ -18,11 +18,13 @@ from typing import Iterator, List, Optional, Sequence, Tuple
 import numpy as np
 from PIL import Image
 
+from .degrade import web_photo
 from .images import list_training_images, read_y
 from .imresize import bicubic_degrade, imresize, modcrop
 
 PATCH = 41
 DOWNSCALES = (1.0, 0.7, 0.5)
+HR_JPEG_SEED = 20  # the web-photo targets' qualities: one draw per image copy, the same every run
 SCALES = (2, 3, 4)
 
 
@@ -42,14 +44,21 @@ def read_train_y(path: Path) -> np.ndarray:
     return read_y(path)
 
 
+HrJpeg = Optional[Tuple[int, int]]
+
+
 def downscaled_training_images(
-    folders: Sequence[Path], downscales: Sequence[float], limit: int | None
+    folders: Sequence[Path], downscales: Sequence[float], limit: int | None, hr_jpeg: HrJpeg = None
 ) -> Iterator[np.ndarray]:
-    """Every training image at every down-scale (the augmentation), in a fixed order."""
+    """Every training image at every down-scale (the augmentation), in a fixed order; with
+    ``hr_jpeg`` each copy is then saved as a JPEG at a quality in that range (``degrade.web_photo``),
+    drawn from a fixed seed so a resumed run rebuilds the same targets."""
+    rng = np.random.default_rng(HR_JPEG_SEED)
     for p in list_training_images(folders, limit):
         y = read_train_y(p)
         for f in downscales:
-            yield y if f == 1.0 else np.clip(imresize(y, scale=f), 0.0, 1.0)
+            copy = y if f == 1.0 else np.clip(imresize(y, scale=f), 0.0, 1.0)
+            yield web_photo(copy, hr_jpeg, rng) if hr_jpeg else copy
 
 
 def build_pairs(
@@ -57,9 +66,10 @@ def build_pairs(
     scales: Sequence[int] = SCALES,
     downscales: Sequence[float] = DOWNSCALES,
     limit: int | None = None,
+    hr_jpeg: HrJpeg = None,
 ) -> List[Pair]:
     pairs: List[Pair] = []
-    for hr_f in downscaled_training_images(folders, downscales, limit):
+    for hr_f in downscaled_training_images(folders, downscales, limit, hr_jpeg):
         for s in scales:
             hr = modcrop(hr_f, s)
             if min(hr.shape) < PATCH:
@@ -78,11 +88,12 @@ def build_input_resolution_pairs(
     downscales: Sequence[float] = DOWNSCALES,
     limit: int | None = None,
     patch: int = FAST_PATCH,
+    hr_jpeg: HrJpeg = None,
 ) -> List[Pair]:
     """Pairs for an input-resolution model (cmsc-fast): HR, its bicubic LR at 1/s size and the
     LR bicubic-upscaled back (the model's global residual), one scale."""
     pairs: List[Pair] = []
-    for hr_f in downscaled_training_images(folders, downscales, limit):
+    for hr_f in downscaled_training_images(folders, downscales, limit, hr_jpeg):
         hr = modcrop(hr_f, scale)
         if min(hr.shape) < patch * scale:
             continue

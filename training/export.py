@@ -213,6 +213,9 @@ def training_summary(state: dict) -> dict:
     upscale = (state.get("config") or {}).get("upscale", 0)
     # Runs from before --downscales used the paper's three copies.
     downscales = "/".join(f"{f:g}" for f in state.get("downscales") or (1, 0.7, 0.5))
+    hr_jpeg = state.get("hr_jpeg")
+    if hr_jpeg:
+        downscales += f", each copy saved once as JPEG 4:2:0 q{hr_jpeg[0]}-{hr_jpeg[1]} (web-photo targets)"
     data = (f"291 images (T91 + BSD200) as 8-bit BT.601 Y; down-scales {downscales}; flips and rotations; "
             + (f"x{upscale} only; 24x24 low-resolution patches (HR {24 * upscale}x{24 * upscale})" if upscale
                else "scales 2/3/4 mixed; 41x41 patches"))

@@ -26,8 +26,8 @@ import numpy as np
 from PIL import Image
 
 from .color import rgb_to_y
-from .data import DOWNSCALES
-from .degrade import PHOTO, DegradationRecipe, degrade
+from .data import DOWNSCALES, HR_JPEG_SEED, HrJpeg
+from .degrade import PHOTO, DegradationRecipe, degrade, web_photo
 from .images import list_training_images
 from .imresize import imresize
 
@@ -37,19 +37,24 @@ EDGE_LR = 2  # the patch keeps at least this many LR pixels from the crop's edge
 
 
 def load_rgb_images(folders: Sequence[Path], downscales: Sequence[float] = DOWNSCALES,
-                    limit: int | None = None) -> List[np.ndarray]:
-    """The training photos as uint8 RGB, each also down-scaled by 0.7 and 0.5 (the paper's augmentation)."""
+                    limit: int | None = None, hr_jpeg: HrJpeg = None) -> List[np.ndarray]:
+    """The training photos as uint8 RGB, each also down-scaled (by 0.7 and 0.5: the paper's
+    augmentation); with ``hr_jpeg`` every copy saved as a web JPEG (``degrade.web_photo``)."""
     paths = list_training_images(folders, limit)
+    rng = np.random.default_rng(HR_JPEG_SEED)
     images: List[np.ndarray] = []
     for p in paths:
         with Image.open(p) as im:
             rgb = np.asarray(im.convert("RGB"), dtype=np.uint8)
         for f in downscales:
-            if f == 1.0:
+            if f == 1.0 and not hr_jpeg:
                 images.append(rgb)
-            else:
-                small = imresize(rgb.astype(np.float64) / 255.0, scale=f)
-                images.append(np.clip(np.rint(small * 255.0), 0, 255).astype(np.uint8))
+                continue
+            copy = rgb.astype(np.float64) / 255.0
+            copy = copy if f == 1.0 else imresize(copy, scale=f)
+            if hr_jpeg:
+                copy = web_photo(np.clip(copy, 0.0, 1.0), hr_jpeg, rng)
+            images.append(np.clip(np.rint(copy * 255.0), 0, 255).astype(np.uint8))
     return images
 
 

@@ -2,7 +2,7 @@
 
 ``/usr/bin/python3 -m training.recipe_samples --recipe photo-jpeg-band --scale 2 --out /tmp/band``
 
-Each training photo (whole, at its own size, cropped to a multiple of the scale) goes through
+Each training photo (whole, at its own size or ``--downscale``d as a run's copies are, cropped to a multiple of the scale) goes through
 ``degrade.degrade`` once, as a training sample would, and is written as the decoded LR (PNG,
 so the pixels are exactly the ones the model sees). ``npm run bench:photo-stats`` then measures
 these folders and real photos with the engine's own estimators (noise σ of Y, JPEG quality from
@@ -26,13 +26,13 @@ from .photo_data import DEFAULT_RGB_DATA, load_rgb_images
 
 
 def write_samples(recipe_name: str, scale: int, out: Path, folders: List[str], seed: int,
-                  limit: Optional[int] = None) -> dict:
+                  limit: Optional[int] = None, downscale: float = 1.0) -> dict:
     recipe = NAMED_RECIPES[recipe_name]
     rng = np.random.default_rng(seed)
     out.mkdir(parents=True, exist_ok=True)
     qualities: List[int] = []
     clean = noisy = 0
-    images = load_rgb_images([Path(f) for f in folders], downscales=(1.0,), limit=limit)
+    images = load_rgb_images([Path(f) for f in folders], downscales=(downscale,), limit=limit)
     for index, rgb in enumerate(images):
         h, w = rgb.shape[0] - rgb.shape[0] % scale, rgb.shape[1] - rgb.shape[1] % scale
         lr8, applied = degrade(rgb[:h, :w].astype(np.float64) / 255.0, scale, rng, recipe)
@@ -42,7 +42,7 @@ def write_samples(recipe_name: str, scale: int, out: Path, folders: List[str], s
             qualities.append(applied.jpeg_quality)
         Image.fromarray(lr8).save(out / f"{index:04d}.png")
     n = len(images)
-    summary = {"recipe": recipe_name, "scale": scale, "samples": n, "clean": clean / n,
+    summary = {"recipe": recipe_name, "scale": scale, "downscale": downscale, "samples": n, "clean": clean / n,
                "noisy": noisy / n, "jpeg": len(qualities) / n}
     if qualities:
         summary["jpeg_quality_p10_p50_p90"] = [int(np.percentile(qualities, p)) for p in (10, 50, 90)]
@@ -56,9 +56,12 @@ def main(argv: Optional[list] = None) -> int:
     ap.add_argument("--out", required=True, help="folder for the decoded LR samples (PNG)")
     ap.add_argument("--data", nargs="+", default=DEFAULT_RGB_DATA)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--downscale", type=float, default=1.0,
+                    help="which of a run's down-scaled copies (train --downscales) to sample: 1, 0.7, 0.5 ...")
     ap.add_argument("--limit-images", type=int, default=None)
     args = ap.parse_args(argv)
-    summary = write_samples(args.recipe, args.scale, Path(args.out), args.data, args.seed, args.limit_images)
+    summary = write_samples(args.recipe, args.scale, Path(args.out), args.data, args.seed, args.limit_images,
+                            args.downscale)
     print(" ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in summary.items()))
     return 0
 

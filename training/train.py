@@ -216,6 +216,9 @@ def main(argv: Optional[list] = None) -> int:
     ap.add_argument("--downscales", type=float, nargs="+", default=None,
                     help="the down-scaled copies of each training image (default 1.0 0.7 0.5); kept by --resume. "
                          "Dropping 1.0 trains on cleaner HR: each halving of size roughly halves the grain")
+    ap.add_argument("--hr-jpeg", type=int, nargs=2, metavar=("QMIN", "QMAX"), default=None,
+                    help="web-photo targets: save every HR copy once as JPEG 4:2:0 at a quality in [QMIN, QMAX] "
+                         "before its pair is made, as the web photos we are judged on are; kept by --resume")
     ap.add_argument("--init-from", default=None,
                     help="new run only: start from the weights of the run in this folder (fine-tuning); "
                          "optimiser, schedule and RNG start fresh")
@@ -248,12 +251,14 @@ def main(argv: Optional[list] = None) -> int:
         seed = state["seed"]
         degradation = state.get("degradation")
         downscales = tuple(args.downscales or state.get("downscales") or DOWNSCALES)
+        hr_jpeg = tuple(args.hr_jpeg or state.get("hr_jpeg") or ()) or None
     else:
         cfg = NAMED_CONFIGS[args.arch]
         recipe = make_recipe(args.recipe, args)
         seed = args.seed
         degradation = NAMED_RECIPES[args.degradation].to_dict() if args.degradation in NAMED_RECIPES else None
         downscales = tuple(args.downscales or DOWNSCALES)
+        hr_jpeg = tuple(args.hr_jpeg) if args.hr_jpeg else None
     initialised_from = state.get("initialised_from") if state is not None else None
 
     torch.manual_seed(seed)
@@ -295,22 +300,24 @@ def main(argv: Optional[list] = None) -> int:
     if degradation is not None:
         # Photo degradations are made per sample from RGB crops (JPEG compresses RGB, not Y).
         rgb_folders = [Path(d) for d in (DEFAULT_RGB_DATA if args.data == DEFAULT_DATA else args.data)]
-        pairs = load_rgb_images(rgb_folders, downscales, limit=args.limit_images)
+        pairs = load_rgb_images(rgb_folders, downscales, limit=args.limit_images, hr_jpeg=hr_jpeg)
         scales = (cfg.upscale,) if cfg.upscale else SCALES
         sampler = DegradedPatchSampler(pairs, seed, DegradationRecipe.from_dict(degradation), scales=scales,
                                        lr_resolution="input" if cfg.upscale else "output")
         per_epoch = patches_per_epoch_of_images(pairs)
     elif cfg.upscale:
         # cmsc-fast: one scale, LR patches at input resolution plus their bicubic residual.
-        pairs = build_input_resolution_pairs(folders, cfg.upscale, downscales, limit=args.limit_images)
+        pairs = build_input_resolution_pairs(folders, cfg.upscale, downscales, limit=args.limit_images,
+                                             hr_jpeg=hr_jpeg)
         per_epoch = input_patches_per_epoch(pairs)
         sampler = InputResolutionPatchSampler(pairs, seed)
     else:
-        pairs = build_pairs(folders, downscales=downscales, limit=args.limit_images)
+        pairs = build_pairs(folders, downscales=downscales, limit=args.limit_images, hr_jpeg=hr_jpeg)
         per_epoch = patches_per_epoch(pairs)
         sampler = PatchSampler(pairs, seed)
     iters_per_epoch = max(1, per_epoch // recipe.batch)
-    print(f"data: {len(pairs)} (image, down-scale, scale) pairs (down-scales {list(downscales)}), {per_epoch} patches/epoch, "
+    print(f"data: {len(pairs)} (image, down-scale, scale) pairs (down-scales {list(downscales)}"
+          f"{f'; HR saved as JPEG q{hr_jpeg[0]}-{hr_jpeg[1]}' if hr_jpeg else ''}), {per_epoch} patches/epoch, "
           f"{iters_per_epoch} iterations/epoch, built in {time.time() - t0:.1f}s", flush=True)
 
     iteration = 0
@@ -380,6 +387,7 @@ def main(argv: Optional[list] = None) -> int:
                 "sampler": batches.state(),
                 "degradation": degradation,
                 "downscales": list(downscales),
+                "hr_jpeg": list(hr_jpeg) if hr_jpeg else None,
                 "initialised_from": initialised_from,
                 "torch_rng": torch.get_rng_state(),
                 "numpy_rng": numpy_rng_state(),

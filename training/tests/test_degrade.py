@@ -275,3 +275,28 @@ def test_weight_average_resumes_exactly_and_is_what_a_run_exports(tmp_path):
     assert train.main(["--run", str(plain), "--resume", "--max-iters", "2", "--ema-decay", "0.9", *common]) == 0
     resumed = load_checkpoint(plain)
     assert resumed["recipe"]["ema_decay"] == 0.9 and set(resumed["ema"]) == set(resumed["model"])
+
+
+def test_web_photo_targets_are_one_jpeg_of_the_image_rgb_or_luminance(tmp_path):
+    from training.data import downscaled_training_images
+    from training.degrade import jpeg, web_photo
+
+    rng = np.random.default_rng(1)
+    smooth = np.kron(rng.random((6, 8, 3)), np.ones((8, 8, 1)))  # 48x64 RGB blocks
+    for image in (smooth, smooth[..., 0]):
+        a = web_photo(image, (70, 70), np.random.default_rng(0))
+        assert a.shape == image.shape and a.dtype == np.float64
+        image8 = np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8)
+        # exactly one JPEG round trip at the drawn quality, and not the image itself
+        assert np.array_equal(np.rint(a * 255.0).astype(np.uint8), jpeg(image8, 70, chroma_444=False))
+        assert np.abs(a - image).max() > 1 / 255
+    # the qualities are drawn from a fixed seed: every build of a run's pairs makes the same targets
+    for i in range(2):
+        # texture inside the blocks: a JPEG codes flat 8x8 blocks exactly
+        textured = 0.8 * smooth[..., i] + 0.2 * rng.random(smooth.shape[:2])
+        Image.fromarray((textured * 255).astype(np.uint8), mode="L").save(tmp_path / f"{i}.png")
+    once = list(downscaled_training_images([tmp_path], (1.0, 0.5), None, (60, 90)))
+    again = list(downscaled_training_images([tmp_path], (1.0, 0.5), None, (60, 90)))
+    plain = list(downscaled_training_images([tmp_path], (1.0, 0.5), None))
+    assert len(once) == 4 and all(np.array_equal(x, y) for x, y in zip(once, again))
+    assert all(x.shape == y.shape and not np.array_equal(x, y) for x, y in zip(once, plain))

@@ -131,25 +131,28 @@ def test_fast_training_resumes_exactly_the_same_run(tiny_dataset, tmp_path):
         assert torch.equal(a["model"][k], b["model"][k]), k
 
 
-def test_down_scaled_copies_are_chosen_per_run_kept_on_resume_and_named_on_the_card(tiny_dataset, tmp_path, capsys):
+def test_down_scaled_copies_and_web_photo_targets_are_chosen_per_run_kept_on_resume_and_named_on_the_card(
+        tiny_dataset, tmp_path, capsys):
     from training.export import training_summary
 
     common = ["--arch", "fast_x2", "--recipe", "budget", "--data", str(tiny_dataset), "--threads", "1",
               "--batch", "2"]
     straight, split = tmp_path / "straight", tmp_path / "split"
-    assert train.main(["--run", str(straight), "--max-iters", "3", "--downscales", "0.5", *common]) == 0
-    assert "3 (image, down-scale, scale) pairs (down-scales [0.5])" in capsys.readouterr().out
-    assert train.main(["--run", str(split), "--max-iters", "2", "--downscales", "0.5", *common]) == 0
+    chosen = ["--downscales", "0.5", "--hr-jpeg", "70", "85"]
+    assert train.main(["--run", str(straight), "--max-iters", "3", *chosen, *common]) == 0
+    assert "3 (image, down-scale, scale) pairs (down-scales [0.5]; HR saved as JPEG q70-85)" in capsys.readouterr().out
+    assert train.main(["--run", str(split), "--max-iters", "2", *chosen, *common]) == 0
     # The resume names no --downscales: it keeps the run's, so it draws the same batches.
     assert train.main(["--run", str(split), "--resume", "--max-iters", "3", *common]) == 0
-    assert "down-scales [0.5]" in capsys.readouterr().out
+    assert "down-scales [0.5]; HR saved as JPEG q70-85" in capsys.readouterr().out
     a, b = load_checkpoint(straight), load_checkpoint(split)
-    assert a["downscales"] == b["downscales"] == [0.5]
+    assert a["downscales"] == b["downscales"] == [0.5] and a["hr_jpeg"] == b["hr_jpeg"] == [70, 85]
     for k in a["model"]:
         assert torch.equal(a["model"][k], b["model"][k]), k
-    assert "down-scales 0.5;" in training_summary(a)["data"]
-    # A run from before the flag had the paper's three copies.
-    assert "down-scales 1/0.7/0.5;" in training_summary({k: v for k, v in a.items() if k != "downscales"})["data"]
+    assert "down-scales 0.5, each copy saved once as JPEG 4:2:0 q70-85 (web-photo targets);" in training_summary(a)["data"]
+    # A run from before the flags had the paper's three copies, as they are.
+    older = {k: v for k, v in a.items() if k not in ("downscales", "hr_jpeg")}
+    assert "down-scales 1/0.7/0.5;" in training_summary(older)["data"]
 
 
 def test_zero_initialised_fast_model_evaluates_to_the_bicubic_row(tiny_dataset):

@@ -19,3 +19,8 @@ def test_writes_one_decoded_lr_per_photo_and_counts_what_the_recipe_did(tmp_path
     assert abs(band["clean"] + band["jpeg"] - 1.0) < 1e-9 and all(35 <= q <= 85 for q in band["jpeg_quality_p10_p50_p90"])
     light = write_samples("photo-light-band", 2, tmp_path / "light", [str(photos)], seed=0)
     assert all(80 <= q <= 97 for q in light["jpeg_quality_p10_p50_p90"])
+    # The half-size copy a `--downscales 0.5` run trains on: 65x47 -> 33x24 (imresize rounds up), then halved.
+    half = write_samples("photo-light-band", 2, tmp_path / "half", [str(photos)], seed=0, downscale=0.5)
+    assert half["downscale"] == 0.5
+    with Image.open(sorted((tmp_path / "half").glob("*.png"))[0]) as im:
+        assert im.size == (12, 16)
