@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -9,8 +9,10 @@ import { UnreadableImage } from '../../src/main/api/validate.ts';
 import type { Engine } from '../../src/main/engine/index.ts';
 import type { Precision, UpscaleOptions } from '../../src/shared/upscaleOptions.ts';
 import { fakeServices, type RecordedCalls } from './fakeServices.ts';
+import { useTempFolders } from '../helpers/tempFolders.ts';
 
 describe('request handlers (shared by IPC and HTTP)', () => {
+  const tempFolder = useTempFolders();
   let root: string;
   let photos: string;
   let outside: string;
@@ -19,7 +21,7 @@ describe('request handlers (shared by IPC and HTTP)', () => {
   let calls: RecordedCalls;
 
   beforeEach(async () => {
-    root = await mkdtemp(path.join(os.tmpdir(), 'cmsc-handlers-'));
+    root = await tempFolder('cmsc-handlers-');
     photos = path.join(root, 'photos');
     outside = path.join(root, 'elsewhere');
     await mkdir(photos);

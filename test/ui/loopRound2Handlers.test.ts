@@ -3,7 +3,7 @@
  * (no errno codes), `~` as the home folder, settings refusals without JSON, and Compare's
  * model choice reaching the job ("Use these settings for the batch").
  */
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -12,6 +12,7 @@ import { createRequestHandlers, type RequestHandlers } from '../../src/main/api/
 import { expandHome } from '../../src/main/api/homeFolder.ts';
 import { parseExportSettings } from '../../src/shared/exportSettings.ts';
 import { fakeServices, type RecordedCalls } from './fakeServices.ts';
+import { useTempFolders } from '../helpers/tempFolders.ts';
 
 describe('expandHome', () => {
   it.each([
@@ -27,6 +28,7 @@ describe('expandHome', () => {
 });
 
 describe('round 2 channels', () => {
+  const tempFolder = useTempFolders();
   let root: string;
   let photos: string;
   let web: RequestHandlers;
@@ -34,7 +36,7 @@ describe('round 2 channels', () => {
   let warn: { mock: { calls: unknown[][] }; mockRestore(): void };
 
   beforeEach(async () => {
-    root = await mkdtemp(path.join(os.tmpdir(), 'cmsc-round2-'));
+    root = await tempFolder('cmsc-round2-');
     photos = path.join(root, 'photos');
     await mkdir(photos);
     await writeFile(path.join(photos, 'a.jpg'), 'x');

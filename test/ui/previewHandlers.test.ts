@@ -2,15 +2,16 @@
  * The channels behind previewing before starting and the folder picker: the photos a job of
  * some inputs would take, a crop from a named model, and "New folder" in web mode.
  */
-import { mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { AllowedFolders } from '../../src/main/api/allowedFolders.ts';
 import { createRequestHandlers, type RequestHandlers } from '../../src/main/api/handlers.ts';
 import { fakeServices, type RecordedCalls } from './fakeServices.ts';
+import { useTempFolders } from '../helpers/tempFolders.ts';
 
 describe('preview and folder picker channels', () => {
+  const tempFolder = useTempFolders();
   let root: string;
   let photos: string;
   let web: RequestHandlers;
@@ -18,7 +19,7 @@ describe('preview and folder picker channels', () => {
   let calls: RecordedCalls;
 
   beforeEach(async () => {
-    root = await mkdtemp(path.join(os.tmpdir(), 'cmsc-preview-'));
+    root = await tempFolder('cmsc-preview-');
     photos = path.join(root, 'photos');
     await mkdir(photos);
     const allowed = new AllowedFolders();

@@ -1,12 +1,14 @@
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createFileSettingsStore } from '../../src/main/api/settingsStore.ts';
 import { DEFAULT_EXPORT_SETTINGS } from '../../src/shared/exportSettings.ts';
+import { useTempFolders } from '../helpers/tempFolders.ts';
+
+const tempFolder = useTempFolders();
 
 async function storeFile(content?: string) {
-  const file = path.join(await mkdtemp(path.join(os.tmpdir(), 'cmsc-settings-')), 'settings.json');
+  const file = path.join(await tempFolder('cmsc-settings-'), 'settings.json');
   if (content !== undefined) await writeFile(file, content);
   return file;
 }

@@ -1,6 +1,5 @@
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AllowedFolders } from '../../src/main/api/allowedFolders.ts';
@@ -12,6 +11,7 @@ import {
 } from '../../src/main/server/webServer.ts';
 import { decodeWire } from '../../src/shared/wireCodec.ts';
 import { fakeServices } from './fakeServices.ts';
+import { useTempFolders } from '../helpers/tempFolders.ts';
 
 const TOKEN = 'test-token_0123456789';
 
@@ -49,12 +49,13 @@ function request(
 }
 
 describe('web-mode server', () => {
+  const tempFolder = useTempFolders();
   let server: RunningWebServer;
   let photos: string;
   let emit: ReturnType<typeof fakeServices>['emit'];
 
   beforeEach(async () => {
-    const root = await mkdtemp(path.join(os.tmpdir(), 'cmsc-server-'));
+    const root = await tempFolder('cmsc-server-');
     photos = path.join(root, 'photos');
     const staticDir = path.join(root, 'renderer');
     await mkdir(path.join(staticDir, 'assets'), { recursive: true });
