@@ -16,23 +16,25 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import numpy as np
 from PIL import Image
 
-from .degrade import NAMED_RECIPES, degrade
+from .degrade import CLEAN, NAMED_RECIPES, degrade
 from .photo_data import DEFAULT_RGB_DATA, load_rgb_images
 
 
 def write_samples(recipe_name: str, scale: int, out: Path, folders: List[str], seed: int,
-                  limit: Optional[int] = None, downscale: float = 1.0) -> dict:
-    recipe = NAMED_RECIPES[recipe_name]
+                  limit: Optional[int] = None, downscale: float = 1.0,
+                  hr_jpeg: Optional[Tuple[int, int]] = None) -> dict:
+    recipe = CLEAN if recipe_name == "none" else NAMED_RECIPES[recipe_name]  # none: a clean model's pairs
     rng = np.random.default_rng(seed)
     out.mkdir(parents=True, exist_ok=True)
     qualities: List[int] = []
     clean = noisy = 0
-    images = load_rgb_images([Path(f) for f in folders], downscales=(downscale,), limit=limit)
+    images = load_rgb_images([Path(f) for f in folders], downscales=(downscale,), limit=limit,
+                             hr_jpeg=hr_jpeg)
     for index, rgb in enumerate(images):
         h, w = rgb.shape[0] - rgb.shape[0] % scale, rgb.shape[1] - rgb.shape[1] % scale
         lr8, applied = degrade(rgb[:h, :w].astype(np.float64) / 255.0, scale, rng, recipe)
@@ -42,7 +44,8 @@ def write_samples(recipe_name: str, scale: int, out: Path, folders: List[str], s
             qualities.append(applied.jpeg_quality)
         Image.fromarray(lr8).save(out / f"{index:04d}.png")
     n = len(images)
-    summary = {"recipe": recipe_name, "scale": scale, "downscale": downscale, "samples": n, "clean": clean / n,
+    summary = {"recipe": recipe_name, "scale": scale, "downscale": downscale,
+               **({"hr_jpeg": f"{hr_jpeg[0]}-{hr_jpeg[1]}"} if hr_jpeg else {}), "samples": n, "clean": clean / n,
                "noisy": noisy / n, "jpeg": len(qualities) / n}
     if qualities:
         summary["jpeg_quality_p10_p50_p90"] = [int(np.percentile(qualities, p)) for p in (10, 50, 90)]
@@ -51,7 +54,7 @@ def write_samples(recipe_name: str, scale: int, out: Path, folders: List[str], s
 
 def main(argv: Optional[list] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--recipe", required=True, choices=sorted(NAMED_RECIPES))
+    ap.add_argument("--recipe", required=True, choices=["none", *sorted(NAMED_RECIPES)])
     ap.add_argument("--scale", type=int, default=2)
     ap.add_argument("--out", required=True, help="folder for the decoded LR samples (PNG)")
     ap.add_argument("--data", nargs="+", default=DEFAULT_RGB_DATA)
@@ -59,9 +62,11 @@ def main(argv: Optional[list] = None) -> int:
     ap.add_argument("--downscale", type=float, default=1.0,
                     help="which of a run's down-scaled copies (train --downscales) to sample: 1, 0.7, 0.5 ...")
     ap.add_argument("--limit-images", type=int, default=None)
+    ap.add_argument("--hr-jpeg", type=int, nargs=2, metavar=("QMIN", "QMAX"), default=None,
+                    help="web-photo targets, as train --hr-jpeg makes them")
     args = ap.parse_args(argv)
     summary = write_samples(args.recipe, args.scale, Path(args.out), args.data, args.seed, args.limit_images,
-                            args.downscale)
+                            args.downscale, tuple(args.hr_jpeg) if args.hr_jpeg else None)
     print(" ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in summary.items()))
     return 0
 
