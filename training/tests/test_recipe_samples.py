@@ -24,3 +24,9 @@ def test_writes_one_decoded_lr_per_photo_and_counts_what_the_recipe_did(tmp_path
     assert half["downscale"] == 0.5
     with Image.open(sorted((tmp_path / "half").glob("*.png"))[0]) as im:
         assert im.size == (12, 16)
+    # A clean model's pairs, from web-photo targets: bicubic only, and not the plain photos' bicubic.
+    plain = write_samples("none", 2, tmp_path / "plain", [str(photos)], seed=0)
+    web = write_samples("none", 2, tmp_path / "web", [str(photos)], seed=0, hr_jpeg=(70, 70))
+    assert plain["clean"] == web["clean"] == 1.0 and web["hr_jpeg"] == "70-70" and "hr_jpeg" not in plain
+    with Image.open(tmp_path / "plain" / "0000.png") as a, Image.open(tmp_path / "web" / "0000.png") as b:
+        assert a.size == b.size and np.asarray(a).tolist() != np.asarray(b).tolist()
