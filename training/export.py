@@ -226,6 +226,11 @@ def training_summary(state: dict) -> dict:
                 "Poisson noise, 8-bit, JPEG in RGB; the HR side clean; "
                 + ("scales 2/3/4 mixed; 41x41 patches" if not upscale else f"x{upscale} only"))
     initialised_from = state.get("initialised_from")
+    # Every hour behind the weights: this run's and those of each run it started from, in turn.
+    lineage_seconds, ancestor = state.get("wall_seconds", 0.0), initialised_from
+    while ancestor:
+        lineage_seconds += ancestor.get("wall_seconds") or 0.0
+        ancestor = ancestor.get("initialised_from")
     return {
         "data": data,
         **({"degradation": degradation} if degradation else {}),
@@ -236,6 +241,7 @@ def training_summary(state: dict) -> dict:
         "iterations": state.get("iteration"),
         "patchesSeen": sum((x["to_iteration"] - x["from_iteration"]) * x["batch"] for x in sessions),
         "wallSeconds": round(state.get("wall_seconds", 0.0)),
+        "wallSecondsWithInitialisation": round(lineage_seconds),
         "sessions": sessions,
         "device": state.get("device"),
         "torch": state.get("torch_version"),

@@ -290,9 +290,11 @@ def main(argv: Optional[list] = None) -> int:
             print(f"body from the x{init_cfg.upscale} run; fresh for x{cfg.upscale}: {', '.join(fresh)}", flush=True)
         else:
             raise SystemExit(f"--init-from {args.init_from}: its architecture differs from --arch {args.arch}")
+        # Nested: the run started from carries its own start, so a card can count every hour behind it.
         initialised_from = {"run": str(args.init_from), "iteration": init_state["iteration"],
                             "wall_seconds": init_state.get("wall_seconds"),
-                            "sessions": init_state.get("sessions", [])}
+                            "sessions": init_state.get("sessions", []),
+                            "initialised_from": init_state.get("initialised_from")}
         print(f"initialised from {args.init_from} at iteration {init_state['iteration']}", flush=True)
 
     t0 = time.time()

@@ -155,6 +155,24 @@ def test_down_scaled_copies_and_web_photo_targets_are_chosen_per_run_kept_on_res
     assert "down-scales 1/0.7/0.5;" in training_summary(older)["data"]
 
 
+def test_a_run_started_from_a_run_started_from_another_counts_every_hour_on_the_card(tiny_dataset, tmp_path):
+    from training.export import training_summary
+
+    common = ["--arch", "fast_x2", "--recipe", "budget", "--data", str(tiny_dataset), "--threads", "1",
+              "--batch", "2", "--max-iters", "1"]
+    first, second, third = tmp_path / "first", tmp_path / "second", tmp_path / "third"
+    assert train.main(["--run", str(first), *common]) == 0
+    assert train.main(["--run", str(second), "--init-from", str(first), *common]) == 0
+    assert train.main(["--run", str(third), "--init-from", str(second), *common]) == 0
+    states = [load_checkpoint(r) for r in (first, second, third)]
+    lineage = states[2]["initialised_from"]
+    assert lineage["run"] == str(second) and lineage["initialised_from"]["run"] == str(first)
+    assert lineage["initialised_from"]["initialised_from"] is None
+    card = training_summary(states[2])
+    assert card["wallSecondsWithInitialisation"] == round(sum(s["wall_seconds"] for s in states))
+    assert card["initialisedFrom"]["initialised_from"]["run"] == str(first)
+
+
 def test_zero_initialised_fast_model_evaluates_to_the_bicubic_row(tiny_dataset):
     model = CMSC(CMSCConfig.from_dict({**FAST_X2.to_dict(), "stages": 2, "modules_per_stage": 1}),
                  zero_init_reconstruction=True)
