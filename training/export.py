@@ -20,7 +20,7 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from .checkpoint import load_model_weights
+from .checkpoint import load_checkpoint, load_model_weights
 from .model import CMSC, NAMED_CONFIGS, CMSCConfig, StagePrefix, count_parameters, flops_per_pixel
 # The onnxruntime-node side lives in its own module, which export and quantize both use
 # (quantize never imports export: the dependency runs one way, export -> quantize -> onnx_node).
@@ -203,6 +203,16 @@ def tiny_fixture(seed: int = 7, upscale: int = 0) -> CMSC:
     return model.eval()
 
 
+def with_lineage(record: Optional[dict]) -> Optional[dict]:
+    """A run's ``initialised_from`` with the runs before it nested. Runs from before train.py
+    nested them name only their parent: that parent's checkpoint, where it is still here, says
+    where it started."""
+    if not record or "initialised_from" in record:
+        return record
+    parent = load_checkpoint(Path(record["run"])) if Path(record["run"]).is_dir() else None
+    return {**record, "initialised_from": with_lineage(parent.get("initialised_from")) if parent else None}
+
+
 def training_summary(state: dict) -> dict:
     """The card's training section: recipe, totals and one line per session (device, batch, iterations)."""
     recipe = state.get("recipe") or {}
@@ -225,7 +235,7 @@ def training_summary(state: dict) -> dict:
                 "photo degradation of the LR side (training/degrade.py): blur, down-scaling kernel, Gaussian or "
                 "Poisson noise, 8-bit, JPEG in RGB; the HR side clean; "
                 + ("scales 2/3/4 mixed; 41x41 patches" if not upscale else f"x{upscale} only"))
-    initialised_from = state.get("initialised_from")
+    initialised_from = with_lineage(state.get("initialised_from"))
     # Every hour behind the weights: this run's and those of each run it started from, in turn.
     lineage_seconds, ancestor = state.get("wall_seconds", 0.0), initialised_from
     while ancestor:

@@ -171,6 +171,9 @@ def test_a_run_started_from_a_run_started_from_another_counts_every_hour_on_the_
     card = training_summary(states[2])
     assert card["wallSecondsWithInitialisation"] == round(sum(s["wall_seconds"] for s in states))
     assert card["initialisedFrom"]["initialised_from"]["run"] == str(first)
+    # A run from before the nesting names only its parent; the parent's checkpoint supplies the rest.
+    older = {**states[2], "initialised_from": {k: v for k, v in lineage.items() if k != "initialised_from"}}
+    assert training_summary(older)["wallSecondsWithInitialisation"] == card["wallSecondsWithInitialisation"]
 
 
 def test_zero_initialised_fast_model_evaluates_to_the_bicubic_row(tiny_dataset):
