@@ -161,11 +161,10 @@ def jpeg(image8: np.ndarray, quality: int, chroma_444: bool) -> np.ndarray:
 def web_photo(image: np.ndarray, quality_range: Tuple[int, int], rng: np.random.Generator) -> np.ndarray:
     """A training image (float in [0, 1], RGB or Y) as a web upload keeps it: 8-bit, saved once as
     JPEG 4:2:0 at a quality drawn from ``quality_range``. Used as the HR side (``train --hr-jpeg``):
-    the photos we are judged on are such files, with JPEG-flattened smooth areas (Sun40 noise σ
-    median 0.14 against 0.43 for BSD200), and a model is scored on reproducing them."""
+    the photos we are judged on are such files (Sun40: resized, then saved at q75), and a model
+    is scored on reproducing them."""
     q = int(rng.integers(quality_range[0], quality_range[1] + 1))
-    image8 = np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8)
-    return jpeg(image8, q, chroma_444=False).astype(np.float64) / 255.0
+    return jpeg(quantise(image), q, chroma_444=False).astype(np.float64) / 255.0
 
 
 @dataclass

@@ -27,7 +27,7 @@ from PIL import Image
 
 from .color import rgb_to_y
 from .data import DOWNSCALES, HR_JPEG_SEED, HrJpeg
-from .degrade import PHOTO, DegradationRecipe, degrade, web_photo
+from .degrade import PHOTO, DegradationRecipe, degrade, quantise, web_photo
 from .images import list_training_images
 from .imresize import imresize
 
@@ -54,7 +54,7 @@ def load_rgb_images(folders: Sequence[Path], downscales: Sequence[float] = DOWNS
             copy = copy if f == 1.0 else imresize(copy, scale=f)
             if hr_jpeg:
                 copy = web_photo(np.clip(copy, 0.0, 1.0), hr_jpeg, rng)
-            images.append(np.clip(np.rint(copy * 255.0), 0, 255).astype(np.uint8))
+            images.append(quantise(copy))
     return images
 
 

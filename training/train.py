@@ -215,7 +215,7 @@ def main(argv: Optional[list] = None) -> int:
                          "(default data then ../shared/datasets/train); a resumed run keeps its own")
     ap.add_argument("--downscales", type=float, nargs="+", default=None,
                     help="the down-scaled copies of each training image (default 1.0 0.7 0.5); kept by --resume. "
-                         "Dropping 1.0 trains on cleaner HR: each halving of size roughly halves the grain")
+                         "Smaller copies are not cleaner HR: their texture is denser (docs/models.md, session 10)")
     ap.add_argument("--hr-jpeg", type=int, nargs=2, metavar=("QMIN", "QMAX"), default=None,
                     help="web-photo targets: save every HR copy once as JPEG 4:2:0 at a quality in [QMIN, QMAX] "
                          "before its pair is made, as the web photos we are judged on are; kept by --resume")
