@@ -8,6 +8,7 @@ import type {
   InferenceResponse,
   WorkerStartData,
 } from './inferenceProtocol.ts';
+import { keepOnnxRuntimeTelemetryOff } from './onnxRuntimeLocation.ts';
 import type { ModelIoNames, SessionSettings } from './onnxSession.ts';
 
 type PendingRequest = {
@@ -32,6 +33,7 @@ export class InferenceClient {
    */
   constructor(settings: SessionSettings, workerUrl: URL = defaultWorkerUrl()) {
     const workerData: WorkerStartData = { settings };
+    keepOnnxRuntimeTelemetryOff();
     this.worker = new Worker(workerUrl, { workerData });
     this.worker.on('message', (response: InferenceResponse) => this.settle(response));
     this.worker.on('error', (error) => this.failAll(error));

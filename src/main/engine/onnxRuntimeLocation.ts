@@ -11,6 +11,22 @@ import path from 'node:path';
 
 export const ONNXRUNTIME_PATH_VARIABLE = 'CMSC_ONNXRUNTIME_PATH';
 
+/** ONNX Runtime's own switch for its telemetry; the native library reads it with getenv. */
+export const ONNXRUNTIME_TELEMETRY_VARIABLE = 'ORT_DISABLE_TELEMETRY';
+
+/**
+ * Turns ONNX Runtime's telemetry off for this process, unless the user set the variable.
+ * onnxruntime-node 1.30 for Linux starts Microsoft's 1DS telemetry SDK when it opens its first
+ * session: it keeps an identifier in $TMPDIR/.ses, leaves a $TMPDIR/mat-debug-<pid>.log behind
+ * every process, and is built to upload events. A photo tool has no business doing either.
+ *
+ * Call it on the main thread before a worker opens a session: a worker thread's process.env is
+ * its own copy, which the native library's getenv never sees.
+ */
+export function keepOnnxRuntimeTelemetryOff(env: NodeJS.ProcessEnv = process.env): void {
+  env[ONNXRUNTIME_TELEMETRY_VARIABLE] ??= '1';
+}
+
 /** The specifier to `require`: the package name, or the override's absolute folder. */
 export function onnxRuntimeModulePath(
   env: NodeJS.ProcessEnv = process.env,

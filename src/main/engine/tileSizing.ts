@@ -126,7 +126,8 @@ export function tileSizeForBudget(inputs: BudgetInputs): number {
   const floor = Math.max(MIN_TILE_SIZE, 2 * inputs.overlap + 32);
   const free = inputs.budgetBytes - PROCESS_BASE_BYTES - inputs.heldBytes;
   for (let tile = MAX_TILE_SIZE; tile > floor; tile -= 32) {
-    const tileBytes = arenaBytes(tileWorkingBytes(tile, inputs)) + tileMainThreadBytes(tile, inputs);
+    const tileBytes =
+      arenaBytes(tileWorkingBytes(tile, inputs)) + tileMainThreadBytes(tile, inputs);
     if (tileBytes + tile * inputs.bandBytesPerRow <= free) return tile;
   }
   return floor;
