@@ -16,9 +16,10 @@ export const ONNXRUNTIME_TELEMETRY_VARIABLE = 'ORT_DISABLE_TELEMETRY';
 
 /**
  * Turns ONNX Runtime's telemetry off for this process, unless the user set the variable.
- * onnxruntime-node 1.30 for Linux starts Microsoft's 1DS telemetry SDK when it opens its first
- * session: it keeps an identifier in $TMPDIR/.ses, leaves a $TMPDIR/mat-debug-<pid>.log behind
- * every process, and is built to upload events. A photo tool has no business doing either.
+ * Since 1.29 its Linux and macOS builds start Microsoft's 1DS telemetry SDK when they open their
+ * first session: it keeps an identifier in $TMPDIR/.ses, leaves a $TMPDIR/mat-debug-<pid>.log
+ * behind every process, and is built to send session events to Microsoft. A photo tool has no
+ * business doing either. (The Windows build uses Windows' event tracing, which this does not reach.)
  *
  * Call it on the main thread before a worker opens a session: a worker thread's process.env is
  * its own copy, which the native library's getenv never sees.
