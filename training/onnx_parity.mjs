@@ -7,6 +7,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import ort from 'onnxruntime-node';
 
+// The runtime reads this at its first session: no telemetry from our tools either (docs/engine.md).
+process.env.ORT_DISABLE_TELEMETRY ??= '1';
+
 const jobs = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const sessions = new Map();
 const report = [];

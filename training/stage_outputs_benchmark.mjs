@@ -1,6 +1,9 @@
 // Times onnxruntime-node runs for training/stage_outputs_benchmark.py (see there).
 import ort from 'onnxruntime-node';
 
+// The runtime reads this at its first session: no telemetry from our tools either (docs/engine.md).
+process.env.ORT_DISABLE_TELEMETRY ??= '1';
+
 const [specJson, size, repeat, threads] = process.argv.slice(2);
 const n = Number(size);
 const input = new ort.Tensor('float32', Float32Array.from({ length: n * n }, () => Math.random()), [1, 1, n, n]);
