@@ -24,11 +24,13 @@ const INFERENCE_CLIENT = pathToFileURL(
   path.resolve(import.meta.dirname, '../../src/main/engine/inferenceClient.ts'),
 ).href;
 
-/** The environment of a child: this one's, without the switch, with its own TMPDIR. */
+/**
+ * The environment of a child: a desktop user's, with its own TMPDIR. Nothing else is passed on:
+ * ONNX Runtime keeps its telemetry off by itself when it sees a CI service's variables (CI,
+ * GITHUB_ACTIONS, TF_BUILD, GITLAB_CI, JENKINS_URL, …), which would blind the witness below.
+ */
 function childEnvironment(tmp: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: tmp };
-  delete env[ONNXRUNTIME_TELEMETRY_VARIABLE];
-  return env;
+  return { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: tmp };
 }
 
 /** The files ONNX Runtime's telemetry leaves in TMPDIR (tsx keeps its cache there too). */
