@@ -17,6 +17,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
+import { INFERENCE_PRECISIONS } from '../src/shared/upscaleOptions.ts';
 import { REPO_ROOT } from './benchModel.ts';
 import { fixed, formatTable } from './table.ts';
 
@@ -103,7 +104,10 @@ try {
       const best = { default: null as Run | null, lite: null as Run | null };
       for (let i = 0; i < repeat; i++) {
         for (const which of ['default', 'lite'] as const) {
-          const run = await runCli(input, temp, scale, which === 'lite' ? 'cmsc-lite' : null);
+          // Each path writes into its own folder, so neither run replaces the other's output
+          // (which would time the overwrite path and change the CLI's line).
+          const out = path.join(temp, which);
+          const run = await runCli(input, out, scale, which === 'lite' ? 'cmsc-lite' : null);
           if (!best[which] || run.seconds < best[which].seconds) best[which] = run;
         }
       }
@@ -138,7 +142,10 @@ try {
 }
 
 /** The model and precision named at the end of the CLI's `ok …` line. */
+/** "cmsc-fast, int8" out of the CLI's line (whatever note follows its parenthesis). */
 function modelOf(line: string): string {
-  const match = /, (?:cpu|cuda|webgpu), (.+)\)$/.exec(line);
+  const match = new RegExp(
+    `, (?:cpu|cuda|webgpu), (.+?, (?:${INFERENCE_PRECISIONS.join('|')}))\\)`,
+  ).exec(line);
   return match?.[1] ?? line;
 }
