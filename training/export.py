@@ -206,9 +206,12 @@ def tiny_fixture(seed: int = 7, upscale: int = 0) -> CMSC:
 def with_lineage(record: Optional[dict]) -> Optional[dict]:
     """A run's ``initialised_from`` with the runs before it nested. Runs from before train.py
     nested them name only their parent: that parent's checkpoint, where it is still here, says
-    where it started."""
-    if not record or "initialised_from" in record:
+    where it started. A nested record can hold such an older one at any depth (a new run started
+    from an older one), so every level is resolved."""
+    if not record:
         return record
+    if "initialised_from" in record:
+        return {**record, "initialised_from": with_lineage(record["initialised_from"])}
     parent = load_checkpoint(Path(record["run"])) if Path(record["run"]).is_dir() else None
     return {**record, "initialised_from": with_lineage(parent.get("initialised_from")) if parent else None}
 

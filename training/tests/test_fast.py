@@ -174,6 +174,13 @@ def test_a_run_started_from_a_run_started_from_another_counts_every_hour_on_the_
     # A run from before the nesting names only its parent; the parent's checkpoint supplies the rest.
     older = {**states[2], "initialised_from": {k: v for k, v in lineage.items() if k != "initialised_from"}}
     assert training_summary(older)["wallSecondsWithInitialisation"] == card["wallSecondsWithInitialisation"]
+    # A new run started from a run whose record is of the older kind: that record sits one level
+    # down, and its parent's checkpoint still supplies the first run's hours.
+    third_older_kind = {"run": str(third), "iteration": states[2]["iteration"],
+                        "wall_seconds": states[2]["wall_seconds"], "initialised_from": older["initialised_from"]}
+    fourth = {**states[2], "initialised_from": third_older_kind}
+    assert training_summary(fourth)["wallSecondsWithInitialisation"] == round(
+        2 * states[2]["wall_seconds"] + states[1]["wall_seconds"] + states[0]["wall_seconds"])
 
 
 def test_zero_initialised_fast_model_evaluates_to_the_bicubic_row(tiny_dataset):
