@@ -141,8 +141,7 @@ try {
   await rm(temp, { recursive: true, force: true });
 }
 
-/** The model and precision named at the end of the CLI's `ok …` line. */
-/** "cmsc-fast, int8" out of the CLI's line (whatever note follows its parenthesis). */
+/** The model and precision the CLI's `ok …` line names, e.g. "cmsc-fast, int8" (a note may follow). */
 function modelOf(line: string): string {
   const match = new RegExp(
     `, (?:cpu|cuda|webgpu), (.+?, (?:${INFERENCE_PRECISIONS.join('|')}))\\)`,

@@ -7,7 +7,6 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { isMainThread } from 'node:worker_threads';
 import type * as OnnxRuntime from 'onnxruntime-node';
 import type {
   Device,
@@ -15,11 +14,11 @@ import type {
   ProviderAttempt,
   ProviderReport,
 } from '../../shared/upscaleOptions.ts';
-import { keepOnnxRuntimeTelemetryOff, onnxRuntimeModulePath } from './onnxRuntimeLocation.ts';
+import { onnxRuntimeModulePath } from './onnxRuntimeLocation.ts';
 import { boundThreads } from './threadCount.ts';
 
-// In a worker thread the InferenceClient that started it has done this on the main thread.
-if (isMainThread) keepOnnxRuntimeTelemetryOff();
+// ONNX Runtime's telemetry is switched off by the InferenceClient that starts this worker, on the
+// main thread (keepOnnxRuntimeTelemetryOff): this thread's process.env never reaches getenv.
 const onnxRuntimeModule = onnxRuntimeModulePath();
 const ort = createRequire(import.meta.url)(onnxRuntimeModule) as typeof OnnxRuntime;
 
