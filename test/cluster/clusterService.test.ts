@@ -4,6 +4,7 @@
  * heartbeats, the request handlers' checks, and a job added through the app's batch service
  * that runs on a worker process and arrives as the batch queue's own events and report.
  */
+import { readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -477,7 +478,14 @@ describe('the app restarted while its job was on the queue', () => {
 
     const after = parts(dataDir);
     const events: BatchEvent[] = [];
-    const unsubscribe = after.subscribe((event) => events.push(event.payload));
+    // What the journal holds at the moment the summary announces the end (read synchronously,
+    // before anything else runs): someone who quits on seeing it must not find the job restored.
+    let journalAtSummary: unknown = null;
+    const unsubscribe = after.subscribe((event) => {
+      events.push(event.payload);
+      if (event.payload.type === 'job-summary')
+        journalAtSummary = JSON.parse(readFileSync(journal, 'utf8'));
+    });
     const batch = after.batch(noLocalBatch());
     const again = await waitFor(
       () => batch.snapshot().jobs.find((candidate) => candidate.id === job.id),
@@ -496,7 +504,8 @@ describe('the app restarted while its job was on the queue', () => {
     unsubscribe();
     expect(finished.type === 'job-summary' && finished.summary.counts.done).toBe(2);
     expect(batch.job(job.id).state).toBe('finished');
-    // A finished job leaves the journal: its report is in its output folder.
+    // A finished job leaves the journal (its report is in its output folder), before its end is announced.
+    expect(journalAtSummary).toEqual([]);
     expect(JSON.parse(await readFile(journal, 'utf8'))).toEqual([]);
     expect((await listFiles(output)).filter((name) => name.endsWith('.png')).sort()).toEqual([
       'a_x2.png',

@@ -74,6 +74,8 @@ export class QueuedJobs {
   private opened: Promise<void> | null = null;
   /** Journal entries of jobs whose queue could not be reached at start: kept, tried next start. */
   private unrestored: JournalEntry[] = [];
+  /** The last journal write: the next one starts after it. */
+  private journalWrites: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: QueuedJobsOptions) {
     this.planner = new JobPlanner({
@@ -266,15 +268,25 @@ export class QueuedJobs {
     return path.join(this.options.stateDir, 'queued-jobs.json');
   }
 
-  /** The unfinished jobs and their queues' addresses (with passwords: owner-only). */
-  private async saveJournal(): Promise<void> {
-    const journal: JournalEntry[] = [
-      ...this.unrestored,
-      ...[...this.entries.values()]
-        .filter((entry) => entry.job.summary === null)
-        .map((entry) => ({ id: entry.job.id, address: entry.addressText })),
-    ];
-    await writeOwnerOnlyFile(this.journalFile(), `${JSON.stringify(journal)}\n`);
+  /**
+   * The unfinished jobs and their queues' addresses (with passwords: owner-only). Writes are
+   * serialised, and each one lists the jobs as they are when it starts: two saves at once (a
+   * restore's and a job's end) would otherwise share the temporary file, and the older list
+   * could land last.
+   */
+  private saveJournal(): Promise<void> {
+    const write = async (): Promise<void> => {
+      const journal: JournalEntry[] = [
+        ...this.unrestored,
+        ...[...this.entries.values()]
+          .filter((entry) => entry.job.summary === null)
+          .map((entry) => ({ id: entry.job.id, address: entry.addressText })),
+      ];
+      await writeOwnerOnlyFile(this.journalFile(), `${JSON.stringify(journal)}\n`);
+    };
+    const saved = this.journalWrites.then(write);
+    this.journalWrites = saved.catch(() => undefined);
+    return saved;
   }
 
   private require(jobId: string): QueuedEntry {
@@ -382,9 +394,11 @@ export class QueuedJobs {
       reportCsvPath: written.csvPath,
       reportError: written.error,
     };
+    // The journal drops the job before the summary announces its end, so that whoever acts on
+    // the summary (the user quitting, a test reading the journal) never finds it still listed.
+    await this.saveJournal().catch((error: unknown) => this.log(`journal: ${String(error)}`));
     this.hub.emit({ type: 'job-state', jobId: job.id, state });
     this.hub.emit({ type: 'job-summary', summary: structuredClone(job.summary) });
-    await this.saveJournal().catch((error: unknown) => this.log(`journal: ${String(error)}`));
   }
 
   private log(line: string): void {
