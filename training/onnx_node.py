@@ -37,8 +37,12 @@ def input_names(model: CMSC) -> List[str]:
     return [INPUT_NAME, BICUBIC_INPUT_NAME] if model.cfg.upscale else [INPUT_NAME]
 
 
-def run_onnxruntime_node_jobs(jobs: Sequence[Tuple[Path, Sequence[np.ndarray]]]) -> List[np.ndarray]:
-    """Run each (model file, inputs) in onnxruntime-node (one node process for all)."""
+def run_onnxruntime_node_jobs(jobs: Sequence[Tuple[Path, Sequence[np.ndarray]]], optimize: bool = True) -> List[np.ndarray]:
+    """Run each (model file, inputs) in onnxruntime-node (one node process for all).
+
+    ``optimize=False`` turns ORT's graph optimisations off: a QDQ graph then runs as written
+    (QuantizeLinear, DequantizeLinear, a float Conv), which is its exact meaning, instead of
+    the fused integer kernels the app runs, whose rounding depends on the CPU's instructions."""
     if shutil.which("node") is None:
         raise RuntimeError("node is not on PATH: parity needs onnxruntime-node (run npm ci first)")
     if not (REPO_ROOT / "node_modules" / "onnxruntime-node").exists():
@@ -51,7 +55,8 @@ def run_onnxruntime_node_jobs(jobs: Sequence[Tuple[Path, Sequence[np.ndarray]]])
                 f = Path(tmp) / f"in{j}_{i}.f32"
                 np.ascontiguousarray(a, dtype=np.float32).tofile(f)
                 files.append({"file": str(f), "dims": list(a.shape)})
-            spec.append({"model": str(Path(path).resolve()), "inputs": files, "output": str(Path(tmp) / f"out{j}.f32")})
+            spec.append({"model": str(Path(path).resolve()), "inputs": files, "output": str(Path(tmp) / f"out{j}.f32"),
+                         "optimize": optimize})
         (Path(tmp) / "jobs.json").write_text(json.dumps(spec))
         done = subprocess.run(
             ["node", str(REPO_ROOT / "training" / "onnx_parity.mjs"), str(Path(tmp) / "jobs.json")],
@@ -61,9 +66,9 @@ def run_onnxruntime_node_jobs(jobs: Sequence[Tuple[Path, Sequence[np.ndarray]]])
         return [np.fromfile(job["output"], dtype=np.float32).reshape(shape["dims"]) for job, shape in zip(spec, shapes)]
 
 
-def run_onnxruntime_node(path: Path, *inputs: np.ndarray) -> np.ndarray:
+def run_onnxruntime_node(path: Path, *inputs: np.ndarray, optimize: bool = True) -> np.ndarray:
     """Run ``path`` in onnxruntime-node on (N, 1, H, W) float32 inputs."""
-    return run_onnxruntime_node_jobs([(path, inputs)])[0]
+    return run_onnxruntime_node_jobs([(path, inputs)], optimize)[0]
 
 
 def parity(model: CMSC, stages: int, path: Path, seed: int = 0) -> float:

@@ -2,8 +2,10 @@
 // the Python side (export parity, int8 calibration checks) needs no Python onnxruntime.
 // Usage: node training/onnx_parity.mjs jobs.json
 // jobs.json: [{ "model": "a.onnx", "inputs": [{ "file": "in.f32", "dims": [1, 1, H, W] }, ...],
-//              "output": "out.f32" }, ...]; inputs are fed in the graph's input order.
-// One session per model file, created once (single-threaded, like a parity check should be).
+//              "output": "out.f32", "optimize": true }, ...]; inputs are fed in the graph's
+// input order. "optimize": false runs the graph as written (no fusion into integer kernels).
+// One session per model file and setting, created once (single-threaded, like a parity check
+// should be).
 import { readFileSync, writeFileSync } from 'node:fs';
 import ort from 'onnxruntime-node';
 
@@ -14,13 +16,16 @@ const jobs = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const sessions = new Map();
 const report = [];
 for (const job of jobs) {
-  let session = sessions.get(job.model);
+  const optimize = job.optimize !== false;
+  const key = `${optimize}:${job.model}`;
+  let session = sessions.get(key);
   if (!session) {
     session = await ort.InferenceSession.create(job.model, {
       executionProviders: ['cpu'],
       intraOpNumThreads: 1,
+      graphOptimizationLevel: optimize ? 'all' : 'disabled',
     });
-    sessions.set(job.model, session);
+    sessions.set(key, session);
   }
   const feeds = {};
   job.inputs.forEach((input, i) => {

